@@ -1,0 +1,5 @@
+"""loglens: log ingestion and analysis."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,237 @@
+"""Summarise one newline-aligned block of a log file: the engine's hot path.
+
+Every step is a polars expression over the whole block (Rust regex, vectorised joins and
+fills); Python touches only the handful of lines kept as samples. Each line ends up in
+exactly one place: an entry (its first line), a continuation of an entry, a filtered
+entry, a rejected count with its reason, or the unresolved head of the block (see
+`summary`). The counts always add up to the lines of the block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from loglens.analysis.formats import GENERIC_FORMAT, LogFormat
+from loglens.analysis.lines import (
+    CONTINUATION,
+    INDENTED,
+    block_has_controls,
+    decode_lines,
+    printable,
+    split_block,
+)
+from loglens.analysis.parse import ParseContext, parse_lines
+from loglens.analysis.summary import (
+    ORPHAN,
+    SAMPLES_PER_REASON,
+    UNKNOWN_LEVEL,
+    FileInfo,
+    Head,
+    PatternStat,
+    Sample,
+    Summary,
+    Tail,
+)
+from loglens.analysis.templates import mask_expr
+
+ENTRY = "entry"
+CONTINUED = "continuation"
+TRUNCATED = "truncated"
+UNPARSEABLE = "unparseable"
+_HEAD = "head"
+_MICROS_PER_MINUTE = 60_000_000
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Entries the user declared irrelevant: dropped, but counted by rule."""
+
+    drop_levels: frozenset[str] = frozenset()
+    drop_regex: str = ""
+
+    def rule_expr(self) -> pl.Expr:
+        """The name of the rule that drops an entry, or "" when the entry is kept."""
+        rule = pl.lit("")
+        if self.drop_regex:
+            hit = pl.col("message").fill_null("").str.contains(self.drop_regex)
+            rule = pl.when(hit).then(pl.lit(f"message matches {self.drop_regex}")).otherwise(rule)
+        if self.drop_levels:
+            rule = (
+                pl.when(pl.col("level").is_in(sorted(self.drop_levels)))
+                .then(pl.lit("level ") + pl.col("level"))
+                .otherwise(rule)
+            )
+        return rule
+
+
+@dataclass(frozen=True)
+class Part:
+    """Where a block comes from: the file's display name, its byte offset, its format."""
+
+    file: str
+    offset: int
+    format: LogFormat
+    confidence: float = 1.0
+
+
+def summarise_block(
+    data: bytes,
+    part: Part,
+    ctx: ParseContext,
+    filters: Filters | None = None,
+    want_events: bool = False,
+) -> tuple[Summary, pl.DataFrame | None]:
+    """Summarise a block; with `want_events`, also return one row per kept entry."""
+    raw_lines = split_block(data)
+    rows = _classify(raw_lines, data, part, ctx, filters or Filters())
+    summary = Summary(lines=len(raw_lines), bytes=len(data))
+    summary.part_lines[(part.file, part.offset)] = len(raw_lines)
+    info = FileInfo(part.format.name, part.confidence, bytes=len(data), lines=len(raw_lines))
+    summary.files[part.file] = info
+
+    _count_lines(summary, rows, raw_lines, part)
+    entries = rows.filter((pl.col("kind") == ENTRY) & (pl.col("drop") == "")).select(
+        "row", "ts", pl.col("level").fill_null(UNKNOWN_LEVEL), "message"
+    )
+    info.entries = summary.entries = entries.height
+    _count_entries(summary, entries, part)
+    if part.offset == 0:
+        summary.close_file(part.file)
+    events = _events(rows, entries) if want_events else None
+    return summary, events
+
+
+def _classify(
+    raw_lines: list[bytes], data: bytes, part: Part, ctx: ParseContext, filters: Filters
+) -> pl.DataFrame:
+    """One row per line: its kind, and for entries the parsed header and filter rule."""
+    text, reason = decode_lines(raw_lines, block_has_controls(data))
+    frame = pl.DataFrame({"text": text, "reason": reason}).with_row_index("row")
+    textual = frame.filter(pl.col("reason").is_null())
+    parsed = parse_lines(textual["text"], part.format, ctx)
+    textual = pl.concat([textual.select("row", "text"), parsed], how="horizontal")
+    frame = frame.join(textual.drop("text"), on="row", how="left", maintain_order="left")
+
+    looks_continued = pl.col("text").str.contains(CONTINUATION)
+    if part.format.name == GENERIC_FORMAT.name:
+        # Every line parses in the generic format; stack-trace shapes still continue.
+        not_header = looks_continued
+    else:
+        not_header = pl.col("text").str.contains(INDENTED)
+    kind = (
+        pl.when(pl.col("reason").is_not_null())
+        .then(pl.col("reason"))
+        .when(pl.col("header") & ~not_header)
+        .then(pl.lit(ENTRY))
+        .when(looks_continued)
+        .then(pl.lit(CONTINUED))
+        .when(pl.col("truncated"))
+        .then(pl.lit(TRUNCATED))
+        .otherwise(pl.lit(UNPARSEABLE))
+    )
+    frame = frame.with_columns(kind=kind).with_columns(
+        drop=pl.when(pl.col("kind") == ENTRY).then(filters.rule_expr()),
+        # What stands before a line decides what a continuation line belongs to:
+        # 1 an entry, 0 a broken line, null nothing yet (empty lines are transparent).
+        marker=pl.when(pl.col("kind") == ENTRY)
+        .then(pl.lit(1, pl.Int8))
+        .when(pl.col("kind").is_in([CONTINUED, "empty"]))
+        .then(pl.lit(None, pl.Int8))
+        .otherwise(pl.lit(0, pl.Int8)),
+    )
+    state = pl.col("marker").forward_fill().shift(1)
+    return frame.with_columns(
+        entry_row=pl.when(pl.col("kind") == ENTRY).then(pl.col("row")).forward_fill(),
+        drop=pl.col("drop").forward_fill(),
+        kind=pl.when(pl.col("kind") != CONTINUED)
+        .then(pl.col("kind"))
+        .when(state == 1)
+        .then(pl.lit(CONTINUED))
+        .when(state == 0)
+        .then(pl.lit(ORPHAN))
+        .otherwise(pl.lit(_HEAD)),
+    )
+
+
+def _count_lines(summary: Summary, rows: pl.DataFrame, raw_lines: list[bytes], part: Part) -> None:
+    """Count lines by kind: continuations, filtered entries, rejections, the head."""
+    by_kind = dict(rows.group_by("kind").len().iter_rows())
+    kept = pl.col("drop") == ""
+    attached = rows.filter(pl.col("kind") == CONTINUED)
+    summary.continuation_lines = attached.filter(kept).height
+    dropped = rows.filter(pl.col("kind").is_in([ENTRY, CONTINUED]) & ~kept)
+    summary.filtered_lines = dropped.height
+    for rule, count in dropped.filter(pl.col("kind") == ENTRY).group_by("drop").len().iter_rows():
+        summary.filtered[rule] = count
+
+    def samples(kind: str) -> list[Sample]:
+        first = rows.filter(pl.col("kind") == kind).head(SAMPLES_PER_REASON)["row"].to_list()
+        return [Sample((part.file, part.offset, i), printable(raw_lines[i])) for i in first]
+
+    for kind, count in by_kind.items():
+        if kind in (ENTRY, CONTINUED):
+            continue
+        if kind == _HEAD:
+            summary.heads[part.file] = Head(count, samples(kind))
+        else:
+            summary.add_rejected(kind, count, samples(kind))
+
+    markers = rows["marker"].drop_nulls()
+    if markers.is_empty():
+        summary.tails[part.file] = None
+    elif markers[-1] == 1:
+        last_drop = rows.filter(pl.col("kind") == ENTRY)["drop"][-1]
+        summary.tails[part.file] = Tail(open=True, dropped_by=last_drop or None)
+    else:
+        summary.tails[part.file] = Tail(open=False)
+
+
+def _count_entries(summary: Summary, entries: pl.DataFrame, part: Part) -> None:
+    """Count kept entries by level, minute and masked pattern; find the time range."""
+    summary.levels.update(dict(entries.group_by("level").len().iter_rows()))
+    micros = entries["ts"].cast(pl.Int64)
+    summary.untimed_entries = micros.null_count()
+    if summary.untimed_entries < entries.height:
+        summary.first_ts = int(micros.min())  # type: ignore[arg-type]
+        summary.last_ts = int(micros.max())  # type: ignore[arg-type]
+        minutes = (
+            entries.filter(pl.col("ts").is_not_null())
+            .group_by(minute=pl.col("ts").cast(pl.Int64) // _MICROS_PER_MINUTE, level="level")
+            .len()
+        )
+        for minute, level, count in minutes.iter_rows():
+            summary.timeline[(minute, level)] = count
+    patterns = (
+        entries.with_columns(pattern=mask_expr(pl.col("message").fill_null("")))
+        .group_by("pattern", "level")
+        .agg(pl.len(), pl.col("row").first(), pl.col("message").first())
+    )
+    for pattern, level, count, row, message in patterns.iter_rows():
+        first = Sample((part.file, part.offset, row), printable(message or "", 500))
+        summary.patterns[(pattern, level)] = PatternStat(count, first)
+
+
+def _events(rows: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
+    """One row per kept entry: relative line, time, level, full message, pattern."""
+    continued = (
+        rows.filter((pl.col("kind") == CONTINUED) & (pl.col("drop") == ""))
+        .group_by("entry_row", maintain_order=True)
+        .agg(pl.col("text").str.join("\n").alias("more"))
+    )
+    message = pl.col("message").fill_null("")
+    return (
+        entries.join(continued, left_on="row", right_on="entry_row", how="left")
+        .sort("row")
+        .select(
+            "row",
+            "ts",
+            "level",
+            pl.when(pl.col("more").is_null())
+            .then(message)
+            .otherwise(message + "\n" + pl.col("more"))
+            .alias("message"),
+            mask_expr(message).alias("pattern"),
+        )
+    )

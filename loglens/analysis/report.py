@@ -1,0 +1,132 @@
+"""Turn a merged summary and its templates into the report: a JSON-ready dict and its text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from loglens.analysis.summary import UNKNOWN_LEVEL, Sample, Summary
+from loglens.analysis.templates import Template
+
+LEVEL_ORDER = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", UNKNOWN_LEVEL)
+ERROR_LEVELS = frozenset({"ERROR", "CRITICAL"})
+
+
+def iso(micros: int | None) -> str | None:
+    """Format microseconds since the epoch as ISO-8601 UTC (`Z`), or None."""
+    if micros is None:
+        return None
+    stamp = datetime.fromtimestamp(micros / 1_000_000, UTC)
+    text = stamp.strftime("%Y-%m-%dT%H:%M:%S")
+    if micros % 1_000_000:
+        text += f".{micros % 1_000_000:06d}".rstrip("0")
+    return text + "Z"
+
+
+def top_templates(
+    summary: Summary, templates: dict[str, Template], levels: frozenset[str], limit: int
+) -> list[dict[str, Any]]:
+    """The `limit` templates with most entries at `levels`, each with its earliest example."""
+    found: dict[str, tuple[int, Sample, Template]] = {}
+    for (pattern, level), stat in summary.patterns.items():
+        if level not in levels:
+            continue
+        template = templates[pattern]
+        have = found.get(template.id)
+        if have is None:
+            found[template.id] = (stat.count, stat.first, template)
+        else:
+            first = min(have[1], stat.first, key=lambda sample: sample.pos)
+            found[template.id] = (have[0] + stat.count, first, template)
+    ranked = sorted(found.values(), key=lambda item: (-item[0], item[2].text))[:limit]
+    return [
+        {
+            "template": template.text,
+            "template_id": template.id,
+            "count": count,
+            "example": first.text,
+            "file": first.pos[0],
+            "line": summary.line_number(first.pos),
+        }
+        for count, first, template in ranked
+    ]
+
+
+def build_report(
+    summary: Summary, templates: dict[str, Template], top_n: int = 5
+) -> dict[str, Any]:
+    """The report of a merged summary, as plain JSON-ready data."""
+    return {
+        "entries": summary.entries,
+        "lines": summary.lines,
+        "bytes": summary.bytes,
+        "continuation_lines": summary.continuation_lines,
+        "levels": {lvl: summary.levels[lvl] for lvl in LEVEL_ORDER if summary.levels.get(lvl)},
+        "top_errors": top_templates(summary, templates, ERROR_LEVELS, top_n),
+        "first_timestamp": iso(summary.first_ts),
+        "last_timestamp": iso(summary.last_ts),
+        "untimed_entries": summary.untimed_entries,
+        "templates": len({t.id for t in templates.values()}),
+        "rejected": dict(sorted(summary.rejected.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "rejected_samples": {
+            reason: [
+                {"file": s.pos[0], "line": summary.line_number(s.pos), "text": s.text}
+                for s in samples
+            ]
+            for reason, samples in sorted(summary.rejected_samples.items())
+        },
+        "filtered": dict(sorted(summary.filtered.items())),
+        "filtered_lines": summary.filtered_lines,
+        "formats": [
+            {
+                "file": name,
+                "format": info.format,
+                "confidence": round(info.confidence, 3),
+                "lines": info.lines,
+                "entries": info.entries,
+                "bytes": info.bytes,
+            }
+            for name, info in sorted(summary.files.items())
+        ],
+    }
+
+
+def _when(iso_text: str | None) -> str:
+    if iso_text is None:
+        return "none"
+    return iso_text.replace("T", " ").removesuffix("Z").split(".")[0]
+
+
+def render_text(report: dict[str, Any]) -> str:
+    """The classic English report, followed by entries, rejections and formats."""
+    out = ["Statistics:", "- Total logs per level:"]
+    out += [f"  - {level}: {count:,}" for level, count in report["levels"].items()] or ["  none"]
+    top = report["top_errors"]
+    out.append(f"- Top {len(top) or 5} error messages:" + ("" if top else " none"))
+    out += [f'  {i}. "{t["template"]}" ({t["count"]:,} times)' for i, t in enumerate(top, 1)]
+    out.append(f"- First log: {_when(report['first_timestamp'])}")
+    out.append(f"- Last log: {_when(report['last_timestamp'])}")
+    out.append("")
+    out.append(
+        f"Entries: {report['entries']:,} from {report['lines']:,} lines "
+        f"({report['continuation_lines']:,} continuation lines of multi-line entries; "
+        f"{report['templates']:,} templates; times in UTC)"
+    )
+    if report["untimed_entries"]:
+        out.append(f"  {report['untimed_entries']:,} entries carry no timestamp")
+    rejected = report["rejected"]
+    out.append(f"Rejected lines: {sum(rejected.values()):,}")
+    for reason, count in rejected.items():
+        out.append(f"  - {reason}: {count:,}")
+        for sample in report["rejected_samples"].get(reason, [])[:1]:
+            out.append(f"      e.g. {sample['file']}:{sample['line']}: {sample['text']}")
+    if report["filtered"]:
+        out.append(f"Filtered (irrelevant) lines: {report['filtered_lines']:,}")
+        out += [f"  - {rule}: {count:,} entries" for rule, count in report["filtered"].items()]
+    out.append("Formats:")
+    for item in report["formats"]:
+        out.append(
+            f"  - {item['file']}: {item['format']} (confidence {item['confidence']:.0%}), "
+            f"{item['lines']:,} lines, {item['entries']:,} entries"
+        )
+    return "\n".join(out) + "\n"

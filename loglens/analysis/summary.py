@@ -1,0 +1,195 @@
+"""Partial summaries of log text that merge associatively into the summary of the whole.
+
+A `Summary` describes a contiguous part of one or more files: counts, extremes and the
+earliest examples, all of which merge exactly (sums, minima, maxima, the k smallest
+positions). Parts of the same file must be merged in file order; parts of different files
+merge in any order.
+
+Positions are `(file, part_offset, line_in_part)`: they sort exactly like absolute line
+numbers because parts of a file are contiguous, and `line_number` turns them into 1-based
+absolute numbers once the line counts of the earlier parts are known (after the merge).
+
+Multi-line entries may straddle a split. A part cannot know whether its leading
+continuation lines belong to an entry in the part before it, so it keeps them as an
+unresolved *head*, and records whether it ends inside an entry (its *tail*). `merge`
+resolves the head of the later part against the tail of the earlier one, which is what
+makes the result independent of where the splits fall.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+SAMPLES_PER_REASON = 3
+UNKNOWN_LEVEL = "UNKNOWN"
+ORPHAN = "orphan_continuation"
+
+Position = tuple[str, int, int]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A line kept as an example: where it is and (a printable prefix of) what it says."""
+
+    pos: Position
+    text: str
+
+
+@dataclass
+class PatternStat:
+    """Entries of one (masked pattern, level): how many, and the earliest one."""
+
+    count: int
+    first: Sample
+
+
+@dataclass(frozen=True)
+class Tail:
+    """How a part ends: inside an entry (open) or not, and the filter that entry fell to."""
+
+    open: bool
+    dropped_by: str | None = None
+
+
+@dataclass
+class FileInfo:
+    """What was found in one file: its format and the count of its lines and entries."""
+
+    format: str
+    confidence: float
+    bytes: int = 0
+    lines: int = 0
+    entries: int = 0
+
+
+@dataclass
+class Head:
+    """Continuation lines at the start of a part, not yet known to belong to an entry."""
+
+    lines: int = 0
+    samples: list[Sample] = field(default_factory=list)
+
+
+@dataclass
+class Summary:
+    """Mergeable statistics of some log text; see the module docstring."""
+
+    lines: int = 0
+    bytes: int = 0
+    entries: int = 0
+    continuation_lines: int = 0
+    untimed_entries: int = 0
+    levels: Counter[str] = field(default_factory=Counter)
+    rejected: Counter[str] = field(default_factory=Counter)
+    rejected_samples: dict[str, list[Sample]] = field(default_factory=dict)
+    filtered: Counter[str] = field(default_factory=Counter)
+    filtered_lines: int = 0
+    first_ts: int | None = None
+    last_ts: int | None = None
+    timeline: Counter[tuple[int, str]] = field(default_factory=Counter)
+    patterns: dict[tuple[str, str], PatternStat] = field(default_factory=dict)
+    files: dict[str, FileInfo] = field(default_factory=dict)
+    part_lines: dict[tuple[str, int], int] = field(default_factory=dict)
+    heads: dict[str, Head] = field(default_factory=dict)
+    tails: dict[str, Tail | None] = field(default_factory=dict)
+
+    def merge(self, later: Summary) -> Summary:
+        """Return the summary of this part followed by `later` (neither is changed)."""
+        merged = copy.deepcopy(self)
+        merged.absorb(later)
+        return merged
+
+    def absorb(self, later: Summary) -> None:
+        """Merge `later`, a part that follows this one, into this summary in place."""
+        for name in later.tails.keys() | later.heads.keys():
+            self._join_chain(name, later.heads.get(name, Head()), later.tails.get(name))
+        self.lines += later.lines
+        self.bytes += later.bytes
+        self.entries += later.entries
+        self.continuation_lines += later.continuation_lines
+        self.untimed_entries += later.untimed_entries
+        self.levels.update(later.levels)
+        self.filtered.update(later.filtered)
+        self.filtered_lines += later.filtered_lines
+        self.timeline.update(later.timeline)
+        self.part_lines.update(later.part_lines)
+        for reason, count in later.rejected.items():
+            self.add_rejected(reason, count, later.rejected_samples.get(reason, []))
+        self.first_ts = _pick(min, self.first_ts, later.first_ts)
+        self.last_ts = _pick(max, self.last_ts, later.last_ts)
+        for key, stat in later.patterns.items():
+            mine = self.patterns.get(key)
+            if mine is None:
+                self.patterns[key] = PatternStat(stat.count, stat.first)
+            else:
+                mine.count += stat.count
+                mine.first = min(mine.first, stat.first, key=_by_pos)
+        for name, info in later.files.items():
+            have = self.files.get(name)
+            if have is None:
+                self.files[name] = copy.copy(info)
+            else:
+                have.bytes += info.bytes
+                have.lines += info.lines
+                have.entries += info.entries
+
+    def add_rejected(self, reason: str, count: int, samples: list[Sample]) -> None:
+        """Count `count` rejected lines for `reason`, keeping the earliest samples."""
+        if count <= 0:
+            return
+        self.rejected[reason] += count
+        kept = self.rejected_samples.get(reason, []) + samples
+        self.rejected_samples[reason] = sorted(kept, key=_by_pos)[:SAMPLES_PER_REASON]
+
+    def _join_chain(self, name: str, head: Head, later_tail: Tail | None) -> None:
+        """Resolve the leading continuation lines of a later part of file `name`."""
+        if name not in self.tails:
+            # Nothing of this file before it: its head stays unresolved, its tail is ours.
+            if head.lines:
+                self.heads[name] = copy.deepcopy(head)
+            self.tails[name] = later_tail
+            return
+        tail = self.tails[name]
+        if tail is None:
+            # Everything of this file so far was transparent: the two heads are one.
+            if head.lines:
+                own = self.heads.setdefault(name, Head())
+                own.lines += head.lines
+                own.samples = sorted(own.samples + head.samples, key=_by_pos)[:SAMPLES_PER_REASON]
+        elif tail.open and tail.dropped_by is None:
+            self.continuation_lines += head.lines
+        elif tail.open:
+            self.filtered_lines += head.lines
+        else:
+            self.add_rejected(ORPHAN, head.lines, head.samples)
+        if later_tail is not None:
+            self.tails[name] = later_tail
+
+    def close_file(self, name: str) -> None:
+        """Declare that this summary holds all of file `name` from its first byte."""
+        head = self.heads.pop(name, None)
+        if head is not None:
+            self.add_rejected(ORPHAN, head.lines, head.samples)
+        if self.tails.get(name) is None:
+            self.tails[name] = Tail(open=False)
+
+    def line_number(self, pos: Position) -> int:
+        """Return the 1-based line number in its file of a position held by this summary."""
+        name, offset, line = pos
+        before = sum(n for (f, off), n in self.part_lines.items() if f == name and off < offset)
+        return before + line + 1
+
+
+def _by_pos(sample: Sample) -> Position:
+    return sample.pos
+
+
+def _pick(choose: Callable[[int, int], int], a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return choose(a, b)

@@ -1,0 +1,27 @@
+"""Command-line entry points: `python -m loglens COMMAND` and the thin scripts."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+USAGE = """usage: loglens COMMAND [ARGS]
+
+commands:
+  analyze PATH...   analyse log files locally and print the report (= python processor.py)
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch `loglens COMMAND ...` to the command's own parser."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        sys.stdout.write(USAGE)
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command in ("analyze", "analyse"):
+        from loglens.cli.analyze import main as analyze_main
+
+        return analyze_main(rest)
+    sys.stderr.write(f"loglens: unknown command {command!r}\n{USAGE}")
+    return 2

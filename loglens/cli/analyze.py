@@ -1,0 +1,169 @@
+"""`python processor.py PATH...`: analyse log files locally and print the report.
+
+Exit status: 0 when every input was analysed, 1 when some input could not be (the report
+still covers the others), 2 for a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from loglens.analysis.chunk import Filters
+from loglens.analysis.custom_formats import parse_formats_toml
+from loglens.analysis.formats import BUILTIN_FORMATS, GENERIC_FORMAT, LogFormat, format_by_name
+from loglens.analysis.report import build_report, render_text
+from loglens.config import (
+    Config,
+    check_levels,
+    check_regex,
+    check_timezone,
+    config_from_environment,
+)
+from loglens.errors import ConfigError, FormatError, LoglensError
+from loglens.processor.inputs import expand_paths
+from loglens.processor.local import Options, analyse
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The analyzer's command-line flags."""
+    parser = argparse.ArgumentParser(
+        prog="processor.py",
+        description="Analyse log files (plain or .gz, directories, globs, - for stdin) "
+        "and print counts per level, the top error templates and the time range.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="log files, directories, globs, -")
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--events", metavar="FILE", type=Path, help="write one JSON line per entry")
+    parser.add_argument("--top", metavar="N", type=_positive, help="how many error templates (5)")
+    parser.add_argument("--format", metavar="NAME", help="force a format instead of detecting it")
+    parser.add_argument("--list-formats", action="store_true", help="list the known formats")
+    parser.add_argument("--timezone", metavar="TZ", help="zone of timestamps that carry none (UTC)")
+    parser.add_argument("--workers", metavar="N", type=_positive, help="worker processes (CPUs)")
+    parser.add_argument(
+        "--drop-level", metavar="LEVEL", action="append", default=[],
+        help="drop entries of this level as irrelevant (counted); repeatable",
+    )  # fmt: skip
+    parser.add_argument("--drop-regex", metavar="RE", help="drop entries whose message matches")
+    parser.add_argument("--formats-file", metavar="FILE", type=Path, help="TOML of custom formats")
+    parser.add_argument("--env-file", metavar="FILE", default=".env", help="settings file (.env)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _settings(args: argparse.Namespace) -> Config:
+    """The environment's config with the command line's flags laid over it."""
+    config = config_from_environment(args.env_file)
+    changes: dict[str, object] = {}
+    if args.top is not None:
+        changes["top_n"] = args.top
+    if args.timezone is not None:
+        changes["timezone"] = check_timezone(args.timezone, "--timezone")
+    if args.workers is not None:
+        changes["workers"] = args.workers
+    if args.drop_level:
+        changes["drop_levels"] = check_levels(",".join(args.drop_level), "--drop-level")
+    if args.drop_regex is not None:
+        changes["drop_regex"] = check_regex(args.drop_regex, "--drop-regex")
+    if args.formats_file is not None:
+        changes["formats_file"] = args.formats_file
+    return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+
+
+def _formats(config: Config) -> tuple[LogFormat, ...]:
+    if config.formats_file is None:
+        return BUILTIN_FORMATS
+    try:
+        text = config.formats_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"FORMATS_FILE={config.formats_file}: cannot read: {exc}") from exc
+    return parse_formats_toml(text, str(config.formats_file)) + BUILTIN_FORMATS
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the analyzer; return the exit status."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        config = _settings(args)
+        formats = _formats(config)
+        if args.list_formats:
+            for fmt in (*formats, GENERIC_FORMAT):
+                sys.stdout.write(f"{fmt.name:16} {fmt.description}\n")
+            return EXIT_OK
+        if not args.paths:
+            parser.error("give at least one PATH (a file, directory, glob, or - for stdin)")
+        if args.format is not None:
+            format_by_name(args.format, formats)  # fail now, not once per file
+    except (ConfigError, FormatError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+
+    sources, problems = expand_paths(args.paths)
+    options = Options(
+        formats=formats,
+        forced_format=args.format,
+        timezone=config.timezone,
+        filters=Filters(frozenset(config.drop_levels), config.drop_regex),
+        block_bytes=config.chunk_bytes,
+        workers=config.worker_count,
+        events_path=args.events,
+    )
+    try:
+        with _progress(sum(s.size for s in sources), enabled=not args.quiet) as advance:
+            analysis = analyse(sources, options, progress=advance)
+    except LoglensError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_PARTIAL
+    problems += analysis.problems
+    for problem in problems:
+        sys.stderr.write(f"error: {problem}\n")
+    if not analysis.summary.files:
+        sys.stderr.write("error: no input could be analysed\n")
+        return EXIT_PARTIAL
+    report = build_report(analysis.summary, analysis.templates, config.top_n)
+    if args.json:
+        sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(render_text(report))
+    return EXIT_PARTIAL if problems else EXIT_OK
+
+
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """A progress bar over bytes on stderr, shown only when stderr is a terminal."""
+    if not (enabled and sys.stderr.isatty() and total > 0):
+        yield lambda _done: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (BarColumn(), DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("analysing", total=total)
+        yield lambda done: bar.advance(task, done)

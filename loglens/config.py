@@ -1,0 +1,140 @@
+"""One frozen configuration, built once from the environment and an optional `.env`.
+
+Every key, its default and its meaning is listed in `.env.example`. Command-line flags
+override the environment by `dataclasses.replace` on the object built here. Tests pass a
+plain dict to `load_config` instead of touching `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from loglens.errors import ConfigError
+
+LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {
+    "": 1, "b": 1,
+    "k": 1000, "kb": 1000, "kib": 1024, "ki": 1024,
+    "m": 1000**2, "mb": 1000**2, "mib": 1024**2, "mi": 1024**2,
+    "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "gi": 1024**3,
+    "t": 1000**4, "tb": 1000**4, "tib": 1024**4, "ti": 1024**4,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings of every loglens component; see `.env.example` for each key."""
+
+    host: str = "127.0.0.1"
+    port: int = 7878
+    storage_path: Path = Path("data/uploads")
+    db_path: Path = Path("data/loglens.db")
+    broker_url: str = ""
+    workers: int = 0
+    chunk_bytes: int = 8 * 1024 * 1024
+    timezone: str = "UTC"
+    top_n: int = 5
+    drop_levels: tuple[str, ...] = ()
+    drop_regex: str = ""
+    formats_file: Path | None = None
+
+    @property
+    def worker_count(self) -> int:
+        """Worker processes to use: `workers`, or one per CPU when it is 0."""
+        return self.workers if self.workers > 0 else max(1, os.cpu_count() or 1)
+
+
+def parse_size(text: str, name: str) -> int:
+    """Parse a byte size such as `64MiB`, `1.5GB` or `4096`; ConfigError names `name`."""
+    match = _SIZE_RE.match(text)
+    unit = (match.group(2) or "").lower() if match else ""
+    if not match or unit not in _SIZE_UNITS:
+        raise ConfigError(f"{name}={text!r} is not a size: use a number of bytes or e.g. 64MiB")
+    return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"{name}={value} is too small: it must be at least {minimum}")
+    return value
+
+
+def check_timezone(name: str, setting: str = "TIMEZONE") -> str:
+    """Return `name` if it is a known IANA time zone, else raise ConfigError."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{setting}={name!r} is not a known time zone: use an IANA name like "
+            "'UTC' or 'Europe/Berlin'"
+        ) from None
+    return name
+
+
+def check_levels(raw: str, setting: str = "DROP_LEVELS") -> tuple[str, ...]:
+    """Parse a comma-separated list of level names, each one of LEVELS."""
+    names = tuple(part.strip().upper() for part in raw.split(",") if part.strip())
+    unknown = [name for name in names if name not in LEVELS]
+    if unknown:
+        raise ConfigError(
+            f"{setting} has unknown level {unknown[0]!r}: use some of {', '.join(LEVELS)}"
+        )
+    return names
+
+
+def check_regex(pattern: str, setting: str = "DROP_REGEX") -> str:
+    """Return `pattern` if Python can compile it (the engine runs it in Rust's regex)."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"{setting}={pattern!r} is not a valid regex: {exc}") from None
+    return pattern
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    """Build and validate the Config from a mapping of setting names to strings."""
+    formats_file = env.get("FORMATS_FILE", "").strip()
+    drop_regex = env.get("DROP_REGEX", "")
+    chunk_raw = env.get("CHUNK_BYTES", "").strip()
+    chunk_bytes = parse_size(chunk_raw, "CHUNK_BYTES") if chunk_raw else Config.chunk_bytes
+    if chunk_bytes < 64 * 1024:
+        raise ConfigError(f"CHUNK_BYTES={chunk_raw} is too small: use at least 64KiB")
+    return Config(
+        host=env.get("HOST", Config.host),
+        port=_int(env, "PORT", Config.port, 0),
+        storage_path=Path(env.get("STORAGE_PATH", str(Config.storage_path))),
+        db_path=Path(env.get("DB_PATH", str(Config.db_path))),
+        broker_url=env.get("BROKER_URL", ""),
+        workers=_int(env, "WORKERS", 0, 0),
+        chunk_bytes=chunk_bytes,
+        timezone=check_timezone(env.get("TIMEZONE", "UTC") or "UTC"),
+        top_n=_int(env, "TOP_N", Config.top_n, 1),
+        drop_levels=check_levels(env.get("DROP_LEVELS", "")),
+        drop_regex=check_regex(drop_regex) if drop_regex else "",
+        formats_file=Path(formats_file) if formats_file else None,
+    )
+
+
+def config_from_environment(dotenv_path: str | Path | None = ".env") -> Config:
+    """Build the Config from `os.environ` over the values of an optional `.env` file."""
+    from dotenv import dotenv_values  # imported here: only entry points read the environment
+
+    values: dict[str, str] = {}
+    if dotenv_path is not None and Path(dotenv_path).is_file():
+        values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    values.update(os.environ)
+    return load_config(values)

@@ -1,0 +1,304 @@
+"""Analyse log files on this machine: detect formats, fan blocks out to worker processes,
+merge the partial summaries in file order, name the templates and write events.
+
+Memory stays bounded whatever the file size: plain files are read by the workers range by
+range, streams (gzip, stdin) block by block, and at most two blocks per worker are in
+flight at any time.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from loglens.analysis.chunk import Filters, Part, summarise_block
+from loglens.analysis.formats import BUILTIN_FORMATS, LogFormat, format_by_name
+from loglens.analysis.lines import BINARY, block_has_controls, decode_lines, split_block
+from loglens.analysis.parse import Detection, ParseContext, detect_format
+from loglens.analysis.summary import Summary
+from loglens.analysis.templates import Template, build_templates
+from loglens.errors import InputError, LoglensError
+from loglens.processor.events import write_events
+from loglens.processor.inputs import (
+    Readable,
+    Source,
+    file_ranges,
+    open_stream,
+    read_blocks,
+    read_range,
+)
+from loglens.processor.workers import limit_threads
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_BYTES = 64 * 1024
+SAMPLE_LINES = 500
+# A file whose sample is mostly binary lines is not a log; say so instead of counting it.
+_BINARY_FILE_SHARE = 0.5
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to analyse: formats, time zone, filters, parallelism, events output."""
+
+    formats: tuple[LogFormat, ...] = BUILTIN_FORMATS
+    forced_format: str | None = None
+    timezone: str = "UTC"
+    filters: Filters = field(default_factory=Filters)
+    block_bytes: int = 8 * 1024 * 1024
+    workers: int = 1
+    events_path: Path | None = None
+
+
+@dataclass
+class Analysis:
+    """The merged summary of every readable file, the templates, and per-file problems."""
+
+    summary: Summary
+    templates: dict[str, Template]
+    problems: list[InputError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One block to summarise: read from `path` by the worker, or carried in `data`."""
+
+    index: int
+    source: int
+    part: Part
+    ctx: ParseContext
+    filters: Filters
+    path: Path | None
+    length: int
+    data: bytes | None
+    events_dir: str | None
+
+
+def analyse(
+    sources: Sequence[Source], options: Options, progress: Progress | None = None
+) -> Analysis:
+    """Analyse every source; a source that fails is reported and the others go on."""
+    problems: list[InputError] = []
+    plans: list[tuple[int, Source, Detection, bytes]] = []
+    for number, source in enumerate(sources):
+        try:
+            detection, head = _detect(source, options)
+        except InputError as exc:
+            problems.append(exc)
+            continue
+        plans.append((number, source, detection, head))
+
+    with tempfile.TemporaryDirectory(prefix="loglens-events-") as events_dir:
+        per_file = _run(
+            plans, options, events_dir if options.events_path else None, progress, problems
+        )
+        total = Summary()
+        for number in sorted(per_file):
+            total.absorb(per_file[number])
+        pattern_counts: dict[str, int] = {}
+        for (pattern, _level), stat in total.patterns.items():
+            pattern_counts[pattern] = pattern_counts.get(pattern, 0) + stat.count
+        templates = build_templates(pattern_counts)
+        if options.events_path is not None:
+            write_events(Path(events_dir), options.events_path, total, templates)
+    problems.sort(key=str)
+    return Analysis(total, templates, problems)
+
+
+def _detect(source: Source, options: Options) -> tuple[Detection, bytes]:
+    """Detect the format of a source from its first lines; refuse binary files."""
+    stream = open_stream(source)
+    try:
+        head = stream.read(SAMPLE_BYTES)
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{source.name}: cannot read: {exc}") from exc
+    finally:
+        if source.path is not None:
+            stream.close()
+    raw_lines = split_block(head)
+    if len(head) == SAMPLE_BYTES and len(raw_lines) > 1:
+        raw_lines.pop()  # the last line of a sample may be cut
+    text, reason = decode_lines(raw_lines, block_has_controls(head))
+    if raw_lines and (reason == BINARY).sum() > _BINARY_FILE_SHARE * len(raw_lines):
+        raise InputError(f"{source.name}: binary file, not a text log")
+    sample = text.drop_nulls().head(SAMPLE_LINES).to_list()
+    if options.forced_format:
+        chosen = format_by_name(options.forced_format, options.formats)
+        return Detection(chosen, _share_parsed(sample, chosen)), head
+    return detect_format(sample, options.formats), head
+
+
+def _share_parsed(sample: list[str], fmt: LogFormat) -> float:
+    """The confidence of a forced format: the share of sample lines it parses."""
+    if not sample:
+        return 0.0
+    return detect_format(sample, (fmt,)).confidence if fmt.name != "generic" else 1.0
+
+
+def _tasks(
+    plans: list[tuple[int, Source, Detection, bytes]], options: Options, events_dir: str | None
+) -> Iterator[_Task]:
+    """Yield every block of every source, in order, as a task."""
+    index = 0
+    for number, source, detection, head in plans:
+        ctx = ParseContext(tz=options.timezone, reference=_reference_time(source))
+        for offset, length, data in _blocks(source, head, options.block_bytes):
+            part = Part(source.name, offset, detection.format, detection.confidence)
+            yield _Task(
+                index, number, part, ctx, options.filters, source.path, length, data, events_dir
+            )
+            index += 1
+
+
+def _blocks(
+    source: Source, head: bytes, block_bytes: int
+) -> Iterator[tuple[int, int, bytes | None]]:
+    """Yield (offset, length, data) per block: plain files by range, streams by content."""
+    if source.path is not None and not source.gzip:
+        ranges = file_ranges(source.path, source.size, block_bytes)
+        for offset, length in ranges or [(0, 0)]:  # an empty file is still reported
+            yield offset, length, None
+        return
+    stream = open_stream(source)
+    # Stdin was read once for detection; a file is simply read again.
+    prefix = head if source.path is None else b""
+    try:
+        for offset, block in read_blocks(_Prefixed(prefix, stream), block_bytes):
+            yield offset, len(block), block
+    finally:
+        if source.path is not None:
+            stream.close()
+
+
+class _Prefixed:
+    """A stream that first gives back bytes already read from it (stdin cannot seek)."""
+
+    def __init__(self, prefix: bytes, stream: Readable) -> None:
+        self._prefix = prefix
+        self._stream = stream
+
+    def read(self, size: int) -> bytes:
+        """Read up to `size` bytes: what is left of the prefix first, then the stream."""
+        if self._prefix:
+            out, self._prefix = self._prefix[:size], self._prefix[size:]
+            return out
+        return self._stream.read(size)
+
+
+def _reference_time(source: Source) -> datetime:
+    """The time that gives year-less timestamps a year: the file's mtime, or now."""
+    if source.path is None:
+        return datetime.now(UTC)
+    return datetime.fromtimestamp(source.path.stat().st_mtime, UTC)
+
+
+def _run(
+    plans: list[tuple[int, Source, Detection, bytes]],
+    options: Options,
+    events_dir: str | None,
+    progress: Progress | None,
+    problems: list[InputError],
+) -> dict[int, Summary]:
+    """Run every task, merging each file's parts in order; drop files that failed."""
+    per_file: dict[int, Summary] = {}
+    failed: set[int] = set()
+    pending: dict[int, tuple[int, Summary]] = {}
+    next_index = 0
+    names = {number: source.name for number, source, _d, _h in plans}
+
+    def collect(task: _Task, outcome: Summary | BaseException) -> None:
+        nonlocal next_index
+        if isinstance(outcome, BaseException):
+            if task.source not in failed:
+                failed.add(task.source)
+                problems.append(_as_input_error(names[task.source], outcome))
+            outcome = Summary()
+        pending[task.index] = (task.source, outcome)
+        while next_index in pending:
+            number, summary = pending.pop(next_index)
+            if number not in failed:
+                if number in per_file:
+                    per_file[number].absorb(summary)
+                else:
+                    per_file[number] = summary
+            next_index += 1
+        if progress is not None:
+            progress(task.length)
+
+    tasks = _tasks(plans, options, events_dir)
+    total_bytes = sum(source.size for _n, source, _d, _h in plans)
+    if options.workers <= 1 or total_bytes <= options.block_bytes:
+        for task in tasks:
+            try:
+                outcome: Summary | BaseException = run_task(task)
+            except (LoglensError, OSError, pl.exceptions.PolarsError) as exc:
+                outcome = exc
+            collect(task, outcome)
+    else:
+        with _pool(options.workers) as pool:
+            in_flight: dict[Future[Summary], _Task] = {}
+            for task in tasks:
+                in_flight[pool.submit(run_task, task)] = task
+                if len(in_flight) >= 2 * options.workers:
+                    _drain(in_flight, collect, wait_all=False)
+            _drain(in_flight, collect, wait_all=True)
+    for number in failed:
+        per_file.pop(number, None)
+    return per_file
+
+
+def _drain(
+    in_flight: dict[Future[Summary], _Task],
+    collect: Callable[[_Task, Summary | BaseException], None],
+    wait_all: bool,
+) -> None:
+    while in_flight:
+        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        for future in done:
+            task = in_flight.pop(future)
+            error = future.exception()
+            collect(task, error if error is not None else future.result())
+        if not wait_all:
+            return
+
+
+def _as_input_error(name: str, exc: BaseException) -> InputError:
+    if isinstance(exc, InputError):
+        return exc
+    if not isinstance(exc, LoglensError | OSError):
+        logger.error("analysis of %s failed", name, exc_info=exc)
+    return InputError(f"{name}: analysis failed: {exc}")
+
+
+def _pool(workers: int) -> Executor:
+    """A pool of worker processes, each with one polars thread (the pool is the parallelism)."""
+    context = multiprocessing.get_context("spawn")  # polars' threads do not survive fork
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=limit_threads)
+
+
+def run_task(task: _Task) -> Summary:
+    """Summarise one block (in a worker process); events go to a file in `events_dir`."""
+    if task.data is not None:
+        data = task.data
+    else:
+        assert task.path is not None
+        data = read_range(task.path, task.part.offset, task.length)
+    summary, events = summarise_block(
+        data, task.part, task.ctx, task.filters, want_events=task.events_dir is not None
+    )
+    if events is not None and task.events_dir is not None:
+        name = f"{task.source:06d}-{task.part.offset:016d}.parquet"
+        events.with_columns(
+            file=pl.lit(task.part.file), offset=pl.lit(task.part.offset, pl.Int64)
+        ).write_parquet(Path(task.events_dir, name))
+    return summary

@@ -1,0 +1,14 @@
+"""Analyse log files locally: `python processor.py PATH... [--json] [--events FILE]`.
+
+The import sits under the main guard so that worker processes, which re-import this
+script when they start, do not load the engine before they limit their threads.
+"""
+
+from __future__ import annotations
+
+import sys
+
+if __name__ == "__main__":
+    from loglens.cli.analyze import main
+
+    sys.exit(main())

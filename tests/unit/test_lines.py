@@ -1,0 +1,103 @@
+"""Lines: splitting blocks, telling text from garbage, recognising continuation lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from loglens.analysis.lines import (
+    BINARY,
+    EMPTY,
+    INVALID_ENCODING,
+    block_has_controls,
+    decode_lines,
+    looks_like_continuation,
+    printable,
+    split_block,
+)
+
+
+def classify(data: bytes) -> list[tuple[str | None, str | None]]:
+    parts = split_block(data)
+    text, reason = decode_lines(parts, block_has_controls(data))
+    return list(zip(text.to_list(), reason.to_list(), strict=True))
+
+
+def test_split_block_keeps_empty_lines_and_ignores_final_newline() -> None:
+    assert split_block(b"a\n\nb\n") == [b"a", b"", b"b"]
+    assert split_block(b"a\nb") == [b"a", b"b"]
+    assert split_block(b"") == []
+    assert split_block(b"\n") == [b""]
+
+
+def test_text_lines_pass_and_crlf_is_stripped() -> None:
+    assert classify(b"hello world\r\nsecond\n") == [("hello world", None), ("second", None)]
+
+
+def test_empty_and_blank_lines_are_rejected_as_empty() -> None:
+    assert classify(b"\n   \t\nx\n") == [(None, EMPTY), (None, EMPTY), ("x", None)]
+
+
+def test_nul_byte_makes_a_line_binary_even_when_valid_utf8() -> None:
+    assert classify(b"abc\x00def long enough text here\n") == [(None, BINARY)]
+
+
+def test_many_control_bytes_make_a_line_binary() -> None:
+    assert classify(b"\x01\x02\x03abcdefg\n") == [(None, BINARY)]
+
+
+def test_one_stray_control_byte_in_a_long_line_is_still_text() -> None:
+    line = b"2024-01-01 INFO bell \x07 rang in a long enough message"
+    assert classify(line + b"\n")[0][1] is None
+
+
+def test_ansi_colour_codes_are_removed_not_rejected() -> None:
+    assert classify(b"\x1b[31mERROR\x1b[0m disk full\n") == [("ERROR disk full", None)]
+
+
+def test_latin1_text_is_invalid_encoding_and_random_bytes_are_binary() -> None:
+    assert classify(b"caf\xe9 au lait is served\n") == [(None, INVALID_ENCODING)]
+    assert classify(b"\xff\xfe\x00\x01\x02\x9c\n") == [(None, BINARY)]
+
+
+def test_block_has_controls() -> None:
+    assert not block_has_controls(b"plain\ttext\r\n")
+    assert block_has_controls(b"x\x00y")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "\tat com.example.Foo.bar(Foo.java:42)",
+        "    at java.base/java.lang.Thread.run(Thread.java:833)",
+        "Caused by: java.io.IOException: broken pipe",
+        "\t... 12 more",
+        "Traceback (most recent call last):",
+        '  File "app.py", line 3, in <module>',
+        "ValueError: invalid literal for int()",
+        "java.lang.IllegalStateException: not started",
+        "org.example.DataAccessException",
+        'Exception in thread "main" java.lang.NullPointerException',
+        "During handling of the above exception, another exception occurred:",
+    ],
+)
+def test_continuation_shapes(line: str) -> None:
+    assert looks_like_continuation(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "2024-01-01 12:00:00 ERROR failed",
+        "Jun 14 15:16:01 host sshd[1]: Error: bad",
+        "Error while reading the config",
+        "plain words",
+        "",
+    ],
+)
+def test_not_continuation_shapes(line: str) -> None:
+    assert not looks_like_continuation(line)
+
+
+def test_printable_escapes_controls_and_bounds_length() -> None:
+    assert printable(b"a\x00b") == "a\\x00b"
+    assert printable("x" * 500, limit=10) == "x" * 9 + "…"
