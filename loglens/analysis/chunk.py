@@ -17,6 +17,7 @@ from loglens.analysis.formats import GENERIC_FORMAT, LogFormat
 from loglens.analysis.lines import (
     CONTINUATION,
     INDENTED,
+    INVALID_ENCODING,
     block_has_controls,
     decode_lines,
     printable,
@@ -85,8 +86,10 @@ def summarise_block(
 ) -> tuple[Summary, pl.DataFrame | None]:
     """Summarise a block; with `want_events`, also return one row per kept entry."""
     raw_lines = split_block(data)
-    rows = _classify(raw_lines, data, part, ctx, filters or Filters())
+    rows, repaired = _classify(raw_lines, data, part, ctx, filters or Filters())
     summary = Summary(lines=len(raw_lines), bytes=len(data))
+    if repaired:
+        summary.repaired[INVALID_ENCODING] = repaired
     summary.part_lines[(part.file, part.offset)] = len(raw_lines)
     info = FileInfo(part.format.name, part.confidence, bytes=len(data), lines=len(raw_lines))
     summary.files[part.file] = info
@@ -105,9 +108,9 @@ def summarise_block(
 
 def _classify(
     raw_lines: list[bytes], data: bytes, part: Part, ctx: ParseContext, filters: Filters
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, int]:
     """One row per line: its kind, and for entries the parsed header and filter rule."""
-    text, reason = decode_lines(raw_lines, block_has_controls(data))
+    text, reason, repaired = decode_lines(raw_lines, block_has_controls(data))
     frame = pl.DataFrame({"text": text, "reason": reason}).with_row_index("row")
     textual = frame.filter(pl.col("reason").is_null())
     parsed = parse_lines(textual["text"], part.format, ctx)
@@ -142,7 +145,7 @@ def _classify(
         .otherwise(pl.lit(0, pl.Int8)),
     )
     state = pl.col("marker").forward_fill().shift(1)
-    return frame.with_columns(
+    rows = frame.with_columns(
         entry_row=pl.when(pl.col("kind") == ENTRY).then(pl.col("row")).forward_fill(),
         drop=pl.col("drop").forward_fill(),
         kind=pl.when(pl.col("kind") != CONTINUED)
@@ -153,6 +156,7 @@ def _classify(
         .then(pl.lit(ORPHAN))
         .otherwise(pl.lit(_HEAD)),
     )
+    return rows, repaired
 
 
 def _count_lines(summary: Summary, rows: pl.DataFrame, raw_lines: list[bytes], part: Part) -> None:

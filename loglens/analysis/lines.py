@@ -4,7 +4,12 @@ Rejection reasons decided here, before any format is applied:
 - `empty`: nothing but white space;
 - `binary`: a NUL byte, or at least one byte in ten is a control character (TAB, CR, LF,
   VT and FF do not count; ANSI colour sequences are removed first, they are not garbage);
-- `invalid_encoding`: otherwise readable, but not valid UTF-8.
+
+A line that is readable but not valid UTF-8 (a stray Latin-1 byte, say) is *repaired*, not
+rejected: it stays an entry, its undecodable bytes shown as `\\xNN`, and is counted as
+`invalid_encoding` among the repaired lines. One byte must not cost an on-call engineer
+the ERROR entry it sits in. A line where a third or more of the bytes are undecodable is
+`binary`.
 
 Continuation lines (stack-trace frames, `Caused by:`, Python tracebacks) are recognised by
 their shape alone, so the same test can be made on one line when a file is split.
@@ -18,13 +23,14 @@ import polars as pl
 
 EMPTY = "empty"
 BINARY = "binary"
-INVALID_ENCODING = "invalid_encoding"
+INVALID_ENCODING = "invalid_encoding"  # a repair, not a rejection
 
 # C0 controls except TAB LF VT FF CR, and DEL. ESC is here: colour codes are removed first.
 CONTROL_CLASS = r"[\x00-\x08\x0e-\x1f\x7f]"
 _CONTROL_BYTES = re.compile(CONTROL_CLASS.encode())
 _ANSI_ESCAPE = r"\x1b\[[0-9;?]*[ -/]*[@-~]"
 _BINARY_SHARE = 10  # a line is binary when controls * _BINARY_SHARE >= its length
+_UNDECODABLE_SHARE = 3  # ... or when undecodable bytes * _UNDECODABLE_SHARE >= its length
 
 INDENTED = r"^[ \t]+\S"
 # Lines that only ever follow an entry: Java and Python stack traces and their chains.
@@ -53,21 +59,30 @@ def split_block(data: bytes) -> list[bytes]:
     return parts
 
 
-def decode_lines(parts: list[bytes], has_controls: bool) -> tuple[pl.Series, pl.Series]:
+def decode_lines(parts: list[bytes], has_controls: bool) -> tuple[pl.Series, pl.Series, int]:
     """Decode lines to text and name the ones that are not text.
 
-    Returns the text (null where the line is rejected) and the rejection reason (null
-    where the line is text). `has_controls` says whether the block holds any control
-    byte at all, which lets the common clean block skip the per-line control count.
+    Returns the text (null where the line is rejected), the rejection reason (null where
+    the line is text) and the number of lines repaired from invalid UTF-8. `has_controls`
+    says whether the block holds any control byte at all, which lets the common clean
+    block skip the per-line control count.
     """
     reason = pl.Series("reason", [None] * len(parts), dtype=pl.String)
     undecodable = _undecodable(parts)
+    repaired = 0
     if undecodable:
-        labels = [_classify_undecodable(parts[i]) for i in undecodable]
-        reason = reason.scatter(undecodable, pl.Series(labels, dtype=pl.String))
         parts = parts.copy()
-        for i in undecodable:
-            parts[i] = b""
+        binary = []
+        for index in undecodable:
+            if _is_binary(parts[index]):
+                binary.append(index)
+                parts[index] = b""
+            else:
+                text_of = parts[index].decode("utf-8", "backslashreplace")
+                parts[index] = text_of.encode("utf-8")
+                repaired += 1
+        if binary:
+            reason = reason.scatter(binary, pl.Series([BINARY] * len(binary), dtype=pl.String))
     raw = pl.Series("raw", parts, dtype=pl.Binary)
     text = raw.cast(pl.String).str.strip_suffix("\r")
     frame = pl.DataFrame({"text": text, "reason": reason})
@@ -88,7 +103,7 @@ def decode_lines(parts: list[bytes], has_controls: bool) -> tuple[pl.Series, pl.
     ).with_columns(
         text=pl.when(pl.col("reason").is_null()).then(pl.col("text")),
     )
-    return frame["text"], frame["reason"]
+    return frame["text"], frame["reason"], repaired
 
 
 def block_has_controls(data: bytes) -> bool:
@@ -121,10 +136,14 @@ def _undecodable(parts: list[bytes]) -> list[int]:
     return bad
 
 
-def _classify_undecodable(line: bytes) -> str:
-    """Name why a line that is not UTF-8 is rejected: binary garbage or another encoding."""
+def _is_binary(line: bytes) -> bool:
+    """Tell whether a line that is not UTF-8 is garbage rather than text in another encoding."""
     line = line.removesuffix(b"\r")
+    size = max(len(line), 1)
     controls = len(_CONTROL_BYTES.findall(line))
-    if b"\x00" in line or controls * _BINARY_SHARE >= max(len(line), 1):
-        return BINARY
-    return INVALID_ENCODING
+    undecodable = line.decode("utf-8", "replace").count("\ufffd")
+    return (
+        b"\x00" in line
+        or controls * _BINARY_SHARE >= size
+        or undecodable * _UNDECODABLE_SHARE >= size
+    )

@@ -75,6 +75,7 @@ def build_report(
             ]
             for reason, samples in sorted(summary.rejected_samples.items())
         },
+        "repaired": dict(sorted(summary.repaired.items())),
         "filtered": dict(sorted(summary.filtered.items())),
         "filtered_lines": summary.filtered_lines,
         "formats": [
@@ -120,6 +121,8 @@ def render_text(report: dict[str, Any]) -> str:
         out.append(f"  - {reason}: {count:,}")
         for sample in report["rejected_samples"].get(reason, [])[:1]:
             out.append(f"      e.g. {sample['file']}:{sample['line']}: {sample['text']}")
+    for reason, count in report["repaired"].items():
+        out.append(f"Repaired lines ({reason}, kept as entries): {count:,}")
     if report["filtered"]:
         out.append(f"Filtered (irrelevant) lines: {report['filtered_lines']:,}")
         out += [f"  - {rule}: {count:,} entries" for rule, count in report["filtered"].items()]

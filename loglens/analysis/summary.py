@@ -84,6 +84,7 @@ class Summary:
     untimed_entries: int = 0
     levels: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
+    repaired: Counter[str] = field(default_factory=Counter)
     rejected_samples: dict[str, list[Sample]] = field(default_factory=dict)
     filtered: Counter[str] = field(default_factory=Counter)
     filtered_lines: int = 0
@@ -112,6 +113,7 @@ class Summary:
         self.continuation_lines += later.continuation_lines
         self.untimed_entries += later.untimed_entries
         self.levels.update(later.levels)
+        self.repaired.update(later.repaired)
         self.filtered.update(later.filtered)
         self.filtered_lines += later.filtered_lines
         self.timeline.update(later.timeline)

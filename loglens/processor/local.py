@@ -128,7 +128,7 @@ def _detect(source: Source, options: Options) -> tuple[Detection, bytes]:
     raw_lines = split_block(head)
     if len(head) == SAMPLE_BYTES and len(raw_lines) > 1:
         raw_lines.pop()  # the last line of a sample may be cut
-    text, reason = decode_lines(raw_lines, block_has_controls(head))
+    text, reason, _repaired = decode_lines(raw_lines, block_has_controls(head))
     if raw_lines and (reason == BINARY).sum() > _BINARY_FILE_SHARE * len(raw_lines):
         raise InputError(f"{source.name}: binary file, not a text log")
     sample = text.drop_nulls().head(SAMPLE_LINES).to_list()

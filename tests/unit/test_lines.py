@@ -7,7 +7,6 @@ import pytest
 from loglens.analysis.lines import (
     BINARY,
     EMPTY,
-    INVALID_ENCODING,
     block_has_controls,
     decode_lines,
     looks_like_continuation,
@@ -18,7 +17,7 @@ from loglens.analysis.lines import (
 
 def classify(data: bytes) -> list[tuple[str | None, str | None]]:
     parts = split_block(data)
-    text, reason = decode_lines(parts, block_has_controls(data))
+    text, reason, _repaired = decode_lines(parts, block_has_controls(data))
     return list(zip(text.to_list(), reason.to_list(), strict=True))
 
 
@@ -54,9 +53,17 @@ def test_ansi_colour_codes_are_removed_not_rejected() -> None:
     assert classify(b"\x1b[31mERROR\x1b[0m disk full\n") == [("ERROR disk full", None)]
 
 
-def test_latin1_text_is_invalid_encoding_and_random_bytes_are_binary() -> None:
-    assert classify(b"caf\xe9 au lait is served\n") == [(None, INVALID_ENCODING)]
+def test_latin1_text_is_repaired_and_counted() -> None:
+    parts = split_block(b"caf\xe9 au lait is served\nplain\n")
+    text, reason, repaired = decode_lines(parts, False)
+    assert text.to_list() == ["caf\\xe9 au lait is served", "plain"]
+    assert reason.to_list() == [None, None]
+    assert repaired == 1
+
+
+def test_mostly_undecodable_or_nul_bytes_are_binary() -> None:
     assert classify(b"\xff\xfe\x00\x01\x02\x9c\n") == [(None, BINARY)]
+    assert classify(b"ok\xff\xfe\xfa\xfb\n") == [(None, BINARY)]
 
 
 def test_block_has_controls() -> None:

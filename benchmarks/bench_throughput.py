@@ -1,0 +1,146 @@
+"""Throughput and memory of the full analysis against the textbook baseline, in one run.
+
+    python benchmarks/bench_throughput.py [--size 1GiB] [--format log4j] [--workers N]
+
+Generates (once, cached under benchmarks/out/) a big messy log with the project's own
+generator, then measures on the same file, one after the other:
+- the textbook single-process analyser (`for line in f` + regex + Counter, levels and raw
+  error messages only: far less work than loglens does);
+- `python processor.py FILE --json` (formats, cleaning, multi-line, templates, summaries)
+  with its peak memory: the sum over the process and all its workers, sampled from /proc
+  (PSS, so pages shared between processes count once; RSS sum shown too).
+Prints the figures and the ratio loglens / baseline (target: <= 1.0; memory <= 300 MiB).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.baselines import textbook  # noqa: E402
+from loglens.config import parse_size  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "out"
+
+
+def ensure_log(size: int, fmt: str, seed: int) -> Path:
+    """Generate the benchmark log unless a file of that size and format is cached."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"big-{fmt}-{size}-{seed}.log"
+    if not path.exists():
+        print(f"generating {path.name} …", file=sys.stderr)
+        partial = path.with_suffix(".partial")
+        subprocess.run(
+            [sys.executable, "-m", "loglens.synth", "big", str(partial), "--size", str(size),
+             "--format", fmt, "--seed", str(seed)],
+            check=True, cwd=ROOT,
+        )  # fmt: skip
+        partial.rename(path)
+    return path
+
+
+def _tree(root: int) -> list[int]:
+    """The pids of `root` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, []))
+    return found
+
+
+def _memory_kib(pids: list[int]) -> tuple[int, int]:
+    """(PSS sum, RSS sum) in KiB over the given processes."""
+    pss = rss = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+                    elif line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+        except OSError:
+            continue
+    return pss, rss
+
+
+def run_measured(command: list[str]) -> tuple[float, int, int, str]:
+    """Run a command; return seconds, peak PSS and RSS sums (KiB) of its tree, stdout."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = [0, 0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            pss, rss = _memory_kib(_tree(proc.pid))
+            peak[0], peak[1] = max(peak[0], pss), max(peak[1], rss)
+            done.wait(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    elapsed = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{command} failed ({proc.returncode}): {err.decode()[-2000:]}")
+    return elapsed, peak[0], peak[1], out.decode()
+
+
+def main() -> None:
+    """Measure and print."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", default="1GiB", help="size of the generated log (1GiB)")
+    parser.add_argument("--format", default="log4j", help="generator format (log4j)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    path = ensure_log(parse_size(args.size, "--size"), args.format, args.seed)
+    size_mb = path.stat().st_size / 1e6
+    with path.open("rb") as handle:
+        lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b""))
+
+    start = time.perf_counter()
+    textbook(path)
+    baseline = time.perf_counter() - start
+
+    env_workers = ["--workers", str(args.workers), "--quiet"]
+    seconds, pss, rss, out = run_measured(
+        [sys.executable, "processor.py", str(path), "--json", *env_workers]
+    )
+    report = json.loads(out)
+    print(f"file: {path.name}: {size_mb:,.0f} MB, {lines:,} lines, {os.cpu_count()} CPUs")
+    print(f"textbook baseline (1 process, levels + raw errors): {baseline:7.2f} s "
+          f"{lines / baseline:12,.0f} lines/s {size_mb / baseline:7.1f} MB/s")  # fmt: skip
+    print(f"loglens full analysis ({args.workers} workers):       {seconds:7.2f} s "
+          f"{lines / seconds:12,.0f} lines/s {size_mb / seconds:7.1f} MB/s")  # fmt: skip
+    print(f"ratio loglens / baseline: {seconds / baseline:.2f}  (target <= 1.0)")
+    print(f"peak memory, all processes: PSS {pss / 1024:,.0f} MiB, RSS sum {rss / 1024:,.0f} MiB "
+          "(target <= 300 MiB)")  # fmt: skip
+    print(f"entries {report['entries']:,}, templates {report['templates']:,}, "
+          f"rejected {sum(report['rejected'].values()):,}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""The block pipeline: every line accounted for, and summaries that merge exactly."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from loglens.analysis.chunk import Filters, Part, summarise_block
+from loglens.analysis.formats import BUILTIN_FORMATS
+from loglens.analysis.parse import ParseContext, detect_format
+from loglens.analysis.report import build_report
+from loglens.analysis.summary import Summary
+from loglens.analysis.templates import build_templates
+
+CTX = ParseContext(tz="UTC", reference=datetime(2024, 6, 1, tzinfo=UTC))
+
+LOG = b"".join(
+    [
+        b"\tat orphan.At.start(Start.java:1)\n",
+        b"2024-03-01 10:00:00,001 INFO [main] org.app.Server: Server started on port 8080\n",
+        b"2024-03-01 10:00:01,002 DEBUG [main] org.app.Cache: cache warmed with 1200 keys\n",
+        b"\tat debug.Only.trace(Only.java:3)\n",
+        b"2024-03-01 10:00:02,003 WARN [pool-1] org.app.Db: slow query took 1532 ms\n",
+        b"2024-03-01 10:00:03,004 ERROR [pool-2] org.app.Db: Database connection to 10.0.0.5 failed\n",
+        b"java.sql.SQLException: connection refused\n",
+        b"\tat org.app.Db.connect(Db.java:88)\n",
+        b"\tat org.app.Db.query(Db.java:120)\n",
+        b"Caused by: java.net.ConnectException: refused\n",
+        b"\t... 14 more\n",
+        b"\n",
+        b"2024-03-01 10:00:04,005 ERROR [pool-3] org.app.Db: Database connection to 10.0.0.6 failed\n",
+        b"\x00\x01\x02binary garbage\xff\n",
+        b"\tat after.Garbage.line(G.java:9)\n",
+        b"2024-03-01 10:0\n",
+        b"this line is free text junk\n",
+        b"2024-03-01 10:00:05,006 INFO [main] org.app.Server: caf\xe9 served\n",
+        b"2024-03-01 10:00:06,007 ERROR [pool-1] org.app.Auth: Login failed for user alice\n",
+        b"2024-03-01 10:00:07,008 ERROR [pool-1] org.app.Auth: Login failed for user bob\n",
+        b"2024-03-01 10:00:08,009 INFO [main] org.app.Server: Server stopped after 8 s\n",
+        b"\tat trailing.Trace.end(End.java:5)\n",
+    ]
+)
+
+
+@pytest.fixture(scope="module")
+def fmt_part() -> Part:
+    sample = [line.decode("utf-8", "replace") for line in LOG.splitlines() if line]
+    detection = detect_format(sample, BUILTIN_FORMATS)
+    return Part("app.log", 0, detection.format, detection.confidence)
+
+
+def report_of(
+    data: bytes, cuts: list[int], base: Part, filters: Filters | None = None
+) -> dict[str, Any]:
+    total = Summary()
+    bounds = [0, *cuts, len(data)]
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        part = Part(base.file, start, base.format, base.confidence)
+        summary, _ = summarise_block(data[start:end], part, CTX, filters)
+        total.absorb(summary)
+    counts: dict[str, int] = {}
+    for (pattern, _level), stat in total.patterns.items():
+        counts[pattern] = counts.get(pattern, 0) + stat.count
+    report = build_report(total, build_templates(counts), top_n=10)
+    report["_accounted"] = (
+        total.entries + total.continuation_lines + total.filtered_lines + sum(total.rejected.values())
+    )
+    report["_heads"] = sum(h.lines for h in total.heads.values())
+    return report
+
+
+def line_starts(data: bytes) -> list[int]:
+    return [i + 1 for i, byte in enumerate(data[:-1]) if byte == ord("\n")]
+
+
+def test_every_line_is_accounted_for(fmt_part: Part) -> None:
+    report = report_of(LOG, [], fmt_part)
+    assert report["_accounted"] == report["lines"] == LOG.count(b"\n")
+    assert report["_heads"] == 0
+
+
+def test_lines_land_in_the_right_places(fmt_part: Part) -> None:
+    report = report_of(LOG, [], fmt_part)
+    assert report["entries"] == 9
+    assert report["levels"] == {"DEBUG": 1, "INFO": 3, "WARNING": 1, "ERROR": 4}
+    assert report["repaired"] == {"invalid_encoding": 1}
+    assert report["continuation_lines"] == 7  # the DEBUG trace, the SQL trace, the last trace
+    assert report["rejected"] == {
+        "orphan_continuation": 2,
+        "binary": 1,
+        "empty": 1,
+        "truncated": 1,
+        "unparseable": 1,
+    }
+    orphans = report["rejected_samples"]["orphan_continuation"]
+    assert [s["line"] for s in orphans] == [1, 15]
+    assert report["first_timestamp"] == "2024-03-01T10:00:00.001Z"
+    assert report["last_timestamp"] == "2024-03-01T10:00:08.009Z"
+
+
+def test_top_errors_are_templates_with_a_real_example(fmt_part: Part) -> None:
+    top = report_of(LOG, [], fmt_part)["top_errors"]
+    assert sum(t["count"] for t in top) == 4
+    db = top[0] if top[0]["template"].startswith("Database") else top[1]
+    assert db["count"] == 2
+    assert "<*>" in db["template"]
+    assert db["example"] == "Database connection to 10.0.0.5 failed"
+    assert db["line"] == 6
+
+
+@pytest.mark.parametrize("cut", line_starts(LOG))
+def test_two_parts_merge_into_the_whole_at_every_line(fmt_part: Part, cut: int) -> None:
+    assert report_of(LOG, [cut], fmt_part) == report_of(LOG, [], fmt_part)
+
+
+def test_many_parts_merge_into_the_whole(fmt_part: Part) -> None:
+    whole = report_of(LOG, [], fmt_part)
+    starts = line_starts(LOG)
+    rng = random.Random(7)
+    for _ in range(40):
+        cuts = sorted(rng.sample(starts, rng.randint(2, len(starts) - 1)))
+        assert report_of(LOG, cuts, fmt_part) == whole
+
+
+def test_merge_is_associative(fmt_part: Part) -> None:
+    cuts = [line_starts(LOG)[i] for i in (4, 8, 16)]
+    bounds = [0, *cuts, len(LOG)]
+    parts = []
+    for start, end in zip(bounds, bounds[1:], strict=False):
+        part = Part("app.log", start, fmt_part.format, fmt_part.confidence)
+        parts.append(summarise_block(LOG[start:end], part, CTX)[0])
+    a, b, c, d = parts
+    left = a.merge(b).merge(c).merge(d)
+    right = a.merge(b.merge(c.merge(d)))
+    middle = a.merge(b.merge(c)).merge(d)
+    assert left == right == middle
+
+
+def test_filters_drop_entries_with_their_continuations_and_count_them(fmt_part: Part) -> None:
+    filters = Filters(drop_levels=frozenset({"DEBUG"}), drop_regex="^Login failed")
+    report = report_of(LOG, [], fmt_part, filters)
+    assert report["entries"] == 6
+    assert report["filtered"] == {"level DEBUG": 1, "message matches ^Login failed": 2}
+    assert report["filtered_lines"] == 4  # the DEBUG entry's trace line goes with it
+    assert report["_accounted"] == report["lines"]
+    for cut in line_starts(LOG):
+        assert report_of(LOG, [cut], fmt_part, filters) == report
+
+
+def test_events_carry_joined_continuations(fmt_part: Part) -> None:
+    _, events = summarise_block(LOG, fmt_part, CTX, want_events=True)
+    assert events is not None
+    assert events.height == 9
+    error = events.filter(events["row"] == 5).row(0, named=True)
+    assert error["message"].startswith("Database connection to 10.0.0.5 failed\njava.sql.SQLException")
+    assert error["message"].endswith("\t... 14 more")
+
+
+def test_empty_block(fmt_part: Part) -> None:
+    summary, _ = summarise_block(b"", fmt_part, CTX)
+    assert summary.lines == 0 and summary.entries == 0
