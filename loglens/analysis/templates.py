@@ -1,0 +1,203 @@
+"""Template mining: group log messages into templates with variables masked as ``<*>``.
+
+Mining runs in two stages so that results merge exactly across byte ranges and processes:
+
+1. ``mask_expr`` turns every message into a *pattern key* inside polars (one regex pass in
+   Rust, never per-line Python): numbers, hex, IPs, UUIDs, ids such as ``blk_-42``, sizes,
+   timestamps and paths or URLs holding digits become ``<*>``. Workers count the keys.
+2. ``build_templates`` runs once on the merged counts and clusters the distinct keys,
+   Brain-style: keys with the same number of tokens are grouped by the words they share at
+   the same frequency (the words of one logging statement occur together), then each other
+   column is a variable when it takes many values, or several values that all look variable.
+
+Stage 2 sees each distinct key once, whatever its count, so the templates depend only on
+which keys exist: merging the counts of any split of the input gives the same result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import compress
+
+import polars as pl
+
+VARIABLE = "<*>"
+
+# A column of a group is a variable once it takes this many distinct values. Three-valued
+# enums (states such as LOOKING/FOLLOWING/LEADING) stay constant; user names, host names and
+# file names usually pass it. One value for every log system, by design.
+DISTINCT_VALUES_FOR_VARIABLE = 4
+
+# A shared head is kept up to a separator that ends a name ("rhost=", "environment:", "(")
+# and a shared tail from one that closes a value ("]", "),"); a lone "/" of two paths is not
+# kept, nor anything that would cut a "<*>" in two.
+_HEAD_ENDS = frozenset("=:([{#@'\"")
+_TAIL_STARTS = frozenset(")]},;:.'\"")
+
+# ASCII word boundaries: Unicode ones made lines with any non-ASCII character 15 times
+# slower (the fast DFA gives up on them). The price: a letter such as "é" counts as a
+# separator, so "café42" becomes "café<*>".
+_B = r"(?-u:\b)"
+_NB = r"(?-u:\B)"
+_HEX = "[0-9a-fA-F]"
+# Characters of a path or URL: stop at whitespace, brackets, quotes and list separators.
+_PATH_CHAR = r"""[^\s,;()\[\]{}'"<>]"""
+_MONTH = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
+_WEEKDAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
+_CLOCK = "[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?"
+
+# One alternation, so the messages are scanned once. At a given position the first listed
+# alternative that matches wins, so the longer shapes (timestamps, UUIDs, sizes with their
+# unit) come before the bare number that would otherwise take their first digits.
+_VARIABLE_SHAPES = (
+    # URL or path with a digit somewhere: hdfs://host:9000/x, /10.0.0.1:50010, /tmp/a1.
+    rf"[A-Za-z][A-Za-z0-9+.\-]*://{_PATH_CHAR}*[0-9]{_PATH_CHAR}*",
+    rf"{_NB}/{_PATH_CHAR}*[0-9]{_PATH_CHAR}*",
+    # Syslog and ctime dates (Sun Jul 10 03:55:15 2005) and ISO 8601 timestamps, whole.
+    rf"(?:{_WEEKDAY},? +)?{_MONTH} +[0-9]{{1,2}},? +(?:[0-9]{{4}} +)?{_CLOCK}(?: +[0-9]{{4}})?",
+    rf"{_B}[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ]{_CLOCK}(?:Z|[+-][0-9]{{2}}:?[0-9]{{2}})?",
+    rf"{_B}{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}{_B}",
+    # A size with its unit as a separate word: "1.2 KB", "384.0 B".
+    rf"{_B}[0-9]+(?:\.[0-9]+)? ?(?:[KMGTP]i?B|B){_B}",
+    # Identifiers with a numeric part after an underscore: blk_-42, job_1445_0020, rdd_4_2.
+    rf"{_B}[A-Za-z][A-Za-z0-9_]*_-?[0-9][A-Za-z0-9_]*",
+    # IPv4 address with its port, as one variable: 10.0.0.1:50010.
+    rf"{_B}[0-9]{{1,3}}(?:\.[0-9]{{1,3}}){{3}}(?::[0-9]{{1,5}})?{_B}",
+    # Host name (dotted or hyphenated, maybe with "/address") and port: msra-sa-41:8030.
+    rf"{_B}[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)+(?:/[0-9.]+)?:[0-9]{{1,5}}{_B}",
+    # Long hex words without a leading digit: deadbeef, ffffffff.
+    rf"{_B}{_HEX}{{8,}}{_B}",
+    # A word that starts with a digit: 42, -7, 0x1f, 3.5, 10.0.0.1, 250ms, 2.6.9.
+    rf"(?:{_NB}-)?{_B}[0-9][A-Za-z0-9_]*(?:\.[0-9][A-Za-z0-9_]*)*",
+)
+MASK_PATTERN = "|".join(_VARIABLE_SHAPES)
+
+
+def mask_expr(messages: pl.Expr) -> pl.Expr:
+    """Replace the obvious variables of each message with ``<*>``, giving its pattern key."""
+    return messages.str.replace_all(MASK_PATTERN, VARIABLE)
+
+
+@dataclass(frozen=True)
+class Template:
+    """A message template: ``text`` with ``<*>`` for each variable, ``id`` derived from it."""
+
+    id: str
+    text: str
+
+
+def template_id(text: str) -> str:
+    """Return the stable id of a template text: 12 hex digits of its BLAKE2b hash."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=6).hexdigest()
+
+
+def build_templates(pattern_counts: Mapping[str, int]) -> dict[str, Template]:
+    """Map every pattern key to its template; the result depends only on the set of keys."""
+    keys_by_length: dict[int, list[tuple[str, list[str]]]] = defaultdict(list)
+    # Sorting makes every later tie-break independent of the mapping's iteration order.
+    for key in sorted(pattern_counts):
+        tokens = key.split()
+        keys_by_length[len(tokens)].append((key, tokens))
+
+    texts: dict[str, str] = {}
+    for length in sorted(keys_by_length):
+        for group in _initial_groups(keys_by_length[length]):
+            texts.update(_template_texts(group))
+    templates = {text: Template(template_id(text), text) for text in set(texts.values())}
+    return {key: templates[text] for key, text in texts.items()}
+
+
+_Keyed = tuple[str, list[str]]
+
+
+def _initial_groups(keyed: Sequence[_Keyed]) -> Iterable[list[_Keyed]]:
+    """Group keys of one length by their longest set of words sharing one frequency."""
+    columns = list(zip(*(tokens for _, tokens in keyed), strict=True))
+    # Frequency of each key's token in its column, column by column (counted in C), then
+    # turned back into one tuple per key.
+    column_frequencies = [list(map(Counter(column).__getitem__, column)) for column in columns]
+    key_frequencies = zip(*column_frequencies, strict=True) if columns else ((),) * len(keyed)
+
+    groups: dict[tuple[tuple[bool, ...], tuple[str, ...]], list[_Keyed]] = defaultdict(list)
+    for (key, tokens), frequencies in zip(keyed, key_frequencies, strict=True):
+        # The words of one statement occur in the same keys, so they share a frequency; the
+        # frequency shared by the most words marks them (ties: the more frequent, Brain's
+        # choice). Variables take rarer, scattered frequencies. Written with map and zip
+        # because this loop runs once per distinct key.
+        distinct = set(frequencies)
+        _, root_frequency = max(
+            zip(map(frequencies.count, distinct), distinct, strict=True), default=(0, 0)
+        )
+        in_root = tuple(map(root_frequency.__eq__, frequencies))
+        groups[in_root, tuple(compress(tokens, in_root))].append((key, tokens))
+    return groups.values()
+
+
+def _template_texts(group: Sequence[_Keyed]) -> dict[str, str]:
+    """Decide which columns of a group are variables; write each key's text (reuses tokens)."""
+    values = [set(column) for column in zip(*(tokens for _, tokens in group), strict=True)]
+    variable = [_is_variable_column(column_values) for column_values in values]
+    # A template made only of variables says nothing; keep its least varied column instead.
+    if not any(
+        not is_var and column_values != {VARIABLE}
+        for is_var, column_values in zip(variable, values, strict=True)
+    ):
+        candidates = [column for column, is_var in enumerate(variable) if is_var]
+        if candidates:
+            variable[min(candidates, key=lambda column: len(values[column]))] = False
+
+    # Where the values of a variable column share a head or tail ("rhost=", "(", "]"),
+    # keep it in the text: only the part that varies is the variable.
+    variable_texts = {
+        column: _masked_column_text(values[column])
+        for column, is_var in enumerate(variable)
+        if is_var
+    }
+    texts = {}
+    for key, tokens in group:
+        for column, text in variable_texts.items():
+            tokens[column] = text
+        texts[key] = " ".join(tokens)
+    return texts
+
+
+def _masked_column_text(column_values: set[str]) -> str:
+    """Return ``<*>`` with the head and tail that every value of the column shares."""
+    head = _shared_head(list(column_values))
+    head = head[: _last_cut(head, _HEAD_ENDS)]
+    tail = _shared_head([value[len(head) :][::-1] for value in column_values])
+    tail = tail[: _last_cut(tail, _TAIL_STARTS)][::-1]
+    return f"{head}{VARIABLE}{tail}"
+
+
+def _shared_head(values: Sequence[str]) -> str:
+    """Return the longest prefix of all the values (that of the two extremes in sort order)."""
+    first, last = min(values), max(values)
+    end = 0
+    while end < len(first) and end < len(last) and first[end] == last[end]:
+        end += 1
+    return first[:end]
+
+
+def _last_cut(shared: str, separators: frozenset[str]) -> int:
+    """Return the length of ``shared`` up to and including its last separator, or 0."""
+    for end in range(len(shared), 0, -1):
+        if shared[end - 1] in separators:
+            return end
+    return 0
+
+
+def _is_variable_column(column_values: set[str]) -> bool:
+    """Say whether a column whose keys show these values holds a variable."""
+    if len(column_values) >= DISTINCT_VALUES_FOR_VARIABLE:
+        return True
+    # Two or three values are an enum unless every one of them looks like data.
+    return len(column_values) >= 2 and all(_looks_variable(value) for value in column_values)
+
+
+def _looks_variable(token: str) -> bool:
+    """Say whether a token looks like data: it holds a digit or a masked part, or is a path."""
+    return VARIABLE in token or token.startswith("/") or any(c.isdigit() for c in token)

@@ -1,0 +1,193 @@
+"""Tests of template mining: masking in polars, clustering of pattern keys, template ids."""
+
+from __future__ import annotations
+
+import random
+
+import polars as pl
+import pytest
+
+from loglens.analysis.templates import (
+    VARIABLE,
+    Template,
+    build_templates,
+    mask_expr,
+    template_id,
+)
+
+
+def mask(message: str) -> str:
+    """Return the pattern key polars computes for one message."""
+    key = pl.select(mask_expr(pl.lit(message, dtype=pl.String))).item()
+    assert isinstance(key, str)
+    return key
+
+
+def mine(messages: list[str]) -> list[str]:
+    """Mine templates the way workers and the merge step do; return each message's text."""
+    keys = pl.DataFrame({"message": messages}, schema={"message": pl.String}).select(
+        mask_expr(pl.col("message")).alias("key")
+    )
+    counts = dict(keys.group_by("key").len().iter_rows())
+    templates = build_templates(counts)
+    return [templates[key].text for key in keys["key"]]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("PacketResponder 1 for block terminating", "PacketResponder <*> for block terminating"),
+        ("offset -12 of 3.75", "offset <*> of <*>"),
+        ("register 0x7f3a00 and deadbeef", "register <*> and <*>"),
+        ("Invalid user x from 173.234.31.186", "Invalid user x from <*>"),
+        ("served 10.251.43.21:50010 ok", "served <*> ok"),
+        ("src: /10.251.43.21:50010 dest: /10.0.0.2:50010", "src: <*> dest: <*>"),
+        ("session 550e8400-e29b-41d4-a716-446655440000 open", "session <*> open"),
+        ("request a1b2c3d4-e29b-41d4-a716-446655440000 open", "request <*> open"),
+        ("Received block blk_-1608999687919862906 of size 91", "Received block <*> of size <*>"),
+        ("attempt_1445144423722_0020_m_000000_0 done", "<*> done"),
+        ("Found block rdd_42_20 locally", "Found block <*> locally"),
+        ("wrote /tmp/run2/out.log", "wrote <*>"),
+        ("fetch hdfs://msra-sa-41:9000/pageinput2.txt", "fetch <*>"),
+        ("took 250ms then 1.5s", "took <*> then <*>"),
+        (
+            "stored as bytes (estimated size 1.2 KB, free 384.0 B)",
+            "stored as bytes (estimated size <*>, free <*>)",
+        ),
+        ("connection at Sun Jul 10 03:55:15 2005 closed", "connection at <*> closed"),
+        ("started 2015-10-18 18:01:47,978 ok", "started <*> ok"),
+        ("kernel 2.6.9-1.667smp booted", "kernel <*>-<*> booted"),
+        ("(uid=0) [pid 42]", "(uid=<*>) [pid <*>]"),
+        ("connect to server: msra-sa-41:8030.", "connect to server: <*>."),
+        ("Old: msra-sa-41/10.190.173.170:8030 New: x", "Old: <*> New: x"),
+    ],
+)
+def test_mask_replaces_each_kind_of_variable(message: str, expected: str) -> None:
+    assert mask(message) == expected
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Failed password for root port ssh2",
+        "tty2 on x86 with log4j and L3 cache",
+        "Directory index forbidden by rule: /var/www/html/",
+        "see http://wiki.apache.org/hadoop/NoRouteToHost",
+        "Decade of facade",
+    ],
+)
+def test_mask_keeps_words_that_only_contain_digits_or_look_like_hex(message: str) -> None:
+    assert mask(message) == message
+
+
+def test_mask_handles_empty_and_unicode_messages() -> None:
+    assert mask("") == ""
+    assert (
+        mask("Benutzer müller hat 3 Dateien gelöscht") == "Benutzer müller hat <*> Dateien gelöscht"
+    )
+    assert mask("用户 42 登录") == "用户 <*> 登录"
+
+
+def test_messages_differing_only_in_variables_share_a_template() -> None:
+    users = ["webmaster", "admin", "oracle", "test", "guest", "support"]
+    messages = [f"Invalid user {user} from 10.0.{i}.{i + 7}" for i, user in enumerate(users)]
+    assert set(mine(messages)) == {"Invalid user <*> from <*>"}
+
+
+def test_messages_of_different_templates_stay_apart() -> None:
+    messages = [
+        "Accepted password for fztu from 10.0.0.1 port 22 ssh2",
+        "Failed password for root from 10.0.0.2 port 51 ssh2",
+        "Failed password for root from 10.0.0.3 port 52 ssh2",
+        "Connection closed by 10.0.0.4 [preauth]",
+        "Received disconnect from 10.0.0.5: 11: Bye Bye [preauth]",
+    ]
+    texts = mine(messages)
+    assert texts[0] != texts[1]
+    assert texts[1] == texts[2]
+    assert len(set(texts)) == 4
+    assert all(VARIABLE in text for text in texts)
+
+
+def test_a_column_with_few_words_is_part_of_the_template() -> None:
+    states = ["LOOKING", "FOLLOWING", "LEADING"]
+    messages = [
+        f"Notification: {i} (n.leader), {state} (my state)" for i in range(4) for state in states
+    ]
+    assert set(mine(messages)) == {
+        f"Notification: <*> (n.leader), {state} (my state)" for state in states
+    }
+
+
+def test_a_column_of_many_words_is_a_variable_keeping_their_shared_punctuation() -> None:
+    hosts = ["a.example.com", "b.example.org", "mail.test.net", "ns.foo.io"]
+    messages = [f"authentication failure; rhost={host} user=root" for host in hosts]
+    assert set(mine(messages)) == {"authentication failure; rhost=<*> user=root"}
+
+
+def test_a_column_of_paths_is_a_variable_even_with_two_values() -> None:
+    texts = mine(["adding path spec: /mapreduce/*", "adding path spec: /ws/*"])
+    assert set(texts) == {"adding path spec: <*>"}
+
+
+def test_short_messages_keep_a_constant_word() -> None:
+    messages = [
+        "JOB_CREATE job_1_2",
+        "Launching attempt_1_2",
+        "KILLING attempt_3_4",
+        "ATTEMPT_START x_5",
+    ]
+    assert mine(messages) == ["JOB_CREATE <*>", "Launching <*>", "KILLING <*>", "ATTEMPT_START <*>"]
+
+
+def test_empty_message_and_all_variable_message() -> None:
+    assert mine(["", "12 0x1f 10.0.0.1", "13 0x2e 10.0.0.2"]) == ["", "<*> <*> <*>", "<*> <*> <*>"]
+
+
+def test_whitespace_runs_do_not_split_a_template() -> None:
+    assert mine(["Jul  9 session for 3", "Jul 10 session for 4"])[0] == "Jul <*> session for <*>"
+
+
+def test_result_is_independent_of_input_order_and_counts() -> None:
+    messages = [f"Invalid user u{i % 7}x from 10.0.0.{i}" for i in range(40)] + [
+        f"session opened for user {name} by (uid={i})"
+        for i, name in enumerate(["root", "news", "cyrus", "test"])
+    ]
+    keys = (
+        pl.DataFrame({"message": messages})
+        .select(mask_expr(pl.col("message")))["message"]
+        .to_list()
+    )
+    expected = build_templates(dict.fromkeys(keys, 1))
+    assert set(expected) == set(keys)
+    assert {t.text for t in expected.values()} == {
+        "Invalid user <*> from <*>",
+        "session opened for user <*> by (uid=<*>)",
+    }
+    shuffled = keys[:]
+    for seed in range(5):
+        random.Random(seed).shuffle(shuffled)
+        assert build_templates({key: 1000 + seed for key in shuffled}) == expected
+
+
+def test_template_ids_are_stable_and_follow_the_text() -> None:
+    assert template_id("Invalid user <*> from <*>") == "026af150026d"
+    assert len(template_id("")) == 12
+    assert template_id("a <*>") != template_id("a <*> b")
+    templates = build_templates({"Invalid user <*> from <*>": 3})
+    assert templates == {
+        "Invalid user <*> from <*>": Template(
+            template_id("Invalid user <*> from <*>"), "Invalid user <*> from <*>"
+        )
+    }
+
+
+def test_many_distinct_keys_collapse_to_one_template() -> None:
+    words = [f"w{a}{b}" for a in "abcdefghij" for b in "klmnopqrst"]
+    rnd = random.Random(7)
+    counts = {
+        f"event {rnd.choice(words)} {rnd.choice(words)} id <*> n{i}": 1 for i in range(20_000)
+    }
+    templates = build_templates(counts)
+    assert len(templates) == len(counts)
+    assert {t.text for t in templates.values()} == {"event <*> <*> id <*> <*>"}
