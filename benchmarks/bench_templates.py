@@ -4,10 +4,18 @@ Run from the repository root:  python -m benchmarks.bench_templates [LOGHUB_DIR]
 
 Accuracy: grouping accuracy (GA) and parsing accuracy (PA) per system, as defined in the
 loghub README, for loglens and for Drain3 with its default settings, measured in the same run.
-Throughput: mask + group_by + build_templates over the loghub messages replicated past one
-million (digits renamed per copy so keys vary), against Drain3 on a subset of them, timed in
-turns. Both run on one thread (POLARS_MAX_THREADS=1, set before polars is imported). Last,
-GA on that whole million mined as one mixed log, to show grouping holds at scale.
+
+Throughput, on two corpora of about a million messages: the loghub messages replicated (digits
+renamed per copy so keys vary) and log4j messages from the project's generator. Each is
+mined by loglens (mask + group_by + build_templates) in two ways, timed in turns with Drain3
+(sequential by design) on a spread-out subset of the same messages:
+- single process: one polars thread (POLARS_MAX_THREADS=1, set before polars is imported);
+- as loglens runs: a spawn pool of one worker process per CPU, each with one polars thread,
+  masks and counts one contiguous slice; the key counts are merged and build_templates runs
+  once. Each worker reads its slice from an Arrow IPC file, as loglens workers read their own
+  byte range (timed); shown too, slices sent through the pool's pipe instead. The pool is
+  started and warmed before timing.
+Last, GA on the replicated loghub million mined as one mixed log, to show grouping holds.
 """
 
 from __future__ import annotations
@@ -16,10 +24,13 @@ import os
 
 os.environ["POLARS_MAX_THREADS"] = "1"
 
+import multiprocessing
 import random
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -27,6 +38,8 @@ from drain3 import TemplateMiner
 from drain3.template_miner_config import TemplateMinerConfig
 
 from loglens.analysis.templates import build_templates, mask_expr
+from loglens.processor.workers import limit_threads
+from loglens.synth import CLEAN, generate
 
 SYSTEMS = ("Apache", "BGL", "HDFS", "Hadoop", "Linux", "OpenSSH", "Spark", "Zookeeper")
 DEFAULT_LOGHUB_DIR = Path("/work/shared/loghub2k")
@@ -34,6 +47,11 @@ MIN_THROUGHPUT_MESSAGES = 1_000_000
 DRAIN_SUBSET = 100_000
 DIGITS = list("0123456789")
 TIMING_RUNS = 5
+SYNTH_FORMAT = "log4j"
+SYNTH_LINES = 1_000_000
+SYNTH_SEED = 1
+# Long enough that every worker of the warm-up task starts, instead of one doing them all.
+WARM_UP_SECONDS = 0.5
 
 
 def load_system(loghub_dir: Path, system: str) -> pl.DataFrame:
@@ -138,6 +156,13 @@ def perturbed_corpus(messages: pl.DataFrame, minimum: int) -> pl.DataFrame:
     )
 
 
+def synth_messages(lines: int) -> pl.DataFrame:
+    """Generate clean log4j lines and keep each one's message: the text after the first ": "."""
+    text = b"".join(generate(SYNTH_FORMAT, lines, SYNTH_SEED, CLEAN)).decode("utf-8")
+    messages = [line.split(": ", 1)[-1] for line in text.splitlines()]
+    return pl.DataFrame({"message": messages}, schema={"message": pl.String})
+
+
 def best_seconds(runs: list[Callable[[], object]]) -> list[float]:
     """Time each of ``runs`` TIMING_RUNS times, interleaved, and return each one's fastest.
 
@@ -153,11 +178,66 @@ def best_seconds(runs: list[Callable[[], object]]) -> list[float]:
     return best
 
 
+def count_keys(frame: pl.DataFrame) -> pl.DataFrame:
+    """Mask the messages and count each pattern key: columns ``key`` and ``len``."""
+    return frame.group_by(mask_expr(pl.col("message")).alias("key")).len()
+
+
 def mine_with_loglens(frame: pl.DataFrame) -> tuple[int, int]:
     """Mask and count the messages, build templates; return (distinct keys, templates)."""
-    counts = frame.group_by(mask_expr(pl.col("message")).alias("key")).len()
+    counts = count_keys(frame)
     templates = build_templates(dict(counts.iter_rows()))
     return counts.height, len({template.id for template in templates.values()})
+
+
+def count_keys_in_file(path: Path) -> pl.DataFrame:
+    """Read one slice of messages from an Arrow IPC file and count its pattern keys."""
+    return count_keys(pl.read_ipc(path))
+
+
+def merge_and_build(parts: Iterable[pl.DataFrame]) -> tuple[int, int]:
+    """Sum the key counts of the slices, build templates; return (distinct keys, templates)."""
+    merged = pl.concat(list(parts)).group_by("key").agg(pl.col("len").sum())
+    templates = build_templates(dict(merged.iter_rows()))
+    return merged.height, len({template.id for template in templates.values()})
+
+
+def contiguous_slices(frame: pl.DataFrame, workers: int) -> list[pl.DataFrame]:
+    """Split the frame into one contiguous slice per worker."""
+    size = -(-frame.height // workers)
+    return [frame.slice(start, size) for start in range(0, frame.height, size)]
+
+
+def mine_with_pool_shipped(pool: Executor, slices: list[pl.DataFrame]) -> tuple[int, int]:
+    """Send each slice to the pool through its pipe, count keys there, merge and build."""
+    return merge_and_build(pool.map(count_keys, slices))
+
+
+def mine_with_pool_files(pool: Executor, paths: list[Path]) -> tuple[int, int]:
+    """Let each worker read its slice from a file (as loglens workers read their byte
+    range), count keys there, merge and build."""
+    return merge_and_build(pool.map(count_keys_in_file, paths))
+
+
+def worker_threads(_: int) -> tuple[int, int]:
+    """Return this worker's pid and polars thread count, after a pause (see WARM_UP_SECONDS)."""
+    time.sleep(WARM_UP_SECONDS)
+    return os.getpid(), pl.thread_pool_size()
+
+
+def start_pool(workers: int) -> tuple[ProcessPoolExecutor, set[int]]:
+    """Start the pool as loglens does (spawn, one polars thread each); return it and its
+    workers' polars thread counts, once every worker has answered."""
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=limit_threads,
+    )
+    answers = dict(pool.map(worker_threads, range(workers)))
+    if len(answers) != workers:
+        pool.shutdown()
+        raise RuntimeError(f"only {len(answers)} of {workers} workers answered the warm-up")
+    return pool, set(answers.values())
 
 
 def mine_with_drain(messages: list[str]) -> int:
@@ -168,49 +248,106 @@ def mine_with_drain(messages: list[str]) -> int:
     return len(miner.drain.clusters)
 
 
-def throughput_report(messages: pl.DataFrame) -> None:
-    """Print messages/s of loglens (mask, group_by, build_templates) against Drain3."""
-    corpus = perturbed_corpus(messages, MIN_THROUGHPUT_MESSAGES)
-    frame = corpus.select("message")
-    # Drain3 on a spread-out subset, so it sees every system and the perturbed numbers too.
-    step = corpus.height // DRAIN_SUBSET
-    subset = corpus["message"].gather_every(step).head(DRAIN_SUBSET).to_list()
+def throughput_report(
+    name: str, frame: pl.DataFrame, pool: Executor, workers: int, scratch: Path
+) -> tuple[float, float]:
+    """Print messages/s of loglens in one process and in the pool against Drain3.
+
+    Returns the ratios to Drain3 of one process and of the pool reading its slices.
+    """
+    messages = frame["message"]
+    # Drain3 on a spread-out subset, so it sees every part of the corpus.
+    step = max(1, frame.height // DRAIN_SUBSET)
+    subset = messages.gather_every(step).head(DRAIN_SUBSET).to_list()
+    slices = contiguous_slices(frame, workers)
+    paths = [scratch / f"slice-{index}.arrow" for index in range(len(slices))]
+    for piece, path in zip(slices, paths, strict=True):
+        piece.write_ipc(path)
 
     keys, templates = mine_with_loglens(frame)
+    for pooled in (mine_with_pool_shipped(pool, slices), mine_with_pool_files(pool, paths)):
+        if pooled != (keys, templates):
+            raise RuntimeError(
+                f"{name}: the pool found {pooled} (keys, templates), one process "
+                f"{(keys, templates)}"
+            )
     clusters = mine_with_drain(subset)
-    mask_seconds, ours_seconds, drain_seconds = best_seconds(
+    mask_seconds, ours_seconds, files_seconds, shipped_seconds, drain_seconds = best_seconds(
         [
-            lambda: frame.group_by(mask_expr(pl.col("message")).alias("key")).len(),
+            lambda: count_keys(frame),
             lambda: mine_with_loglens(frame),
+            lambda: mine_with_pool_files(pool, paths),
+            lambda: mine_with_pool_shipped(pool, slices),
             lambda: mine_with_drain(subset),
         ]
     )
-    ours_rate = corpus.height / ours_seconds
+    ours_rate = frame.height / ours_seconds
+    files_rate = frame.height / files_seconds
+    shipped_rate = frame.height / shipped_seconds
     drain_rate = len(subset) / drain_seconds
+    mean_bytes = messages.str.len_bytes().sum() / frame.height
 
     print(
-        f"\nthroughput: one process, POLARS_MAX_THREADS={os.environ['POLARS_MAX_THREADS']}, "
-        f"best of {TIMING_RUNS} runs"
+        f"\nthroughput on {name}: {frame.height:,} messages of {mean_bytes:.0f} bytes on "
+        f"average, best of {TIMING_RUNS} runs"
     )
     print(
-        f"loglens:  {corpus.height:,} messages in {ours_seconds:.2f} s "
-        f"(mask+group_by {mask_seconds:.2f} s), {keys:,} distinct keys -> {templates:,} "
-        f"templates: {ours_rate:,.0f} messages/s"
+        f"loglens, one process ({os.environ['POLARS_MAX_THREADS']} polars thread): "
+        f"{ours_seconds:.2f} s (mask+group_by {mask_seconds:.2f} s), {keys:,} distinct keys "
+        f"-> {templates:,} templates: {ours_rate:,.0f} messages/s"
     )
     print(
-        f"Drain3:   {len(subset):,} messages in {drain_seconds:.2f} s, {clusters:,} clusters: "
-        f"{drain_rate:,.0f} messages/s"
+        f"loglens, {workers} worker processes, each reads its slice from a file: "
+        f"{files_seconds:.2f} s: {files_rate:,.0f} messages/s"
     )
-    print(f"ratio:    loglens is {ours_rate / drain_rate:.1f}x Drain3")
-    # The same corpus mined as one mixed log: does grouping hold at a million messages?
+    print(
+        f"loglens, {workers} worker processes, slices sent through the pool's pipe: "
+        f"{shipped_seconds:.2f} s: {shipped_rate:,.0f} messages/s"
+    )
+    print(
+        f"Drain3, one process (sequential): {len(subset):,} of them in {drain_seconds:.2f} s, "
+        f"{clusters:,} clusters: {drain_rate:,.0f} messages/s"
+    )
+    single_ratio, files_ratio = ours_rate / drain_rate, files_rate / drain_rate
+    print(
+        f"ratio: loglens is {single_ratio:.1f}x Drain3 in one process, {files_ratio:.1f}x "
+        f"with {workers} processes reading their slices ({shipped_rate / drain_rate:.1f}x "
+        f"with the slices sent through the pipe)"
+    )
+    return single_ratio, files_ratio
+
+
+def mixed_accuracy_report(corpus: pl.DataFrame) -> None:
+    """Print GA of the whole replicated corpus mined as one mixed log."""
     mixed_ga = grouping_accuracy(corpus["truth"], loglens_templates(corpus["message"]))
-    print(f"\nGA of loglens on those {corpus.height:,} messages mined together: {mixed_ga:.3f}")
+    print(
+        f"\nGA of loglens on the {corpus.height:,} loghub messages mined together: {mixed_ga:.3f}"
+    )
 
 
 def main() -> None:
-    """Run the accuracy and throughput reports."""
+    """Run the accuracy report, then the throughput reports on both corpora."""
     loghub_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_LOGHUB_DIR
-    throughput_report(accuracy_report(loghub_dir))
+    loghub = perturbed_corpus(accuracy_report(loghub_dir), MIN_THROUGHPUT_MESSAGES)
+    synth = synth_messages(SYNTH_LINES)
+    workers = os.cpu_count() or 1
+    pool, threads = start_pool(workers)
+    with pool, tempfile.TemporaryDirectory() as scratch:
+        print(
+            f"\npool: {workers} spawned worker processes (one per CPU), polars threads in "
+            f"each: {sorted(threads)}"
+        )
+        ratios = {
+            name: throughput_report(name, frame.select("message"), pool, workers, Path(scratch))
+            for name, frame in (
+                ("replicated loghub", loghub),
+                (f"generated {SYNTH_FORMAT} messages", synth),
+            )
+        }
+    print(f"\nsummary: loglens / Drain3 messages per second ({workers} processes in the pool)")
+    for name, (single, pooled) in ratios.items():
+        print(f"  {name:<28} one process {single:5.1f}x   pool reading slices {pooled:5.1f}x")
+    mixed_accuracy_report(loghub)
 
 
 if __name__ == "__main__":

@@ -33,12 +33,14 @@ _BINARY_SHARE = 10  # a line is binary when controls * _BINARY_SHARE >= its leng
 _UNDECODABLE_SHARE = 3  # ... or when undecodable bytes * _UNDECODABLE_SHARE >= its length
 
 INDENTED = r"^[ \t]+\S"
-# Lines that only ever follow an entry: Java and Python stack traces and their chains.
+# Lines that only ever follow an entry: Java and Python stack traces and their chains,
+# and the closing brackets of pretty-printed structures.
 _CONTINUATION_MARKERS = (
-    r"^(?:Caused by: |Suppressed: |Traceback \(most recent call last\)"
+    r"^(?:at [A-Za-z_$]|Caused by: |Suppressed: |Traceback \(most recent call last\)"
     r"|During handling of the above exception|The above exception was the direct cause"
     r"|Exception in thread \"|\.\.\. \d+ (?:more|common frames omitted)"
-    r"|[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*(?:Exception|Error|Throwable)(?::|$))"
+    r"|[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*(?:Exception|Error|Throwable)(?::|$)"
+    r"|[\]})],?$)"
 )
 CONTINUATION = rf"{INDENTED}|{_CONTINUATION_MARKERS}"
 _CONTINUATION_RE = re.compile(CONTINUATION)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -24,14 +25,14 @@ LOG = b"".join(
         b"2024-03-01 10:00:01,002 DEBUG [main] org.app.Cache: cache warmed with 1200 keys\n",
         b"\tat debug.Only.trace(Only.java:3)\n",
         b"2024-03-01 10:00:02,003 WARN [pool-1] org.app.Db: slow query took 1532 ms\n",
-        b"2024-03-01 10:00:03,004 ERROR [pool-2] org.app.Db: Database connection to 10.0.0.5 failed\n",
+        b"2024-03-01 10:00:03,004 ERROR [pool-2] org.app.Db: Database connection to 10.0.0.5 failed\n",  # noqa: E501
         b"java.sql.SQLException: connection refused\n",
         b"\tat org.app.Db.connect(Db.java:88)\n",
         b"\tat org.app.Db.query(Db.java:120)\n",
         b"Caused by: java.net.ConnectException: refused\n",
         b"\t... 14 more\n",
         b"\n",
-        b"2024-03-01 10:00:04,005 ERROR [pool-3] org.app.Db: Database connection to 10.0.0.6 failed\n",
+        b"2024-03-01 10:00:04,005 ERROR [pool-3] org.app.Db: Database connection to 10.0.0.6 failed\n",  # noqa: E501
         b"\x00\x01\x02binary garbage\xff\n",
         b"\tat after.Garbage.line(G.java:9)\n",
         b"2024-03-01 10:0\n",
@@ -57,7 +58,7 @@ def report_of(
 ) -> dict[str, Any]:
     total = Summary()
     bounds = [0, *cuts, len(data)]
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in itertools.pairwise(bounds):
         part = Part(base.file, start, base.format, base.confidence)
         summary, _ = summarise_block(data[start:end], part, CTX, filters)
         total.absorb(summary)
@@ -66,7 +67,10 @@ def report_of(
         counts[pattern] = counts.get(pattern, 0) + stat.count
     report = build_report(total, build_templates(counts), top_n=10)
     report["_accounted"] = (
-        total.entries + total.continuation_lines + total.filtered_lines + sum(total.rejected.values())
+        total.entries
+        + total.continuation_lines
+        + total.filtered_lines
+        + sum(total.rejected.values())
     )
     report["_heads"] = sum(h.lines for h in total.heads.values())
     return report
@@ -129,7 +133,7 @@ def test_merge_is_associative(fmt_part: Part) -> None:
     cuts = [line_starts(LOG)[i] for i in (4, 8, 16)]
     bounds = [0, *cuts, len(LOG)]
     parts = []
-    for start, end in zip(bounds, bounds[1:], strict=False):
+    for start, end in itertools.pairwise(bounds):
         part = Part("app.log", start, fmt_part.format, fmt_part.confidence)
         parts.append(summarise_block(LOG[start:end], part, CTX)[0])
     a, b, c, d = parts
@@ -155,7 +159,9 @@ def test_events_carry_joined_continuations(fmt_part: Part) -> None:
     assert events is not None
     assert events.height == 9
     error = events.filter(events["row"] == 5).row(0, named=True)
-    assert error["message"].startswith("Database connection to 10.0.0.5 failed\njava.sql.SQLException")
+    assert error["message"].startswith(
+        "Database connection to 10.0.0.5 failed\njava.sql.SQLException"
+    )
     assert error["message"].endswith("\t... 14 more")
 
 

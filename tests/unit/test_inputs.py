@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 from pathlib import Path
 
 import pytest
@@ -48,7 +49,12 @@ def test_expand_paths_files_dirs_globs_and_problems(tmp_path: Path) -> None:
     (tmp_path / ".hidden.log").write_text("z\n")
     (tmp_path / "empty").mkdir()
     sources, problems = expand_paths(
-        [str(tmp_path), str(tmp_path / "*.log"), str(tmp_path / "missing.log"), str(tmp_path / "empty")]
+        [
+            str(tmp_path),
+            str(tmp_path / "*.log"),
+            str(tmp_path / "missing.log"),
+            str(tmp_path / "empty"),
+        ]
     )
     names = sorted(Path(s.name).name for s in sources)
     assert names == ["a.log", "b.log.1"]  # the glob's a.log is not counted twice
@@ -94,7 +100,7 @@ def test_file_ranges_cover_the_file_exactly_at_good_cuts(tmp_path: Path, block: 
     ranges = file_ranges(path, len(data), block)
     assert ranges[0][0] == 0
     assert sum(length for _, length in ranges) == len(data)
-    for (offset, length), (following, _) in zip(ranges, ranges[1:], strict=False):
+    for (offset, length), (following, _) in itertools.pairwise(ranges):
         assert offset + length == following
         assert_good_cut(data, following)
     assert len(ranges) > 1

@@ -1,0 +1,202 @@
+"""`python processor.py` as a user runs it: reports, JSON, events, and every bad input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from tests.conftest import MakeLog, run_cli
+
+JSON_KEYS = {
+    "levels",
+    "top_errors",
+    "first_timestamp",
+    "last_timestamp",
+    "entries",
+    "rejected",
+    "formats",
+}
+
+
+def test_text_report_has_the_classic_sections(make_log: MakeLog) -> None:
+    path, truth = make_log("log4j")
+    run = run_cli(str(path), "--quiet")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    assert lines[0] == "Statistics:"
+    assert lines[1] == "- Total logs per level:"
+    assert f"  - INFO: {truth.levels['INFO']:,}" in lines
+    assert "- Top 5 error messages:" in lines
+    top = [line for line in lines if line.startswith("  1. ")]
+    assert top and top[0].endswith(" times)") and "<*>" in top[0]
+    first = str(truth.first_timestamp).replace("T", " ")[:19]
+    assert f"- First log: {first}" in lines
+    assert any(line.startswith("Rejected lines: ") for line in lines)
+    assert any(str(path) in line and "log4j" in line for line in lines)
+
+
+def test_json_report(make_log: MakeLog) -> None:
+    path, truth = make_log("python")
+    run = run_cli(str(path), "--json", "--top", "3")
+    assert run.code == 0, run.err
+    report = json.loads(run.out)
+    assert set(report) >= JSON_KEYS
+    assert report["entries"] == truth.entries
+    assert len(report["top_errors"]) <= 3
+    for item in report["top_errors"]:
+        assert {"template", "count", "example"} <= set(item)
+    assert report["top_errors"] == sorted(report["top_errors"], key=lambda t: -t["count"])
+
+
+def test_events_file_points_at_the_right_lines(make_log: MakeLog, tmp_path: Path) -> None:
+    path, truth = make_log("log4j", lines=2000)
+    events_path = tmp_path / "events.jsonl"
+    run = run_cli(str(path), "--json", "--events", str(events_path), "--workers", "2",
+                  env={"CHUNK_BYTES": "64KiB"})  # fmt: skip
+    assert run.code == 0, run.err
+    events = [json.loads(line) for line in events_path.read_text().splitlines()]
+    assert len(events) == truth.entries
+    assert set(events[0]) == {"file", "line", "ts", "level", "message", "template_id", "template"}
+    source = path.read_bytes().split(b"\n")
+    assert [e["line"] for e in events] == sorted(e["line"] for e in events)
+    for event in events:
+        first_line = source[event["line"] - 1].decode("utf-8", "backslashreplace")
+        assert first_line.endswith(event["message"].split("\n")[0])
+        assert event["template_id"] and event["template"] is not None
+    multi = [e for e in events if "\n" in e["message"]]
+    assert len(multi) > 0
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_gzip_and_stdin_give_the_same_counts_as_the_plain_file(
+    make_log: MakeLog, tmp_path: Path
+) -> None:
+    path, _ = make_log("zookeeper")
+    packed = tmp_path / "zk.log.gz"
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    reports = []
+    for args, stdin in (([str(path)], b""), ([str(packed)], b""), (["-"], path.read_bytes())):
+        run = run_cli(*args, "--json", stdin=stdin)
+        assert run.code == 0, run.err
+        report = json.loads(run.out)
+        del report["formats"], report["rejected_samples"]
+        for item in report["top_errors"]:
+            del item["file"]
+        reports.append(report)
+    assert reports[0] == reports[1] == reports[2]
+
+
+def test_directory_with_several_formats(make_log: MakeLog, tmp_path: Path) -> None:
+    for fmt in ("syslog", "jsonl", "apache_access"):
+        make_log(fmt, lines=200)
+    run = run_cli(str(tmp_path), "--json")
+    assert run.code == 0, run.err
+    found = {
+        Path(item["file"]).name.split("-")[0]: item["format"]
+        for item in json.loads(run.out)["formats"]
+    }
+    assert set(found) == {"syslog", "jsonl", "apache_access"}
+
+
+def test_missing_path_is_reported_and_the_others_still_analysed(
+    make_log: MakeLog, tmp_path: Path
+) -> None:
+    path, truth = make_log("spark")
+    run = run_cli(str(path), str(tmp_path / "nope.log"), "--json")
+    assert run.code == 1
+    assert "nope.log: no such file or directory" in run.err
+    assert json.loads(run.out)["entries"] == truth.entries
+
+
+def test_binary_file_is_refused_by_name(make_log: MakeLog, tmp_path: Path) -> None:
+    path, _ = make_log("hdfs")
+    blob = tmp_path / "image.log"
+    blob.write_bytes(bytes(range(256)) * 64)
+    run = run_cli(str(blob), str(path), "--json")
+    assert run.code == 1
+    assert "image.log: binary file, not a text log" in run.err
+    assert [item["file"] for item in json.loads(run.out)["formats"]] == [str(path)]
+
+
+def test_nothing_analysable_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    run = run_cli(str(tmp_path / "empty"))
+    assert run.code == 1
+    assert "directory holds no log files" in run.err
+    assert "no input could be analysed" in run.err
+
+
+def test_usage_errors_exit_2_with_a_message(make_log: MakeLog) -> None:
+    path, _ = make_log("log4j", lines=50)
+    cases = {
+        ("--format", "klingon"): "klingon",
+        ("--timezone", "Mars/Olympus"): "Mars/Olympus",
+        ("--top", "0"): "--top",
+        ("--drop-level", "LOUD"): "LOUD",
+        ("--drop-regex", "(unclosed"): "(unclosed",
+        ("--no-such-flag",): "--no-such-flag",
+    }
+    for flags, named in cases.items():
+        run = run_cli(str(path), *flags)
+        assert run.code == 2, (flags, run.err)
+        assert named in run.err
+        assert run.out == ""
+    run = run_cli()
+    assert run.code == 2 and "PATH" in run.err
+
+
+def test_bad_setting_in_the_environment_names_it(make_log: MakeLog) -> None:
+    path, _ = make_log("log4j", lines=50)
+    run = run_cli(str(path), env={"CHUNK_BYTES": "lots"})
+    assert run.code == 2
+    assert "CHUNK_BYTES" in run.err
+
+
+def test_drop_level_counts_what_it_drops(make_log: MakeLog) -> None:
+    path, truth = make_log("log4j", lines=1500)
+    run = run_cli(str(path), "--json", "--drop-level", "INFO")
+    report = json.loads(run.out)
+    assert report["filtered"] == {"level INFO": truth.levels["INFO"]}
+    assert "INFO" not in report["levels"]
+    assert report["entries"] == truth.entries - truth.levels["INFO"]
+
+
+def test_custom_format_from_a_toml_file(tmp_path: Path) -> None:
+    log = tmp_path / "odd.log"
+    log.write_text(
+        "@@1700000000|W|disk almost full on /dev/sda1\n"
+        "@@1700000060|E|disk full on /dev/sda1\n"
+        "@@1700000120|E|disk full on /dev/sdb1\n"
+    )
+    formats = tmp_path / "formats.toml"
+    formats.write_text(
+        "[[format]]\n"
+        'name = "atat"\n'
+        "regex = '^@@(?P<ts>\\d+)\\|(?P<level>\\w)\\|(?P<message>.*)$'\n"
+        'ts_format = "epoch"\n'
+    )
+    run = run_cli(str(log), "--json", "--formats-file", str(formats))
+    assert run.code == 0, run.err
+    report = json.loads(run.out)
+    assert report["formats"][0]["format"] == "atat"
+    assert report["levels"] == {"WARNING": 1, "ERROR": 2}
+    assert report["top_errors"][0]["count"] == 2
+    assert report["first_timestamp"] == "2023-11-14T22:13:20Z"
+
+
+def test_broken_formats_file_is_a_usage_error(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("x\n")
+    formats = tmp_path / "formats.toml"
+    formats.write_text('[[format]]\nname = "x"\nregex = "(?P<message>.*"\n')
+    run = run_cli(str(log), "--formats-file", str(formats))
+    assert run.code == 2
+    assert "formats.toml" in run.err and "'x'" in run.err
+
+
+def test_list_formats(tmp_path: Path) -> None:
+    run = run_cli("--list-formats")
+    assert run.code == 0
+    names = [line.split()[0] for line in run.out.splitlines()]
+    assert len(names) >= 13 and "generic" in names

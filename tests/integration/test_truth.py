@@ -1,0 +1,72 @@
+"""The engine against the generator's ground truth, for every format it writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loglens.analysis.report import build_report
+from loglens.processor.inputs import expand_paths
+from loglens.processor.local import Options, analyse
+from loglens.synth import formats
+from tests.conftest import MakeLog
+
+REJECTED = ("empty", "binary", "truncated", "unparseable")
+
+
+def utc(stamp: str | None) -> str:
+    """The truth writes +00:00 and trailing zeros; the report writes Z and trims them."""
+    assert stamp is not None
+    body = stamp.removesuffix("+00:00").removesuffix("Z")
+    if "." in body:
+        body = body.rstrip("0").rstrip(".")
+    return body + "Z"
+
+
+def analyse_file(path: Path, **options: Any) -> dict[str, Any]:
+    sources, problems = expand_paths([str(path)])
+    assert not problems
+    analysis = analyse(sources, Options(**options))
+    assert not analysis.problems
+    return build_report(analysis.summary, analysis.templates)
+
+
+@pytest.mark.parametrize("fmt", formats())
+def test_counts_match_the_truth(make_log: MakeLog, fmt: str) -> None:
+    path, truth = make_log(fmt, lines=800)
+    report = analyse_file(path)
+    assert report["lines"] == truth.lines
+    assert report["entries"] == truth.entries
+    assert report["continuation_lines"] == truth.continuation_lines
+    rejected = report["rejected"]
+    assert isinstance(rejected, dict)
+    assert {r: rejected.get(r, 0) for r in REJECTED} == {r: truth.injected[r] for r in REJECTED}
+    assert set(rejected) <= set(REJECTED)
+    assert report["repaired"] == (
+        {"invalid_encoding": truth.injected["invalid_encoding"]}
+        if truth.injected["invalid_encoding"]
+        else {}
+    )
+    if truth.levels_checkable:
+        assert report["levels"] == {k: v for k, v in truth.levels.items() if v}
+    assert report["first_timestamp"] == utc(truth.first_timestamp)
+    assert report["last_timestamp"] == utc(truth.last_timestamp)
+    assert report["untimed_entries"] == 0
+
+
+@pytest.mark.parametrize("fmt", formats())
+def test_detected_format_is_confident(make_log: MakeLog, fmt: str) -> None:
+    path, _ = make_log(fmt, lines=300)
+    (item,) = analyse_file(path)["formats"]
+    assert item["format"] != "generic"
+    assert item["confidence"] >= 0.9
+
+
+@pytest.mark.parametrize("fmt", ["log4j", "python", "zookeeper", "jsonl"])
+def test_split_into_many_blocks_and_workers_changes_nothing(make_log: MakeLog, fmt: str) -> None:
+    path, _ = make_log(fmt, lines=3000)
+    whole = analyse_file(path)
+    split = analyse_file(path, block_bytes=64 * 1024 // 8, workers=2)
+    assert split == whole
