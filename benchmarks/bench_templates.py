@@ -214,8 +214,10 @@ def mine_with_pool_shipped(pool: Executor, slices: list[pl.DataFrame]) -> tuple[
 
 
 def mine_with_pool_files(pool: Executor, paths: list[Path]) -> tuple[int, int]:
-    """Let each worker read its slice from a file (as loglens workers read their byte
-    range), count keys there, merge and build."""
+    """Have each worker read its slice from a file, count keys there, merge and build.
+
+    Loglens workers read their own byte range of the log in the same way.
+    """
     return merge_and_build(pool.map(count_keys_in_file, paths))
 
 
@@ -226,8 +228,10 @@ def worker_threads(_: int) -> tuple[int, int]:
 
 
 def start_pool(workers: int) -> tuple[ProcessPoolExecutor, set[int]]:
-    """Start the pool as loglens does (spawn, one polars thread each); return it and its
-    workers' polars thread counts, once every worker has answered."""
+    """Start and warm a pool as loglens does; return it and its workers' polars threads.
+
+    Spawn context and the `limit_threads` initializer, as in `loglens.processor.local`.
+    """
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
