@@ -18,10 +18,9 @@ from loglens.analysis.lines import (
     CONTINUATION,
     INDENTED,
     INVALID_ENCODING,
-    block_has_controls,
-    decode_lines,
+    Decoded,
+    decode_block,
     printable,
-    split_block,
 )
 from loglens.analysis.parse import ParseContext, parse_lines
 from loglens.analysis.summary import (
@@ -30,7 +29,6 @@ from loglens.analysis.summary import (
     UNKNOWN_LEVEL,
     FileInfo,
     Head,
-    PatternStat,
     Sample,
     Summary,
     Tail,
@@ -43,6 +41,7 @@ TRUNCATED = "truncated"
 UNPARSEABLE = "unparseable"
 _HEAD = "head"
 _MICROS_PER_MINUTE = 60_000_000
+_EXAMPLE_CHARS = 500  # examples are cut here, and made printable only when shown
 
 
 @dataclass(frozen=True)
@@ -85,11 +84,12 @@ def summarise_block(
     want_events: bool = False,
 ) -> tuple[Summary, pl.DataFrame | None]:
     """Summarise a block; with `want_events`, also return one row per kept entry."""
-    raw_lines = split_block(data)
-    rows, repaired = _classify(raw_lines, data, part, ctx, filters or Filters())
+    decoded = decode_block(data)
+    raw_lines = decoded.raw
+    rows = _classify(decoded, part, ctx, filters or Filters())
     summary = Summary(lines=len(raw_lines), bytes=len(data))
-    if repaired:
-        summary.repaired[INVALID_ENCODING] = repaired
+    if decoded.repaired:
+        summary.repaired[INVALID_ENCODING] = decoded.repaired
     summary.part_lines[(part.file, part.offset)] = len(raw_lines)
     info = FileInfo(part.format.name, part.confidence, bytes=len(data), lines=len(raw_lines))
     summary.files[part.file] = info
@@ -106,12 +106,9 @@ def summarise_block(
     return summary, events
 
 
-def _classify(
-    raw_lines: list[bytes], data: bytes, part: Part, ctx: ParseContext, filters: Filters
-) -> tuple[pl.DataFrame, int]:
+def _classify(decoded: Decoded, part: Part, ctx: ParseContext, filters: Filters) -> pl.DataFrame:
     """One row per line: its kind, and for entries the parsed header and filter rule."""
-    text, reason, repaired = decode_lines(raw_lines, block_has_controls(data))
-    frame = pl.DataFrame({"text": text, "reason": reason}).with_row_index("row")
+    frame = pl.DataFrame({"text": decoded.text, "reason": decoded.reason}).with_row_index("row")
     textual = frame.filter(pl.col("reason").is_null())
     parsed = parse_lines(textual["text"], part.format, ctx)
     textual = pl.concat([textual.select("row", "text"), parsed], how="horizontal")
@@ -145,7 +142,7 @@ def _classify(
         .otherwise(pl.lit(0, pl.Int8)),
     )
     state = pl.col("marker").forward_fill().shift(1)
-    rows = frame.with_columns(
+    return frame.with_columns(
         entry_row=pl.when(pl.col("kind") == ENTRY).then(pl.col("row")).forward_fill(),
         drop=pl.col("drop").forward_fill(),
         kind=pl.when(pl.col("kind") != CONTINUED)
@@ -156,7 +153,6 @@ def _classify(
         .then(pl.lit(ORPHAN))
         .otherwise(pl.lit(_HEAD)),
     )
-    return rows, repaired
 
 
 def _count_lines(summary: Summary, rows: pl.DataFrame, raw_lines: list[bytes], part: Part) -> None:
@@ -207,14 +203,25 @@ def _count_entries(summary: Summary, entries: pl.DataFrame, part: Part) -> None:
         )
         for minute, level, count in minutes.iter_rows():
             summary.timeline[(minute, level)] = count
-    patterns = (
+    summary.patterns = (
         entries.with_columns(pattern=mask_expr(pl.col("message").fill_null("")))
         .group_by("pattern", "level")
-        .agg(pl.len(), pl.col("row").first(), pl.col("message").first())
+        .agg(
+            count=pl.len().cast(pl.Int64),
+            row=pl.col("row").first().cast(pl.Int64),
+            example=pl.col("message").first().fill_null("").str.head(_EXAMPLE_CHARS),
+        )
+        .select(
+            "pattern",
+            "level",
+            "count",
+            file=pl.lit(part.file),
+            offset=pl.lit(part.offset, pl.Int64),
+            row="row",
+            example="example",
+        )
+        .sort("row")
     )
-    for pattern, level, count, row, message in patterns.iter_rows():
-        first = Sample((part.file, part.offset, row), printable(message or "", 500))
-        summary.patterns[(pattern, level)] = PatternStat(count, first)
 
 
 def _events(rows: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:

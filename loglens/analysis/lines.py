@@ -17,7 +17,9 @@ their shape alone, so the same test can be made on one line when a file is split
 
 from __future__ import annotations
 
+import codecs
 import re
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -29,7 +31,10 @@ INVALID_ENCODING = "invalid_encoding"  # a repair, not a rejection
 CONTROL_CLASS = r"[\x00-\x08\x0e-\x1f\x7f]"
 _CONTROL_BYTES = re.compile(CONTROL_CLASS.encode())
 _ANSI_ESCAPE = r"\x1b\[[0-9;?]*[ -/]*[@-~]"
+_ANSI_ESCAPE_RE = re.compile(_ANSI_ESCAPE)
+_MANY_SUSPECTS = 2000  # beyond this many lines with control bytes, work vectorised
 _BINARY_SHARE = 10  # a line is binary when controls * _BINARY_SHARE >= its length
+_DECODE_WINDOW = 1 << 16  # decoding a window, not the rest of the block, at each error
 _UNDECODABLE_SHARE = 3  # ... or when undecodable bytes * _UNDECODABLE_SHARE >= its length
 
 INDENTED = r"^[ \t]+\S"
@@ -61,85 +66,119 @@ def split_block(data: bytes) -> list[bytes]:
     return parts
 
 
-def decode_lines(parts: list[bytes], has_controls: bool) -> tuple[pl.Series, pl.Series, int]:
-    """Decode lines to text and name the ones that are not text.
+@dataclass(frozen=True)
+class Decoded:
+    """A block as lines: raw bytes, text (null where rejected), reason (null where text)."""
 
-    Returns the text (null where the line is rejected), the rejection reason (null where
-    the line is text) and the number of lines repaired from invalid UTF-8. `has_controls`
-    says whether the block holds any control byte at all, which lets the common clean
-    block skip the per-line control count.
+    raw: list[bytes]
+    text: pl.Series
+    reason: pl.Series
+    repaired: int
+
+
+def decode_block(data: bytes) -> Decoded:
+    """Split a block into lines, decode them, and name the ones that are not text.
+
+    The clean common case costs a split, one UTF-8 validation in Rust and one scan for
+    blank lines; lines with control bytes or invalid UTF-8 are handled one by one, since
+    they are few (a block full of colour codes goes the vectorised way instead).
     """
-    reason = pl.Series("reason", [None] * len(parts), dtype=pl.String)
-    undecodable = _undecodable(parts)
+    raw = split_block(data)
+    reasons: dict[int, str] = {}
     repaired = 0
-    if undecodable:
-        parts = parts.copy()
-        binary = []
-        for index in undecodable:
-            if _is_binary(parts[index]):
-                binary.append(index)
-                parts[index] = b""
+    binary = pl.Series("text", raw, dtype=pl.Binary)
+    try:
+        text = binary.cast(pl.String)  # validates UTF-8 in Rust
+    except pl.exceptions.PolarsError:
+        fixes: dict[int, bytes] = {}
+        for index in _undecodable(raw):
+            if _is_binary(raw[index]):
+                reasons[index] = BINARY
+                fixes[index] = b""
             else:
-                text_of = parts[index].decode("utf-8", "backslashreplace")
-                parts[index] = text_of.encode("utf-8")
+                fixes[index] = raw[index].decode("utf-8", "backslashreplace").encode()
                 repaired += 1
-        if binary:
-            reason = reason.scatter(binary, pl.Series([BINARY] * len(binary), dtype=pl.String))
-    raw = pl.Series("raw", parts, dtype=pl.Binary)
-    text = raw.cast(pl.String).str.strip_suffix("\r")
-    frame = pl.DataFrame({"text": text, "reason": reason})
-    if has_controls:
-        frame = frame.with_columns(pl.col("text").str.replace_all(_ANSI_ESCAPE, ""))
-        controls = pl.col("text").str.count_matches(CONTROL_CLASS)
-        is_binary = pl.col("text").str.contains("\x00", literal=True) | (
-            controls * _BINARY_SHARE >= pl.col("text").str.len_bytes()
-        ) & (controls > 0)
-        frame = frame.with_columns(
-            reason=pl.when(is_binary).then(pl.lit(BINARY)).otherwise(pl.col("reason"))
-        )
-    is_empty = ~pl.col("text").str.contains(r"\S")
-    frame = frame.with_columns(
-        reason=pl.when(pl.col("reason").is_null() & is_empty)
+        fixed = pl.Series(list(fixes.values()), dtype=pl.Binary)
+        text = binary.scatter(list(fixes), fixed).cast(pl.String)
+    if b"\r" in data:
+        text = text.str.strip_suffix("\r")
+    if _CONTROL_BYTES.search(data):
+        text = _clean_controls(text, reasons)
+    reason = pl.Series("reason", [None] * len(raw), dtype=pl.String)
+    if reasons:
+        reason = reason.scatter(list(reasons), pl.Series(list(reasons.values()), dtype=pl.String))
+    frame = pl.DataFrame({"text": text, "reason": reason}).with_columns(
+        reason=pl.when(pl.col("reason").is_null() & ~pl.col("text").str.contains(r"\S"))
         .then(pl.lit(EMPTY))
         .otherwise(pl.col("reason"))
-    ).with_columns(
-        text=pl.when(pl.col("reason").is_null()).then(pl.col("text")),
     )
-    return frame["text"], frame["reason"], repaired
+    text = frame.select(pl.when(pl.col("reason").is_null()).then(pl.col("text")))["text"]
+    return Decoded(raw, text, frame["reason"], repaired)
 
 
-def block_has_controls(data: bytes) -> bool:
-    """Tell whether a block holds any control byte that could make a line binary."""
-    return _CONTROL_BYTES.search(data) is not None
+def _clean_controls(text: pl.Series, reasons: dict[int, str]) -> pl.Series:
+    """Remove colour codes and mark lines that are mostly control bytes as binary."""
+    suspects = text.str.contains(CONTROL_CLASS).arg_true().to_list()
+    if len(suspects) > _MANY_SUSPECTS:
+        cleaned = text.str.replace_all(_ANSI_ESCAPE, "")
+        controls = cleaned.str.count_matches(CONTROL_CLASS)
+        binary = cleaned.str.contains("\x00", literal=True) | (
+            (controls > 0) & (controls * _BINARY_SHARE >= cleaned.str.len_bytes())
+        )
+        reasons.update(dict.fromkeys(binary.arg_true().to_list(), BINARY))
+        return cleaned
+    fixes: dict[int, str] = {}
+    for index, line in zip(suspects, text.gather(suspects).to_list(), strict=True):
+        clean = _ANSI_ESCAPE_RE.sub("", line)
+        if _is_binary(clean.encode()):
+            reasons[index] = BINARY
+        elif clean != line:
+            fixes[index] = clean
+    if fixes:
+        text = text.scatter(list(fixes), pl.Series(list(fixes.values()), dtype=pl.String))
+    return text
 
 
 def printable(raw: bytes | str, limit: int = 200) -> str:
     """Return a printable, bounded rendering of a line for samples and messages."""
     if isinstance(raw, bytes):
         raw = raw.decode("utf-8", "backslashreplace")
+    if raw.isprintable():
+        return raw if len(raw) <= limit else raw[: limit - 1] + "…"
     shown = "".join(ch if ch.isprintable() or ch == "\t" else f"\\x{ord(ch):02x}" for ch in raw)
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 def _undecodable(parts: list[bytes]) -> list[int]:
-    """Indices of the lines that are not valid UTF-8 (one C-speed check when there are none)."""
-    try:
-        b"\n".join(parts).decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
-        return []
-    bad = []
-    for index, line in enumerate(parts):
+    """Indices of the lines that are not valid UTF-8.
+
+    The block is decoded once, window by window; each error names a line, and decoding
+    resumes after that line, so the cost stays one pass whatever the number of bad lines.
+    """
+    block = b"\n".join(parts)
+    view = memoryview(block)
+    bad: list[int] = []
+    position = line_index = counted_to = 0
+    while position < len(block):
+        end = min(position + _DECODE_WINDOW, len(block))
         try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
-            bad.append(index)
+            _, consumed = codecs.utf_8_decode(view[position:end], "strict", end == len(block))
+        except UnicodeDecodeError as exc:
+            error_at = position + exc.start
+        else:
+            position += consumed
+            continue
+        line_start = block.rfind(b"\n", 0, error_at) + 1
+        line_index += block.count(b"\n", counted_to, line_start)
+        counted_to = line_start
+        bad.append(line_index)
+        line_end = block.find(b"\n", error_at)
+        position = len(block) if line_end < 0 else line_end + 1
     return bad
 
 
 def _is_binary(line: bytes) -> bool:
-    """Tell whether a line that is not UTF-8 is garbage rather than text in another encoding."""
+    """Tell whether a line is garbage: a NUL, or too many control or undecodable bytes."""
     line = line.removesuffix(b"\r")
     size = max(len(line), 1)
     controls = len(_CONTROL_BYTES.findall(line))

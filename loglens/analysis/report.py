@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from loglens.analysis.summary import UNKNOWN_LEVEL, Sample, Summary
+import polars as pl
+
+from loglens.analysis.lines import printable
+from loglens.analysis.summary import UNKNOWN_LEVEL, Summary
 from loglens.analysis.templates import Template
 
 LEVEL_ORDER = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", UNKNOWN_LEVEL)
@@ -27,28 +30,34 @@ def top_templates(
     summary: Summary, templates: dict[str, Template], levels: frozenset[str], limit: int
 ) -> list[dict[str, Any]]:
     """The `limit` templates with most entries at `levels`, each with its earliest example."""
-    found: dict[str, tuple[int, Sample, Template]] = {}
-    for (pattern, level), stat in summary.patterns.items():
-        if level not in levels:
-            continue
-        template = templates[pattern]
-        have = found.get(template.id)
-        if have is None:
-            found[template.id] = (stat.count, stat.first, template)
-        else:
-            first = min(have[1], stat.first, key=lambda sample: sample.pos)
-            found[template.id] = (have[0] + stat.count, first, template)
-    ranked = sorted(found.values(), key=lambda item: (-item[0], item[2].text))[:limit]
+    if not templates:
+        return []
+    names = pl.DataFrame(
+        {
+            "pattern": list(templates),
+            "template_id": [t.id for t in templates.values()],
+            "template": [t.text for t in templates.values()],
+        }
+    )
+    ranked = (
+        summary.patterns.filter(pl.col("level").is_in(sorted(levels)))
+        .join(names, on="pattern", how="inner")
+        .sort("file", "offset", "row")
+        .group_by("template_id", "template", maintain_order=True)
+        .agg(pl.col("count").sum(), pl.col("file", "offset", "row", "example").first())
+        .sort(["count", "template"], descending=[True, False])
+        .head(limit)
+    )
     return [
         {
-            "template": template.text,
-            "template_id": template.id,
-            "count": count,
-            "example": first.text,
-            "file": first.pos[0],
-            "line": summary.line_number(first.pos),
+            "template": row["template"],
+            "template_id": row["template_id"],
+            "count": row["count"],
+            "example": printable(row["example"], 500),
+            "file": row["file"],
+            "line": summary.line_number((row["file"], row["offset"], row["row"])),
         }
-        for count, first, template in ranked
+        for row in ranked.iter_rows(named=True)
     ]
 
 

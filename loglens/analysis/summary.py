@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, fields
+
+import polars as pl
 
 SAMPLES_PER_REASON = 3
 UNKNOWN_LEVEL = "UNKNOWN"
@@ -38,12 +40,41 @@ class Sample:
     text: str
 
 
-@dataclass
-class PatternStat:
-    """Entries of one (masked pattern, level): how many, and the earliest one."""
+# One row per (masked pattern, level): how many entries, and the earliest one (its position
+# and message). Kept as a frame so that merging is a concat and a group_by in Rust.
+PATTERN_SCHEMA = {
+    "pattern": pl.String,
+    "level": pl.String,
+    "count": pl.Int64,
+    "file": pl.String,
+    "offset": pl.Int64,
+    "row": pl.Int64,
+    "example": pl.String,
+}
+_POSITION = ("file", "offset", "row")
 
-    count: int
-    first: Sample
+
+def empty_patterns() -> pl.DataFrame:
+    """A pattern table with no rows."""
+    return pl.DataFrame(schema=PATTERN_SCHEMA)
+
+
+def merge_patterns(tables: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Merge pattern tables: counts add up, the earliest example wins.
+
+    Rows come out ordered by the position of their example, a canonical order, so equal
+    summaries have equal tables however they were merged.
+    """
+    tables = [table for table in tables if not table.is_empty()]
+    if len(tables) <= 1:
+        return tables[0] if tables else empty_patterns()
+    return (
+        pl.concat(tables)
+        .sort(_POSITION)
+        .group_by("pattern", "level", maintain_order=True)
+        .agg(pl.col("count").sum(), pl.col("file", "offset", "row", "example").first())
+        .select(list(PATTERN_SCHEMA))
+    )
 
 
 @dataclass(frozen=True)
@@ -73,7 +104,7 @@ class Head:
     samples: list[Sample] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(eq=False)
 class Summary:
     """Mergeable statistics of some log text; see the module docstring."""
 
@@ -91,11 +122,21 @@ class Summary:
     first_ts: int | None = None
     last_ts: int | None = None
     timeline: Counter[tuple[int, str]] = field(default_factory=Counter)
-    patterns: dict[tuple[str, str], PatternStat] = field(default_factory=dict)
+    patterns: pl.DataFrame = field(default_factory=empty_patterns)
     files: dict[str, FileInfo] = field(default_factory=dict)
     part_lines: dict[tuple[str, int], int] = field(default_factory=dict)
     heads: dict[str, Head] = field(default_factory=dict)
     tails: dict[str, Tail | None] = field(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Summary):
+            return NotImplemented
+        return all(
+            getattr(self, f.name).equals(getattr(other, f.name))
+            if f.name == "patterns"
+            else getattr(self, f.name) == getattr(other, f.name)
+            for f in fields(self)
+        )
 
     def merge(self, later: Summary) -> Summary:
         """Return the summary of this part followed by `later` (neither is changed)."""
@@ -105,6 +146,21 @@ class Summary:
 
     def absorb(self, later: Summary) -> None:
         """Merge `later`, a part that follows this one, into this summary in place."""
+        self.absorb_all([later])
+
+    def absorb_all(self, parts: Sequence[Summary]) -> None:
+        """Merge parts that follow this one, in order; pattern tables are merged at once."""
+        for later in parts:
+            self._absorb_counts(later)
+        self.patterns = merge_patterns([self.patterns, *(part.patterns for part in parts)])
+
+    def pattern_counts(self) -> dict[str, int]:
+        """Entries per masked pattern, all levels together."""
+        totals = self.patterns.group_by("pattern").agg(pl.col("count").sum())
+        return dict(totals.iter_rows())
+
+    def _absorb_counts(self, later: Summary) -> None:
+        """Merge everything of `later` but its pattern table."""
         for name in later.tails.keys() | later.heads.keys():
             self._join_chain(name, later.heads.get(name, Head()), later.tails.get(name))
         self.lines += later.lines
@@ -122,13 +178,6 @@ class Summary:
             self.add_rejected(reason, count, later.rejected_samples.get(reason, []))
         self.first_ts = _pick(min, self.first_ts, later.first_ts)
         self.last_ts = _pick(max, self.last_ts, later.last_ts)
-        for key, stat in later.patterns.items():
-            mine = self.patterns.get(key)
-            if mine is None:
-                self.patterns[key] = PatternStat(stat.count, stat.first)
-            else:
-                mine.count += stat.count
-                mine.first = min(mine.first, stat.first, key=_by_pos)
         for name, info in later.files.items():
             have = self.files.get(name)
             if have is None:

@@ -21,7 +21,7 @@ import polars as pl
 
 from loglens.analysis.chunk import Filters, Part, summarise_block
 from loglens.analysis.formats import BUILTIN_FORMATS, LogFormat, format_by_name
-from loglens.analysis.lines import BINARY, block_has_controls, decode_lines, split_block
+from loglens.analysis.lines import BINARY, decode_block
 from loglens.analysis.parse import Detection, ParseContext, detect_format
 from loglens.analysis.summary import Summary
 from loglens.analysis.templates import Template, build_templates
@@ -43,6 +43,8 @@ SAMPLE_BYTES = 64 * 1024
 SAMPLE_LINES = 500
 # A file whose sample is mostly binary lines is not a log; say so instead of counting it.
 _BINARY_FILE_SHARE = 0.5
+# Parts of a file are merged this many at a time: one concat and group_by for their patterns.
+_MERGE_BATCH = 16
 
 Progress = Callable[[int], None]
 
@@ -105,10 +107,7 @@ def analyse(
         total = Summary()
         for number in sorted(per_file):
             total.absorb(per_file[number])
-        pattern_counts: dict[str, int] = {}
-        for (pattern, _level), stat in total.patterns.items():
-            pattern_counts[pattern] = pattern_counts.get(pattern, 0) + stat.count
-        templates = build_templates(pattern_counts)
+        templates = build_templates(total.pattern_counts())
         if options.events_path is not None:
             write_events(Path(events_dir), options.events_path, total, templates)
     problems.sort(key=str)
@@ -125,11 +124,12 @@ def _detect(source: Source, options: Options) -> tuple[Detection, bytes]:
     finally:
         if source.path is not None:
             stream.close()
-    raw_lines = split_block(head)
-    if len(head) == SAMPLE_BYTES and len(raw_lines) > 1:
-        raw_lines.pop()  # the last line of a sample may be cut
-    text, reason, _repaired = decode_lines(raw_lines, block_has_controls(head))
-    if raw_lines and (reason == BINARY).sum() > _BINARY_FILE_SHARE * len(raw_lines):
+    sample = head
+    if len(head) == SAMPLE_BYTES and b"\n" in head:
+        sample = head[: head.rfind(b"\n") + 1]  # the last line of a sample may be cut
+    decoded = decode_block(sample)
+    text, reason = decoded.text, decoded.reason
+    if decoded.raw and (reason == BINARY).sum() > _BINARY_FILE_SHARE * len(decoded.raw):
         raise InputError(f"{source.name}: binary file, not a text log")
     sample = text.drop_nulls().head(SAMPLE_LINES).to_list()
     if options.forced_format:
@@ -216,6 +216,16 @@ def _run(
     next_index = 0
     names = {number: source.name for number, source, _d, _h in plans}
 
+    batches: dict[int, list[Summary]] = {}
+
+    def flush(number: int) -> None:
+        batch = batches.pop(number, [])
+        if number in per_file:
+            per_file[number].absorb_all(batch)
+        elif batch:
+            per_file[number] = batch[0]
+            per_file[number].absorb_all(batch[1:])
+
     def collect(task: _Task, outcome: Summary | BaseException) -> None:
         nonlocal next_index
         if isinstance(outcome, BaseException):
@@ -227,10 +237,10 @@ def _run(
         while next_index in pending:
             number, summary = pending.pop(next_index)
             if number not in failed:
-                if number in per_file:
-                    per_file[number].absorb(summary)
-                else:
-                    per_file[number] = summary
+                batch = batches.setdefault(number, [])
+                batch.append(summary)
+                if len(batch) >= _MERGE_BATCH:
+                    flush(number)
             next_index += 1
         if progress is not None:
             progress(task.length)
@@ -252,6 +262,8 @@ def _run(
                 if len(in_flight) >= 2 * options.workers:
                     _drain(in_flight, collect, wait_all=False)
             _drain(in_flight, collect, wait_all=True)
+    for number in list(batches):
+        flush(number)
     for number in failed:
         per_file.pop(number, None)
     return per_file

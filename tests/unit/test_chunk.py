@@ -62,10 +62,7 @@ def report_of(
         part = Part(base.file, start, base.format, base.confidence)
         summary, _ = summarise_block(data[start:end], part, CTX, filters)
         total.absorb(summary)
-    counts: dict[str, int] = {}
-    for (pattern, _level), stat in total.patterns.items():
-        counts[pattern] = counts.get(pattern, 0) + stat.count
-    report = build_report(total, build_templates(counts), top_n=10)
+    report = build_report(total, build_templates(total.pattern_counts()), top_n=10)
     report["_accounted"] = (
         total.entries
         + total.continuation_lines

@@ -7,8 +7,7 @@ import pytest
 from loglens.analysis.lines import (
     BINARY,
     EMPTY,
-    block_has_controls,
-    decode_lines,
+    decode_block,
     looks_like_continuation,
     printable,
     split_block,
@@ -16,9 +15,8 @@ from loglens.analysis.lines import (
 
 
 def classify(data: bytes) -> list[tuple[str | None, str | None]]:
-    parts = split_block(data)
-    text, reason, _repaired = decode_lines(parts, block_has_controls(data))
-    return list(zip(text.to_list(), reason.to_list(), strict=True))
+    decoded = decode_block(data)
+    return list(zip(decoded.text.to_list(), decoded.reason.to_list(), strict=True))
 
 
 def test_split_block_keeps_empty_lines_and_ignores_final_newline() -> None:
@@ -54,11 +52,10 @@ def test_ansi_colour_codes_are_removed_not_rejected() -> None:
 
 
 def test_latin1_text_is_repaired_and_counted() -> None:
-    parts = split_block(b"caf\xe9 au lait is served\nplain\n")
-    text, reason, repaired = decode_lines(parts, False)
-    assert text.to_list() == ["caf\\xe9 au lait is served", "plain"]
-    assert reason.to_list() == [None, None]
-    assert repaired == 1
+    decoded = decode_block(b"caf\xe9 au lait is served\nplain\n")
+    assert decoded.text.to_list() == ["caf\\xe9 au lait is served", "plain"]
+    assert decoded.reason.to_list() == [None, None]
+    assert decoded.repaired == 1
 
 
 def test_mostly_undecodable_or_nul_bytes_are_binary() -> None:
@@ -66,9 +63,21 @@ def test_mostly_undecodable_or_nul_bytes_are_binary() -> None:
     assert classify(b"ok\xff\xfe\xfa\xfb\n") == [(None, BINARY)]
 
 
-def test_block_has_controls() -> None:
-    assert not block_has_controls(b"plain\ttext\r\n")
-    assert block_has_controls(b"x\x00y")
+def test_many_colour_coded_lines_take_the_vectorised_way() -> None:
+    block = b"\x1b[32mINFO\x1b[0m all good\n" * 3000 + b"\x00\x01garbage\n"
+    decoded = decode_block(block)
+    assert decoded.text[0] == "INFO all good"
+    assert decoded.reason.to_list()[-1] == BINARY
+    assert decoded.reason.null_count() == 3000
+
+
+def test_bad_lines_among_many_are_each_found() -> None:
+    lines = [b"good line %d" % i for i in range(200_000)]
+    for index in (0, 5, 70_000, 199_999):
+        lines[index] = b"bad \xff line"
+    decoded = decode_block(b"\n".join(lines) + b"\n")
+    assert decoded.repaired == 4
+    assert decoded.text[70_000] == "bad \\xff line"
 
 
 @pytest.mark.parametrize(
