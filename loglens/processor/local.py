@@ -124,14 +124,13 @@ def _detect(source: Source, options: Options) -> tuple[Detection, bytes]:
     finally:
         if source.path is not None:
             stream.close()
-    sample = head
+    complete = head
     if len(head) == SAMPLE_BYTES and b"\n" in head:
-        sample = head[: head.rfind(b"\n") + 1]  # the last line of a sample may be cut
-    decoded = decode_block(sample)
-    text, reason = decoded.text, decoded.reason
-    if decoded.raw and (reason == BINARY).sum() > _BINARY_FILE_SHARE * len(decoded.raw):
+        complete = head[: head.rfind(b"\n") + 1]  # the last line of a sample may be cut
+    decoded = decode_block(complete)
+    if decoded.raw and (decoded.reason == BINARY).sum() > _BINARY_FILE_SHARE * len(decoded.raw):
         raise InputError(f"{source.name}: binary file, not a text log")
-    sample = text.drop_nulls().head(SAMPLE_LINES).to_list()
+    sample = decoded.text.drop_nulls().head(SAMPLE_LINES).to_list()
     if options.forced_format:
         chosen = format_by_name(options.forced_format, options.formats)
         return Detection(chosen, _share_parsed(sample, chosen)), head
