@@ -68,12 +68,13 @@ def split_block(data: bytes) -> list[bytes]:
 
 @dataclass(frozen=True)
 class Decoded:
-    """A block as lines: raw bytes, text (null where rejected), reason (null where text)."""
+    """A block as lines: text (null where rejected), reason (null where text), and the
+    raw bytes of the lines rejected as binary (to show as samples)."""
 
-    raw: list[bytes]
     text: pl.Series
     reason: pl.Series
     repaired: int
+    binary: dict[int, bytes]
 
 
 def decode_block(data: bytes) -> Decoded:
@@ -113,7 +114,8 @@ def decode_block(data: bytes) -> Decoded:
         .otherwise(pl.col("reason"))
     )
     text = frame.select(pl.when(pl.col("reason").is_null()).then(pl.col("text")))["text"]
-    return Decoded(raw, text, frame["reason"], repaired)
+    binary_lines = {i: raw[i] for i, why in reasons.items() if why == BINARY}
+    return Decoded(text, frame["reason"], repaired, binary_lines)
 
 
 def _clean_controls(text: pl.Series, reasons: dict[int, str]) -> pl.Series:

@@ -128,7 +128,8 @@ def _detect(source: Source, options: Options) -> tuple[Detection, bytes]:
     if len(head) == SAMPLE_BYTES and b"\n" in head:
         complete = head[: head.rfind(b"\n") + 1]  # the last line of a sample may be cut
     decoded = decode_block(complete)
-    if decoded.raw and (decoded.reason == BINARY).sum() > _BINARY_FILE_SHARE * len(decoded.raw):
+    lines = len(decoded.reason)
+    if lines and (decoded.reason == BINARY).sum() > _BINARY_FILE_SHARE * lines:
         raise InputError(f"{source.name}: binary file, not a text log")
     sample = decoded.text.drop_nulls().head(SAMPLE_LINES).to_list()
     if options.forced_format:
