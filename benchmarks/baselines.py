@@ -14,7 +14,7 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -74,7 +74,7 @@ def raw_copy(path: str | Path) -> int:
     return total
 
 
-def _messages(path: Path) -> Iterable[str]:
+def messages_after_level(path: Path) -> Iterator[str]:
     """Yield each line's text after its level word (the whole line where there is none)."""
     with open(path, encoding="utf-8", errors="replace") as log:
         for line in log:
@@ -96,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = textbook(args.path)
         summary = f"{result['lines']} lines, levels {dict(result['levels'])}"
     elif args.baseline == "drain3":
-        summary = f"{drain3_templates(_messages(args.path))} clusters"
+        summary = f"{drain3_templates(messages_after_level(args.path))} clusters"
     else:
         summary = f"{raw_copy(args.path)} bytes"
     elapsed = time.perf_counter() - started

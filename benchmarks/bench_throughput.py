@@ -6,15 +6,20 @@ Generates (once, cached under benchmarks/out/) a big messy log with the project'
 generator, then measures on the same file, one after the other:
 - the textbook single-process analyser (`for line in f` + regex + Counter, levels and raw
   error messages only: far less work than loglens does);
+- Drain3 (template mining alone, with its defaults) on the messages of the file's first
+  DRAIN3_LINES lines, where drain3 is installed: its lines/s, and the time that makes for
+  the whole file;
 - `python processor.py FILE --json` (formats, cleaning, multi-line, templates, summaries)
   with its peak memory: the sum over the process and all its workers, sampled from /proc
   (PSS, so pages shared between processes count once; RSS sum shown too).
-Prints the figures and the ratio loglens / baseline (target: <= 1.0; memory <= 300 MiB).
+Prints the figures and the ratios (targets: loglens / textbook <= 1.0; memory <= 300 MiB;
+loglens >= 20x Drain3's throughput).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -26,10 +31,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.baselines import textbook  # noqa: E402
+from benchmarks.baselines import drain3_templates, messages_after_level, textbook  # noqa: E402
 from loglens.config import parse_size  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
+DRAIN3_LINES = 200_000
 
 
 def ensure_log(size: int, fmt: str, seed: int) -> Path:
@@ -125,6 +131,14 @@ def main() -> None:
     textbook(path)
     baseline = time.perf_counter() - start
 
+    drain3_rate = None
+    try:
+        start = time.perf_counter()
+        drain3_templates(itertools.islice(messages_after_level(path), DRAIN3_LINES))
+        drain3_rate = DRAIN3_LINES / (time.perf_counter() - start)
+    except RuntimeError as exc:
+        print(f"Drain3 skipped: {exc}", file=sys.stderr)
+
     env_workers = ["--workers", str(args.workers), "--quiet"]
     seconds, pss, rss, out = run_measured(
         [sys.executable, "processor.py", str(path), "--json", *env_workers]
@@ -136,6 +150,11 @@ def main() -> None:
     print(f"loglens full analysis ({args.workers} workers):       {seconds:7.2f} s "
           f"{lines / seconds:12,.0f} lines/s {size_mb / seconds:7.1f} MB/s")  # fmt: skip
     print(f"ratio loglens / baseline: {seconds / baseline:.2f}  (target <= 1.0)")
+    if drain3_rate is not None:
+        print(f"Drain3 (mining only, 1 process, first {DRAIN3_LINES:,} messages): "
+              f"{drain3_rate:,.0f} lines/s, {lines / drain3_rate:,.0f} s for the file")  # fmt: skip
+        print(f"loglens full analysis throughput / Drain3 mining throughput: "
+              f"{lines / seconds / drain3_rate:.1f}x  (target >= 20x for mining)")  # fmt: skip
     print(f"peak memory, all processes: PSS {pss / 1024:,.0f} MiB, RSS sum {rss / 1024:,.0f} MiB "
           "(target <= 300 MiB)")  # fmt: skip
     print(f"entries {report['entries']:,}, templates {report['templates']:,}, "
