@@ -200,3 +200,30 @@ def test_list_formats(tmp_path: Path) -> None:
     assert run.code == 0
     names = [line.split()[0] for line in run.out.splitlines()]
     assert len(names) >= 13 and "generic" in names
+
+
+def test_timezone_applies_to_stamps_without_one(tmp_path: Path) -> None:
+    log = tmp_path / "local.log"
+    log.write_text(
+        "2024-03-01 10:00:00,000 INFO [main] org.app.A: winter start\n"
+        "2024-07-01 10:00:00,000 INFO [main] org.app.A: summer end\n"
+    )
+    utc = json.loads(run_cli(str(log), "--json").out)
+    berlin = json.loads(run_cli(str(log), "--json", "--timezone", "Europe/Berlin").out)
+    assert (utc["first_timestamp"], utc["last_timestamp"]) == (
+        "2024-03-01T10:00:00Z",
+        "2024-07-01T10:00:00Z",
+    )
+    assert (berlin["first_timestamp"], berlin["last_timestamp"]) == (
+        "2024-03-01T09:00:00Z",
+        "2024-07-01T08:00:00Z",
+    )
+    in_env = json.loads(run_cli(str(log), "--json", env={"TIMEZONE": "Europe/Berlin"}).out)
+    assert in_env["first_timestamp"] == berlin["first_timestamp"]
+
+
+def test_no_progress_bar_or_noise_when_not_on_a_terminal(make_log: MakeLog) -> None:
+    path, _ = make_log("log4j", lines=300)
+    run = run_cli(str(path))
+    assert run.code == 0
+    assert run.err == ""
