@@ -202,6 +202,54 @@ def _reference_time(source: Source) -> datetime:
     return datetime.fromtimestamp(source.path.stat().st_mtime, UTC)
 
 
+class _OrderedMerge:
+    """Merges task results in task order, file by file, a batch at a time.
+
+    Results arrive in any order; a file's parts must be merged in file order, so each
+    result waits until those before it are in. A file with any failed part is dropped and
+    reported once.
+    """
+
+    def __init__(self, names: dict[int, str], problems: list[InputError]) -> None:
+        self.per_file: dict[int, Summary] = {}
+        self._names = names
+        self._problems = problems
+        self._failed: set[int] = set()
+        self._waiting: dict[int, tuple[int, Summary | None]] = {}
+        self._batches: dict[int, list[Summary]] = {}
+        self._next = 0
+
+    def add(self, task: _Task, outcome: Summary | BaseException) -> None:
+        """Take the result of one task (a summary, or the error it raised)."""
+        if isinstance(outcome, BaseException):
+            if task.source not in self._failed:
+                self._failed.add(task.source)
+                self._problems.append(_as_input_error(self._names[task.source], outcome))
+            self._waiting[task.index] = (task.source, None)
+        else:
+            self._waiting[task.index] = (task.source, outcome)
+        while self._next in self._waiting:
+            number, summary = self._waiting.pop(self._next)
+            self._next += 1
+            if summary is not None and number not in self._failed:
+                batch = self._batches.setdefault(number, [])
+                batch.append(summary)
+                if len(batch) >= _MERGE_BATCH:
+                    self._flush(number)
+
+    def finish(self) -> dict[int, Summary]:
+        """Merge what is left and return one summary per file that did not fail."""
+        for number in list(self._batches):
+            self._flush(number)
+        return {n: s for n, s in self.per_file.items() if n not in self._failed}
+
+    def _flush(self, number: int) -> None:
+        batch = self._batches.pop(number)
+        if number not in self.per_file:
+            self.per_file[number], batch = batch[0], batch[1:]
+        self.per_file[number].absorb_all(batch)
+
+
 def _run(
     plans: list[tuple[int, Source, Detection, bytes]],
     options: Options,
@@ -209,39 +257,11 @@ def _run(
     progress: Progress | None,
     problems: list[InputError],
 ) -> dict[int, Summary]:
-    """Run every task, merging each file's parts in order; drop files that failed."""
-    per_file: dict[int, Summary] = {}
-    failed: set[int] = set()
-    pending: dict[int, tuple[int, Summary]] = {}
-    next_index = 0
-    names = {number: source.name for number, source, _d, _h in plans}
-
-    batches: dict[int, list[Summary]] = {}
-
-    def flush(number: int) -> None:
-        batch = batches.pop(number, [])
-        if number in per_file:
-            per_file[number].absorb_all(batch)
-        elif batch:
-            per_file[number] = batch[0]
-            per_file[number].absorb_all(batch[1:])
+    """Run every task, in this process or in a pool; return each good file's summary."""
+    merge = _OrderedMerge({number: source.name for number, source, _d, _h in plans}, problems)
 
     def collect(task: _Task, outcome: Summary | BaseException) -> None:
-        nonlocal next_index
-        if isinstance(outcome, BaseException):
-            if task.source not in failed:
-                failed.add(task.source)
-                problems.append(_as_input_error(names[task.source], outcome))
-            outcome = Summary()
-        pending[task.index] = (task.source, outcome)
-        while next_index in pending:
-            number, summary = pending.pop(next_index)
-            if number not in failed:
-                batch = batches.setdefault(number, [])
-                batch.append(summary)
-                if len(batch) >= _MERGE_BATCH:
-                    flush(number)
-            next_index += 1
+        merge.add(task, outcome)
         if progress is not None:
             progress(task.length)
 
@@ -251,7 +271,7 @@ def _run(
         for task in tasks:
             try:
                 outcome: Summary | BaseException = run_task(task)
-            except (LoglensError, OSError, pl.exceptions.PolarsError) as exc:
+            except Exception as exc:  # a pool reports any error of a task: so does this
                 outcome = exc
             collect(task, outcome)
     else:
@@ -262,11 +282,7 @@ def _run(
                 if len(in_flight) >= 2 * options.workers:
                     _drain(in_flight, collect, wait_all=False)
             _drain(in_flight, collect, wait_all=True)
-    for number in list(batches):
-        flush(number)
-    for number in failed:
-        per_file.pop(number, None)
-    return per_file
+    return merge.finish()
 
 
 def _drain(
