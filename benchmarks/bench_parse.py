@@ -4,9 +4,11 @@ For each system: detect the format from the first 500 lines over the built-in li
 per-system setting), parse every line, and compare with the corrected ground truth: Content
 (exact), level (normalised, where the CSV has a real Level column), share of lines with a
 timestamp. Then measure single-threaded throughput on a >= 1M-line replication of the Hadoop
-and Linux samples against a textbook per-line Python ``re`` parse of the same lines.
+and Linux samples against a textbook per-line Python ``re`` parse of the same lines, and
+parse_lines' throughput per format on generated logs (``loglens.synth``) of N lines each,
+their format detected from their first 500 lines.
 
-    python benchmarks/bench_parse.py [--loghub DIR] [--lines N]
+    python benchmarks/bench_parse.py [--loghub DIR] [--lines N] [--format-lines N]
 
 The loghub data stays where it is (it must never be copied into the repository).
 """
@@ -30,6 +32,7 @@ import polars as pl
 from loglens.analysis.formats import BUILTIN_FORMATS, LogFormat
 from loglens.analysis.levels import LEVEL_SPELLINGS, normalize_level
 from loglens.analysis.parse import ParseContext, detect_format, parse_lines
+from loglens.synth.generator import formats, generate
 
 SYSTEMS = ("Apache", "BGL", "HDFS", "Hadoop", "Linux", "OpenSSH", "Spark", "Zookeeper")
 WITH_LEVELS = {"Apache", "BGL", "HDFS", "Hadoop", "Spark", "Zookeeper"}
@@ -122,11 +125,30 @@ def throughput(loghub: Path, system: str, fmt: LogFormat, target: int) -> str:
     )
 
 
+def format_throughput(synth_format: str, n: int) -> str:
+    """Lines per second of parse_lines on a generated log of one format, best of two runs."""
+    text = b"".join(generate(synth_format, n, seed=1)).decode("utf-8", errors="replace")
+    series = pl.Series("line", text.split("\n")[:n])
+    fmt = detect_format(series.head(500).to_list(), BUILTIN_FORMATS).format
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        parse_lines(series, fmt, CONTEXT)
+        best = min(best, time.perf_counter() - start)
+    return (
+        f"{synth_format:<14} {fmt.name:<14} {len(series):>9,} {len(series) / best:>12,.0f} "
+        f"{1e6 * best / len(series):>8.3f}"
+    )
+
+
 def main() -> None:
     """Print the accuracy table and the throughput ratios."""
     parser = argparse.ArgumentParser(description="Benchmark format detection and parsing.")
     parser.add_argument("--loghub", type=Path, default=Path("/work/shared/loghub2k"))
     parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument(
+        "--format-lines", type=int, default=1_000_000, help="lines per generated log"
+    )
     args = parser.parse_args()
     print(f"polars {pl.__version__}, threads {pl.thread_pool_size()}")
     print(f"{'system':<10} {'format':<14} {'conf':>6} {'content':>8} {'level':>7} {'ts':>7}")
@@ -138,6 +160,10 @@ def main() -> None:
     print()
     for system in THROUGHPUT_SYSTEMS:
         print(throughput(args.loghub, system, detected[system], args.lines))
+    print()
+    print(f"{'generated':<14} {'format':<14} {'lines':>9} {'lines/s':>12} {'s per 1M':>8}")
+    for synth_format in formats():
+        print(format_throughput(synth_format, args.format_lines))
 
 
 if __name__ == "__main__":

@@ -264,3 +264,72 @@ def test_json_that_does_not_parse_still_gives_its_plain_fields() -> None:
     assert row["level"] == "DEBUG"
     assert row["ts"] == datetime(2024, 1, 30, 12, tzinfo=UTC)
     assert row["message"] == r'caf\xe9 "open"'
+
+
+def test_stamps_of_several_widths_in_one_column() -> None:
+    lines = [
+        "2024-01-30 12:00:00,123 INFO [main] org.a.App: first",
+        "2024-01-30T12:00:01 WARN  org.a.Db - second",
+        "2024-01-30 12:00:02.500000+02:00 ERROR [w 1] org.a.Job: third",
+    ]
+    rows = _rows(lines, "log4j")
+    assert [row["ts"] for row in rows] == [
+        datetime(2024, 1, 30, 12, 0, 0, 123000, tzinfo=UTC),
+        datetime(2024, 1, 30, 12, 0, 1, tzinfo=UTC),
+        datetime(2024, 1, 30, 10, 0, 2, 500000, tzinfo=UTC),
+    ]
+    assert [row["level"] for row in rows] == ["INFO", "WARNING", "ERROR"]
+    assert [row["component"] for row in rows] == ["org.a.App", "org.a.Db", "org.a.Job"]
+    assert [row["message"] for row in rows] == ["first", "second", "third"]
+
+
+def test_syslog_day_with_and_without_padding() -> None:
+    lines = ["Mar  13 04:05:06 host app[1]: padded", "Mar 3 04:05:07 host b: bare", "Mar  3 x"]
+    rows = _rows(lines, "syslog")
+    assert [row["ts"] for row in rows[:2]] == [
+        datetime(2024, 3, 13, 4, 5, 6, tzinfo=UTC),
+        datetime(2024, 3, 3, 4, 5, 7, tzinfo=UTC),
+    ]
+    assert [row["component"] for row in rows] == ["app", "b", None]
+    assert [row["message"] for row in rows] == ["padded", "bare", "Mar  3 x"]
+
+
+def test_syslog_lines_with_and_without_pri_in_one_file() -> None:
+    lines = ["<34>Oct 11 22:14:15 box su: 'su root' went wrong", "Oct 11 22:14:16 box cron: ok"]
+    rows = _rows(lines, "syslog")
+    assert [row["level"] for row in rows] == ["CRITICAL", "INFO"]
+    assert [row["component"] for row in rows] == ["su", "cron"]
+    assert rows[0]["ts"] == datetime(2023, 10, 11, 22, 14, 15, tzinfo=UTC)
+
+
+def test_apache_error_stamps_with_and_without_fraction() -> None:
+    lines = [
+        "[Sun Dec 04 04:47:44 2005] [notice] workers initialised",
+        "[Sun Dec 04 04:47:46.1234 2005] [core:warn] [pid 7:tid 8] AH0001: odd",
+    ]
+    rows = _rows(lines, "apache-error")
+    assert [row["ts"] for row in rows] == [
+        datetime(2005, 12, 4, 4, 47, 44, tzinfo=UTC),
+        datetime(2005, 12, 4, 4, 47, 46, 123400, tzinfo=UTC),
+    ]
+    assert [row["component"] for row in rows] == [None, "core"]
+    assert [row["level"] for row in rows] == ["NOTICE", "WARNING"]
+
+
+def test_access_stamp_is_read_from_the_end_of_the_header() -> None:
+    line = '1.2.3.4 - [x] [30/Jan/2024:12:00:00 +0100] "GET / HTTP/1.1" 503 1'
+    row = _rows([line], "access")[0]
+    assert row["ts"] == datetime(2024, 1, 30, 11, tzinfo=UTC)
+    assert row["level"] == "ERROR"
+
+
+@pytest.mark.parametrize("distinct", [True, False])
+def test_fields_whether_header_rests_repeat_or_differ(distinct: bool) -> None:
+    # Mostly distinct rests (a pid each) are captured line by line, repeating ones once each.
+    pids = range(3000) if distinct else [7] * 3000
+    lines = [f"090101 1200{n % 60:02d} {pid} INFO dfs.C{n % 3}: m{n}" for n, pid in enumerate(pids)]
+    parsed = parse_lines(pl.Series([*lines, "  continued"]), format_by_name("hdfs"), CTX)
+    assert parsed["component"].to_list() == [f"dfs.C{n % 3}" for n in range(3000)] + [None]
+    assert parsed["level"].to_list() == ["INFO"] * 3000 + [None]
+    assert parsed["message"].to_list() == [f"m{n}" for n in range(3000)] + ["  continued"]
+    assert parsed["ts"][61] == datetime(2009, 1, 1, 12, 0, 1, tzinfo=UTC)
