@@ -76,6 +76,7 @@ def build_report(
         "last_timestamp": iso(summary.last_ts),
         "untimed_entries": summary.untimed_entries,
         "templates": len({t.id for t in templates.values()}),
+        "templates_approximate": summary.patterns_compacted,
         "rejected": dict(sorted(summary.rejected.items(), key=lambda kv: (-kv[1], kv[0]))),
         "rejected_samples": {
             reason: [
@@ -122,6 +123,11 @@ def render_text(report: dict[str, Any]) -> str:
         f"({report['continuation_lines']:,} continuation lines of multi-line entries; "
         f"{report['templates']:,} templates; times in UTC)"
     )
+    if report["templates_approximate"]:
+        out.append(
+            "  so many distinct messages that they were folded into templates as they were "
+            "merged: the grouping may differ slightly from one of everything at once"
+        )
     if report["untimed_entries"]:
         out.append(f"  {report['untimed_entries']:,} entries carry no timestamp")
     rejected = report["rejected"]

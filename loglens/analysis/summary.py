@@ -9,6 +9,9 @@ Positions are `(file, part_offset, line_in_part)`: they sort exactly like absolu
 numbers because parts of a file are contiguous, and `line_number` turns them into 1-based
 absolute numbers once the line counts of the earlier parts are known (after the merge).
 
+The distinct message patterns are the one part that can grow with the input; past
+`PATTERN_LIMIT` they are folded into templates (see there).
+
 Multi-line entries may straddle a split. A part cannot know whether its leading
 continuation lines belong to an entry in the part before it, so it keeps them as an
 unresolved *head*, and records whether it ends inside an entry (its *tail*). `merge`
@@ -24,6 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 
 import polars as pl
+
+from loglens.analysis.templates import build_templates
 
 SAMPLES_PER_REASON = 3
 UNKNOWN_LEVEL = "UNKNOWN"
@@ -52,6 +57,11 @@ PATTERN_SCHEMA = {
     "example": pl.String,
 }
 _POSITION = ("file", "offset", "row")
+# Beyond this many (pattern, level) rows a summary folds its patterns into their templates,
+# so that memory stays bounded whatever the input. Below it, merging is exact; above it,
+# the templates are those of the patterns seen so far, which may group a little
+# differently from one clustering of everything (the report says so).
+PATTERN_LIMIT = 200_000
 
 
 def empty_patterns() -> pl.DataFrame:
@@ -68,13 +78,34 @@ def merge_patterns(tables: Sequence[pl.DataFrame]) -> pl.DataFrame:
     tables = [table for table in tables if not table.is_empty()]
     if len(tables) <= 1:
         return tables[0] if tables else empty_patterns()
-    return (
-        pl.concat(tables)
-        .sort(_POSITION)
+    return _fold(pl.concat(tables))
+
+
+def compact_patterns(table: pl.DataFrame) -> pl.DataFrame:
+    """Replace each pattern by its template and fold the rows that become equal."""
+    templates = build_templates(dict.fromkeys(table["pattern"].unique().to_list(), 1))
+    names = pl.DataFrame(
+        {"pattern": list(templates), "template": [t.text for t in templates.values()]},
+        schema={"pattern": pl.String, "template": pl.String},
+    )
+    renamed = table.join(names, on="pattern", how="left").with_columns(
+        pattern=pl.col("template").fill_null(pl.col("pattern"))
+    )
+    return _fold(renamed.select(list(PATTERN_SCHEMA)))
+
+
+def _fold(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per (pattern, level): counts summed, the earliest example kept."""
+    merged = (
+        rows.sort(_POSITION)
         .group_by("pattern", "level", maintain_order=True)
         .agg(pl.col("count").sum(), pl.col("file", "offset", "row", "example").first())
         .select(list(PATTERN_SCHEMA))
     )
+    # Polars strings are views into shared buffers: the rows kept here would pin every
+    # buffer of every table ever merged (memory grew without bound). Copy them out.
+    strings = [name for name, dtype in PATTERN_SCHEMA.items() if dtype == pl.String]
+    return merged.with_columns(pl.col(strings).cast(pl.Categorical).cast(pl.String))
 
 
 @dataclass(frozen=True)
@@ -123,6 +154,7 @@ class Summary:
     last_ts: int | None = None
     timeline: Counter[tuple[int, str]] = field(default_factory=Counter)
     patterns: pl.DataFrame = field(default_factory=empty_patterns)
+    patterns_compacted: bool = False
     files: dict[str, FileInfo] = field(default_factory=dict)
     part_lines: dict[tuple[str, int], int] = field(default_factory=dict)
     heads: dict[str, Head] = field(default_factory=dict)
@@ -152,7 +184,11 @@ class Summary:
         """Merge parts that follow this one, in order; pattern tables are merged at once."""
         for later in parts:
             self._absorb_counts(later)
+            self.patterns_compacted |= later.patterns_compacted
         self.patterns = merge_patterns([self.patterns, *(part.patterns for part in parts)])
+        if self.patterns.height > PATTERN_LIMIT:
+            self.patterns = compact_patterns(self.patterns)
+            self.patterns_compacted = True
 
     def pattern_counts(self) -> dict[str, int]:
         """Entries per masked pattern, all levels together."""

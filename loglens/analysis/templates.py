@@ -96,15 +96,16 @@ def template_id(text: str) -> str:
 
 def build_templates(pattern_counts: Mapping[str, int]) -> dict[str, Template]:
     """Map every pattern key to its template; the result depends only on the set of keys."""
-    keys_by_length: dict[int, list[tuple[str, list[str]]]] = defaultdict(list)
+    keys_by_length: dict[int, list[str]] = defaultdict(list)
     # Sorting makes every later tie-break independent of the mapping's iteration order.
     for key in sorted(pattern_counts):
-        tokens = key.split()
-        keys_by_length[len(tokens)].append((key, tokens))
+        keys_by_length[len(key.split())].append(key)
 
     texts: dict[str, str] = {}
     for length in sorted(keys_by_length):
-        for group in _initial_groups(keys_by_length[length]):
+        # Tokens for one length at a time: all of them at once was the peak of memory.
+        keyed = [(key, key.split()) for key in keys_by_length.pop(length)]
+        for group in _initial_groups(keyed):
             texts.update(_template_texts(group))
     templates = {text: Template(template_id(text), text) for text in set(texts.values())}
     return {key: templates[text] for key, text in texts.items()}

@@ -165,3 +165,29 @@ def test_events_carry_joined_continuations(fmt_part: Part) -> None:
 def test_empty_block(fmt_part: Part) -> None:
     summary, _ = summarise_block(b"", fmt_part, CTX)
     assert summary.lines == 0 and summary.entries == 0
+
+
+def test_pattern_table_is_bounded_by_folding_into_templates(
+    fmt_part: Part, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import loglens.analysis.summary as summary_module
+
+    lines = [
+        f"2024-03-01 10:00:{i % 60:02d},000 INFO [main] org.app.Auth: login by "
+        f"user{chr(97 + i % 26)}{chr(97 + i // 26 % 26)} from gateway {chr(97 + i // 676 % 26)}\n"
+        for i in range(3000)
+    ]
+    data = "".join(lines).encode()
+    monkeypatch.setattr(summary_module, "PATTERN_LIMIT", 100)
+    total = Summary()
+    cut = len(data) // 2
+    cut = data.index(b"\n", cut) + 1
+    for start, end in ((0, cut), (cut, len(data))):
+        part = Part("app.log", start, fmt_part.format, fmt_part.confidence)
+        total.absorb(summarise_block(data[start:end], part, CTX)[0])
+    assert total.patterns_compacted
+    assert total.patterns.height <= 100
+    assert int(total.patterns["count"].sum()) == 3000
+    report = build_report(total, build_templates(total.pattern_counts()))
+    assert report["templates_approximate"] is True
+    assert report["entries"] == 3000
