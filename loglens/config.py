@@ -38,7 +38,7 @@ class Config:
     db_path: Path = Path("data/loglens.db")
     broker_url: str = ""
     workers: int = 0
-    chunk_bytes: int = 8 * 1024 * 1024
+    chunk_bytes: int = 4 * 1024 * 1024
     timezone: str = "UTC"
     top_n: int = 5
     drop_levels: tuple[str, ...] = ()

@@ -41,7 +41,7 @@ TRUNCATED = "truncated"
 UNPARSEABLE = "unparseable"
 _HEAD = "head"
 _MICROS_PER_MINUTE = 60_000_000
-_EXAMPLE_CHARS = 500  # examples are cut here, and made printable only when shown
+_EXAMPLE_CHARS = 300  # examples are cut here, and made printable only when shown
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,35 @@ def merge_patterns(tables: Sequence[pl.DataFrame]) -> pl.DataFrame:
     return _fold(pl.concat(tables))
 
 
+class PatternStack:
+    """Pattern tables merged in tiers, so each row is merged O(log n) times, not once per
+    part (merging is commutative: counts add, the earliest example wins)."""
+
+    def __init__(self, first: pl.DataFrame | None = None) -> None:
+        self._tables: list[pl.DataFrame] = []
+        self.compacted = False
+        if first is not None:
+            self.push(first)
+
+    def push(self, table: pl.DataFrame) -> None:
+        """Add a table, merging it with the tables on top that are not much larger."""
+        while self._tables and self._tables[-1].height <= 2 * max(table.height, 1):
+            table = merge_patterns([self._tables.pop(), table])
+        if table.height > PATTERN_LIMIT:
+            table = compact_patterns(table)
+            self.compacted = True
+        self._tables.append(table)
+
+    def merged(self) -> pl.DataFrame:
+        """All tables merged into one."""
+        table = merge_patterns(self._tables)
+        if table.height > PATTERN_LIMIT:
+            table = compact_patterns(table)
+            self.compacted = True
+        self._tables = [table]
+        return table
+
+
 def compact_patterns(table: pl.DataFrame) -> pl.DataFrame:
     """Replace each pattern by its template and fold the rows that become equal."""
     templates = build_templates(dict.fromkeys(table["pattern"].unique().to_list(), 1))
@@ -182,21 +211,21 @@ class Summary:
 
     def absorb_all(self, parts: Sequence[Summary]) -> None:
         """Merge parts that follow this one, in order; pattern tables are merged at once."""
+        stack = PatternStack(self.patterns)
         for later in parts:
-            self._absorb_counts(later)
-            self.patterns_compacted |= later.patterns_compacted
-        self.patterns = merge_patterns([self.patterns, *(part.patterns for part in parts)])
-        if self.patterns.height > PATTERN_LIMIT:
-            self.patterns = compact_patterns(self.patterns)
-            self.patterns_compacted = True
+            self.absorb_counts(later)
+            stack.push(later.patterns)
+        self.patterns = stack.merged()
+        self.patterns_compacted |= stack.compacted
 
     def pattern_counts(self) -> dict[str, int]:
         """Entries per masked pattern, all levels together."""
         totals = self.patterns.group_by("pattern").agg(pl.col("count").sum())
         return dict(totals.iter_rows())
 
-    def _absorb_counts(self, later: Summary) -> None:
-        """Merge everything of `later` but its pattern table."""
+    def absorb_counts(self, later: Summary) -> None:
+        """Merge everything of `later`, a part that follows, but its pattern table."""
+        self.patterns_compacted |= later.patterns_compacted
         for name in later.tails.keys() | later.heads.keys():
             self._join_chain(name, later.heads.get(name, Head()), later.tails.get(name))
         self.lines += later.lines

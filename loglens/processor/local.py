@@ -23,7 +23,7 @@ from loglens.analysis.chunk import Filters, Part, summarise_block
 from loglens.analysis.formats import BUILTIN_FORMATS, LogFormat, format_by_name
 from loglens.analysis.lines import BINARY, decode_block
 from loglens.analysis.parse import Detection, ParseContext, detect_format
-from loglens.analysis.summary import Summary
+from loglens.analysis.summary import PatternStack, Summary
 from loglens.analysis.templates import Template, build_templates
 from loglens.errors import InputError, LoglensError
 from loglens.processor.events import write_events
@@ -43,8 +43,6 @@ SAMPLE_BYTES = 64 * 1024
 SAMPLE_LINES = 500
 # A file whose sample is mostly binary lines is not a log; say so instead of counting it.
 _BINARY_FILE_SHARE = 0.5
-# Parts of a file are merged this many at a time: one concat and group_by for their patterns.
-_MERGE_BATCH = 16
 
 Progress = Callable[[int], None]
 
@@ -57,7 +55,7 @@ class Options:
     forced_format: str | None = None
     timezone: str = "UTC"
     filters: Filters = field(default_factory=Filters)
-    block_bytes: int = 8 * 1024 * 1024
+    block_bytes: int = 4 * 1024 * 1024
     workers: int = 1
     events_path: Path | None = None
 
@@ -203,20 +201,20 @@ def _reference_time(source: Source) -> datetime:
 
 
 class _OrderedMerge:
-    """Merges task results in task order, file by file, a batch at a time.
+    """Merges task results in task order, file by file.
 
     Results arrive in any order; a file's parts must be merged in file order, so each
-    result waits until those before it are in. A file with any failed part is dropped and
+    result waits until those before it are in. Pattern tables go on a tiered stack (their
+    merge is the costly part, and commutative). A file with any failed part is dropped and
     reported once.
     """
 
     def __init__(self, names: dict[int, str], problems: list[InputError]) -> None:
-        self.per_file: dict[int, Summary] = {}
         self._names = names
         self._problems = problems
         self._failed: set[int] = set()
         self._waiting: dict[int, tuple[int, Summary | None]] = {}
-        self._batches: dict[int, list[Summary]] = {}
+        self._files: dict[int, tuple[Summary, PatternStack]] = {}
         self._next = 0
 
     def add(self, task: _Task, outcome: Summary | BaseException) -> None:
@@ -231,23 +229,24 @@ class _OrderedMerge:
         while self._next in self._waiting:
             number, summary = self._waiting.pop(self._next)
             self._next += 1
-            if summary is not None and number not in self._failed:
-                batch = self._batches.setdefault(number, [])
-                batch.append(summary)
-                if len(batch) >= _MERGE_BATCH:
-                    self._flush(number)
+            if summary is None or number in self._failed:
+                continue
+            if number in self._files:
+                merged, stack = self._files[number]
+                merged.absorb_counts(summary)
+                stack.push(summary.patterns)
+            else:
+                self._files[number] = (summary, PatternStack(summary.patterns))
 
     def finish(self) -> dict[int, Summary]:
-        """Merge what is left and return one summary per file that did not fail."""
-        for number in list(self._batches):
-            self._flush(number)
-        return {n: s for n, s in self.per_file.items() if n not in self._failed}
-
-    def _flush(self, number: int) -> None:
-        batch = self._batches.pop(number)
-        if number not in self.per_file:
-            self.per_file[number], batch = batch[0], batch[1:]
-        self.per_file[number].absorb_all(batch)
+        """One summary per file that did not fail."""
+        done: dict[int, Summary] = {}
+        for number, (summary, stack) in self._files.items():
+            if number not in self._failed:
+                summary.patterns = stack.merged()
+                summary.patterns_compacted |= stack.compacted
+                done[number] = summary
+        return done
 
 
 def _run(
