@@ -114,7 +114,10 @@ def render_text(report: dict[str, Any]) -> str:
     out += [f"  - {level}: {count:,}" for level, count in report["levels"].items()] or ["  none"]
     top = report["top_errors"]
     out.append(f"- Top {len(top) or 5} error messages:" + ("" if top else " none"))
-    out += [f'  {i}. "{t["template"]}" ({t["count"]:,} times)' for i, t in enumerate(top, 1)]
+    out += [
+        f'  {i}. "{t["template"]}" ({t["count"]:,} {"time" if t["count"] == 1 else "times"})'
+        for i, t in enumerate(top, 1)
+    ]
     out.append(f"- First log: {_when(report['first_timestamp'])}")
     out.append(f"- Last log: {_when(report['last_timestamp'])}")
     out.append("")
