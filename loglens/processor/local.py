@@ -13,6 +13,7 @@ import multiprocessing
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,7 @@ SAMPLE_LINES = 500
 _BINARY_FILE_SHARE = 0.5
 
 Progress = Callable[[int], None]
+_WORKER_DIED = "{name}: not analysed: a worker process died (killed, or out of memory?)"
 
 
 @dataclass(frozen=True)
@@ -210,7 +212,7 @@ class _OrderedMerge:
     """
 
     def __init__(self, names: dict[int, str], problems: list[InputError]) -> None:
-        self._names = names
+        self.names = names
         self._problems = problems
         self._failed: set[int] = set()
         self._waiting: dict[int, tuple[int, Summary | None]] = {}
@@ -220,9 +222,7 @@ class _OrderedMerge:
     def add(self, task: _Task, outcome: Summary | BaseException) -> None:
         """Take the result of one task (a summary, or the error it raised)."""
         if isinstance(outcome, BaseException):
-            if task.source not in self._failed:
-                self._failed.add(task.source)
-                self._problems.append(_as_input_error(self._names[task.source], outcome))
+            self.fail(task.source, _as_input_error(self.names[task.source], outcome))
             self._waiting[task.index] = (task.source, None)
         else:
             self._waiting[task.index] = (task.source, outcome)
@@ -237,6 +237,12 @@ class _OrderedMerge:
                 stack.push(summary.patterns)
             else:
                 self._files[number] = (summary, PatternStack(summary.patterns))
+
+    def fail(self, number: int, problem: InputError) -> None:
+        """Drop file `number` and report why, once."""
+        if number not in self._failed:
+            self._failed.add(number)
+            self._problems.append(problem)
 
     def finish(self) -> dict[int, Summary]:
         """One summary per file that did not fail."""
@@ -274,13 +280,18 @@ def _run(
                 outcome = exc
             collect(task, outcome)
     else:
-        with _pool(options.workers) as pool:
-            in_flight: dict[Future[Summary], _Task] = {}
-            for task in tasks:
-                in_flight[pool.submit(run_task, task)] = task
-                if len(in_flight) >= 2 * options.workers:
-                    _drain(in_flight, collect, wait_all=False)
-            _drain(in_flight, collect, wait_all=True)
+        try:
+            with _pool(options.workers) as pool:
+                in_flight: dict[Future[Summary], _Task] = {}
+                for task in tasks:
+                    in_flight[pool.submit(run_task, task)] = task
+                    if len(in_flight) >= 2 * options.workers:
+                        _drain(in_flight, collect, wait_all=False)
+                _drain(in_flight, collect, wait_all=True)
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): no result of this run can be trusted.
+            for number, name in merge.names.items():
+                merge.fail(number, InputError(_WORKER_DIED.format(name=name)))
     return merge.finish()
 
 
@@ -300,8 +311,11 @@ def _drain(
 
 
 def _as_input_error(name: str, exc: BaseException) -> InputError:
+    """Say why a file failed; a bug (not a user's input or the machine) is also logged."""
     if isinstance(exc, InputError):
         return exc
+    if isinstance(exc, BrokenProcessPool):
+        return InputError(_WORKER_DIED.format(name=name))
     if not isinstance(exc, LoglensError | OSError):
         logger.error("analysis of %s failed", name, exc_info=exc)
     return InputError(f"{name}: analysis failed: {exc}")

@@ -228,3 +228,43 @@ def test_no_progress_bar_or_noise_when_not_on_a_terminal(make_log: MakeLog) -> N
     run = run_cli(str(path))
     assert run.code == 0
     assert run.err == ""
+
+
+def test_a_killed_worker_fails_the_run_cleanly(make_log: MakeLog, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    path, _ = make_log("log4j", lines=60_000)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "processor.py"), str(path), "--workers", "2", "--json"],
+        env={**os.environ, "CHUNK_BYTES": "64KiB"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    killed = False
+    deadline = time.monotonic() + 60
+    while not killed and proc.poll() is None and time.monotonic() < deadline:
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+                command = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            if parent == proc.pid and b"spawn_main" in command:
+                os.kill(int(entry), signal.SIGKILL)
+                killed = True
+                break
+        time.sleep(0.01)
+    out, err = proc.communicate(timeout=120)
+    assert killed, "no worker process was seen"
+    assert proc.returncode == 1
+    assert b"a worker process died" in err and b"Traceback" not in err and b"ERROR" not in err
+    assert out == b""
