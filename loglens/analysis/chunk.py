@@ -15,7 +15,9 @@ import polars as pl
 
 from loglens.analysis.formats import GENERIC_FORMAT, LogFormat
 from loglens.analysis.lines import (
+    BINARY,
     CONTINUATION,
+    EMPTY,
     INDENTED,
     INVALID_ENCODING,
     Decoded,
@@ -40,6 +42,8 @@ CONTINUED = "continuation"
 TRUNCATED = "truncated"
 UNPARSEABLE = "unparseable"
 _HEAD = "head"
+# What a line turned out to be; an enum, so comparisons are integer comparisons.
+_KIND = pl.Enum([ENTRY, CONTINUED, EMPTY, BINARY, TRUNCATED, UNPARSEABLE, ORPHAN, _HEAD])
 _MICROS_PER_MINUTE = 60_000_000
 _EXAMPLE_CHARS = 300  # examples are cut here, and made printable only when shown
 
@@ -124,14 +128,14 @@ def _classify(decoded: Decoded, part: Part, ctx: ParseContext, filters: Filters)
         not_header = pl.col("text").str.contains(INDENTED)
     kind = (
         pl.when(pl.col("reason").is_not_null())
-        .then(pl.col("reason"))
+        .then(pl.col("reason").cast(_KIND))
         .when(pl.col("header") & ~not_header)
-        .then(pl.lit(ENTRY))
+        .then(pl.lit(ENTRY, _KIND))
         .when(looks_continued)
-        .then(pl.lit(CONTINUED))
+        .then(pl.lit(CONTINUED, _KIND))
         .when(pl.col("truncated"))
-        .then(pl.lit(TRUNCATED))
-        .otherwise(pl.lit(UNPARSEABLE))
+        .then(pl.lit(TRUNCATED, _KIND))
+        .otherwise(pl.lit(UNPARSEABLE, _KIND))
     )
     frame = frame.with_columns(kind=kind).with_columns(
         drop=pl.when(pl.col("kind") == ENTRY).then(filters.rule_expr()),
@@ -139,7 +143,7 @@ def _classify(decoded: Decoded, part: Part, ctx: ParseContext, filters: Filters)
         # 1 an entry, 0 a broken line, null nothing yet (empty lines are transparent).
         marker=pl.when(pl.col("kind") == ENTRY)
         .then(pl.lit(1, pl.Int8))
-        .when(pl.col("kind").is_in([CONTINUED, "empty"]))
+        .when(pl.col("kind").is_in([CONTINUED, EMPTY]))
         .then(pl.lit(None, pl.Int8))
         .otherwise(pl.lit(0, pl.Int8)),
     )
@@ -150,10 +154,10 @@ def _classify(decoded: Decoded, part: Part, ctx: ParseContext, filters: Filters)
         kind=pl.when(pl.col("kind") != CONTINUED)
         .then(pl.col("kind"))
         .when(state == 1)
-        .then(pl.lit(CONTINUED))
+        .then(pl.lit(CONTINUED, _KIND))
         .when(state == 0)
-        .then(pl.lit(ORPHAN))
-        .otherwise(pl.lit(_HEAD)),
+        .then(pl.lit(ORPHAN, _KIND))
+        .otherwise(pl.lit(_HEAD, _KIND)),
     )
 
 

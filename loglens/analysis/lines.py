@@ -169,12 +169,14 @@ def _lines_with_controls(data: bytes) -> list[int] | None:
     at = marked.find(b"\0")
     while at >= 0:
         line += data.count(b"\n", counted_to, at)
-        counted_to = at
-        if not lines or lines[-1] != line:
-            if len(lines) == _MANY_SUSPECTS:
-                return None
-            lines.append(line)
-        at = marked.find(b"\0", at + 1)
+        if len(lines) == _MANY_SUSPECTS:
+            return None
+        lines.append(line)
+        line_end = data.find(b"\n", at)
+        if line_end < 0:
+            break
+        counted_to = line_end  # the next search starts on the next line
+        at = marked.find(b"\0", line_end)
     return lines
 
 

@@ -62,6 +62,7 @@ _POSITION = ("file", "offset", "row")
 # the templates are those of the patterns seen so far, which may group a little
 # differently from one clustering of everything (the report says so).
 PATTERN_LIMIT = 200_000
+_COMPACT_FROM_ROWS = 16_384
 
 
 def empty_patterns() -> pl.DataFrame:
@@ -131,10 +132,12 @@ def _fold(rows: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.col("count").sum(), pl.col("file", "offset", "row", "example").first())
         .select(list(PATTERN_SCHEMA))
     )
-    # Polars strings are views into shared buffers: the rows kept here would pin every
-    # buffer of every table ever merged (memory grew without bound). Copy them out.
-    strings = [name for name, dtype in PATTERN_SCHEMA.items() if dtype == pl.String]
-    return merged.with_columns(pl.col(strings).cast(pl.Categorical).cast(pl.String))
+    if merged.height < _COMPACT_FROM_ROWS:
+        return merged
+    # Polars strings are views into shared buffers: a big table kept from merge to merge
+    # would pin every buffer of every table merged into it (memory grew without bound).
+    # Concatenation writes fresh strings; small tables pin only a few parts' buffers.
+    return merged.with_columns(pl.col("pattern", "example") + pl.lit(""))
 
 
 @dataclass(frozen=True)

@@ -272,7 +272,9 @@ def _run(
 
     tasks = _tasks(plans, options, events_dir)
     total_bytes = sum(source.size for _n, source, _d, _h in plans)
-    if options.workers <= 1 or total_bytes <= options.block_bytes:
+    # In this process only for one block: a pool's workers have their allocator tuned for
+    # the churn of many blocks, this process has not.
+    if total_bytes <= options.block_bytes:
         for task in tasks:
             try:
                 outcome: Summary | BaseException = run_task(task)
