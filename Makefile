@@ -29,8 +29,9 @@ samples: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
+	$(PY) benchmarks/bench_accuracy.py
 	$(PY) benchmarks/bench_parse.py
-	$(PY) benchmarks/bench_templates.py
+	$(PY) -m benchmarks.bench_templates
 	$(PY) benchmarks/bench_throughput.py
 
 clean:
