@@ -46,6 +46,9 @@ SAMPLE_LINES = 500
 _BINARY_FILE_SHARE = 0.5
 
 Progress = Callable[[int], None]
+# Blocks of a file per task: the worker merges their pattern tables, in parallel, rather
+# than the parent. Each is still read and summarised alone, so memory stays per block.
+_BLOCKS_PER_TASK = 2
 _WORKER_DIED = "{name}: not analysed: a worker process died (killed, or out of memory?)"
 
 
@@ -73,17 +76,24 @@ class Analysis:
 
 @dataclass(frozen=True)
 class _Task:
-    """One block to summarise: read from `path` by the worker, or carried in `data`."""
+    """Consecutive blocks of one source to summarise: ranges the worker reads from `path`,
+    or one block carried in `data` (streams)."""
 
     index: int
     source: int
-    part: Part
+    file: str
+    detection: Detection
     ctx: ParseContext
     filters: Filters
     path: Path | None
-    length: int
+    blocks: tuple[tuple[int, int], ...]
     data: bytes | None
     events_dir: str | None
+
+    @property
+    def length(self) -> int:
+        """Bytes covered by the task."""
+        return sum(length for _offset, length in self.blocks)
 
 
 def analyse(
@@ -148,33 +158,42 @@ def _share_parsed(sample: list[str], fmt: LogFormat) -> float:
 def _tasks(
     plans: list[tuple[int, Source, Detection, bytes]], options: Options, events_dir: str | None
 ) -> Iterator[_Task]:
-    """Yield every block of every source, in order, as a task."""
+    """Yield the blocks of every source, in order, grouped into tasks."""
     index = 0
     for number, source, detection, head in plans:
         ctx = ParseContext(tz=options.timezone, reference=_reference_time(source))
-        for offset, length, data in _blocks(source, head, options.block_bytes):
-            part = Part(source.name, offset, detection.format, detection.confidence)
+        for blocks, data in _blocks(source, head, options.block_bytes):
             yield _Task(
-                index, number, part, ctx, options.filters, source.path, length, data, events_dir
+                index,
+                number,
+                source.name,
+                detection,
+                ctx,
+                options.filters,
+                source.path,
+                blocks,
+                data,
+                events_dir,
             )
             index += 1
 
 
 def _blocks(
     source: Source, head: bytes, block_bytes: int
-) -> Iterator[tuple[int, int, bytes | None]]:
-    """Yield (offset, length, data) per block: plain files by range, streams by content."""
+) -> Iterator[tuple[tuple[tuple[int, int], ...], bytes | None]]:
+    """Yield the blocks of a source: a file's ranges a few at a time (a worker folds their
+    patterns, so the parent merges fewer tables), a stream's blocks with their bytes."""
     if source.path is not None and not source.gzip:
-        ranges = file_ranges(source.path, source.size, block_bytes)
-        for offset, length in ranges or [(0, 0)]:  # an empty file is still reported
-            yield offset, length, None
+        ranges = file_ranges(source.path, source.size, block_bytes) or [(0, 0)]
+        for start in range(0, len(ranges), _BLOCKS_PER_TASK):
+            yield tuple(ranges[start : start + _BLOCKS_PER_TASK]), None
         return
     stream = open_stream(source)
     # Stdin was read once for detection; a file is simply read again.
     prefix = head if source.path is None else b""
     try:
         for offset, block in read_blocks(_Prefixed(prefix, stream), block_bytes):
-            yield offset, len(block), block
+            yield ((offset, len(block)),), block
     finally:
         if source.path is not None:
             stream.close()
@@ -330,18 +349,25 @@ def _pool(workers: int) -> Executor:
 
 
 def run_task(task: _Task) -> Summary:
-    """Summarise one block (in a worker process); events go to a file in `events_dir`."""
-    if task.data is not None:
-        data = task.data
-    else:
-        assert task.path is not None
-        data = read_range(task.path, task.part.offset, task.length)
-    summary, events = summarise_block(
-        data, task.part, task.ctx, task.filters, want_events=task.events_dir is not None
-    )
-    if events is not None and task.events_dir is not None:
-        name = f"{task.source:06d}-{task.part.offset:016d}.parquet"
-        events.with_columns(
-            file=pl.lit(task.part.file), offset=pl.lit(task.part.offset, pl.Int64)
-        ).write_parquet(Path(task.events_dir, name))
-    return summary
+    """Summarise a task's blocks one by one (in a worker process) and merge them; events
+    go to one file per block in `events_dir`."""
+    summaries = []
+    for offset, length in task.blocks:
+        if task.data is not None:
+            data = task.data
+        else:
+            assert task.path is not None
+            data = read_range(task.path, offset, length)
+        part = Part(task.file, offset, task.detection.format, task.detection.confidence)
+        summary, events = summarise_block(
+            data, part, task.ctx, task.filters, want_events=task.events_dir is not None
+        )
+        summaries.append(summary)
+        if events is not None and task.events_dir is not None:
+            name = f"{task.source:06d}-{offset:016d}.parquet"
+            events.with_columns(
+                file=pl.lit(task.file), offset=pl.lit(offset, pl.Int64)
+            ).write_parquet(Path(task.events_dir, name))
+    merged = summaries[0]
+    merged.absorb_all(summaries[1:])
+    return merged
