@@ -32,9 +32,7 @@ CONTROL_CLASS = r"[\x00-\x08\x0e-\x1f\x7f]"
 _CONTROL_BYTES = re.compile(CONTROL_CLASS.encode())
 _CONTROL_SET = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
 # bytes.translate runs at memory speed, Python's re scans a char class ~20x slower:
-# deleting every other byte tells whether a block holds a control byte at all, and
-# mapping them all to NUL lets bytes.find (memchr) locate them.
-_NOT_CONTROL = bytes(sorted(set(range(256)) - set(_CONTROL_SET)))
+# mapping every control byte to NUL lets bytes.find (memchr) locate them.
 _CONTROLS_TO_NUL = bytes.maketrans(_CONTROL_SET, bytes(len(_CONTROL_SET)))
 _ANSI_ESCAPE = r"\x1b\[[0-9;?]*[ -/]*[@-~]"
 _ANSI_ESCAPE_RE = re.compile(_ANSI_ESCAPE)
@@ -98,7 +96,7 @@ def decode_block(data: bytes) -> Decoded:
         text = binary.cast(pl.String)  # validates UTF-8 in Rust
     except pl.exceptions.PolarsError:
         fixes: dict[int, bytes] = {}
-        for index in _undecodable(data):
+        for index in _line_indices(binary, _undecodable(data)):
             if _is_binary(raw[index]):
                 reasons[index] = BINARY
                 fixes[index] = b""
@@ -106,12 +104,15 @@ def decode_block(data: bytes) -> Decoded:
                 fixes[index] = raw[index].decode("utf-8", "backslashreplace").encode()
                 repaired += 1
         fixed = pl.Series(list(fixes.values()), dtype=pl.Binary)
-        text = binary.scatter(list(fixes), fixed).cast(pl.String)
+        text = binary.clone().scatter(list(fixes), fixed).cast(pl.String)  # scatter is in place
     if b"\r" in data:
         text = text.str.strip_suffix("\r")
-    if data.translate(None, _NOT_CONTROL):  # few bytes out: cheap even when it says yes
-        text = _clean_controls(text, data, reasons)
-    reason = pl.Series("reason", [None] * len(raw), dtype=pl.String)
+    marked = data.translate(_CONTROLS_TO_NUL)
+    if b"\0" in marked:
+        text = _clean_controls(
+            text, _line_indices(binary, _control_positions(data, marked)), reasons
+        )
+    reason = pl.repeat(None, len(raw), dtype=pl.String, eager=True).alias("reason")
     if reasons:
         reason = reason.scatter(list(reasons), pl.Series(list(reasons.values()), dtype=pl.String))
     frame = pl.DataFrame({"text": text, "reason": reason}).with_columns(
@@ -124,10 +125,9 @@ def decode_block(data: bytes) -> Decoded:
     return Decoded(text, frame["reason"], repaired, binary_lines)
 
 
-def _clean_controls(text: pl.Series, data: bytes, reasons: dict[int, str]) -> pl.Series:
+def _clean_controls(text: pl.Series, suspects: list[int], reasons: dict[int, str]) -> pl.Series:
     """Remove colour codes and mark lines that are mostly control bytes as binary."""
-    suspects = _lines_with_controls(data)
-    if suspects is None:
+    if len(suspects) > _MANY_SUSPECTS:
         cleaned = text.str.replace_all(_ANSI_ESCAPE, "")
         controls = cleaned.str.count_matches(CONTROL_CLASS)
         binary = cleaned.str.contains("\x00", literal=True) | (
@@ -157,38 +157,42 @@ def printable(raw: bytes | str, limit: int = 200) -> str:
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
-def _lines_with_controls(data: bytes) -> list[int] | None:
-    """Indices of the lines holding a control byte, found by one scan of the block.
+def _control_positions(data: bytes, marked: bytes) -> list[int]:
+    """Where the lines holding a control byte have one: the first in each such line.
 
-    None when there are more than `_MANY_SUSPECTS` of them: then a vectorised pass over
+    `marked` is `data` with every control byte turned to NUL, so that bytes.find (memchr)
+    does the scanning. Stops after `_MANY_SUSPECTS` + 1 lines: then a vectorised pass over
     every line is cheaper than handling them one by one.
     """
-    marked = data.translate(_CONTROLS_TO_NUL)
-    lines: list[int] = []
-    line = counted_to = 0
+    positions: list[int] = []
     at = marked.find(b"\0")
-    while at >= 0:
-        line += data.count(b"\n", counted_to, at)
-        if len(lines) == _MANY_SUSPECTS:
-            return None
-        lines.append(line)
+    while at >= 0 and len(positions) <= _MANY_SUSPECTS:
+        positions.append(at)
         line_end = data.find(b"\n", at)
         if line_end < 0:
             break
-        counted_to = line_end  # the next search starts on the next line
         at = marked.find(b"\0", line_end)
-    return lines
+    return positions
+
+
+def _line_indices(lines: pl.Series, positions: list[int]) -> list[int]:
+    """The indices of the lines (of a block split into `lines`) at these byte positions."""
+    if not positions:
+        return []
+    ends = (lines.bin.size() + 1).cum_sum()  # just past each line's newline
+    found = ends.search_sorted(pl.Series(positions, dtype=ends.dtype), side="right")
+    return found.to_list()
 
 
 def _undecodable(block: bytes) -> list[int]:
-    """Indices of the lines of a block that are not valid UTF-8.
+    """Byte positions of the first undecodable byte of each line that is not valid UTF-8.
 
     The block is decoded once, window by window; each error names a line, and decoding
     resumes after that line, so the cost stays one pass whatever the number of bad lines.
     """
     view = memoryview(block)
     bad: list[int] = []
-    position = line_index = counted_to = 0
+    position = 0
     while position < len(block):
         end = min(position + _DECODE_WINDOW, len(block))
         try:
@@ -198,10 +202,7 @@ def _undecodable(block: bytes) -> list[int]:
         else:
             position += consumed
             continue
-        line_start = block.rfind(b"\n", 0, error_at) + 1
-        line_index += block.count(b"\n", counted_to, line_start)
-        counted_to = line_start
-        bad.append(line_index)
+        bad.append(error_at)
         line_end = block.find(b"\n", error_at)
         position = len(block) if line_end < 0 else line_end + 1
     return bad
