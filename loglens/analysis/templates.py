@@ -16,6 +16,7 @@ which keys exist: merging the counts of any split of the input gives the same re
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -96,6 +97,18 @@ def template_id(text: str) -> str:
 
 def build_templates(pattern_counts: Mapping[str, int]) -> dict[str, Template]:
     """Map every pattern key to its template; the result depends only on the set of keys."""
+    # Clustering allocates millions of small lists and tuples and frees none of them until
+    # it returns; the cyclic collector would walk them again and again for nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_templates(pattern_counts)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _build_templates(pattern_counts: Mapping[str, int]) -> dict[str, Template]:
     keys_by_length: dict[int, list[str]] = defaultdict(list)
     # Sorting makes every later tie-break independent of the mapping's iteration order.
     for key in sorted(pattern_counts):
