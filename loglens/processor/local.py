@@ -8,7 +8,6 @@ flight at any time.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import tempfile
@@ -103,28 +102,18 @@ def analyse(
     """Analyse every source; a source that fails is reported and the others go on."""
     problems: list[InputError] = []
     plans: list[tuple[int, Source, Detection, bytes]] = []
-    with contextlib.ExitStack() as stack:
-        pool = None
-        # In this process only for one block: a pool's workers have their allocator tuned
-        # for the churn of many blocks, this process has not. The pool starts first, so
-        # that its workers load the engine while formats are being detected here.
-        if sum(source.size for source in sources) > options.block_bytes:
-            pool = stack.enter_context(_pool(options.workers))
-            for _ in range(options.workers):
-                pool.submit(_warm_up)
-        for number, source in enumerate(sources):
-            try:
-                detection, head = _detect(source, options)
-            except InputError as exc:
-                problems.append(exc)
-                continue
-            plans.append((number, source, detection, head))
-        events_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="loglens-events-"))
+    for number, source in enumerate(sources):
+        try:
+            detection, head = _detect(source, options)
+        except InputError as exc:
+            problems.append(exc)
+            continue
+        plans.append((number, source, detection, head))
+
+    with tempfile.TemporaryDirectory(prefix="loglens-events-") as events_dir:
         per_file = _run(
-            plans, options, events_dir if options.events_path else None, progress, problems, pool
+            plans, options, events_dir if options.events_path else None, progress, problems
         )
-        if pool is not None:
-            pool.shutdown()  # the workers' memory is not needed for the rest
         total = Summary()
         for number in sorted(per_file):
             total.absorb(per_file[number])
@@ -291,9 +280,8 @@ def _run(
     events_dir: str | None,
     progress: Progress | None,
     problems: list[InputError],
-    pool: Executor | None,
 ) -> dict[int, Summary]:
-    """Run every task, in this process or in the pool; return each good file's summary."""
+    """Run every task, in this process or in a pool; return each good file's summary."""
     merge = _OrderedMerge({number: source.name for number, source, _d, _h in plans}, problems)
 
     def collect(task: _Task, outcome: Summary | BaseException) -> None:
@@ -302,7 +290,10 @@ def _run(
             progress(task.length)
 
     tasks = _tasks(plans, options, events_dir)
-    if pool is None:
+    total_bytes = sum(source.size for _n, source, _d, _h in plans)
+    # In this process only for one block: a pool's workers have their allocator tuned for
+    # the churn of many blocks, this process has not.
+    if total_bytes <= options.block_bytes:
         for task in tasks:
             try:
                 outcome: Summary | BaseException = run_task(task)
@@ -311,12 +302,13 @@ def _run(
             collect(task, outcome)
     else:
         try:
-            in_flight: dict[Future[Summary], _Task] = {}
-            for task in tasks:
-                in_flight[pool.submit(run_task, task)] = task
-                if len(in_flight) >= 2 * options.workers:
-                    _drain(in_flight, collect, wait_all=False)
-            _drain(in_flight, collect, wait_all=True)
+            with _pool(options.workers) as pool:
+                in_flight: dict[Future[Summary], _Task] = {}
+                for task in tasks:
+                    in_flight[pool.submit(run_task, task)] = task
+                    if len(in_flight) >= 2 * options.workers:
+                        _drain(in_flight, collect, wait_all=False)
+                _drain(in_flight, collect, wait_all=True)
         except BrokenProcessPool:
             # A worker died (killed, out of memory): no result of this run can be trusted.
             for number, name in merge.names.items():
@@ -354,10 +346,6 @@ def _pool(workers: int) -> Executor:
     """A pool of worker processes, each with one polars thread (the pool is the parallelism)."""
     context = multiprocessing.get_context("spawn")  # polars' threads do not survive fork
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=limit_threads)
-
-
-def _warm_up() -> None:
-    """Nothing: unpickling this function makes a fresh worker import the engine."""
 
 
 def run_task(task: _Task) -> Summary:
