@@ -12,7 +12,7 @@ import logging
 import multiprocessing
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -301,18 +301,25 @@ def _run(
                 outcome = exc
             collect(task, outcome)
     else:
+        pool = _pool(options.workers)
         try:
-            with _pool(options.workers) as pool:
-                in_flight: dict[Future[Summary], _Task] = {}
-                for task in tasks:
-                    in_flight[pool.submit(run_task, task)] = task
-                    if len(in_flight) >= 2 * options.workers:
-                        _drain(in_flight, collect, wait_all=False)
-                _drain(in_flight, collect, wait_all=True)
+            in_flight: dict[Future[Summary], _Task] = {}
+            for task in tasks:
+                in_flight[pool.submit(run_task, task)] = task
+                if len(in_flight) >= 2 * options.workers:
+                    _drain(in_flight, collect, wait_all=False)
+            _drain(in_flight, collect, wait_all=True)
         except BrokenProcessPool:
-            # A worker died (killed, out of memory): no result of this run can be trusted.
+            # A worker died (killed, out of memory): no result of this run can be trusted,
+            # and waiting for the rest of a broken pool can hang.
+            pool.shutdown(wait=False, cancel_futures=True)
             for number, name in merge.names.items():
                 merge.fail(number, InputError(_WORKER_DIED.format(name=name)))
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        else:
+            pool.shutdown()
     return merge.finish()
 
 
@@ -342,7 +349,7 @@ def _as_input_error(name: str, exc: BaseException) -> InputError:
     return InputError(f"{name}: analysis failed: {exc}")
 
 
-def _pool(workers: int) -> Executor:
+def _pool(workers: int) -> ProcessPoolExecutor:
     """A pool of worker processes, each with one polars thread (the pool is the parallelism)."""
     context = multiprocessing.get_context("spawn")  # polars' threads do not survive fork
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=limit_threads)
