@@ -149,7 +149,6 @@ def _classify(decoded: Decoded, part: Part, ctx: ParseContext, filters: Filters)
     )
     state = pl.col("marker").forward_fill().shift(1)
     return frame.with_columns(
-        entry_row=pl.when(pl.col("kind") == ENTRY).then(pl.col("row")).forward_fill(),
         drop=pl.col("drop").forward_fill(),
         kind=pl.when(pl.col("kind") != CONTINUED)
         .then(pl.col("kind"))
@@ -238,7 +237,11 @@ def _count_entries(summary: Summary, entries: pl.DataFrame, part: Part) -> None:
 def _events(rows: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
     """One row per kept entry: relative line, time, level, full message, pattern."""
     continued = (
-        rows.filter((pl.col("kind") == CONTINUED) & (pl.col("drop") == ""))
+        rows.with_columns(
+            # Only events need to know which entry a continuation line belongs to.
+            entry_row=pl.when(pl.col("kind") == ENTRY).then(pl.col("row")).forward_fill()
+        )
+        .filter((pl.col("kind") == CONTINUED) & (pl.col("drop") == ""))
         .group_by("entry_row", maintain_order=True)
         .agg(pl.col("text").str.join("\n").alias("more"))
     )

@@ -21,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from loglens.analysis.chunk import Filters, Part, summarise_block
-from loglens.analysis.formats import BUILTIN_FORMATS, LogFormat, format_by_name
+from loglens.analysis.formats import BUILTIN_FORMATS, GENERIC_FORMAT, LogFormat, format_by_name
 from loglens.analysis.lines import BINARY, decode_block
 from loglens.analysis.parse import Detection, ParseContext, detect_format
 from loglens.analysis.summary import PatternStack, Summary
@@ -152,7 +152,7 @@ def _share_parsed(sample: list[str], fmt: LogFormat) -> float:
     """The confidence of a forced format: the share of sample lines it parses."""
     if not sample:
         return 0.0
-    return detect_format(sample, (fmt,)).confidence if fmt.name != "generic" else 1.0
+    return detect_format(sample, (fmt,)).confidence if fmt.name != GENERIC_FORMAT.name else 1.0
 
 
 def _tasks(
