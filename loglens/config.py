@@ -44,6 +44,15 @@ class Config:
     drop_levels: tuple[str, ...] = ()
     drop_regex: str = ""
     formats_file: Path | None = None
+    auth_tokens: tuple[tuple[str, str], ...] = ()
+    max_header_bytes: int = 64 * 1024
+    max_frame_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 16 * 1024**3
+    max_decompressed_bytes: int = 64 * 1024**3
+    max_connections: int = 512
+    idle_timeout: float = 60.0
+    server: str = "127.0.0.1:7878"
+    token: str = ""
 
     @property
     def worker_count(self) -> int:
@@ -105,6 +114,58 @@ def check_regex(pattern: str, setting: str = "DROP_REGEX") -> str:
     return pattern
 
 
+def _size(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    value = parse_size(raw, name)
+    if value < minimum:
+        raise ConfigError(f"{name}={raw} is too small: it must be at least {minimum:,} bytes")
+    return value
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a number of seconds") from None
+    if not value > 0:
+        raise ConfigError(f"{name}={raw} must be more than 0 seconds")
+    return value
+
+
+def parse_tokens(text: str, setting: str = "AUTH_TOKENS") -> tuple[tuple[str, str], ...]:
+    """Parse `alice:s3cret,bob:hunter2` (commas or newlines) into (operator, token) pairs."""
+    pairs: list[tuple[str, str]] = []
+    for item in re.split(r"[,\n]", text):
+        item = item.strip()
+        if not item or item.startswith("#"):
+            continue
+        operator, sep, token = item.partition(":")
+        operator, token = operator.strip(), token.strip()
+        if not sep or not operator or not token:
+            raise ConfigError(f"{setting}: {item!r} is not operator:token")
+        if any(token == have for _op, have in pairs):
+            raise ConfigError(f"{setting}: operator {operator!r} reuses another operator's token")
+        pairs.append((operator, token))
+    return tuple(pairs)
+
+
+def _tokens(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """AUTH_TOKENS, or the file AUTH_TOKENS_FILE names (one operator:token per line)."""
+    inline = env.get("AUTH_TOKENS", "")
+    file_name = env.get("AUTH_TOKENS_FILE", "").strip()
+    if file_name:
+        try:
+            inline += "\n" + Path(file_name).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"AUTH_TOKENS_FILE={file_name}: cannot read: {exc}") from exc
+    return parse_tokens(inline)
+
+
 def load_config(env: Mapping[str, str]) -> Config:
     """Build and validate the Config from a mapping of setting names to strings."""
     formats_file = env.get("FORMATS_FILE", "").strip()
@@ -126,6 +187,18 @@ def load_config(env: Mapping[str, str]) -> Config:
         drop_levels=check_levels(env.get("DROP_LEVELS", "")),
         drop_regex=check_regex(drop_regex) if drop_regex else "",
         formats_file=Path(formats_file) if formats_file else None,
+        auth_tokens=_tokens(env),
+        max_header_bytes=_size(env, "MAX_HEADER_BYTES", Config.max_header_bytes, 1024),
+        max_frame_bytes=_size(env, "MAX_FRAME_BYTES", Config.max_frame_bytes, 1024),
+        max_upload_bytes=_size(env, "MAX_UPLOAD_BYTES", Config.max_upload_bytes, 1),
+        max_decompressed_bytes=_size(
+            env, "MAX_DECOMPRESSED_BYTES", Config.max_decompressed_bytes, 1
+        ),
+        max_connections=_int(env, "MAX_CONNECTIONS", Config.max_connections, 1),
+        idle_timeout=_seconds(env, "IDLE_TIMEOUT", Config.idle_timeout),
+        server=env.get("LOGLENS_SERVER", "").strip()
+        or f"{env.get('HOST', Config.host)}:{env.get('PORT', Config.port)}",
+        token=env.get("LOGLENS_TOKEN", "").strip(),
     )
 
 

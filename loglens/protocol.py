@@ -1,0 +1,308 @@
+"""The loglens upload protocol, version 1: the bytes a client and the server exchange.
+
+Everything is big-endian. A connection (plain TCP, or TLS around it) goes like this::
+
+    client                                      server
+    "LGLN" 0x01                     ──────▶                       handshake, 5 bytes
+                                    ◀──────     "LGLN" 0x01       the server's version
+    UPLOAD {header}                 ──────▶
+                                    ◀──────     ACCEPTED {upload_id, offset, duplicate}
+    DATA bytes[offset:…] …          ──────▶                       any number of frames
+                                    ◀──────     PROGRESS {offset} now and then (informative)
+    END {}                          ──────▶
+                                    ◀──────     STORED {upload_id, sha256, size, job_id, …}
+                                    ◀──────     PROCESSED {…, report}   only if header.wait
+    UPLOAD … (another file) or close
+
+**Handshake.** The client sends the 4 magic bytes ``LGLN`` and one byte, its protocol
+version (1). The server answers with the magic and its own version. If it does not speak
+the client's version it then sends an ERROR frame (``unsupported_version``) and closes.
+
+**Frames.** Every later message is a frame: a 1-byte type, a 4-byte unsigned body length,
+then the body. Control frames carry a UTF-8 JSON object; DATA carries raw bytes. A receiver
+checks the declared length against its limit *before* reading the body, so a peer cannot
+make it buffer more than the limit: control bodies at most ``MAX_HEADER_BYTES`` (64 KiB by
+default), DATA bodies at most ``MAX_FRAME_BYTES`` (1 MiB by default). An unknown type, a
+body that is not a JSON object, or a frame that is not allowed at that point is an error.
+
+Client → server:
+
+- ``UPLOAD`` (0x01): ``{"token": str, "name": str, "size": int, "sha256": hex str,
+  "compression": "none"|"gzip", "wait": bool, "resume": int|null}``. ``size`` and ``sha256``
+  describe the bytes that will be sent (still compressed, for gzip). ``name`` is the
+  original file name, shown to people and never used as a path. ``resume`` is the id of an
+  earlier upload to take over (after a dropped connection); without it the server still
+  resumes the operator's unfinished upload of the same bytes if one is idle.
+- ``DATA`` (0x02): the next bytes of the upload, starting at the offset the server named.
+- ``END`` (0x03): ``{}``, all ``size`` bytes have been sent.
+
+Server → client:
+
+- ``ACCEPTED`` (0x81): ``{"upload_id": int, "offset": int, "duplicate": bool}``. The
+  server durably holds the first ``offset`` bytes (0 for a new upload); the client sends
+  the rest. When the server already stores this content, ``duplicate`` is true and
+  ``offset`` equals ``size``: the client sends END straight away.
+- ``PROGRESS`` (0x82): ``{"offset": int}``, bytes durably held so far.
+- ``STORED`` (0x83): ``{"upload_id", "sha256", "size", "content_sha256", "content_size",
+  "job_id", "duplicate"}``: the upload is fsynced, its SHA-256 verified, and it is
+  recorded; ``content_*`` describe the decompressed content that is analysed.
+- ``PROCESSED`` (0x84): ``{"upload_id", "job_id", "state": "done"|"failed",
+  "report": {…}|null, "error": str|null}``: the analysis ended (sent only when asked).
+- ``ERROR`` (0xEE): ``{"code": str, "message": str}``, then the server closes the
+  connection. The codes are the members of `ErrorCode`; ``retryable`` ones may succeed
+  if the client reconnects and resumes.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import struct
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from loglens.errors import ProtocolError
+
+MAGIC = b"LGLN"
+VERSION = 1
+HANDSHAKE = MAGIC + bytes([VERSION])
+HANDSHAKE_SIZE = len(HANDSHAKE)
+FRAME_HEAD = struct.Struct(">BI")  # type, body length
+MAX_HEADER_BYTES = 64 * 1024
+MAX_FRAME_BYTES = 1024 * 1024
+COMPRESSIONS = ("none", "gzip")
+MAX_NAME_CHARS = 1024
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class FrameType(enum.IntEnum):
+    """The type byte of a frame."""
+
+    UPLOAD = 0x01
+    DATA = 0x02
+    END = 0x03
+    ACCEPTED = 0x81
+    PROGRESS = 0x82
+    STORED = 0x83
+    PROCESSED = 0x84
+    ERROR = 0xEE
+
+
+class ErrorCode(enum.StrEnum):
+    """The `code` of an ERROR frame."""
+
+    UNSUPPORTED_VERSION = "unsupported_version"
+    MALFORMED_FRAME = "malformed_frame"
+    UNEXPECTED_FRAME = "unexpected_frame"
+    HEADER_TOO_LARGE = "header_too_large"
+    FRAME_TOO_LARGE = "frame_too_large"
+    BAD_HEADER = "bad_header"
+    UNAUTHORIZED = "unauthorized"
+    UPLOAD_TOO_LARGE = "upload_too_large"
+    SIZE_MISMATCH = "size_mismatch"
+    HASH_MISMATCH = "hash_mismatch"
+    BAD_GZIP = "bad_gzip"
+    DECOMPRESSED_TOO_LARGE = "decompressed_too_large"
+    NOT_RESUMABLE = "not_resumable"
+    IDLE_TIMEOUT = "idle_timeout"
+    SERVER_BUSY = "server_busy"
+    SHUTTING_DOWN = "shutting_down"
+    INSUFFICIENT_STORAGE = "insufficient_storage"
+    INTERNAL = "internal"
+
+    @property
+    def retryable(self) -> bool:
+        """Whether reconnecting (and resuming) may succeed where this failed."""
+        return self in _RETRYABLE
+
+
+_RETRYABLE = frozenset(
+    {
+        ErrorCode.IDLE_TIMEOUT,
+        ErrorCode.SERVER_BUSY,
+        ErrorCode.SHUTTING_DOWN,
+        ErrorCode.INTERNAL,
+        ErrorCode.INSUFFICIENT_STORAGE,
+    }
+)
+_CONTROL = frozenset(FrameType) - {FrameType.DATA}
+
+
+class PeerError(ProtocolError):
+    """The peer broke the protocol, or (client side) the server answered with an ERROR."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One received frame: its type and body (raw for DATA, else the decoded JSON object)."""
+
+    type: FrameType
+    data: bytes = b""
+    body: dict[str, Any] | None = None
+
+    def field(self, name: str) -> Any:
+        """A field of the JSON body; PeerError(malformed_frame) when it is missing."""
+        if self.body is None or name not in self.body:
+            raise PeerError(ErrorCode.MALFORMED_FRAME, f"{self.type.name} frame has no {name!r}")
+        return self.body[name]
+
+
+@dataclass(frozen=True)
+class UploadHeader:
+    """The body of an UPLOAD frame, validated."""
+
+    token: str
+    name: str
+    size: int
+    sha256: str
+    compression: str = "none"
+    wait: bool = False
+    resume: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON body of the UPLOAD frame."""
+        return {
+            "token": self.token,
+            "name": self.name,
+            "size": self.size,
+            "sha256": self.sha256,
+            "compression": self.compression,
+            "wait": self.wait,
+            "resume": self.resume,
+        }
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> UploadHeader:
+        """Validate an UPLOAD body; PeerError(bad_header) names the first bad field."""
+        token, name, size = body.get("token"), body.get("name", ""), body.get("size")
+        sha256, compression = body.get("sha256"), body.get("compression", "none")
+        wait, resume = body.get("wait", False), body.get("resume")
+        if not isinstance(token, str):
+            raise PeerError(ErrorCode.UNAUTHORIZED, "upload refused: the header has no token")
+        if not isinstance(name, str) or len(name) > MAX_NAME_CHARS:
+            raise _bad(f"'name' must be a string of at most {MAX_NAME_CHARS} characters")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise _bad(f"'size' must be a whole number of bytes, not {size!r}")
+        if not isinstance(sha256, str) or not _SHA256.match(sha256):
+            raise _bad("'sha256' must be 64 lowercase hex digits")
+        if compression not in COMPRESSIONS:
+            raise _bad(
+                f"'compression' must be one of {', '.join(COMPRESSIONS)}, not {compression!r}"
+            )
+        if not isinstance(wait, bool):
+            raise _bad("'wait' must be true or false")
+        if resume is not None and (not _is_int(resume) or resume < 1):
+            raise _bad(f"'resume' must be an upload id or null, not {resume!r}")
+        return cls(token, name, size, sha256, compression, wait, resume)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _bad(message: str) -> PeerError:
+    return PeerError(ErrorCode.BAD_HEADER, f"bad upload header: {message}")
+
+
+class Reader(Protocol):
+    """What frames are read from: an `asyncio.StreamReader` or anything like it."""
+
+    async def readexactly(self, n: int, /) -> bytes:
+        """Read exactly `n` bytes (IncompleteReadError at the end of the stream)."""
+        ...
+
+
+def encode(frame_type: FrameType, body: dict[str, Any] | bytes | None = None) -> bytes:
+    """Encode one frame: raw bytes for DATA, a JSON object for the others."""
+    if isinstance(body, bytes | bytearray | memoryview):
+        payload = bytes(body)
+    else:
+        payload = json.dumps(body or {}, separators=(",", ":"), ensure_ascii=False).encode()
+    return FRAME_HEAD.pack(frame_type, len(payload)) + payload
+
+
+def encode_error(code: ErrorCode, message: str) -> bytes:
+    """Encode an ERROR frame."""
+    return encode(FrameType.ERROR, {"code": code.value, "message": message})
+
+
+def check_handshake(data: bytes) -> int:
+    """Return the peer's version from its 5 handshake bytes; PeerError if they are not ours."""
+    if len(data) != HANDSHAKE_SIZE or not data.startswith(MAGIC):
+        raise PeerError(
+            ErrorCode.MALFORMED_FRAME,
+            "not a loglens client: a connection must start with b'LGLN' and a version byte",
+        )
+    return data[len(MAGIC)]
+
+
+async def read_frame(
+    reader: Reader, max_header: int = MAX_HEADER_BYTES, max_data: int = MAX_FRAME_BYTES
+) -> Frame:
+    """Read one frame, checking the declared length against the limits before the body.
+
+    Raises PeerError for a bad frame and `asyncio.IncompleteReadError` when the stream
+    ends, at a frame boundary or not (`.partial` tells which).
+    """
+    head = await reader.readexactly(FRAME_HEAD.size)
+    raw_type, length = FRAME_HEAD.unpack(head)
+    try:
+        frame_type = FrameType(raw_type)
+    except ValueError:
+        raise PeerError(ErrorCode.MALFORMED_FRAME, f"unknown frame type 0x{raw_type:02x}") from None
+    if frame_type is FrameType.DATA:
+        if length > max_data:
+            raise PeerError(
+                ErrorCode.FRAME_TOO_LARGE,
+                f"DATA frame of {length:,} bytes: the server accepts at most {max_data:,} "
+                "(MAX_FRAME_BYTES)",
+            )
+        return Frame(frame_type, data=await reader.readexactly(length))
+    if length > max_header:
+        code = (
+            ErrorCode.HEADER_TOO_LARGE
+            if frame_type is FrameType.UPLOAD
+            else (ErrorCode.FRAME_TOO_LARGE)
+        )
+        raise PeerError(
+            code,
+            f"{frame_type.name} frame of {length:,} bytes: at most {max_header:,} are accepted "
+            "(MAX_HEADER_BYTES)",
+        )
+    payload = await reader.readexactly(length)
+    return Frame(frame_type, body=decode_body(frame_type, payload))
+
+
+def decode_body(frame_type: FrameType, payload: bytes) -> dict[str, Any]:
+    """Decode the JSON object of a control frame; PeerError(malformed_frame) if it is not."""
+    if frame_type not in _CONTROL:
+        raise PeerError(ErrorCode.MALFORMED_FRAME, f"{frame_type.name} has no JSON body")
+    try:
+        body = json.loads(payload or b"{}")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PeerError(
+            ErrorCode.MALFORMED_FRAME, f"{frame_type.name} frame body is not JSON: {exc}"
+        ) from None
+    if not isinstance(body, dict):
+        raise PeerError(
+            ErrorCode.MALFORMED_FRAME, f"{frame_type.name} frame body must be a JSON object"
+        )
+    return body
+
+
+def raise_if_error(frame: Frame) -> Frame:
+    """Turn an ERROR frame from the server into PeerError; return any other frame."""
+    if frame.type is not FrameType.ERROR:
+        return frame
+    raw = str(frame.field("code"))
+    try:
+        code = ErrorCode(raw)
+    except ValueError:
+        code = ErrorCode.INTERNAL
+    raise PeerError(code, str(frame.field("message")))
