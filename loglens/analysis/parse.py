@@ -3,10 +3,9 @@
 Everything here runs as polars expressions over whole columns (Rust regexes); no Python code
 runs per line. For a regex format one search with the group names dropped (it runs on the fast
 lazy DFA) finds each line's header text; a line is a header when that text is not empty, and
-its message is the rest of the line. The fields are read from the header text: a leading
-timestamp is sliced off where its end is easy to find, and the other fields are captured
-(``extract_groups``, with only the groups we use) from the rest of the header, once per
-distinct rest when rests repeat, as they usually do.
+its message is the rest of the line. The fields are read from the header text
+(``header_fields``: a leading timestamp sliced off where its end is easy to find, the other
+fields captured once per distinct rest of the header).
 
 A line that is not a header keeps its whole text (trailing whitespace stripped) as its message
 and has no timestamp, level or component: it continues the entry before it.
@@ -23,35 +22,31 @@ which it finds a timestamp or a component.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import polars as pl
 
 from loglens.analysis.formats import GENERIC_FORMAT, FormatKind, LogFormat
+from loglens.analysis.header_fields import (
+    capture_regex,
+    fields_frame,
+    group_names,
+    header_fields,
+    keep_groups,
+    per_distinct,
+    slices_stamp,
+)
 from loglens.analysis.levels import (
-    LEVEL_WORD,
-    LEVEL_WORD_STRICT,
     infer_levels,
     level_from_http_status,
     level_from_syslog_pri,
     normalize_levels,
 )
 from loglens.analysis.lines import CONTINUATION
-from loglens.analysis.timestamps import (
-    TS_CLF,
-    TS_CTIME,
-    TS_ISO,
-    TS_SYSLOG,
-    TS_YMD_SLASH,
-    TS_YY_SLASH,
-    TS_YYMMDD,
-    UTC_DATETIME,
-    parse_column,
-)
+from loglens.analysis.timestamps import UTC_DATETIME, parse_column
 from loglens.errors import ConfigError
 
 SAMPLE_LINES = 500
@@ -61,12 +56,7 @@ MIN_CONFIDENCE = 0.5
 # finds more fields wins, then the more specific (earlier) one.
 CONFIDENCE_TOLERANCE = 0.02
 RICHNESS_TOLERANCE = 0.05
-# Fields are captured once per distinct header rest when at most this share of the first
-# DISTINCT_SAMPLE rests differ.
-DISTINCT_SAMPLE = 10_000
-MAX_DISTINCT_SHARE = 0.5
 
-_NAMED_GROUP = re.compile(r"(?<!\\)((?:\\\\)*)\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
 _FIELD_GROUPS = ("ts", "frac", "level", "component", "pri", "status", "message")
 _TRAILING_SPACE = " \t\r\n\f\v"
 
@@ -162,35 +152,33 @@ def parse_lines(lines: pl.Series, fmt: LogFormat, ctx: ParseContext) -> pl.DataF
 
 def _regex_fields(lines: pl.Series, fmt: LogFormat) -> pl.DataFrame:
     """Raw text fields of a regex or text format (see _finish for the columns)."""
-    groups = _group_names(fmt.header)
+    groups = group_names(fmt.header)
     used = tuple(group for group in _FIELD_GROUPS if group in groups)
     if "message" in used:
-        fields = lines.str.extract_groups(_capture_regex(fmt.header, used)).struct.unnest()
+        fields = lines.str.extract_groups(capture_regex(fmt.header, used)).struct.unnest()
         header = fields["message"].is_not_null()
         message = fields["message"].fill_null(lines)
-    elif "ts" in used and (
-        fmt.header.endswith(_CLOSING_CLF) or _leading_stamp(fmt.header) is not None
-    ):
+    elif "ts" in used and slices_stamp(fmt.header):
         # One DFA pass finds each line's header; the fields are then read from that short text.
-        head = lines.str.extract(_keep_groups(fmt.header, ()), 0)
+        head = lines.str.extract(keep_groups(fmt.header, ()), 0)
         header = head.str.len_bytes().fill_null(0) > 0
         message = lines.str.slice(head.str.len_chars().fill_null(0))
-        fields = _header_fields(head, fmt.header, used)
+        fields = header_fields(head, fmt.header, used)
     else:
         # Without a stamp to slice, deleting the header (a DFA pass) and capturing the fields
         # from the whole line is a little cheaper than keeping the header text.
-        message = lines.str.replace(_keep_groups(fmt.header, ()), "")
+        message = lines.str.replace(keep_groups(fmt.header, ()), "")
         header = message.str.len_bytes() != lines.str.len_bytes()
         fields = (
-            lines.str.extract_groups(_capture_regex(fmt.header, used)).struct.unnest()
+            lines.str.extract_groups(capture_regex(fmt.header, used)).struct.unnest()
             if used
-            else _frame({}, len(lines))
+            else fields_frame({}, len(lines))
         )
     if fmt.message_fields:
-        extra = _group_names(fmt.message_fields)
+        extra = group_names(fmt.message_fields)
         wanted = tuple(group for group in _FIELD_GROUPS if group in extra and group not in used)
         if wanted:
-            found = message.str.extract_groups(_keep_groups(fmt.message_fields, wanted))
+            found = message.str.extract_groups(keep_groups(fmt.message_fields, wanted))
             fields = fields.hstack(found.struct.unnest())
     if fmt.kind is FormatKind.TEXT:
         # Free text: a line starts an entry unless it looks like a continuation; a line whose
@@ -205,140 +193,6 @@ def _regex_fields(lines: pl.Series, fmt: LogFormat) -> pl.DataFrame:
         truncated=_truncated(lines, header, fmt),
         message=message.str.strip_chars_end(_TRAILING_SPACE),
     )
-
-
-def _header_fields(head: pl.Series, header: str, used: tuple[str, ...]) -> pl.DataFrame:
-    """The ``used`` fields of each header text (null where there is none).
-
-    A leading timestamp whose end is easy to find (``_STAMPS``) is sliced off rather than
-    captured, and the other fields are captured from the rest of each header, once per
-    distinct rest: capturing is the dearest step of parsing, the stamp its dearest part.
-    """
-    if not used:
-        return _frame({}, len(head))
-    if "ts" in used and header.endswith(_CLOSING_CLF):
-        # The access log's stamp has a fixed width and closes the header: slice it off its end.
-        columns = {"ts": head.str.slice(-len("] ") - _CLF_WIDTH, _CLF_WIDTH)}
-        rest = tuple(group for group in used if group != "ts")
-        if rest:
-            captured = head.str.extract_groups(_capture_regex(header, rest)).struct.unnest()
-            columns.update({name: captured[name] for name in rest})
-        return _frame({name: columns[name] for name in used}, len(head))
-    stamp = _leading_stamp(header) if "ts" in used else None
-    if stamp is not None and stamp.unless and head.str.starts_with(stamp.unless).any():
-        stamp = None
-    if stamp is None:
-        captured = head.str.extract_groups(_capture_regex(header, used)).struct.unnest()
-        return _frame({name: captured[name] for name in used}, len(head))
-    ts, rest_of_header = _split_stamp(head, stamp)
-    columns = {"ts": ts}
-    nothing = pl.repeat(None, len(head), dtype=pl.String, eager=True)
-    columns.update({group: nothing for group in stamp.absent if group in used})
-    rest = tuple(group for group in used if group not in columns)
-    if rest:
-        regex = _capture_regex("^" + header.removeprefix(stamp.opening), rest)
-        columns.update(_capture_distinct(rest_of_header, regex))
-    return _frame({name: columns[name] for name in used}, len(head))
-
-
-@dataclass(frozen=True)
-class _Stamp:
-    """A timestamp group a header opens with, and how to find where the stamp ends.
-
-    The stamp starts at ``offset`` and is ``width`` characters long, or, when ``width`` is 0,
-    ends at the first ``end`` character at or after ``search_from`` (the shape holds none
-    there, and the header writes one right after the stamp).
-    """
-
-    opening: str  # the header regex up to and including the ts group
-    offset: int
-    width: int = 0
-    end: str = " "
-    search_from: int = 0
-    unless: str = ""  # the rule holds only when no header starts with this
-    absent: tuple[str, ...] = ()  # groups of the opening that are then empty
-
-
-_STAMPS = (
-    _Stamp(f"^(?<ts>{TS_YYMMDD})", 0, width=13),
-    _Stamp(f"^(?<ts>{TS_YY_SLASH})", 0, width=17),
-    # Between date and time these shapes may hold a space, but nowhere after.
-    _Stamp(f"^(?<ts>{TS_ISO})", 0, search_from=11),
-    _Stamp(f"^(?<ts>{TS_YMD_SLASH})", 0, search_from=11),
-    _Stamp(rf"^\[(?<ts>{TS_CTIME})", 1, end="]", search_from=1),
-    # Syslog without its optional <PRI>: "Mar  13 04:05:06" has its last inner space at 7.
-    _Stamp(
-        f"^(?:<(?<pri>[0-9]{{1,3}})>)?(?<ts>{TS_SYSLOG})",
-        0,
-        search_from=8,
-        unless="<",
-        absent=("pri",),
-    ),
-)
-
-
-# A header that ends with a Common Log Format stamp in brackets and a space, 26 characters wide.
-_CLOSING_CLF = rf"(?<ts>{TS_CLF})\] "
-_CLF_WIDTH = 26
-
-
-def _leading_stamp(header: str) -> _Stamp | None:
-    """The stamp (one of ``_STAMPS``) a header opens with and ends right after."""
-    for stamp in _STAMPS:
-        closing = stamp.end if stamp.end == " " else f"\\{stamp.end}"
-        rest = header.removeprefix(stamp.opening)
-        if rest != header and rest.startswith(closing) and rest[len(closing) :][:1] not in "?*{":
-            return stamp
-    return None
-
-
-def _split_stamp(head: pl.Series, stamp: _Stamp) -> tuple[pl.Series, pl.Series]:
-    """Each header's stamp and the text after it.
-
-    Stamps of a file usually have one width: the first one's is taken for all when every
-    header has the end character there and none before it, else each stamp's end is found.
-    """
-    ends: pl.Series | int = stamp.offset + stamp.width
-    if not stamp.width:
-        present = head.is_not_null()
-        first = str(head[int(present.arg_max() or 0)]) if present.any() else ""
-        end = first.find(stamp.end, stamp.search_from)
-        if end >= 0:
-            rest = head.str.slice(end)
-            before = head.str.slice(stamp.search_from, end - stamp.search_from)
-            fits = rest.str.starts_with(stamp.end) & ~before.str.contains(stamp.end, literal=True)
-            if fits.fill_null(True).all():
-                return head.str.slice(stamp.offset, end - stamp.offset), rest
-        found = head.str.slice(stamp.search_from).str.find(stamp.end, literal=True)
-        ends = found + stamp.search_from
-    return head.str.slice(stamp.offset, ends - stamp.offset), head.str.slice(ends)
-
-
-def _capture_distinct(texts: pl.Series, regex: str) -> dict[str, pl.Series]:
-    """The groups ``regex`` captures in each text, capturing each distinct text only once.
-
-    Header texts without their timestamp usually repeat a lot (a level, a thread, a logger).
-    """
-    captured = _per_distinct(texts, lambda each: each.str.extract_groups(regex))
-    return {name: captured.struct.field(name) for name in captured.struct.fields}
-
-
-def _per_distinct(texts: pl.Series, compute: Callable[[pl.Series], pl.Series]) -> pl.Series:
-    """``compute`` of each text, an elementwise function, run once per distinct text.
-
-    Casting to a categorical of their own numbers the distinct texts at hash speed, far
-    cheaper than a capture or a timestamp parse of every line. Where the first texts mostly
-    differ (a pid, a connection number, milliseconds in each), hashing them all would cost
-    more than it saves, and ``compute`` runs on every text.
-    """
-    sample = texts.head(DISTINCT_SAMPLE)
-    if sample.n_unique() > len(sample) * MAX_DISTINCT_SHARE:
-        return compute(texts)
-    categories = pl.Categories.random()
-    # The categories live only as long as a column refers to them: keep ``categorical``.
-    categorical = texts.cast(pl.Categorical(categories))
-    distinct = compute(categories.to_series())
-    return distinct.gather(categorical.to_physical())
 
 
 def _truncated(lines: pl.Series, header: pl.Series, fmt: LogFormat) -> pl.Series:
@@ -383,7 +237,7 @@ def _json_fields(lines: pl.Series) -> pl.DataFrame:
             rows = unread.arg_true()
             fields = {name: fields[name].scatter(rows, salvaged[name]) for name in fields}
     message = fields.pop("message", lines)
-    return _frame(fields, len(lines)).with_columns(
+    return fields_frame(fields, len(lines)).with_columns(
         header=header,
         truncated=starts & ~header,
         message=pl.when(header)
@@ -423,7 +277,7 @@ def _logfmt_fields(lines: pl.Series) -> pl.DataFrame:
             unquoted = _unescape(unquoted)
         fields[name] = unquoted
     message = fields.pop("message")
-    return _frame(fields, len(lines)).with_columns(
+    return fields_frame(fields, len(lines)).with_columns(
         header=header,
         truncated=~header & lines.str.contains(_LOGFMT_START),
         message=pl.when(header)
@@ -439,7 +293,7 @@ def _finish(raw: pl.DataFrame, fmt: LogFormat, ctx: ParseContext) -> pl.DataFram
     nothing = pl.lit(None, dtype=pl.String)
     if "ts" in columns:
         reference = ctx.reference_time()
-        ts = _per_distinct(
+        ts = per_distinct(
             raw["ts"], lambda text: parse_column(text, fmt.ts_format, ctx.tz, reference)
         )
         if "frac" in columns:
@@ -495,40 +349,3 @@ def _richness(parsed: pl.DataFrame) -> float:
         + pl.col("component").is_not_null().mean()
     )
     return float(found.item())
-
-
-def _frame(columns: dict[str, pl.Series], height: int) -> pl.DataFrame:
-    """A frame of these columns, or of no columns but the given height."""
-    return pl.DataFrame(columns) if columns else pl.DataFrame(height=height)
-
-
-@lru_cache(maxsize=256)
-def _group_names(regex: str) -> frozenset[str]:
-    """The named groups of a regex."""
-    return frozenset(match.group(2) for match in _NAMED_GROUP.finditer(regex))
-
-
-@lru_cache(maxsize=256)
-def _capture_regex(header: str, keep: tuple[str, ...]) -> str:
-    """The regex that captures the fields of lines ``header`` matched: only the groups we use,
-    and each bare level-word alternation relaxed to any word.
-
-    The relaxation captures the same text on a header line (a level word is always followed by
-    a non-word character) and makes capturing several times cheaper: polars captures with an
-    NFA simulation whose cost grows with the alternatives alive at once. Lines that are no
-    header may capture junk; their fields are discarded.
-    """
-    if LEVEL_WORD_STRICT not in header:
-        header = header.replace(LEVEL_WORD, "[A-Za-z0-9]+")
-    return _keep_groups(header, keep)
-
-
-@lru_cache(maxsize=256)
-def _keep_groups(regex: str, keep: tuple[str, ...]) -> str:
-    """The regex with every named group not in ``keep`` made non-capturing."""
-
-    def rewrite(match: re.Match[str]) -> str:
-        escapes, name = match.group(1), match.group(2)
-        return f"{escapes}(?<{name}>" if name in keep else f"{escapes}(?:"
-
-    return _NAMED_GROUP.sub(rewrite, regex)
