@@ -28,11 +28,14 @@ body that is not a JSON object, or a frame that is not allowed at that point is 
 Client → server:
 
 - ``UPLOAD`` (0x01): ``{"token": str, "name": str, "size": int, "sha256": hex str,
-  "compression": "none"|"gzip", "wait": bool, "resume": int|null}``. ``size`` and ``sha256``
-  describe the bytes that will be sent (still compressed, for gzip). ``name`` is the
-  original file name, shown to people and never used as a path. ``resume`` is the id of an
-  earlier upload to take over (after a dropped connection); without it the server still
-  resumes the operator's unfinished upload of the same bytes if one is idle.
+  "compression": "none"|"gzip", "wait": bool, "resume": int|null, "mtime": float|null}``.
+  ``size`` and ``sha256`` describe the bytes that will be sent (still compressed, for
+  gzip). ``name`` is the original file name, shown to people and never used as a path.
+  ``mtime`` is the file's modification time (seconds since the epoch), which gives
+  year-less timestamps (classic syslog) their year, as it does for a local analysis.
+  ``resume`` is the id of an earlier upload to take over (after a dropped connection);
+  without it the server still resumes the operator's unfinished upload of the same bytes
+  if one is idle.
 - ``DATA`` (0x02): the next bytes of the upload, starting at the offset the server named.
 - ``END`` (0x03): ``{}``, all ``size`` bytes have been sent.
 
@@ -164,6 +167,7 @@ class UploadHeader:
     compression: str = "none"
     wait: bool = False
     resume: int | None = None
+    mtime: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON body of the UPLOAD frame."""
@@ -175,6 +179,7 @@ class UploadHeader:
             "compression": self.compression,
             "wait": self.wait,
             "resume": self.resume,
+            "mtime": self.mtime,
         }
 
     @classmethod
@@ -183,6 +188,7 @@ class UploadHeader:
         token, name, size = body.get("token"), body.get("name", ""), body.get("size")
         sha256, compression = body.get("sha256"), body.get("compression", "none")
         wait, resume = body.get("wait", False), body.get("resume")
+        mtime = body.get("mtime")
         if not isinstance(token, str):
             raise PeerError(ErrorCode.UNAUTHORIZED, "upload refused: the header has no token")
         if not isinstance(name, str) or len(name) > MAX_NAME_CHARS:
@@ -199,7 +205,11 @@ class UploadHeader:
             raise _bad("'wait' must be true or false")
         if resume is not None and (not _is_int(resume) or resume < 1):
             raise _bad(f"'resume' must be an upload id or null, not {resume!r}")
-        return cls(token, name, size, sha256, compression, wait, resume)
+        if mtime is not None and (
+            not isinstance(mtime, int | float) or isinstance(mtime, bool) or not 0 <= mtime < 2**35
+        ):
+            raise _bad(f"'mtime' must be seconds since the epoch or null, not {mtime!r}")
+        return cls(token, name, size, sha256, compression, wait, resume, mtime)
 
 
 def _is_int(value: object) -> bool:

@@ -1,0 +1,104 @@
+"""`python server.py`: run the upload server and its processor until SIGINT or SIGTERM.
+
+Exit status: 0 after a graceful stop, 2 for a usage or configuration error, 1 when the
+server cannot start (port taken, database unwritable, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from loglens.config import Config, config_from_environment
+from loglens.errors import ConfigError, LoglensError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+logger = logging.getLogger("loglens.server")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The server's command-line flags; each overrides its setting in the environment."""
+    parser = argparse.ArgumentParser(
+        prog="server.py",
+        description="Receive log uploads, store them verified, and analyse them "
+        "(settings from the environment and .env; see .env.example).",
+    )
+    parser.add_argument("--host", help="address to listen on (HOST)")
+    parser.add_argument("--port", type=int, help="port to listen on, 0 for any free one (PORT)")
+    parser.add_argument("--storage-path", type=Path, help="folder for uploads (STORAGE_PATH)")
+    parser.add_argument("--db-path", type=Path, help="SQLite results database (DB_PATH)")
+    parser.add_argument("--workers", type=int, help="analysis worker processes (WORKERS)")
+    parser.add_argument("--env-file", default=".env", help="settings file (.env)")
+    parser.add_argument("--verbose", action="store_true", help="log every connection")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Config:
+    config = config_from_environment(args.env_file)
+    changes: dict[str, object] = {}
+    for flag, key in (
+        ("host", "host"),
+        ("port", "port"),
+        ("storage_path", "storage_path"),
+        ("db_path", "db_path"),
+        ("workers", "workers"),
+    ):
+        value = getattr(args, flag)
+        if value is not None:
+            changes[key] = value
+    if args.port is not None and not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a port: use 0 to 65535")
+    if args.workers is not None and args.workers < 0:
+        raise ConfigError(f"--workers {args.workers} must be 0 (one per CPU) or more")
+    return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the server; return the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.verbose:
+        logging.getLogger("loglens.server.session").setLevel(logging.WARNING)
+    try:
+        config = _settings(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    if not config.auth_tokens:
+        logger.warning("no AUTH_TOKENS configured: every upload will be refused")
+    try:
+        asyncio.run(serve(config))
+    except (LoglensError, OSError) as exc:
+        sys.stderr.write(f"error: the server could not run: {exc}\n")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def serve(config: Config) -> None:
+    """Start the server and its processor; stop gracefully on SIGINT or SIGTERM."""
+    from loglens.processor.service import run_processor
+    from loglens.server.app import Server
+
+    server = Server(config, run_processor)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await server.start()
+    except BaseException:
+        await server.shutdown(grace=0)
+        raise
+    await stop.wait()
+    logger.info("stopping: no new connections; uploads in flight may finish")
+    await server.shutdown()

@@ -1,0 +1,265 @@
+"""The upload server: one asyncio loop, many connections, one processor process.
+
+The server accepts connections (plain TCP, or TLS when given an `ssl.SSLContext`), runs a
+`Session` for each, records uploads and jobs in the database, and hands jobs to the
+processor process over a `multiprocessing.Pipe`. It never imports the processor: it is
+given the function to run in that process, and the pipe messages (`loglens.messages`) and
+the database rows are the whole contract. Jobs are rows, so a job the processor did not
+finish (it died, or the server was killed) runs again when the processor or the server
+starts again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import ssl as ssl_module
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from loglens import messages
+from loglens.config import Config
+from loglens.protocol import HANDSHAKE, ErrorCode, encode_error
+from loglens.server.files import Storage
+from loglens.server.session import Receiving, Session
+from loglens.storage import Database
+
+logger = logging.getLogger(__name__)
+
+ProcessorTarget = Callable[[Connection, Config], None]
+# Seconds in-flight uploads get to finish when the server is asked to stop.
+SHUTDOWN_GRACE = 10.0
+# Seconds the processor gets to finish its running jobs when the server stops.
+PROCESSOR_GRACE = 30.0
+
+
+class Server:
+    """The upload server; `start`, then `shutdown`."""
+
+    def __init__(
+        self,
+        config: Config,
+        processor: ProcessorTarget | None,
+        ssl: ssl_module.SSLContext | None = None,
+    ) -> None:
+        self.config = config
+        self.storage = Storage(config.storage_path)
+        self.receiving: dict[int, Receiving] = {}
+        self._processor_target = processor
+        self._ssl = ssl
+        self._db: Database | None = None
+        self._listener: asyncio.Server | None = None
+        self._sessions: dict[Session, asyncio.Task[None]] = {}
+        self._waiters: dict[int, list[asyncio.Future[tuple[str, str | None]]]] = {}
+        self._processor: _ProcessorLink | None = None
+        self._closing = False
+
+    @property
+    def db(self) -> Database:
+        """The server's connection to the results database."""
+        assert self._db is not None, "the server is not started"
+        return self._db
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The host and port the server listens on (the real port when PORT is 0)."""
+        assert self._listener is not None, "the server is not started"
+        host, port = self._listener.sockets[0].getsockname()[:2]
+        return str(host), int(port)
+
+    async def start(self) -> None:
+        """Create the storage and database, start the processor, and listen."""
+        await asyncio.to_thread(self.storage.create)
+        self._db = await Database.open(self.config.db_path)
+        queued = await self._db.requeue_unfinished()
+        if self._processor_target is not None:
+            self._processor = _ProcessorLink(self._processor_target, self.config, self)
+            self._processor.start()
+            for job in queued:
+                self.submit_job(job.id, job.path, job.name)
+            if queued:
+                logger.info("%d unfinished jobs queued again", len(queued))
+        self._listener = await asyncio.start_server(
+            self._accept, self.config.host, self.config.port, ssl=self._ssl
+        )
+        host, port = self.address
+        logger.info("loglens server listening on %s:%d", host, port)
+
+    async def shutdown(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Stop accepting, let uploads in flight end (or leave them resumable), stop the
+        processor after its running jobs, and close the database. Queued jobs stay queued."""
+        self._closing = True
+        if self._listener is not None:
+            self._listener.close()
+        idle = [task for session, task in self._sessions.items() if not session.busy]
+        for task in idle:
+            task.cancel()
+        busy = [task for session, task in self._sessions.items() if session.busy]
+        if busy:
+            logger.info("waiting up to %g s for %d uploads in flight", grace, len(busy))
+            _done, late = await asyncio.wait(busy, timeout=grace)
+            for task in late:
+                task.cancel()
+        await asyncio.gather(*self._sessions.values(), return_exceptions=True)
+        if self._processor is not None:
+            await self._processor.stop(PROCESSOR_GRACE)
+        if self._db is not None:
+            await self._db.close()
+        logger.info("server stopped")
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._closing or len(self._sessions) >= self.config.max_connections:
+            code, why = (
+                (ErrorCode.SHUTTING_DOWN, "the server is shutting down")
+                if self._closing
+                else (
+                    ErrorCode.SERVER_BUSY,
+                    f"the server is serving its maximum of {self.config.max_connections} "
+                    "connections (MAX_CONNECTIONS); try again shortly",
+                )
+            )
+            writer.write(HANDSHAKE + encode_error(code, why))
+            writer.close()
+            return
+        session = Session(self, reader, writer)
+        task = asyncio.current_task()
+        assert task is not None
+        session.task = task
+        self._sessions[session] = task
+        try:
+            await session.run()
+        finally:
+            del self._sessions[session]
+
+    def submit_job(self, job_id: int, path: str, name: str) -> None:
+        """Hand a job to the processor (its row is already queued)."""
+        if self._processor is None:
+            logger.warning("job %d stays queued: this server runs no processor", job_id)
+            return
+        full = str(self.storage.resolve(path))
+        self._processor.send(messages.job(job_id, full, name))
+
+    async def wait_for_job(self, job_id: int) -> tuple[str, str | None]:
+        """Wait until job `job_id` is done or failed; return its state and error."""
+        future: asyncio.Future[tuple[str, str | None]] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(job_id, []).append(future)
+        try:
+            job = await self.db.job(job_id)
+            if job is not None and job.state in ("done", "failed"):
+                return job.state, job.error
+            return await future
+        finally:
+            waiting = self._waiters.get(job_id, [])
+            if future in waiting:
+                waiting.remove(future)
+            if not waiting:
+                self._waiters.pop(job_id, None)
+
+    def job_changed(self, message: messages.StateMessage) -> None:
+        """The processor says a job changed state: wake whoever waits for its end."""
+        if message["state"] not in ("done", "failed"):
+            return
+        for future in self._waiters.get(message["job_id"], []):
+            if not future.done():
+                future.set_result((message["state"], message["error"]))
+
+    async def processor_died(self) -> None:
+        """Start a new processor and give it every unfinished job again."""
+        if self._closing or self._processor is None:
+            return
+        queued = await self.db.requeue_unfinished()
+        self._processor.start()
+        for job in queued:
+            self.submit_job(job.id, job.path, job.name)
+
+
+class _ProcessorLink:
+    """The processor process and the server's end of its pipe."""
+
+    def __init__(self, target: ProcessorTarget, config: Config, server: Server) -> None:
+        self._target = target
+        self._config = config
+        self._server = server
+        self._process: Any = None
+        self._conn: Connection | None = None
+        self._outbox: list[Any] = []
+        self._ready = False
+        self._restart: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the process; messages wait in an outbox until it says it is ready."""
+        context = multiprocessing.get_context("spawn")  # polars' threads do not survive fork
+        ours, theirs = context.Pipe()
+        self._process = context.Process(
+            target=self._target, args=(theirs, self._config), name="loglens-processor"
+        )
+        self._process.start()
+        theirs.close()
+        self._conn, self._ready = ours, False
+        asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
+        logger.info("processor started (pid %d)", self._process.pid)
+
+    def send(self, message: Any) -> None:
+        """Send a message to the processor, or keep it until the processor is ready."""
+        if not self._ready or self._conn is None:
+            self._outbox.append(message)
+            return
+        try:
+            self._conn.send(message)
+        except OSError:
+            self._outbox.append(message)  # the processor died: it is restarted with all jobs
+
+    def _readable(self) -> None:
+        conn = self._conn
+        assert conn is not None
+        try:
+            while conn.poll():
+                message = conn.recv()
+                if message["type"] == "ready":
+                    self._ready = True
+                    logger.info("processor ready with %d workers", message["workers"])
+                    outbox, self._outbox = self._outbox, []
+                    for queued in outbox:
+                        self.send(queued)
+                elif message["type"] == "state":
+                    self._server.job_changed(message)
+        except (EOFError, OSError):
+            self._lost()
+
+    def _lost(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        asyncio.get_running_loop().remove_reader(conn.fileno())
+        conn.close()
+        self._conn, self._ready, self._outbox = None, False, []
+        if self._process is not None:
+            self._process.join(timeout=5)
+        if self._server._closing:
+            return
+        logger.error(
+            "the processor exited unexpectedly (exit code %s); starting a new one",
+            self._process.exitcode if self._process is not None else "?",
+        )
+        self._restart = asyncio.get_running_loop().create_task(self._server.processor_died())
+
+    async def stop(self, grace: float) -> None:
+        """Ask the processor to finish its running jobs and exit; kill it after `grace` s."""
+        process, conn = self._process, self._conn
+        if process is None:
+            return
+        if conn is not None:
+            asyncio.get_running_loop().remove_reader(conn.fileno())
+            with contextlib.suppress(OSError):
+                conn.send({"type": "stop"})
+        await asyncio.to_thread(process.join, grace)
+        if process.is_alive():
+            logger.warning("the processor did not stop within %g s: terminating it", grace)
+            process.terminate()
+            await asyncio.to_thread(process.join, 5)
+        if conn is not None:
+            conn.close()
+        self._conn = None

@@ -1,0 +1,159 @@
+"""The server's side of the disk: partial uploads, verification, decompression, blobs.
+
+Every function here blocks (file I/O, hashing, fsync): the server calls them in threads.
+An upload is written to ``partial/<upload id>.part`` under ``STORAGE_PATH``; once all its
+bytes are in, it is fsynced and its SHA-256 checked, a gzip upload is decompressed (with
+a cap) into ``partial/<upload id>.content``, and the content is renamed to
+``blobs/<sha256[:2]>/<sha256>``, a name the server chooses from the content itself. A
+client's file name never becomes a path.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import zlib
+from pathlib import Path
+from typing import BinaryIO
+
+from loglens.protocol import ErrorCode, PeerError
+
+_READ_BYTES = 1024 * 1024
+
+
+class Storage:
+    """The layout of STORAGE_PATH: `partial/` for uploads in progress, `blobs/` for content."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.partial = root / "partial"
+        self.blobs = root / "blobs"
+
+    def create(self) -> None:
+        """Create the folders."""
+        self.partial.mkdir(parents=True, exist_ok=True)
+        self.blobs.mkdir(parents=True, exist_ok=True)
+
+    def partial_path(self, upload_id: int) -> Path:
+        """Where upload `upload_id` is written while it arrives."""
+        return self.partial / f"{upload_id}.part"
+
+    def content_path(self, upload_id: int) -> Path:
+        """Where the decompressed content of gzip upload `upload_id` is written."""
+        return self.partial / f"{upload_id}.content"
+
+    @staticmethod
+    def blob_name(sha256: str) -> str:
+        """The path of a blob, relative to the storage root."""
+        return f"blobs/{sha256[:2]}/{sha256}"
+
+    def resolve(self, name: str) -> Path:
+        """The absolute path of a blob name."""
+        return self.root / name
+
+    def install(self, source: Path, sha256: str, mtime: float | None = None) -> str:
+        """Move verified content into its blob, durably; return the blob's name.
+
+        The same content may already be there (another upload of it finished first):
+        blobs are named by their hash, so the copy in hand is simply dropped. `mtime`, the
+        original file's modification time, gives year-less timestamps their year.
+        """
+        name = self.blob_name(sha256)
+        target = self.resolve(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            source.unlink(missing_ok=True)
+            return name
+        if mtime is not None:
+            os.utime(source, (mtime, mtime))
+        os.replace(source, target)
+        _fsync_dir(target.parent)
+        return name
+
+    def discard(self, upload_id: int) -> None:
+        """Delete whatever an upload left in `partial/`."""
+        self.partial_path(upload_id).unlink(missing_ok=True)
+        self.content_path(upload_id).unlink(missing_ok=True)
+
+
+class PartialFile:
+    """An upload being received: appends bytes and keeps their running SHA-256."""
+
+    def __init__(self, path: Path, expected_size: int) -> None:
+        """Open (or reopen, to resume) the partial file and hash what it already holds."""
+        self.path = path
+        self._hash = hashlib.sha256()
+        self._file: BinaryIO = open(path, "a+b")  # noqa: SIM115 - closed by close()
+        held = self._file.seek(0, os.SEEK_END)
+        if held > expected_size:
+            # More than the upload's size: not this upload's bytes. Start again.
+            self._file.truncate(0)
+            held = 0
+        self._file.seek(0)
+        while chunk := self._file.read(_READ_BYTES):
+            self._hash.update(chunk)
+        self.offset = held
+        os.fsync(self._file.fileno())
+
+    def write(self, data: bytes) -> None:
+        """Append the next bytes of the upload."""
+        self._file.write(data)
+        self._hash.update(data)
+        self.offset += len(data)
+
+    def sync(self) -> int:
+        """Flush to disk; return the offset now durably held."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        return self.offset
+
+    def hexdigest(self) -> str:
+        """The SHA-256 of the bytes received so far."""
+        return self._hash.hexdigest()
+
+    def close(self) -> None:
+        """Close the file (it stays on disk for a resume)."""
+        self._file.close()
+
+
+def decompress(source: Path, target: Path, cap: int) -> tuple[str, int]:
+    """Gunzip `source` into `target`, fsynced; return the content's SHA-256 and size.
+
+    Stops as soon as the output passes `cap` bytes, so a gzip bomb costs at most `cap`
+    bytes of disk and one read buffer of memory.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with gzip.open(source, "rb") as packed, open(target, "wb") as out:
+            while chunk := packed.read(_READ_BYTES):
+                size += len(chunk)
+                if size > cap:
+                    raise PeerError(
+                        ErrorCode.DECOMPRESSED_TOO_LARGE,
+                        f"upload rejected: it decompresses to more than {cap:,} bytes, the "
+                        "most the server accepts (MAX_DECOMPRESSED_BYTES)",
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except (OSError, EOFError, zlib.error) as exc:
+        target.unlink(missing_ok=True)
+        raise PeerError(
+            ErrorCode.BAD_GZIP, f"upload rejected: it says gzip but is not valid gzip: {exc}"
+        ) from None
+    except PeerError:
+        target.unlink(missing_ok=True)
+        raise
+    return digest.hexdigest(), size
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename in `path` durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,389 @@
+"""One client connection: handshake, authentication, and its uploads, frame by frame.
+
+A session is a firewall: whatever the client sends, it gets an ERROR frame with a code
+and a message and the connection is closed; a bug is logged and the server goes on.
+Nothing a client sends is stored before its token is checked, and nothing is recorded
+as stored before its bytes are fsynced and their SHA-256 verified.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import shutil
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from loglens.errors import StorageError
+from loglens.protocol import (
+    HANDSHAKE,
+    HANDSHAKE_SIZE,
+    VERSION,
+    ErrorCode,
+    Frame,
+    FrameType,
+    PeerError,
+    UploadHeader,
+    check_handshake,
+    encode,
+    encode_error,
+    read_frame,
+)
+from loglens.server.files import PartialFile, decompress
+
+if TYPE_CHECKING:
+    from loglens.server.app import Server
+
+logger = logging.getLogger(__name__)
+
+# Bytes between two PROGRESS frames (each one follows an fsync).
+PROGRESS_BYTES = 256 * 1024 * 1024
+
+
+@dataclass
+class Receiving:
+    """An upload this server is receiving right now; a resume may take it over."""
+
+    session: Session
+    done: asyncio.Event
+
+
+class Session:
+    """Serve one connection until the client closes it or breaks the protocol."""
+
+    def __init__(
+        self, server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.server = server
+        self.config = server.config
+        self.reader = reader
+        self.writer = writer
+        self.peer = str(writer.get_extra_info("peername"))
+        self.task: asyncio.Task[Any] | None = None
+        self.busy = False  # inside an upload (shutdown lets it finish)
+        self._taken_over = False
+
+    async def run(self) -> None:
+        """Handshake, then serve uploads one after the other."""
+        try:
+            await self._handshake()
+            while True:
+                try:
+                    frame = await self._read(first=True)
+                except asyncio.IncompleteReadError as exc:
+                    if exc.partial:
+                        logger.info("%s: connection closed inside a frame", self.peer)
+                    return
+                if frame.type is not FrameType.UPLOAD:
+                    raise PeerError(
+                        ErrorCode.UNEXPECTED_FRAME,
+                        f"expected an UPLOAD frame, got {frame.type.name}",
+                    )
+                self.busy = True
+                await self._upload(UploadHeader.from_json(frame.body or {}))
+                self.busy = False
+        except PeerError as exc:
+            logger.info("%s: %s: %s", self.peer, exc.code, exc.message)
+            await self._send(encode_error(exc.code, exc.message))
+        except asyncio.IncompleteReadError:
+            logger.info("%s: connection lost in the middle of an upload", self.peer)
+        except (ConnectionError, TimeoutError) as exc:
+            logger.info("%s: connection lost: %s", self.peer, exc)
+        except asyncio.CancelledError:
+            code = ErrorCode.NOT_RESUMABLE if self._taken_over else ErrorCode.SHUTTING_DOWN
+            await self._send(encode_error(code, _cancel_message(self._taken_over)))
+            raise
+        except StorageError as exc:
+            logger.error("%s: %s", self.peer, exc)
+            await self._send(encode_error(ErrorCode.INTERNAL, f"server storage error: {exc}"))
+        except Exception:
+            logger.exception("%s: bug while serving the connection", self.peer)
+            await self._send(encode_error(ErrorCode.INTERNAL, "internal server error"))
+        finally:
+            await self._close()
+
+    def take_over(self) -> None:
+        """Stop this session because a new connection resumes its upload."""
+        self._taken_over = True
+        if self.task is not None:
+            self.task.cancel()
+
+    async def _handshake(self) -> None:
+        async with asyncio.timeout(self.config.idle_timeout):
+            hello = await self.reader.readexactly(HANDSHAKE_SIZE)
+        version = check_handshake(hello)
+        await self._send(HANDSHAKE)
+        if version != VERSION:
+            raise PeerError(
+                ErrorCode.UNSUPPORTED_VERSION,
+                f"protocol version {version} is not supported: this server speaks {VERSION}",
+            )
+
+    async def _read(self, first: bool = False) -> Frame:
+        """Read a frame within the idle time; the limits are checked before the body."""
+        try:
+            async with asyncio.timeout(self.config.idle_timeout):
+                return await read_frame(
+                    self.reader, self.config.max_header_bytes, self.config.max_frame_bytes
+                )
+        except TimeoutError:
+            what = "between uploads" if first else "during the upload"
+            raise PeerError(
+                ErrorCode.IDLE_TIMEOUT,
+                f"connection idle for {self.config.idle_timeout:g} s {what} (IDLE_TIMEOUT)",
+            ) from None
+
+    async def _send(self, data: bytes) -> None:
+        if self.writer.is_closing():
+            return
+        try:
+            self.writer.write(data)
+            async with asyncio.timeout(self.config.idle_timeout):
+                await self.writer.drain()
+        except (ConnectionError, TimeoutError):
+            pass
+
+    async def _send_json(self, frame_type: FrameType, body: dict[str, Any]) -> None:
+        await self._send(encode(frame_type, body))
+
+    async def _close(self) -> None:
+        self.writer.close()
+        try:
+            async with asyncio.timeout(5):
+                await self.writer.wait_closed()
+        except (ConnectionError, TimeoutError):
+            pass
+
+    def _operator(self, token: str) -> str:
+        """The operator whose token this is; PeerError(unauthorized) for any other token."""
+        found = None
+        for operator, known in self.config.auth_tokens:
+            # Compare every token, in constant time, so timing tells nothing.
+            if hmac.compare_digest(token.encode(), known.encode()):
+                found = operator
+        if found is None:
+            why = "no token" if not token else "the token is not valid"
+            if not self.config.auth_tokens:
+                why += " (this server has no AUTH_TOKENS configured)"
+            raise PeerError(ErrorCode.UNAUTHORIZED, f"upload refused: {why}")
+        return found
+
+    async def _upload(self, header: UploadHeader) -> None:
+        """Receive one upload, store it, and answer STORED (and PROCESSED if asked)."""
+        operator = self._operator(header.token)
+        if header.size > self.config.max_upload_bytes:
+            raise PeerError(
+                ErrorCode.UPLOAD_TOO_LARGE,
+                f"upload rejected: {header.name or 'the file'} is {header.size:,} bytes, the "
+                f"server accepts at most {self.config.max_upload_bytes:,} (MAX_UPLOAD_BYTES)",
+            )
+        db = self.server.db
+        known = await db.stored_blob_for(header.sha256, header.size, header.compression)
+        if known is not None and self.server.storage.resolve(known.path).is_file():
+            upload_id = await db.create_upload(
+                operator, header.name, header.size, header.sha256, header.compression
+            )
+            await self._send_json(
+                FrameType.ACCEPTED,
+                {"upload_id": upload_id, "offset": header.size, "duplicate": True},
+            )
+            await self._expect_end()
+            content = (known.sha256, known.size)
+            stored = await db.store_upload(upload_id, *content, known.path)
+        else:
+            upload_id = await self._claim(operator, header)
+            stored, content = await self._receive(upload_id, header)
+        logger.info(
+            "upload %d by %s stored: %s, %s bytes, sha256 %s%s",
+            upload_id, operator, header.name or "(no name)", f"{header.size:,}",
+            header.sha256[:12], " (duplicate content)" if stored.duplicate else "",
+        )  # fmt: skip
+        if stored.job_created:
+            self.server.submit_job(stored.job_id, stored.blob_path, header.name)
+        await self._send_json(
+            FrameType.STORED,
+            {
+                "upload_id": upload_id,
+                "sha256": header.sha256,
+                "size": header.size,
+                "content_sha256": content[0],
+                "content_size": content[1],
+                "job_id": stored.job_id,
+                "duplicate": stored.duplicate,
+            },
+        )
+        if header.wait:
+            await self._send_json(FrameType.PROCESSED, await self._processed(upload_id, stored))
+
+    async def _processed(self, upload_id: int, stored: Any) -> dict[str, Any]:
+        """Wait for the job of an upload to end; the body of the PROCESSED frame."""
+        state, error = await self.server.wait_for_job(stored.job_id)
+        report = await self.server.db.job_report(stored.job_id) if state == "done" else None
+        return {
+            "upload_id": upload_id,
+            "job_id": stored.job_id,
+            "state": state,
+            "report": report,
+            "error": error,
+        }
+
+    async def _claim(self, operator: str, header: UploadHeader) -> int:
+        """The upload to receive into: the one named by `resume`, an idle unfinished one
+        of the same bytes, or a new one."""
+        db = self.server.db
+        if header.resume is not None:
+            upload = await db.upload(header.resume)
+            if (
+                upload is None
+                or upload.operator != operator
+                or upload.status != "receiving"
+                or (upload.sha256, upload.size, upload.compression)
+                != (header.sha256, header.size, header.compression)
+            ):
+                raise PeerError(
+                    ErrorCode.NOT_RESUMABLE,
+                    f"upload {header.resume} cannot be resumed: it is not an unfinished upload "
+                    "of these bytes by this operator; start a new upload",
+                )
+            await self._take(upload.id)
+            return upload.id
+        for upload in await db.resumable_uploads(
+            operator, header.sha256, header.size, header.compression
+        ):
+            if upload.id not in self.server.receiving:
+                await self._take(upload.id)
+                return upload.id
+        upload_id = await db.create_upload(
+            operator, header.name, header.size, header.sha256, header.compression
+        )
+        await self._take(upload_id)
+        return upload_id
+
+    async def _take(self, upload_id: int) -> None:
+        """Make this session the one receiving `upload_id`, ending any older one."""
+        while (holder := self.server.receiving.get(upload_id)) is not None:
+            holder.session.take_over()
+            await holder.done.wait()
+        self.server.receiving[upload_id] = Receiving(self, asyncio.Event())
+
+    def _release(self, upload_id: int) -> None:
+        holder = self.server.receiving.get(upload_id)
+        if holder is not None and holder.session is self:
+            del self.server.receiving[upload_id]
+            holder.done.set()
+
+    async def _receive(self, upload_id: int, header: UploadHeader) -> tuple[Any, tuple[str, int]]:
+        """Receive the bytes of an upload into its partial file, verify and store them."""
+        storage, loop = self.server.storage, asyncio.get_running_loop()
+        path = storage.partial_path(upload_id)
+        try:
+            partial = await asyncio.to_thread(PartialFile, path, header.size)
+            try:
+                await self._check_space(header.size - partial.offset)
+                await self._send_json(
+                    FrameType.ACCEPTED,
+                    {"upload_id": upload_id, "offset": partial.offset, "duplicate": False},
+                )
+                await self._receive_data(partial, header, upload_id)
+                await asyncio.to_thread(partial.sync)
+            finally:
+                partial.close()
+            if partial.hexdigest() != header.sha256:
+                await self._fail(upload_id, "hash mismatch")
+                raise PeerError(
+                    ErrorCode.HASH_MISMATCH,
+                    f"upload rejected: the bytes received hash to {partial.hexdigest()}, the "
+                    f"header said {header.sha256}; nothing was stored",
+                )
+            content_sha, content_size, source = header.sha256, header.size, path
+            if header.compression == "gzip":
+                source = storage.content_path(upload_id)
+                try:
+                    content_sha, content_size = await loop.run_in_executor(
+                        None, decompress, path, source, self.config.max_decompressed_bytes
+                    )
+                except PeerError as exc:
+                    await self._fail(upload_id, exc.message)
+                    raise
+            name = await asyncio.to_thread(storage.install, source, content_sha, header.mtime)
+            if source != path:
+                path.unlink(missing_ok=True)
+            stored = await self.server.db.store_upload(upload_id, content_sha, content_size, name)
+            return stored, (content_sha, content_size)
+        finally:
+            self._release(upload_id)
+
+    async def _receive_data(
+        self, partial: PartialFile, header: UploadHeader, upload_id: int
+    ) -> None:
+        """Write DATA frames until END; the write of one frame overlaps the read of the next."""
+        pending: asyncio.Future[None] | None = None
+        loop = asyncio.get_running_loop()
+        next_progress = partial.offset + PROGRESS_BYTES
+        received = partial.offset
+        while True:
+            frame = await self._read()
+            if frame.type is FrameType.END:
+                break
+            if frame.type is not FrameType.DATA:
+                raise PeerError(
+                    ErrorCode.UNEXPECTED_FRAME, f"expected DATA or END, got {frame.type.name}"
+                )
+            received += len(frame.data)
+            if received > header.size:
+                await self._settle(pending)
+                await self._fail(upload_id, "more bytes than announced")
+                raise PeerError(
+                    ErrorCode.SIZE_MISMATCH,
+                    f"upload rejected: more than the {header.size:,} bytes the header announced",
+                )
+            await self._settle(pending)
+            pending = loop.run_in_executor(None, partial.write, frame.data)
+            if received >= next_progress:
+                await self._settle(pending)
+                pending = None
+                offset = await asyncio.to_thread(partial.sync)
+                await self._send_json(FrameType.PROGRESS, {"offset": offset})
+                next_progress = offset + PROGRESS_BYTES
+        await self._settle(pending)
+        if received != header.size:
+            raise PeerError(
+                ErrorCode.SIZE_MISMATCH,
+                f"upload incomplete: END after {received:,} of {header.size:,} bytes; "
+                f"resume upload {upload_id} to send the rest",
+            )
+
+    @staticmethod
+    async def _settle(pending: Awaitable[None] | None) -> None:
+        if pending is not None:
+            await pending
+
+    async def _expect_end(self) -> None:
+        frame = await self._read()
+        if frame.type is not FrameType.END:
+            raise PeerError(
+                ErrorCode.UNEXPECTED_FRAME,
+                f"the server already holds this content: expected END, got {frame.type.name}",
+            )
+
+    async def _check_space(self, needed: int) -> None:
+        free = (await asyncio.to_thread(shutil.disk_usage, self.server.storage.root)).free
+        if needed > free:
+            raise PeerError(
+                ErrorCode.INSUFFICIENT_STORAGE,
+                f"upload refused: it needs {needed:,} more bytes and the server has "
+                f"{free:,} free; try again later",
+            )
+
+    async def _fail(self, upload_id: int, why: str) -> None:
+        """Record a failed upload and delete its bytes: nothing half-written stays."""
+        await asyncio.to_thread(self.server.storage.discard, upload_id)
+        await self.server.db.fail_upload(upload_id, why)
+
+
+def _cancel_message(taken_over: bool) -> str:
+    if taken_over:
+        return "another connection resumed this upload"
+    return "the server is shutting down; reconnect later to resume the upload"

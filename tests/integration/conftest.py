@@ -1,0 +1,154 @@
+"""A real `python server.py` in a subprocess, on port 0, with its own storage and database."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SETTINGS
+
+TOKENS = {"alice": "s3cret", "bob": "hunter2"}
+_LISTENING = re.compile(r"listening on (\S+):(\d+)")
+_START_SECONDS = 60
+# Everything the server reads from the environment: tests set their own.
+SERVER_SETTINGS = (
+    *SETTINGS,
+    "HOST",
+    "PORT",
+    "STORAGE_PATH",
+    "DB_PATH",
+    "AUTH_TOKENS",
+    "AUTH_TOKENS_FILE",
+    "MAX_HEADER_BYTES",
+    "MAX_FRAME_BYTES",
+    "MAX_UPLOAD_BYTES",
+    "MAX_DECOMPRESSED_BYTES",
+    "MAX_CONNECTIONS",
+    "IDLE_TIMEOUT",
+    "LOGLENS_SERVER",
+    "LOGLENS_TOKEN",
+)
+
+
+@dataclass
+class ServerHandle:
+    """A running server process and where it keeps things."""
+
+    root: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    host: str = ""
+    port: int = 0
+    tokens: dict[str, str] = field(default_factory=lambda: dict(TOKENS))
+    starts: int = 0
+
+    @property
+    def address(self) -> str:
+        """HOST:PORT to connect to."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def db_path(self) -> Path:
+        """The server's SQLite database."""
+        return self.root / "loglens.db"
+
+    @property
+    def storage_path(self) -> Path:
+        """The server's STORAGE_PATH."""
+        return self.root / "storage"
+
+    @property
+    def log_path(self) -> Path:
+        """What the current server process wrote to stderr."""
+        return self.root / f"server-{self.starts}.log"
+
+    def log(self) -> str:
+        """The current server process's log so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def start(self) -> ServerHandle:
+        """Start the server and wait until it listens."""
+        self.starts += 1
+        env = {k: v for k, v in os.environ.items() if k not in SERVER_SETTINGS}
+        env.update(
+            {
+                "HOST": "127.0.0.1",
+                "PORT": "0",
+                "STORAGE_PATH": str(self.storage_path),
+                "DB_PATH": str(self.db_path),
+                "AUTH_TOKENS": ",".join(f"{op}:{tok}" for op, tok in self.tokens.items()),
+                "WORKERS": "2",
+            }
+        )
+        env.update(self.env)
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, str(ROOT / "server.py"), "--env-file", os.devnull],
+                stdout=log, stderr=log, env=env, cwd=self.root, start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + _START_SECONDS
+        while time.monotonic() < deadline:
+            match = _LISTENING.search(self.log())
+            if match:
+                self.host, self.port = match.group(1), int(match.group(2))
+                return self
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited at start:\n{self.log()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"the server did not listen within {_START_SECONDS} s:\n{self.log()}")
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM the server and wait for its graceful exit; return its exit status."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def kill(self) -> None:
+        """SIGKILL the server process alone (its processor must notice and exit)."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(10)
+
+    def cleanup(self) -> None:
+        """Kill whatever is left of every process this server started."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+
+ServerFactory = Callable[..., ServerHandle]
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Make servers with extra settings: `server_factory(IDLE_TIMEOUT="1")`."""
+    handles: list[ServerHandle] = []
+
+    def make(**env: str) -> ServerHandle:
+        root = tmp_path / f"server{len(handles)}"
+        root.mkdir()
+        handle = ServerHandle(root, env)
+        handles.append(handle)
+        return handle.start()
+
+    yield make
+    for handle in handles:
+        handle.cleanup()
+
+
+@pytest.fixture
+def loglens_server(server_factory: ServerFactory) -> ServerHandle:
+    """A server with the default settings and the operators alice and bob."""
+    return server_factory()

@@ -1,0 +1,306 @@
+"""The upload server over real sockets: a real `python server.py`, real SQLite, real files."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loglens.protocol import (
+    FRAME_HEAD,
+    HANDSHAKE,
+    MAGIC,
+    FrameType,
+    encode,
+)
+from tests.conftest import MakeLog
+from tests.integration.conftest import ServerFactory, ServerHandle
+from tests.integration.wire import Peer, header, upload
+
+LINES = b"".join(
+    b"2024-05-01 10:00:%02d,000 ERROR [main] db.Pool: connection %d to db-%d refused\n"
+    % (i % 60, i, i % 7)
+    for i in range(2000)
+)
+
+
+def rows(server: ServerHandle, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Query the server's database, as anyone may while it runs."""
+    with sqlite3.connect(server.db_path) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def stored_files(server: ServerHandle) -> list[Path]:
+    """Every file under STORAGE_PATH."""
+    return sorted(p for p in server.storage_path.rglob("*") if p.is_file())
+
+
+def blob(server: ServerHandle, data: bytes) -> Path:
+    """Where the server keeps content `data`."""
+    sha = hashlib.sha256(data).hexdigest()
+    return server.storage_path / "blobs" / sha[:2] / sha
+
+
+async def test_upload_is_stored_verified_and_recorded(loglens_server: ServerHandle) -> None:
+    frames = await upload(loglens_server.address, "s3cret", LINES, name="app.log")
+    assert [f.type for f in frames] == [FrameType.ACCEPTED, FrameType.STORED]
+    stored = frames[-1].body or {}
+    assert stored["sha256"] == hashlib.sha256(LINES).hexdigest()
+    assert stored["duplicate"] is False
+    assert blob(loglens_server, LINES).read_bytes() == LINES
+    assert rows(
+        loglens_server,
+        "SELECT operator, original_name, size, sha256, status FROM uploads WHERE id = ?",
+        stored["upload_id"],
+    ) == [("alice", "app.log", len(LINES), stored["sha256"], "stored")]
+    assert not list((loglens_server.storage_path / "partial").iterdir())
+
+
+async def test_wait_returns_the_analysis(loglens_server: ServerHandle) -> None:
+    frames = await upload(loglens_server.address, "hunter2", LINES, wait=True)
+    assert [f.type for f in frames] == [FrameType.ACCEPTED, FrameType.STORED, FrameType.PROCESSED]
+    processed = frames[-1].body or {}
+    assert processed["state"] == "done", processed
+    report = processed["report"]
+    assert report["levels"] == {"ERROR": 2000}
+    assert report["top_errors"][0]["count"] == 2000
+    assert report["first_timestamp"] == "2024-05-01T10:00:00Z"
+
+
+async def test_same_content_is_stored_and_analysed_once(loglens_server: ServerHandle) -> None:
+    first = await upload(loglens_server.address, "s3cret", LINES, wait=True)
+    again = await upload(loglens_server.address, "hunter2", LINES, name="copy.log", wait=True)
+    assert again[0].body == {"upload_id": again[0].field("upload_id"), "offset": len(LINES),
+                             "duplicate": True}  # fmt: skip
+    assert again[1].field("duplicate") is True
+    assert again[1].field("job_id") == first[1].field("job_id")
+    assert again[-1].field("report") == first[-1].field("report")
+    assert rows(loglens_server, "SELECT count(*) FROM blobs") == [(1,)]
+    assert rows(loglens_server, "SELECT attempts, state FROM jobs") == [(1, "done")]
+    assert rows(loglens_server, "SELECT operator FROM uploads ORDER BY id") == [
+        ("alice",),
+        ("bob",),
+    ]
+
+
+async def test_a_dropped_upload_resumes_byte_identical(loglens_server: ServerHandle) -> None:
+    data = LINES * 20
+    cut = len(data) // 3 + 12345
+    first = await upload(loglens_server.address, "s3cret", data, stop_at=cut)
+    upload_id = first[0].field("upload_id")
+    resumed = await upload(loglens_server.address, "s3cret", data, resume=upload_id)
+    accepted, stored = resumed[0].body or {}, resumed[-1].body or {}
+    assert accepted["upload_id"] == upload_id
+    assert 0 < accepted["offset"] <= cut  # at most what was sent; never more
+    assert stored["upload_id"] == upload_id
+    assert blob(loglens_server, data).read_bytes() == data
+
+
+async def test_a_new_connection_resumes_an_idle_upload_of_the_same_bytes(
+    loglens_server: ServerHandle,
+) -> None:
+    data = LINES * 5
+    await upload(loglens_server.address, "s3cret", data, stop_at=len(data) // 2)
+    await asyncio.sleep(0.5)  # let the server see the first connection end
+    frames = await upload(loglens_server.address, "s3cret", data)
+    assert frames[-1].type is FrameType.STORED
+    assert rows(loglens_server, "SELECT count(*), max(status) FROM uploads") == [(1, "stored")]
+    assert blob(loglens_server, data).read_bytes() == data
+
+
+def _error(frames: list[Any]) -> tuple[str, str]:
+    last = frames[-1]
+    assert last.type is FrameType.ERROR, frames
+    return last.field("code"), last.field("message")
+
+
+async def _still_serving(server: ServerHandle) -> None:
+    frames = await upload(server.address, "hunter2", b"2024-05-01 10:00:00,000 INFO ok\n")
+    assert frames[-1].type is FrameType.STORED
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "words"),
+    [
+        ({"token": "wrong"}, "unauthorized", "token is not valid"),
+        ({"token": ""}, "unauthorized", "no token"),
+        ({"size": -1}, "bad_header", "'size'"),
+        ({"sha256": "xyz"}, "bad_header", "'sha256'"),
+        ({"compression": "zstd"}, "bad_header", "'compression'"),
+    ],
+)
+async def test_a_bad_header_is_refused_before_a_byte_is_stored(
+    loglens_server: ServerHandle, fields: dict[str, Any], code: str, words: str
+) -> None:
+    frames = await upload(loglens_server.address, "s3cret", LINES, **fields)
+    assert _error(frames)[0] == code
+    assert words in _error(frames)[1]
+    assert rows(loglens_server, "SELECT count(*) FROM uploads") == [(0,)]
+    assert stored_files(loglens_server) == []
+    await _still_serving(loglens_server)
+
+
+async def test_a_hash_mismatch_stores_nothing(loglens_server: ServerHandle) -> None:
+    frames = await upload(loglens_server.address, "s3cret", LINES, sha256="0" * 64)
+    code, message = _error(frames)
+    assert code == "hash_mismatch"
+    assert hashlib.sha256(LINES).hexdigest() in message
+    assert stored_files(loglens_server) == []
+    assert rows(loglens_server, "SELECT status FROM uploads") == [("failed",)]
+    assert rows(loglens_server, "SELECT count(*) FROM jobs") == [(0,)]
+    await _still_serving(loglens_server)
+
+
+async def test_a_path_like_name_never_becomes_a_path(loglens_server: ServerHandle) -> None:
+    name = "../../../../tmp/evil.log"
+    frames = await upload(loglens_server.address, "s3cret", LINES, name=name)
+    assert frames[-1].type is FrameType.STORED
+    assert stored_files(loglens_server) == [blob(loglens_server, LINES)]
+    assert not (loglens_server.root / "evil.log").exists()
+    assert rows(loglens_server, "SELECT original_name FROM uploads") == [(name,)]
+
+
+async def test_a_gzip_bomb_is_stopped_at_the_cap(server_factory: ServerFactory) -> None:
+    server = server_factory(MAX_DECOMPRESSED_BYTES="1MiB")
+    bomb = gzip.compress(b"A" * (50 * 1024 * 1024))
+    assert len(bomb) < 100_000
+    code, message = _error(await upload(server.address, "s3cret", bomb, compression="gzip"))
+    assert code == "decompressed_too_large"
+    assert "MAX_DECOMPRESSED_BYTES" in message
+    assert stored_files(server) == []
+    await _still_serving(server)
+
+
+async def test_gzip_uploads_are_stored_decompressed(loglens_server: ServerHandle) -> None:
+    packed = gzip.compress(LINES)
+    frames = await upload(loglens_server.address, "s3cret", packed, compression="gzip")
+    stored = frames[-1].body or {}
+    assert stored["sha256"] == hashlib.sha256(packed).hexdigest()
+    assert stored["content_sha256"] == hashlib.sha256(LINES).hexdigest()
+    assert blob(loglens_server, LINES).read_bytes() == LINES
+
+
+async def test_bad_gzip_is_refused(loglens_server: ServerHandle) -> None:
+    code, _ = _error(await upload(loglens_server.address, "s3cret", LINES, compression="gzip"))
+    assert code == "bad_gzip"
+    assert stored_files(loglens_server) == []
+
+
+async def test_an_upload_larger_than_allowed_is_refused(server_factory: ServerFactory) -> None:
+    server = server_factory(MAX_UPLOAD_BYTES="1KiB")
+    code, message = _error(await upload(server.address, "s3cret", LINES))
+    assert code == "upload_too_large"
+    assert "MAX_UPLOAD_BYTES" in message
+    assert rows(server, "SELECT count(*) FROM uploads") == [(0,)]
+
+
+async def _accepted(server: ServerHandle) -> Peer:
+    peer = await Peer.connect(server.address)
+    assert await peer.handshake_reply() == HANDSHAKE
+    await peer.send(encode(FrameType.UPLOAD, header("s3cret", LINES)))
+    assert (await peer.frame()).type is FrameType.ACCEPTED
+    return peer
+
+
+async def test_an_oversized_frame_is_refused_before_its_body(loglens_server: ServerHandle) -> None:
+    peer = await _accepted(loglens_server)
+    # Only the frame head: the server must answer without waiting for 100 MB of body.
+    await peer.send(FRAME_HEAD.pack(FrameType.DATA, 100 * 1024 * 1024))
+    frame = await peer.frame()
+    assert (frame.field("code"), "MAX_FRAME_BYTES" in frame.field("message")) == (
+        "frame_too_large",
+        True,
+    )
+    assert await peer.closed()
+    await _still_serving(loglens_server)
+
+
+async def test_an_oversized_header_is_refused(loglens_server: ServerHandle) -> None:
+    peer = await Peer.connect(loglens_server.address)
+    await peer.handshake_reply()
+    await peer.send(FRAME_HEAD.pack(FrameType.UPLOAD, 10 * 1024 * 1024))
+    assert (await peer.frame()).field("code") == "header_too_large"
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        (b"\x42\x00\x00\x00\x00", "malformed_frame"),  # unknown frame type
+        (FRAME_HEAD.pack(FrameType.UPLOAD, 3) + b"{{{", "malformed_frame"),
+        (FRAME_HEAD.pack(FrameType.UPLOAD, 2) + b"[]", "malformed_frame"),
+        (encode(FrameType.DATA, b"hello"), "unexpected_frame"),
+        (encode(FrameType.STORED, {}), "unexpected_frame"),
+    ],
+)
+async def test_a_malformed_frame_gets_an_error(
+    loglens_server: ServerHandle, payload: bytes, code: str
+) -> None:
+    peer = await Peer.connect(loglens_server.address)
+    await peer.handshake_reply()
+    await peer.send(payload)
+    assert (await peer.frame()).field("code") == code
+    assert await peer.closed()
+    await _still_serving(loglens_server)
+
+
+async def test_a_wrong_handshake_is_refused(loglens_server: ServerHandle) -> None:
+    peer = await Peer.connect(loglens_server.address, handshake=b"GET /")
+    assert (await peer.frame()).field("code") == "malformed_frame"
+    peer = await Peer.connect(loglens_server.address, handshake=MAGIC + b"\x09")
+    assert await peer.handshake_reply() == HANDSHAKE  # the server says which it speaks
+    assert (await peer.frame()).field("code") == "unsupported_version"
+
+
+async def test_an_early_end_is_a_truncated_upload(loglens_server: ServerHandle) -> None:
+    peer = await _accepted(loglens_server)
+    await peer.send(encode(FrameType.DATA, LINES[:1000]) + encode(FrameType.END))
+    frame = await peer.frame()
+    assert frame.field("code") == "size_mismatch"
+    assert "1,000 of" in frame.field("message")
+    assert rows(loglens_server, "SELECT count(*) FROM blobs") == [(0,)]
+
+
+async def test_more_bytes_than_announced_are_refused(loglens_server: ServerHandle) -> None:
+    peer = await _accepted(loglens_server)
+    await peer.send(encode(FrameType.DATA, LINES + b"extra"))
+    assert (await peer.frame()).field("code") == "size_mismatch"
+    assert stored_files(loglens_server) == []
+
+
+async def test_a_silent_client_is_timed_out(server_factory: ServerFactory) -> None:
+    server = server_factory(IDLE_TIMEOUT="0.5")
+    peer = await _accepted(server)
+    frame = await peer.frame()
+    assert frame.field("code") == "idle_timeout"
+    assert "IDLE_TIMEOUT" in frame.field("message")
+
+
+async def test_connections_beyond_the_limit_are_told_to_retry(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory(MAX_CONNECTIONS="2")
+    held = [await _accepted(server), await _accepted(server)]
+    extra = await Peer.connect(server.address)
+    assert await extra.handshake_reply() == HANDSHAKE
+    assert (await extra.frame()).field("code") == "server_busy"
+    for peer in held:
+        await peer.close()
+    await asyncio.sleep(0.5)
+    await _still_serving(server)
+
+
+def test_sigterm_stops_gracefully_and_keeps_queued_jobs(
+    server_factory: ServerFactory, make_log: MakeLog
+) -> None:
+    server = server_factory(WORKERS="1")
+    asyncio.run(upload(server.address, "s3cret", LINES))
+    assert server.stop() == 0
+    assert "server stopped" in server.log()
+    assert rows(server, "SELECT count(*) FROM uploads WHERE status = 'stored'") == [(1,)]
+    states = rows(server, "SELECT state FROM jobs")
+    assert states in ([("done",)], [("queued",)])  # finished in time, or left for a restart
