@@ -67,11 +67,13 @@ class Options:
 
 @dataclass
 class Analysis:
-    """The merged summary of every readable file, the templates, and per-file problems."""
+    """The merged summary of every readable file, the templates, and per-file problems;
+    `pool_broken` says that a worker died and the pool it ran on can run nothing more."""
 
     summary: Summary
     templates: dict[str, Template]
     problems: list[InputError] = field(default_factory=list)
+    pool_broken: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,9 +99,17 @@ class _Task:
 
 
 def analyse(
-    sources: Sequence[Source], options: Options, progress: Progress | None = None
+    sources: Sequence[Source],
+    options: Options,
+    progress: Progress | None = None,
+    pool: ProcessPoolExecutor | None = None,
 ) -> Analysis:
-    """Analyse every source; a source that fails is reported and the others go on."""
+    """Analyse every source; a source that fails is reported and the others go on.
+
+    With a `pool` (see `worker_pool`) every block runs on it and the pool stays open for
+    the caller's next analyses (several may share it at once); without one, a pool of
+    `options.workers` is started for this call, unless the input is a single block.
+    """
     problems: list[InputError] = []
     plans: list[tuple[int, Source, Detection, bytes]] = []
     for number, source in enumerate(sources):
@@ -111,8 +121,8 @@ def analyse(
         plans.append((number, source, detection, head))
 
     with tempfile.TemporaryDirectory(prefix="loglens-events-") as events_dir:
-        per_file = _run(
-            plans, options, events_dir if options.events_path else None, progress, problems
+        per_file, pool_broken = _run(
+            plans, options, events_dir if options.events_path else None, progress, problems, pool
         )
         total = Summary()
         for number in sorted(per_file):
@@ -121,7 +131,7 @@ def analyse(
         if options.events_path is not None:
             write_events(Path(events_dir), options.events_path, total, templates)
     problems.sort(key=str)
-    return Analysis(total, templates, problems)
+    return Analysis(total, templates, problems, pool_broken)
 
 
 def _detect(source: Source, options: Options) -> tuple[Detection, bytes]:
@@ -280,11 +290,16 @@ def _run(
     events_dir: str | None,
     progress: Progress | None,
     problems: list[InputError],
-) -> dict[int, Summary]:
-    """Run every task, in this process or in a pool; return each good file's summary."""
+    given_pool: ProcessPoolExecutor | None = None,
+) -> tuple[dict[int, Summary], bool]:
+    """Run every task, in this process or in a pool; return each good file's summary, and
+    whether the pool broke."""
     merge = _OrderedMerge({number: source.name for number, source, _d, _h in plans}, problems)
+    broken = False
 
     def collect(task: _Task, outcome: Summary | BaseException) -> None:
+        nonlocal broken
+        broken |= isinstance(outcome, BrokenProcessPool)
         merge.add(task, outcome)
         if progress is not None:
             progress(task.length)
@@ -292,8 +307,9 @@ def _run(
     tasks = _tasks(plans, options, events_dir)
     total_bytes = sum(source.size for _n, source, _d, _h in plans)
     # In this process only for one block: a pool's workers have their allocator tuned for
-    # the churn of many blocks, this process has not.
-    if total_bytes <= options.block_bytes:
+    # the churn of many blocks, this process has not. A given pool is always used: its
+    # workers are warm, and the caller may be running other analyses meanwhile.
+    if given_pool is None and total_bytes <= options.block_bytes:
         for task in tasks:
             try:
                 outcome: Summary | BaseException = run_task(task)
@@ -301,9 +317,11 @@ def _run(
                 outcome = exc
             collect(task, outcome)
     else:
-        pool = _pool(options.workers)
+        # A given pool belongs to the caller: it is never shut down here.
+        owned = given_pool is None
+        pool = worker_pool(options.workers) if given_pool is None else given_pool
+        in_flight: dict[Future[Summary], _Task] = {}
         try:
-            in_flight: dict[Future[Summary], _Task] = {}
             for task in tasks:
                 in_flight[pool.submit(run_task, task)] = task
                 if len(in_flight) >= 2 * options.workers:
@@ -312,15 +330,22 @@ def _run(
         except BrokenProcessPool:
             # A worker died (killed, out of memory): no result of this run can be trusted,
             # and waiting for the rest of a broken pool can hang.
-            pool.shutdown(wait=False, cancel_futures=True)
+            broken = True
+            if owned:
+                pool.shutdown(wait=False, cancel_futures=True)
             for number, name in merge.names.items():
                 merge.fail(number, InputError(_WORKER_DIED.format(name=name)))
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+            if owned:
+                pool.shutdown(wait=False, cancel_futures=True)
+            else:
+                for future in in_flight:
+                    future.cancel()
             raise
         else:
-            pool.shutdown()
-    return merge.finish()
+            if owned:
+                pool.shutdown()
+    return merge.finish(), broken
 
 
 def _drain(
@@ -349,10 +374,16 @@ def _as_input_error(name: str, exc: BaseException) -> InputError:
     return InputError(f"{name}: analysis failed: {exc}")
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
-    """A pool of worker processes, each with one polars thread (the pool is the parallelism)."""
+def worker_pool(
+    workers: int, initializer: Callable[[], None] = limit_threads
+) -> ProcessPoolExecutor:
+    """A pool of worker processes, each with one polars thread (the pool is the parallelism).
+
+    `initializer` must live in a module that does not import polars (see `workers`) and
+    must call `limit_threads`.
+    """
     context = multiprocessing.get_context("spawn")  # polars' threads do not survive fork
-    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=limit_threads)
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer)
 
 
 def run_task(task: _Task) -> Summary:

@@ -1,0 +1,312 @@
+"""The processor process: runs the server's jobs on one worker pool and stores the results.
+
+The server starts it as a `multiprocessing` (spawn) Process with `run_processor` as its
+target and talks to it only through the messages of `loglens.messages` and the database.
+Jobs run `config.worker_count` at a time, each in a thread (the analysis blocks), all
+sharing one pool of worker processes that lives as long as the process.
+
+When the server goes away (the pipe closes) the process exits at once: its running jobs
+stay 'running' in the database and run again when the server restarts.
+
+This module loads no polars when it is imported: the engine is imported only after
+`configure_process` has tuned the allocator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loglens import messages
+from loglens.config import Config
+from loglens.errors import InputError, LoglensError
+from loglens.processor.workers import configure_process, limit_threads
+from loglens.storage import Database, Job, Results
+
+if TYPE_CHECKING:
+    from loglens.processor.local import Options
+
+logger = logging.getLogger(__name__)
+
+LOG_FORMAT = "processor %(asctime)s %(levelname)s %(name)s: %(message)s"
+_EOF = object()  # the pipe closed: the server is gone
+_JOB_ENDED = object()  # a job task ended: the main loop looks again whether it may exit
+
+
+def run_processor(conn: Connection, config: Config) -> None:
+    """Serve jobs from the server at the other end of `conn` until it says stop or goes."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr, force=True)
+    configure_process()
+    try:
+        asyncio.run(_main(conn, config))
+    except LoglensError as exc:
+        logger.error("cannot run: %s", exc)
+        sys.exit(1)
+
+
+async def _main(conn: Connection, config: Config) -> None:
+    """Open the database and the pool, serve, and close both."""
+    from loglens.processor.options import options_from_config
+
+    options = options_from_config(config)
+    db = await Database.open(config.db_path)
+    try:
+        processor = _Processor(conn, config, options, db)
+        try:
+            await processor.serve()
+        finally:
+            processor.close()
+    finally:
+        await db.close()
+
+
+class _Processor:
+    """The job loop of one processor process."""
+
+    def __init__(self, conn: Connection, config: Config, options: Options, db: Database):
+        self.runner = uuid.uuid4().hex
+        self._conn = conn
+        self._config = config
+        self._options = options
+        self._db = db
+        self._workers = config.worker_count
+        self._slots = asyncio.Semaphore(self._workers)
+        self._threads = ThreadPoolExecutor(self._workers, thread_name_prefix="job")
+        self._pool_lock = threading.Lock()
+        self._pool = _start_pool(self._workers)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._analysing = 0
+        self._stopping = False
+        self._inbox: asyncio.Queue[object] = asyncio.Queue()
+
+    async def serve(self) -> None:
+        """Take messages until stop (then finish the running jobs) or the pipe closes."""
+        loop = asyncio.get_running_loop()
+        threading.Thread(
+            target=_read_pipe, args=(self._conn, loop, self._inbox), name="pipe", daemon=True
+        ).start()
+        logger.info("runner %s ready with %d workers", self.runner, self._workers)
+        self._send({"type": "ready", "workers": self._workers})
+        while not (self._stopping and not self._tasks):
+            message = await self._inbox.get()
+            if message is _EOF:
+                self._abandon()
+                return
+            if message is _JOB_ENDED:
+                continue
+            self._dispatch(message)
+        logger.info("stopped: running jobs finished, queued jobs stay queued")
+
+    def close(self) -> None:
+        """Stop the threads and the worker pool."""
+        self._threads.shutdown(wait=True, cancel_futures=True)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _dispatch(self, message: object) -> None:
+        """Act on one message of the server."""
+        kind = message.get("type") if isinstance(message, dict) else None
+        if kind == "stop":
+            logger.info("stop asked: finishing %d running jobs", len(self._tasks))
+            self._stopping = True
+        elif kind == "job" and isinstance(message, dict):
+            if self._stopping:
+                logger.info("job %s arrived after stop: it stays queued", message.get("job_id"))
+                return
+            task = asyncio.create_task(
+                self._run_job(int(message["job_id"]), str(message["path"]), str(message["name"]))
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._ended)
+        else:
+            logger.warning("ignored a message this processor does not know: %.200r", message)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("job task failed", exc_info=task.exception())
+        self._inbox.put_nowait(_JOB_ENDED)
+
+    async def _run_job(self, job_id: int, path: str, name: str) -> None:
+        """Run one job: take it, analyse its file, store the results or why it failed."""
+        async with self._slots:
+            if self._stopping:
+                return  # not started: it stays queued in the database
+            try:
+                job = await self._db.start_job(job_id, self.runner)
+            except LoglensError as exc:
+                logger.error("job %d: cannot start it, it stays queued: %s", job_id, exc)
+                return
+            if job is None:
+                logger.info("job %d is not queued (done, failed or taken): skipped", job_id)
+                return
+            self._send(messages.state(job_id, "running"))
+            started = time.monotonic()
+            loop = asyncio.get_running_loop()
+            self._analysing += 1
+            try:
+                results = await loop.run_in_executor(self._threads, self._analyse, path, name)
+            except Exception as exc:
+                await self._fail(job, _describe(name, exc))
+                return
+            finally:
+                self._analysing -= 1
+            try:
+                finished = await self._db.finish_job(job_id, self.runner, results)
+            except LoglensError as exc:
+                await self._fail(job, f"{name}: results not stored: {exc}")
+                return
+            if not finished:
+                logger.warning(
+                    "job %d was taken from this runner meanwhile: results dropped", job_id
+                )
+                return
+            logger.info(
+                "job %d (%s): done in %.2f s, %d entries",
+                job_id, name, time.monotonic() - started, results.entries,
+            )  # fmt: skip
+            self._send(messages.state(job_id, "done"))
+
+    async def _fail(self, job: Job, error: str) -> None:
+        """Record that a job failed, and say so."""
+        logger.warning("job %d failed: %s", job.id, error)
+        try:
+            recorded = await self._db.fail_job(job.id, self.runner, error)
+        except LoglensError as exc:
+            logger.error("job %d: cannot record its failure: %s", job.id, exc)
+            recorded = True  # the server should still hear of it
+        if recorded:
+            self._send(messages.state(job.id, "failed", error))
+
+    def _analyse(self, path: str, name: str) -> Results:
+        """Analyse one stored file (in a thread) and turn it into the rows to store."""
+        from loglens.analysis.report import build_report
+        from loglens.processor.local import analyse
+        from loglens.processor.options import file_source
+        from loglens.storage.results import results_from_analysis
+
+        source = file_source(Path(path), name)
+        for attempt in range(2):
+            pool = self._pool
+            analysis = analyse([source], self._options, pool=pool)
+            if not analysis.pool_broken:
+                break
+            # A worker died: of this job, or of another one sharing the pool, or while the
+            # pool was idle. Once more on a new pool tells them apart.
+            self._replace_pool(pool)
+            if attempt == 0:
+                logger.warning("%s: a worker died during its analysis: trying once more", name)
+        if analysis.problems:
+            raise InputError("; ".join(str(problem) for problem in analysis.problems))
+        if not analysis.summary.files:
+            raise InputError(f"{name}: nothing could be analysed")
+        report = build_report(analysis.summary, analysis.templates, self._config.top_n)
+        return results_from_analysis(analysis.summary, analysis.templates, report)
+
+    def _replace_pool(self, broken: ProcessPoolExecutor) -> None:
+        """Put a new pool in place of a broken one (once, whichever job saw it first)."""
+        with self._pool_lock:
+            if self._pool is not broken:
+                return
+            logger.error("a worker process died: starting a new pool of %d", self._workers)
+            broken.shutdown(wait=False, cancel_futures=True)
+            self._pool = _start_pool(self._workers)
+
+    def _send(self, message: Any) -> None:
+        """Send a message to the server; a closed pipe means the server is gone."""
+        try:
+            self._conn.send(message)
+        except (OSError, ValueError) as exc:
+            logger.warning("cannot reach the server (%s)", exc)
+            self._inbox.put_nowait(_EOF)
+
+    def _abandon(self) -> None:
+        """The server is gone: stop now, leaving running jobs 'running' for its restart."""
+        logger.warning(
+            "the server is gone: exiting; %d running jobs run again when it restarts",
+            self._analysing,
+        )
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._analysing:
+            # Their threads cannot be stopped, and would keep the process alive: leave now.
+            # The workers exit with us (see _init_worker); SQLite rolls back any open
+            # transaction.
+            logging.shutdown()
+            os._exit(0)
+
+
+def _read_pipe(
+    conn: Connection, loop: asyncio.AbstractEventLoop, inbox: asyncio.Queue[object]
+) -> None:
+    """Forward the server's messages to the event loop (in a thread: recv blocks)."""
+    while True:
+        try:
+            message: object = conn.recv()
+        except (EOFError, OSError):
+            message = _EOF
+        try:
+            loop.call_soon_threadsafe(inbox.put_nowait, message)
+        except RuntimeError:  # the loop is closed: nobody listens any more
+            return
+        if message is _EOF:
+            return
+
+
+def _describe(name: str, exc: Exception) -> str:
+    """Why a job failed, for the database and the server; a bug is also logged."""
+    if isinstance(exc, InputError):
+        return str(exc)
+    if isinstance(exc, LoglensError | OSError):
+        return f"{name}: analysis failed: {exc}"
+    logger.error("analysis of %s failed", name, exc_info=exc)
+    return f"{name}: analysis failed: {type(exc).__name__}: {exc}"
+
+
+def _start_pool(workers: int) -> ProcessPoolExecutor:
+    """A worker pool whose processes are started now (each loads the engine meanwhile)."""
+    from loglens.processor.local import worker_pool
+
+    pool = worker_pool(workers, initializer=_init_worker)
+    for _ in range(workers):  # no worker is idle yet, so each submit starts one
+        pool.submit(_warm_up).add_done_callback(_warmed_up)
+    return pool
+
+
+def _init_worker() -> None:
+    """Initialise a pool worker: `limit_threads`, and exit when this process exits."""
+    limit_threads()
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _exit_with(sentinel: int) -> None:
+    """Exit once the parent process has (a killed processor must not leave workers)."""
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
+
+
+def _warm_up() -> int:
+    """Load the engine in a worker; return its pid."""
+    import loglens.processor.local  # noqa: F401
+
+    return os.getpid()
+
+
+def _warmed_up(future: Future[int]) -> None:
+    if future.cancelled():
+        return
+    error = future.exception()
+    if error is not None:
+        logger.error("a worker failed to start: %s", error)
+    else:
+        logger.debug("worker %d ready", future.result())

@@ -1,0 +1,337 @@
+"""The results database: uploads, blobs, jobs and results in SQLite (WAL), via aiosqlite.
+
+One `Database` holds one connection and may be shared by many tasks of one event loop:
+statements and transactions take turns on a lock, so a transaction never sees another
+task's statements. Other connections (other processes) are serialised by SQLite itself:
+every write transaction is `BEGIN IMMEDIATE` and waits up to `BUSY_TIMEOUT_MS` for its turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiosqlite
+
+from loglens.errors import StorageError
+from loglens.storage import rows
+from loglens.storage.models import Blob, Job, Results, Stored, Upload
+from loglens.storage.schema import SCHEMA, SCHEMA_VERSION, now
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 30_000
+_PRAGMAS = (
+    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+)
+_JOB = f"SELECT {rows.JOB_COLUMNS} FROM jobs AS j JOIN blobs AS b ON b.id = j.blob_id"
+
+
+class Database:
+    """The loglens database; open it with `await Database.open(path)`."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> Database:
+        """Open (creating it and its folder if needed) the database at `path`."""
+        try:
+            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"database {path}: cannot create its folder: {exc}") from exc
+        conn: aiosqlite.Connection | None = None
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+            for pragma in _PRAGMAS:
+                await conn.execute(pragma)
+            await _create_schema(conn, path)
+        except (sqlite3.Error, StorageError) as exc:
+            if conn is not None:
+                await conn.close()
+            if isinstance(exc, StorageError):
+                raise
+            raise StorageError(f"database {path}: cannot open: {exc}") from exc
+        logger.debug("opened database %s", path)
+        return cls(conn, path)
+
+    async def close(self) -> None:
+        """Close the connection."""
+        async with self._lock:
+            try:
+                await self._conn.close()
+            except sqlite3.Error as exc:
+                raise StorageError(f"database {self.path}: cannot close: {exc}") from exc
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # uploads ----------------------------------------------------------------------------
+
+    async def create_upload(
+        self, operator: str, name: str, size: int, sha256: str, compression: str
+    ) -> int:
+        """Record a new upload, status 'receiving'; return its id."""
+        async with self._transaction("create upload") as conn:
+            cursor = await conn.execute(
+                "INSERT INTO uploads (operator, original_name, size, sha256, compression,"
+                " started_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (operator, name, size, sha256, compression, now()),
+            )
+            return _rowid(cursor)
+
+    async def upload(self, upload_id: int) -> Upload | None:
+        """The upload `upload_id`, or None."""
+        found = await self._fetch(
+            "read upload", f"SELECT {rows.UPLOAD_COLUMNS} FROM uploads WHERE id = ?", (upload_id,)
+        )
+        return rows.upload(found[0]) if found else None
+
+    async def resumable_uploads(
+        self, operator: str, sha256: str, size: int, compression: str
+    ) -> list[Upload]:
+        """This operator's uploads of these bytes still receiving, newest first."""
+        found = await self._fetch(
+            "find resumable uploads",
+            f"SELECT {rows.UPLOAD_COLUMNS} FROM uploads WHERE operator = ? AND sha256 = ?"
+            " AND size = ? AND compression = ? AND status = 'receiving' ORDER BY id DESC",
+            (operator, sha256, size, compression),
+        )
+        return [rows.upload(row) for row in found]
+
+    async def stored_blob_for(self, sha256: str, size: int, compression: str) -> Blob | None:
+        """The blob of an earlier stored upload of exactly these sent bytes, or None."""
+        found = await self._fetch(
+            "find stored blob",
+            f"SELECT {rows.BLOB_COLUMNS} FROM blobs AS b WHERE b.id = (SELECT blob_id FROM"
+            " uploads WHERE sha256 = ? AND size = ? AND compression = ? AND status = 'stored'"
+            " ORDER BY id LIMIT 1)",
+            (sha256, size, compression),
+        )
+        return rows.blob(found[0]) if found else None
+
+    async def blob(self, blob_id: int) -> Blob | None:
+        """The blob `blob_id`, or None."""
+        found = await self._fetch(
+            "read blob", f"SELECT {rows.BLOB_COLUMNS} FROM blobs AS b WHERE b.id = ?", (blob_id,)
+        )
+        return rows.blob(found[0]) if found else None
+
+    async def store_upload(
+        self, upload_id: int, content_sha256: str, content_size: int, path: str
+    ) -> Stored:
+        """Mark an upload stored, with its blob (new, or the one of the same content) and the
+        blob's job (queued if new), in one transaction.
+
+        When `duplicate` is true the blob was already stored at `blob_path`: the file at
+        `path` is not referenced (delete it unless it is the same path).
+        """
+        async with self._transaction(f"store upload {upload_id}") as conn:
+            upload = await _one(
+                conn, "SELECT status, original_name FROM uploads WHERE id = ?", (upload_id,)
+            )
+            if upload is None:
+                raise StorageError(f"store upload {upload_id}: no such upload")
+            if upload[0] != "receiving":
+                raise StorageError(
+                    f"store upload {upload_id}: it is {upload[0]}, only an upload still "
+                    "receiving can be stored"
+                )
+            stamp = now()
+            cursor = await conn.execute(
+                "INSERT INTO blobs (sha256, size, path, first_name, stored_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+                (content_sha256, content_size, path, upload[1], stamp),
+            )
+            duplicate = cursor.rowcount != 1
+            blob = await _one(
+                conn, "SELECT id, path FROM blobs WHERE sha256 = ?", (content_sha256,)
+            )
+            assert blob is not None  # inserted or already there, in this transaction
+            blob_id, blob_path = int(blob[0]), str(blob[1])
+            await conn.execute(
+                "UPDATE uploads SET status = 'stored', received_at = ?, blob_id = ?,"
+                " duplicate = ?, error = NULL WHERE id = ?",
+                (stamp, blob_id, int(duplicate), upload_id),
+            )
+            cursor = await conn.execute(
+                "INSERT INTO jobs (blob_id, created_at) VALUES (?, ?)"
+                " ON CONFLICT (blob_id) DO NOTHING",
+                (blob_id, stamp),
+            )
+            job_created = cursor.rowcount == 1
+            job = await _one(conn, "SELECT id FROM jobs WHERE blob_id = ?", (blob_id,))
+            assert job is not None
+        return Stored(blob_id, int(job[0]), job_created, duplicate, blob_path)
+
+    async def fail_upload(self, upload_id: int, error: str) -> None:
+        """Mark an upload still receiving as failed, with why."""
+        async with self._transaction(f"fail upload {upload_id}") as conn:
+            await conn.execute(
+                "UPDATE uploads SET status = 'failed', error = ?"
+                " WHERE id = ? AND status = 'receiving'",
+                (error, upload_id),
+            )
+
+    # jobs -------------------------------------------------------------------------------
+
+    async def requeue_unfinished(self) -> list[Job]:
+        """Put running jobs back in the queue; return every queued job, oldest first."""
+        async with self._transaction("requeue unfinished jobs") as conn:
+            cursor = await conn.execute(
+                "UPDATE jobs SET state = 'queued', runner = NULL, started_at = NULL"
+                " WHERE state = 'running'"
+            )
+            if cursor.rowcount:
+                logger.info("requeued %d unfinished jobs", cursor.rowcount)
+            found = await conn.execute_fetchall(f"{_JOB} WHERE j.state = 'queued' ORDER BY j.id")
+        return [rows.job(row) for row in found]
+
+    async def job(self, job_id: int) -> Job | None:
+        """The job `job_id`, or None."""
+        found = await self._fetch("read job", f"{_JOB} WHERE j.id = ?", (job_id,))
+        return rows.job(found[0]) if found else None
+
+    async def job_for_upload(self, upload_id: int) -> Job | None:
+        """The job of a stored upload's blob, or None."""
+        found = await self._fetch(
+            "read job of upload",
+            f"{_JOB} JOIN uploads AS u ON u.blob_id = j.blob_id WHERE u.id = ?",
+            (upload_id,),
+        )
+        return rows.job(found[0]) if found else None
+
+    async def start_job(self, job_id: int, runner: str) -> Job | None:
+        """Take a queued job for `runner` (running, one more attempt); None if not queued."""
+        async with self._transaction(f"start job {job_id}") as conn:
+            cursor = await conn.execute(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, runner = ?,"
+                " started_at = ?, finished_at = NULL, error = NULL"
+                " WHERE id = ? AND state = 'queued'",
+                (runner, now(), job_id),
+            )
+            if cursor.rowcount != 1:
+                return None
+            found = await conn.execute_fetchall(f"{_JOB} WHERE j.id = ?", (job_id,))
+        return rows.job(next(iter(found)))
+
+    async def finish_job(self, job_id: int, runner: str, results: Results) -> bool:
+        """Replace the blob's results and mark the job done, in one transaction; False (and
+        nothing written) unless the job is running under `runner`."""
+        async with self._transaction(f"finish job {job_id}") as conn:
+            blob = await _one(
+                conn,
+                "SELECT blob_id FROM jobs WHERE id = ? AND state = 'running' AND runner = ?",
+                (job_id, runner),
+            )
+            if blob is None:
+                return False
+            blob_id = int(blob[0])
+            await conn.execute("DELETE FROM results WHERE blob_id = ?", (blob_id,))
+            for sql, params in rows.result_inserts(blob_id, job_id, results):
+                await conn.executemany(sql, params)
+            await conn.execute(
+                "UPDATE jobs SET state = 'done', finished_at = ?, error = NULL WHERE id = ?",
+                (now(), job_id),
+            )
+        return True
+
+    async def fail_job(self, job_id: int, runner: str, error: str) -> bool:
+        """Mark a job running under `runner` failed, with why; False if it is not."""
+        async with self._transaction(f"fail job {job_id}") as conn:
+            cursor = await conn.execute(
+                "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?"
+                " WHERE id = ? AND state = 'running' AND runner = ?",
+                (error, now(), job_id, runner),
+            )
+            return cursor.rowcount == 1
+
+    async def job_report(self, job_id: int) -> dict[str, Any] | None:
+        """The stored report of a done job, or None."""
+        found = await self._fetch(
+            "read job report",
+            "SELECT r.report_json FROM jobs AS j JOIN results AS r ON r.blob_id = j.blob_id"
+            " WHERE j.id = ? AND j.state = 'done'",
+            (job_id,),
+        )
+        if not found:
+            return None
+        report: dict[str, Any] = json.loads(found[0][0])
+        return report
+
+    # plumbing ---------------------------------------------------------------------------
+
+    async def _fetch(self, what: str, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        """Run one query and return its rows; errors become StorageError."""
+        async with self._lock:
+            try:
+                return list(await self._conn.execute_fetchall(sql, tuple(params)))
+            except (sqlite3.Error, ValueError) as exc:
+                raise StorageError(f"{what}: {self.path}: {exc}") from exc
+
+    @asynccontextmanager
+    async def _transaction(self, what: str) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (BEGIN IMMEDIATE), committed unless the block raises."""
+        async with self._lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    await self._conn.rollback()
+                    raise
+                await self._conn.commit()
+            except (sqlite3.Error, ValueError) as exc:
+                raise StorageError(f"{what}: {self.path}: {exc}") from exc
+
+
+async def _create_schema(conn: aiosqlite.Connection, path: Path) -> None:
+    """Create the tables and views of a new database; refuse a newer schema."""
+    found = await _one(conn, "PRAGMA user_version")
+    version = int(found[0]) if found else 0
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"database {path} has schema version {version}, this loglens knows up to "
+            f"{SCHEMA_VERSION}: upgrade loglens or use another DB_PATH"
+        )
+    if version < SCHEMA_VERSION:
+        # IF NOT EXISTS throughout: another process creating it meanwhile is harmless.
+        await conn.executescript(
+            f"BEGIN IMMEDIATE;\n{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
+        )
+        logger.info("created database schema version %d in %s", SCHEMA_VERSION, path)
+
+
+async def _one(
+    conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
+) -> sqlite3.Row | None:
+    """The first row of a query, or None."""
+    async with conn.execute(sql, tuple(params)) as cursor:
+        return await cursor.fetchone()
+
+
+def _rowid(cursor: aiosqlite.Cursor) -> int:
+    """The id of the row a cursor inserted."""
+    if cursor.lastrowid is None:
+        raise StorageError("insert gave no row id")
+    return cursor.lastrowid

@@ -1,0 +1,160 @@
+"""The rows the storage layer reads and writes, as plain frozen dataclasses and tuples.
+
+This module imports nothing of the database driver, so services can type their code
+against it cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+UploadStatus = Literal["receiving", "stored", "failed"]
+JobState = Literal["queued", "running", "done", "failed"]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One upload of one operator: what was announced, and what became of it."""
+
+    id: int
+    operator: str
+    original_name: str
+    size: int
+    sha256: str
+    compression: str
+    started_at: str
+    received_at: str | None
+    status: UploadStatus
+    blob_id: int | None
+    duplicate: bool
+    error: str | None
+
+
+@dataclass(frozen=True)
+class Blob:
+    """Stored content, once per distinct SHA-256 of the decompressed bytes."""
+
+    id: int
+    sha256: str
+    size: int
+    path: str
+    first_name: str
+    stored_at: str
+
+
+@dataclass(frozen=True)
+class Job:
+    """The analysis of one blob, with the blob's path and first name to run it."""
+
+    id: int
+    blob_id: int
+    state: JobState
+    attempts: int
+    runner: str | None
+    error: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    path: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What `store_upload` did: the blob and job of the upload, and whether they are new."""
+
+    blob_id: int
+    job_id: int
+    job_created: bool
+    duplicate: bool
+    blob_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class LevelCount:
+    """Entries of one level."""
+
+    level: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateCount:
+    """Entries of one template at one level, with the earliest one and its 1-based line."""
+
+    template_id: str
+    level: str
+    template: str
+    count: int
+    example: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteCount:
+    """Entries of one level in one minute (`minute` in the storage's timestamp form)."""
+
+    minute: str
+    level: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonCount:
+    """Rejected lines for one reason."""
+
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedSample:
+    """An example of a rejected line: its reason, 1-based line number and printable text."""
+
+    reason: str
+    line: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCount:
+    """Entries dropped by one filter rule."""
+
+    rule: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class FormatInfo:
+    """The format detected in the content, how sure, and its line, entry and byte counts."""
+
+    format: str
+    confidence: float
+    lines: int
+    entries: int
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything stored about the analysis of one blob: the `results` row and its details."""
+
+    entries: int
+    lines: int
+    bytes: int
+    continuation_lines: int
+    untimed_entries: int
+    filtered_lines: int
+    first_ts: str | None
+    last_ts: str | None
+    templates: int
+    templates_approximate: bool
+    report: dict[str, Any]
+    level_counts: tuple[LevelCount, ...] = ()
+    template_counts: tuple[TemplateCount, ...] = ()
+    timeline: tuple[MinuteCount, ...] = ()
+    rejected: tuple[ReasonCount, ...] = ()
+    rejected_samples: tuple[RejectedSample, ...] = ()
+    filtered: tuple[RuleCount, ...] = ()
+    formats: tuple[FormatInfo, ...] = ()

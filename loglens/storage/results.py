@@ -1,0 +1,107 @@
+"""Turn a merged analysis (summary, templates, report) into the rows stored for a blob."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import polars as pl
+
+from loglens.analysis.lines import printable
+from loglens.analysis.summary import Summary
+from loglens.analysis.templates import Template
+from loglens.storage.models import (
+    FormatInfo,
+    LevelCount,
+    MinuteCount,
+    ReasonCount,
+    RejectedSample,
+    Results,
+    RuleCount,
+    TemplateCount,
+)
+from loglens.storage.schema import from_micros, from_minutes
+
+logger = logging.getLogger(__name__)
+
+# The report's examples are cut to this length: the stored ones are the same text.
+EXAMPLE_CHARS = 500
+
+
+def results_from_analysis(
+    summary: Summary, templates: dict[str, Template], report: dict[str, Any]
+) -> Results:
+    """The rows of an analysis: counts, templates per level, timeline, rejections, formats."""
+    return Results(
+        entries=summary.entries,
+        lines=summary.lines,
+        bytes=summary.bytes,
+        continuation_lines=summary.continuation_lines,
+        untimed_entries=summary.untimed_entries,
+        filtered_lines=summary.filtered_lines,
+        first_ts=from_micros(summary.first_ts),
+        last_ts=from_micros(summary.last_ts),
+        templates=len({template.id for template in templates.values()}),
+        templates_approximate=summary.patterns_compacted,
+        report=report,
+        level_counts=tuple(
+            LevelCount(level, count) for level, count in sorted(summary.levels.items()) if count
+        ),
+        template_counts=template_counts(summary, templates),
+        timeline=tuple(
+            MinuteCount(from_minutes(minute), level, count)
+            for (minute, level), count in sorted(summary.timeline.items())
+            if count
+        ),
+        rejected=tuple(ReasonCount(r, n) for r, n in sorted(summary.rejected.items()) if n),
+        rejected_samples=tuple(
+            RejectedSample(reason, summary.line_number(sample.pos), sample.text)
+            for reason, samples in sorted(summary.rejected_samples.items())
+            for sample in samples
+        ),
+        filtered=tuple(RuleCount(rule, n) for rule, n in sorted(summary.filtered.items()) if n),
+        formats=tuple(
+            FormatInfo(info.format, round(info.confidence, 3), info.lines, info.entries, info.bytes)
+            for _name, info in sorted(summary.files.items())
+        ),
+    )
+
+
+def template_counts(summary: Summary, templates: dict[str, Template]) -> tuple[TemplateCount, ...]:
+    """Entries per (template, level), each with its earliest example and that one's line."""
+    if not templates or summary.patterns.is_empty():
+        return ()
+    names = pl.DataFrame(
+        {
+            "pattern": list(templates),
+            "template_id": [t.id for t in templates.values()],
+            "template": [t.text for t in templates.values()],
+        },
+        schema={"pattern": pl.String, "template_id": pl.String, "template": pl.String},
+    )
+    grouped = (
+        summary.patterns.join(names, on="pattern", how="inner")
+        .sort("file", "offset", "row")
+        .group_by("template_id", "level", maintain_order=True)
+        .agg(
+            pl.col("template").first(),
+            pl.col("count").sum(),
+            pl.col("file", "offset", "row", "example").first(),
+        )
+    )
+    # Lines before each part, once per part: `line_number` per row would rescan them all.
+    before = {
+        (file, offset): summary.line_number((file, offset, 0)) - 1
+        for file, offset in grouped.select("file", "offset").unique().iter_rows()
+    }
+    return tuple(
+        TemplateCount(
+            row["template_id"],
+            row["level"],
+            row["template"],
+            row["count"],
+            printable(row["example"], EXAMPLE_CHARS),
+            before[row["file"], row["offset"]] + row["row"] + 1,
+        )
+        for row in grouped.iter_rows(named=True)
+    )

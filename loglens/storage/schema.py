@@ -1,0 +1,200 @@
+"""The database schema (tables, views, indexes) and the one form of its timestamps.
+
+Every time is text of fixed width in UTC, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (27 characters):
+times sort and compare as text, and SQLite's date functions read them. Timeline minutes
+are in the same form with zero seconds (`2024-05-01T13:07:00.000000Z`). See docs/schema.md.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+SCHEMA_VERSION = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def format_time(moment: datetime) -> str:
+    """An aware datetime in the storage's fixed-width UTC form."""
+    t = moment.astimezone(UTC)
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d}T"
+        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
+    )
+
+
+def now() -> str:
+    """The current time in the storage's form."""
+    return format_time(datetime.now(UTC))
+
+
+def from_micros(micros: int | None) -> str | None:
+    """Microseconds since the epoch in the storage's form, or None."""
+    return None if micros is None else format_time(_EPOCH + timedelta(microseconds=micros))
+
+
+def from_minutes(minutes: int) -> str:
+    """Minutes since the epoch (a timeline bucket) in the storage's form."""
+    return format_time(_EPOCH + timedelta(minutes=minutes))
+
+
+_TABLES = """
+CREATE TABLE IF NOT EXISTS blobs (
+    id          INTEGER PRIMARY KEY,
+    sha256      TEXT    NOT NULL UNIQUE,
+    size        INTEGER NOT NULL,
+    path        TEXT    NOT NULL,
+    first_name  TEXT    NOT NULL,
+    stored_at   TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    id            INTEGER PRIMARY KEY,
+    operator      TEXT    NOT NULL,
+    original_name TEXT    NOT NULL,
+    size          INTEGER NOT NULL,
+    sha256        TEXT    NOT NULL,
+    compression   TEXT    NOT NULL,
+    started_at    TEXT    NOT NULL,
+    received_at   TEXT,
+    status        TEXT    NOT NULL DEFAULT 'receiving'
+                  CHECK (status IN ('receiving', 'stored', 'failed')),
+    blob_id       INTEGER REFERENCES blobs (id),
+    duplicate     INTEGER NOT NULL DEFAULT 0 CHECK (duplicate IN (0, 1)),
+    error         TEXT
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id          INTEGER PRIMARY KEY,
+    blob_id     INTEGER NOT NULL UNIQUE REFERENCES blobs (id),
+    state       TEXT    NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    runner      TEXT,
+    error       TEXT,
+    created_at  TEXT    NOT NULL,
+    started_at  TEXT,
+    finished_at TEXT
+);
+CREATE TABLE IF NOT EXISTS results (
+    blob_id               INTEGER PRIMARY KEY REFERENCES blobs (id),
+    job_id                INTEGER NOT NULL REFERENCES jobs (id),
+    entries               INTEGER NOT NULL,
+    lines                 INTEGER NOT NULL,
+    bytes                 INTEGER NOT NULL,
+    continuation_lines    INTEGER NOT NULL,
+    untimed_entries       INTEGER NOT NULL,
+    filtered_lines        INTEGER NOT NULL,
+    first_ts              TEXT,
+    last_ts               TEXT,
+    templates             INTEGER NOT NULL,
+    templates_approximate INTEGER NOT NULL CHECK (templates_approximate IN (0, 1)),
+    report_json           TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS level_counts (
+    blob_id INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    level   TEXT    NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (blob_id, level)
+);
+CREATE TABLE IF NOT EXISTS templates (
+    blob_id     INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    template_id TEXT    NOT NULL,
+    level       TEXT    NOT NULL,
+    template    TEXT    NOT NULL,
+    count       INTEGER NOT NULL,
+    example     TEXT    NOT NULL,
+    line        INTEGER NOT NULL,
+    PRIMARY KEY (blob_id, template_id, level)
+);
+CREATE TABLE IF NOT EXISTS timeline (
+    blob_id INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    minute  TEXT    NOT NULL,
+    level   TEXT    NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (blob_id, minute, level)
+);
+CREATE TABLE IF NOT EXISTS rejected (
+    blob_id INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    reason  TEXT    NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (blob_id, reason)
+);
+CREATE TABLE IF NOT EXISTS rejected_samples (
+    blob_id INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    reason  TEXT    NOT NULL,
+    line    INTEGER NOT NULL,
+    text    TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS filtered (
+    blob_id INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    rule    TEXT    NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (blob_id, rule)
+);
+CREATE TABLE IF NOT EXISTS formats (
+    blob_id    INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    format     TEXT    NOT NULL,
+    confidence REAL    NOT NULL,
+    lines      INTEGER NOT NULL,
+    entries    INTEGER NOT NULL,
+    bytes      INTEGER NOT NULL
+);
+"""
+
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS uploads_operator_received ON uploads (operator, received_at);
+CREATE INDEX IF NOT EXISTS uploads_received ON uploads (received_at);
+CREATE INDEX IF NOT EXISTS uploads_sha256 ON uploads (sha256, size, compression, status);
+CREATE INDEX IF NOT EXISTS uploads_blob ON uploads (blob_id);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
+CREATE INDEX IF NOT EXISTS templates_level ON templates (level, blob_id);
+CREATE INDEX IF NOT EXISTS timeline_minute ON timeline (minute);
+CREATE INDEX IF NOT EXISTS rejected_samples_blob ON rejected_samples (blob_id, reason);
+CREATE INDEX IF NOT EXISTS formats_blob ON formats (blob_id);
+"""
+
+# Each view: one row per upload and detail row, led by the upload's identity.
+_UPLOAD = "u.id AS upload_id, u.operator, u.original_name, u.received_at, u.blob_id"
+_VIEWS = f"""
+CREATE VIEW IF NOT EXISTS upload_levels AS
+SELECT {_UPLOAD}, d.level, d.count
+FROM uploads AS u JOIN level_counts AS d ON d.blob_id = u.blob_id;
+
+CREATE VIEW IF NOT EXISTS upload_templates AS
+SELECT {_UPLOAD}, d.template_id, d.level, d.template, d.count, d.example, d.line
+FROM uploads AS u JOIN templates AS d ON d.blob_id = u.blob_id;
+
+CREATE VIEW IF NOT EXISTS upload_timeline AS
+SELECT {_UPLOAD}, d.minute, d.level, d.count
+FROM uploads AS u JOIN timeline AS d ON d.blob_id = u.blob_id;
+
+CREATE VIEW IF NOT EXISTS upload_rejected AS
+SELECT {_UPLOAD}, d.reason, d.count
+FROM uploads AS u JOIN rejected AS d ON d.blob_id = u.blob_id;
+
+CREATE VIEW IF NOT EXISTS upload_rejected_samples AS
+SELECT {_UPLOAD}, d.reason, d.line, d.text
+FROM uploads AS u JOIN rejected_samples AS d ON d.blob_id = u.blob_id;
+
+CREATE VIEW IF NOT EXISTS upload_results AS
+SELECT {_UPLOAD}, r.entries, r.lines, r.bytes, r.continuation_lines, r.untimed_entries,
+       r.filtered_lines, r.first_ts, r.last_ts, r.templates, r.templates_approximate
+FROM uploads AS u JOIN results AS r ON r.blob_id = u.blob_id;
+
+CREATE VIEW IF NOT EXISTS upload_status AS
+SELECT {_UPLOAD}, u.size, u.sha256, u.compression, u.started_at, u.status, u.duplicate,
+       u.error AS upload_error, j.id AS job_id, j.state AS job_state, j.attempts,
+       j.error AS job_error, j.started_at AS job_started_at, j.finished_at AS job_finished_at
+FROM uploads AS u LEFT JOIN jobs AS j ON j.blob_id = u.blob_id;
+"""
+
+SCHEMA = _TABLES + _INDEXES + _VIEWS
+
+# Detail tables of a blob's results (their rows go when the results row goes).
+RESULT_TABLES = (
+    "level_counts",
+    "templates",
+    "timeline",
+    "rejected",
+    "rejected_samples",
+    "filtered",
+    "formats",
+)
