@@ -1,0 +1,246 @@
+"""`python client.py FILE...`: upload log files to the server, verified, and show the results.
+
+Exit status: 0 when every file was stored and verified (and, with --wait, analysed); 1 when
+some file failed (one `error:` line each on stderr); 2 for a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loglens.client.display import Display
+from loglens.client.models import UploadError, UploadOptions, UploadResult
+from loglens.client.sources import (
+    list_sources,
+    parse_server,
+    prepare_file,
+    prepare_stream,
+)
+from loglens.client.upload import upload
+from loglens.config import config_from_environment
+from loglens.errors import ConfigError, InputError
+from loglens.processor.inputs import Source
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+INPUT_ERROR = "input_error"
+ANALYSIS_FAILED = "analysis_failed"
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one file: its result, or why it failed (or both, when analysis did)."""
+
+    name: str
+    result: UploadResult | None = None
+    code: str | None = None
+    message: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Stored, verified and (when waited for) analysed."""
+        return self.code is None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The client's command-line flags."""
+    parser = argparse.ArgumentParser(
+        prog="client.py",
+        description="Upload log files (plain or .gz, directories, globs, - for stdin) to a "
+        "loglens server, which stores them verified by SHA-256 and analyses them.",
+    )
+    parser.add_argument("files", nargs="*", metavar="FILE", help="log files, directories, globs, -")
+    parser.add_argument("--server", metavar="HOST:PORT", help="the server (LOGLENS_SERVER)")
+    parser.add_argument("--token", help="your upload token (LOGLENS_TOKEN, safer than a flag)")
+    parser.add_argument("--env-file", metavar="FILE", help="settings file (default: .env)")
+    parser.add_argument(
+        "--parallel", metavar="N", type=_whole(1), default=4, help="files at once (4)"
+    )
+    parser.add_argument("--wait", action="store_true", help="wait for the analysis, print it")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--retries", metavar="N", type=_whole(0), default=5,
+        help="reconnections after a dropped connection or a retryable error (5)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--timeout", metavar="SECONDS", type=_seconds, default=60.0,
+        help="how long a silent server is waited for before reconnecting (60)",
+    )  # fmt: skip
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--verbose", action="store_true", help="log what happens")
+    return parser
+
+
+def _whole(minimum: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be more than 0 seconds")
+    return value
+
+
+def _settings(args: argparse.Namespace) -> tuple[tuple[str, int], str, int]:
+    """The server address, the token and the DATA frame size, flags over the environment."""
+    if args.env_file is not None and not Path(args.env_file).is_file():
+        raise ConfigError(f"--env-file {args.env_file}: no such file")
+    config = config_from_environment(args.env_file or ".env")
+    if args.server is not None:
+        address = parse_server(args.server, "--server")
+    else:
+        address = parse_server(config.server, "LOGLENS_SERVER")
+    token = args.token if args.token is not None else config.token
+    if not token.strip():
+        raise ConfigError(
+            "no upload token: set LOGLENS_TOKEN in the environment or in .env, or pass "
+            "--token (the server's AUTH_TOKENS lists each operator's token)"
+        )
+    return address, token.strip(), config.max_frame_bytes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the client; return the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
+    if not args.files:
+        parser.error("give at least one FILE (a file, directory, glob, or - for stdin)")
+    try:
+        address, token, frame_bytes = _settings(args)
+        sources, problems = list_sources(args.files)
+    except ConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    options = UploadOptions(
+        wait=args.wait, retries=args.retries, timeout=args.timeout, frame_bytes=frame_bytes
+    )
+    show = not args.quiet and sys.stderr.isatty() and bool(sources)
+    display = Display(len(sources), sum(s.size for s in sources), enabled=show)
+    try:
+        with display:
+            outcomes = asyncio.run(_upload_all(sources, address, token, options, args, display))
+    except KeyboardInterrupt:
+        sys.stderr.write(
+            "interrupted: run the same command again to resume the unfinished uploads\n"
+        )
+        return EXIT_INTERRUPTED
+    outcomes = [Outcome(given, None, INPUT_ERROR, str(exc)) for given, exc in problems] + outcomes
+    if args.json:
+        document = [_as_json(outcome, args.wait) for outcome in outcomes]
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    else:
+        _print_text(outcomes, args.wait)
+    for outcome in outcomes:
+        if not outcome.ok:
+            shown = "" if outcome.code == INPUT_ERROR else f"{outcome.name}: "
+            sys.stderr.write(f"error: {shown}{outcome.message}\n")
+    return EXIT_OK if all(outcome.ok for outcome in outcomes) else EXIT_FAILED
+
+
+async def _upload_all(
+    sources: list[Source],
+    address: tuple[str, int],
+    token: str,
+    options: UploadOptions,
+    args: argparse.Namespace,
+    display: Display,
+) -> list[Outcome]:
+    """Upload every source, `--parallel` at a time, one connection each, on this loop."""
+    gate = asyncio.Semaphore(args.parallel)
+    with contextlib.ExitStack() as stack:
+        spool = None
+        if any(source.path is None for source in sources):
+            spool = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loglens-")))
+
+        async def one(source: Source) -> Outcome:
+            async with gate:
+                return await _upload_one(source, spool, address, token, options, display)
+
+        return list(await asyncio.gather(*(one(source) for source in sources)))
+
+
+async def _upload_one(
+    source: Source,
+    spool: Path | None,
+    address: tuple[str, int],
+    token: str,
+    options: UploadOptions,
+    display: Display,
+) -> Outcome:
+    """Prepare and upload one file; its outcome, failures included."""
+    progress = display.track(source.name, source.size)
+    try:
+        if source.path is None:
+            assert spool is not None
+            payload = await prepare_stream(sys.stdin.buffer, spool, source.name, progress)
+        else:
+            payload = await prepare_file(source.path, source.name, progress)
+        result = await upload(payload, address, token, options, progress=progress)
+    except UploadError as exc:
+        outcome = Outcome(source.name, None, exc.code, exc.message)
+    except InputError as exc:
+        outcome = Outcome(source.name, None, INPUT_ERROR, str(exc))
+    else:
+        outcome = Outcome(source.name, result)
+        if options.wait and result.state != "done":
+            why = result.error or f"the job ended in state {result.state!r}"
+            message = f"analysis of upload {result.upload_id} failed: {why}"
+            outcome = Outcome(source.name, result, ANALYSIS_FAILED, message)
+    display.finish(source.name, source.size, outcome.ok)
+    return outcome
+
+
+def _print_text(outcomes: list[Outcome], wait: bool) -> None:
+    """One line per stored file; with --wait, its report below it."""
+    for outcome in outcomes:
+        result = outcome.result
+        if result is None:
+            continue
+        line = (
+            f"{result.name}: stored as upload {result.upload_id} ({result.size:,} bytes), "
+            f"sha256 {result.sha256} verified"
+        )
+        if result.duplicate:
+            line += "; duplicate: the server already had this content"
+        sys.stdout.write(line + "\n")
+        if wait and result.report is not None:
+            from loglens.analysis.report import render_text  # polars: only when needed
+
+            sys.stdout.write(render_text(result.report) + "\n")
+
+
+def _as_json(outcome: Outcome, wait: bool) -> dict[str, Any]:
+    """One file's object in the --json document."""
+    fields = ["upload_id", "sha256", "size", "compression", "duplicate", "job_id"]
+    if wait:
+        fields += ["state", "report"]
+    item: dict[str, Any] = {"name": outcome.name, "ok": outcome.ok}
+    for key in fields:
+        item[key] = getattr(outcome.result, key) if outcome.result is not None else None
+    item["error"] = None if outcome.ok else {"code": outcome.code, "message": outcome.message}
+    return item

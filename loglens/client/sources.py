@@ -1,0 +1,187 @@
+"""What the client sends: the server address, and each file's size, SHA-256 and compression."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from loglens.client.models import ProgressCallback, UploadEvent
+from loglens.errors import ConfigError, InputError
+from loglens.processor.inputs import STDIN, Source, expand_paths
+
+GZIP_MAGIC = b"\x1f\x8b"
+READ_BYTES = 1024 * 1024
+DEFAULT_PORT = 7878
+_ADDRESS = re.compile(
+    r"^(?:\[(?P<ipv6>[0-9A-Fa-f:.%\w]+)\]|(?P<host>[^:\[\]\s/]+))(?::(?P<port>[^:]*))?$"
+)
+
+STDIN_NAME = "<stdin>"
+
+BytesDone = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Payload:
+    """One file ready to send: where its bytes are and what the UPLOAD header says of them."""
+
+    name: str
+    path: Path
+    size: int
+    sha256: str
+    compression: str
+    mtime_ns: int
+    mtime: float | None  # sent to the server: it dates year-less timestamps, as locally
+
+
+def parse_server(text: str, setting: str = "--server") -> tuple[str, int]:
+    """Parse `HOST:PORT` (`[::1]:PORT` for IPv6; the port defaults to 7878)."""
+    match = _ADDRESS.match(text.strip())
+    if not match:
+        raise ConfigError(
+            f"{setting}={text!r} is not HOST:PORT: use e.g. 127.0.0.1:{DEFAULT_PORT} "
+            f"or [::1]:{DEFAULT_PORT}"
+        )
+    host = match.group("ipv6") or match.group("host")
+    raw_port = match.group("port")
+    if raw_port is None:
+        return host, DEFAULT_PORT
+    if not raw_port.isdigit() or not 1 <= int(raw_port) <= 65535:
+        raise ConfigError(
+            f"{setting}={text!r}: the port must be a number from 1 to 65535, not {raw_port!r}"
+        )
+    return host, int(raw_port)
+
+
+def list_sources(paths: list[str]) -> tuple[list[Source], list[tuple[str, InputError]]]:
+    """Expand files, directories, globs and `-` as the analyzer does, each file once.
+
+    Each problem comes with the argument it was found under.
+    """
+    sources: list[Source] = []
+    problems: list[tuple[str, InputError]] = []
+    seen: set[Path] = set()
+    for given in paths:
+        found, errors = expand_paths([given])
+        problems += [(given, error) for error in errors]
+        for source in found:
+            if source.path is None:
+                if any(s.path is None for s in sources):
+                    raise ConfigError(f"{STDIN} (standard input) can be given only once")
+                sources.append(Source(STDIN_NAME, None, gzip=False, size=0))
+            elif (resolved := source.path.resolve()) not in seen:
+                seen.add(resolved)
+                sources.append(source)
+    return sources, problems
+
+
+def hash_file(path: Path, done: BytesDone | None = None) -> tuple[int, str]:
+    """Return the size and SHA-256 of a file, reporting bytes hashed to `done`."""
+    digest = hashlib.sha256()
+    buffer = bytearray(READ_BYTES)
+    view = memoryview(buffer)
+    size = 0
+    try:
+        with path.open("rb", buffering=0) as handle:
+            while count := handle.readinto(buffer):
+                digest.update(view[:count])  # releases the GIL: other uploads keep moving
+                size += count
+                if done is not None:
+                    done(count)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    return size, digest.hexdigest()
+
+
+def describe_file(path: Path, name: str, done: BytesDone | None = None) -> Payload:
+    """Hash a file and tell whether it is gzip (by its magic bytes, whatever its name)."""
+    try:
+        with path.open("rb") as handle:
+            magic = handle.read(len(GZIP_MAGIC))
+        before = path.stat()
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+    size, sha256 = hash_file(path, done)
+    compression = "gzip" if magic == GZIP_MAGIC else "none"
+    return Payload(name, path, size, sha256, compression, before.st_mtime_ns, before.st_mtime)
+
+
+def spool_stream(
+    stream: BinaryIO, directory: Path, name: str, done: BytesDone | None = None
+) -> Payload:
+    """Copy a stream (stdin) into a file under `directory`, hashing it on the way."""
+    digest = hashlib.sha256()
+    size = 0
+    path = directory / "stdin.spool"
+    try:
+        with path.open("wb") as out:
+            while chunk := stream.read(READ_BYTES):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+                if done is not None:
+                    done(len(chunk))
+    except OSError as exc:
+        raise InputError(f"{name}: cannot spool to {path}: {exc.strerror or exc}") from exc
+    with path.open("rb") as handle:
+        compression = "gzip" if handle.read(len(GZIP_MAGIC)) == GZIP_MAGIC else "none"
+    mtime_ns = path.stat().st_mtime_ns
+    return Payload(name, path, size, digest.hexdigest(), compression, mtime_ns, None)
+
+
+def changed_since(payload: Payload) -> str | None:
+    """Why the file no longer holds the bytes described by `payload`, or None if it does."""
+    try:
+        stat = os.stat(payload.path)
+    except OSError as exc:
+        return f"it cannot be read any more ({exc.strerror or exc})"
+    if stat.st_size == payload.size and stat.st_mtime_ns == payload.mtime_ns:
+        return None
+    try:
+        size, sha256 = hash_file(payload.path)
+    except InputError as exc:
+        return f"it cannot be read any more ({exc})"
+    if size == payload.size and sha256 == payload.sha256:
+        return None
+    return (
+        f"it was {payload.size:,} bytes with SHA-256 {payload.sha256[:12]}…, "
+        f"now {size:,} bytes with SHA-256 {sha256[:12]}…"
+    )
+
+
+async def prepare_file(path: Path, name: str, progress: ProgressCallback | None = None) -> Payload:
+    """Hash a file in a thread (the event loop keeps moving) and describe it."""
+    try:
+        total = path.stat().st_size
+    except OSError:
+        total = 0  # describe_file says what is wrong
+    return await asyncio.to_thread(describe_file, path, name, _reporter(name, total, progress))
+
+
+async def prepare_stream(
+    stream: BinaryIO, directory: Path, name: str, progress: ProgressCallback | None = None
+) -> Payload:
+    """Spool a stream (stdin) to a file in a thread, hashing it on the way."""
+    done = _reporter(name, 0, progress)
+    return await asyncio.to_thread(spool_stream, stream, directory, name, done)
+
+
+def _reporter(name: str, total: int, progress: ProgressCallback | None) -> BytesDone | None:
+    """A bytes-done callback for a worker thread that reports on the event loop."""
+    if progress is None:
+        return None
+    loop = asyncio.get_running_loop()
+    count = 0
+
+    def done(more: int) -> None:
+        nonlocal count
+        count += more
+        loop.call_soon_threadsafe(progress, UploadEvent(name, "hashing", count, max(total, count)))
+
+    return done

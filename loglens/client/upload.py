@@ -1,0 +1,412 @@
+"""One upload over as many connections as it takes: handshake, header, DATA, END, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import ssl as ssl_module
+from dataclasses import replace as dataclass_replace
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from loglens.client.inbox import Inbox
+from loglens.client.models import (
+    CONNECTION_LOST,
+    FILE_CHANGED,
+    NOT_A_SERVER,
+    TIMEOUT,
+    TLS_FAILED,
+    UNREACHABLE,
+    VERIFY_FAILED,
+    ProgressCallback,
+    Stage,
+    UploadError,
+    UploadEvent,
+    UploadOptions,
+    UploadResult,
+)
+from loglens.client.sources import Payload, changed_since, parse_server, prepare_file
+from loglens.protocol import (
+    FRAME_HEAD,
+    HANDSHAKE,
+    HANDSHAKE_SIZE,
+    VERSION,
+    ErrorCode,
+    Frame,
+    FrameType,
+    PeerError,
+    UploadHeader,
+    check_handshake,
+    encode,
+    raise_if_error,
+    read_frame,
+)
+
+logger = logging.getLogger(__name__)
+
+# Bytes read from the file at once (in a thread) and cut into DATA frames.
+READ_AHEAD_BYTES = 4 * 1024 * 1024
+
+
+class _Failure(Exception):
+    """An attempt failed: why, and whether another attempt may succeed."""
+
+    def __init__(self, code: str, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+
+
+async def upload_file(
+    path: str | Path,
+    address: str | tuple[str, int],
+    token: str,
+    *,
+    name: str | None = None,
+    wait: bool = False,
+    retries: int = 5,
+    timeout: float = 60.0,
+    ssl: ssl_module.SSLContext | None = None,
+    resume: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> UploadResult:
+    """Hash and upload one file to `address` ("HOST:PORT"); UploadError if it fails.
+
+    `resume` takes over an earlier upload by its id; otherwise the server still resumes
+    this operator's unfinished upload of the same bytes. Dropped connections and
+    retryable server errors are retried `retries` times with a growing delay.
+    """
+    file = Path(path)
+    payload = await prepare_file(file, name or file.name, progress)
+    options = UploadOptions(wait=wait, retries=retries, timeout=timeout, ssl=ssl)
+    return await upload(payload, address, token, options, resume=resume, progress=progress)
+
+
+async def upload(
+    payload: Payload,
+    address: str | tuple[str, int],
+    token: str,
+    options: UploadOptions | None = None,
+    *,
+    resume: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> UploadResult:
+    """Upload a described file, reconnecting and resuming as needed; UploadError if it fails."""
+    host, port = parse_server(address) if isinstance(address, str) else address
+    session = _Session(payload, host, port, token, options or UploadOptions(), resume, progress)
+    return await session.run()
+
+
+class _Session:
+    """The state one upload keeps across its connections."""
+
+    def __init__(
+        self,
+        payload: Payload,
+        host: str,
+        port: int,
+        token: str,
+        options: UploadOptions,
+        resume: int | None,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.payload = payload
+        self.host, self.port = host, port
+        self.where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.token = token
+        self.options = options
+        self.upload_id = resume
+        self.progress = progress
+        self.durable = 0  # the most bytes the server has said it durably holds
+        self.attempts = 0
+        self.bytes_sent = 0
+        self.connected = False
+        self.restarted = False
+
+    def emit(self, stage: Stage, done: int, note: str = "") -> None:
+        """Report progress to the callback, if any."""
+        if self.progress is not None:
+            event = UploadEvent(
+                self.payload.name, stage, done, self.payload.size, self.upload_id, note
+            )
+            self.progress(event)
+
+    async def run(self) -> UploadResult:
+        """Make attempts until one succeeds, a failure is final, or retries run out."""
+        failures = 0
+        while True:
+            self.attempts += 1
+            durable_before = self.durable
+            try:
+                return await self._attempt()
+            except PeerError as exc:
+                failure = await self._refused(exc)
+            except _Failure as exc:
+                failure = exc
+            except (OSError, EOFError, TimeoutError) as exc:
+                failure = self._lost(exc)
+            if not failure.retryable:
+                raise UploadError(failure.code, failure.message, self.upload_id) from failure
+            failures = 1 if self.durable > durable_before else failures + 1
+            if failures > self.options.retries:
+                raise UploadError(
+                    failure.code,
+                    f"{failure.message}; gave up after {self.attempts} attempts "
+                    f"(retries: {self.options.retries})",
+                    self.upload_id,
+                ) from failure
+            changed = await asyncio.to_thread(changed_since, self.payload)
+            if changed:
+                raise UploadError(
+                    FILE_CHANGED,
+                    f"the file changed while it was being uploaded: {changed}; upload it again",
+                    self.upload_id,
+                )
+            delay = min(self.options.max_backoff, self.options.backoff * 2 ** (failures - 1))
+            delay *= random.uniform(0.5, 1.0)  # spread the reconnections of many clients
+            logger.warning(
+                "%s: %s; reconnecting in %.1f s (retry %d of %d)",
+                self.payload.name, failure.message, delay, failures, self.options.retries,
+            )  # fmt: skip
+            self.emit("retrying", self.durable, f"{failure.message}; retrying in {delay:.0f} s")
+            await asyncio.sleep(delay)
+
+    async def _refused(self, exc: PeerError) -> _Failure:
+        """Classify an ERROR from the server (or a broken frame from it)."""
+        message = exc.message
+        if exc.code in (ErrorCode.HASH_MISMATCH, ErrorCode.SIZE_MISMATCH):
+            changed = await asyncio.to_thread(changed_since, self.payload)
+            if changed:
+                return _Failure(
+                    FILE_CHANGED,
+                    f"the file changed while it was being uploaded: {changed}; upload it again",
+                    retryable=False,
+                )
+        if (
+            exc.code is ErrorCode.NOT_RESUMABLE
+            and self.upload_id is not None
+            and not self.restarted
+        ):
+            # The partial upload is gone (or not ours to take over): send it all again.
+            self.restarted = True
+            self.upload_id = None
+            return _Failure(exc.code.value, f"{message}; starting the upload again", True)
+        return _Failure(exc.code.value, message, exc.code.retryable)
+
+    def _lost(self, exc: BaseException) -> _Failure:
+        """Classify a dropped or silent connection."""
+        if isinstance(exc, TimeoutError):
+            return _Failure(TIMEOUT, f"no answer from {self.where} within "
+                            f"{self.options.timeout:g} s", True)  # fmt: skip
+        if isinstance(exc, ssl_module.SSLError):
+            return _Failure(TLS_FAILED, f"TLS with {self.where} failed: {exc}", False)
+        if isinstance(exc, asyncio.IncompleteReadError):
+            return _Failure(CONNECTION_LOST, f"{self.where} closed the connection", True)
+        detail = _os_reason(exc) if isinstance(exc, OSError) else str(exc)
+        return _Failure(CONNECTION_LOST, f"connection to {self.where} lost: {detail}", True)
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Open the connection; a server that was never reached fails at once."""
+        tls: dict[str, Any] = {}
+        if self.options.ssl is not None:
+            tls = {"ssl": self.options.ssl, "server_hostname": self.options.server_hostname}
+        self.emit("connecting", self.durable)
+        try:
+            async with asyncio.timeout(self.options.timeout):
+                return await asyncio.open_connection(self.host, self.port, **tls)
+        except socket.gaierror as exc:
+            raise _Failure(
+                UNREACHABLE,
+                f"cannot resolve the server's host {self.host!r}: {exc.strerror}",
+                False,
+            ) from exc
+        except ssl_module.SSLError as exc:
+            raise _Failure(TLS_FAILED, f"TLS with {self.where} failed: {exc}", False) from exc
+        except (OSError, TimeoutError) as exc:
+            if isinstance(exc, TimeoutError):
+                detail = f"no answer within {self.options.timeout:g} s"
+            else:
+                detail = _os_reason(exc)
+            hint = "" if self.connected else " (is the server running? see --server)"
+            raise _Failure(
+                UNREACHABLE, f"cannot connect to {self.where}: {detail}{hint}", self.connected
+            ) from exc
+
+    async def _attempt(self) -> UploadResult:
+        """One connection: handshake, header, the missing bytes, END, and the answers."""
+        reader, writer = await self._connect()
+        self.connected = True
+        writer.transport.set_write_buffer_limits(high=4 * self.options.frame_bytes)
+        inbox: Inbox | None = None
+        try:
+            await self._handshake(reader, writer)
+            header = UploadHeader(
+                self.token, self.payload.name, self.payload.size, self.payload.sha256,
+                self.payload.compression, self.options.wait, self.upload_id, self.payload.mtime,
+            )  # fmt: skip
+            writer.write(encode(FrameType.UPLOAD, header.to_json()))
+            inbox = Inbox(reader, self.options.timeout)
+            await inbox.guard(writer.drain())
+            accepted = await inbox.expect(FrameType.ACCEPTED)
+            offset, duplicate = self._accepted(accepted)
+            await self._send_from(offset, writer, inbox)
+            writer.write(encode(FrameType.END))
+            self.emit("verifying", self.payload.size)
+            await inbox.guard(writer.drain())
+            stored = await inbox.expect(FrameType.STORED)
+            result = self._verified(stored.body or {}, duplicate)
+            if not self.options.wait:
+                return result
+            self.emit("analysing", self.payload.size)
+            processed = (await inbox.expect(FrameType.PROCESSED, timeout=None)).body or {}
+            return _with_analysis(result, processed)
+        finally:
+            self.durable = max(self.durable, inbox.durable if inbox else 0)
+            if inbox is not None:
+                inbox.close()
+            writer.close()
+            with contextlib.suppress(OSError, TimeoutError, ssl_module.SSLError):
+                async with asyncio.timeout(2):
+                    await writer.wait_closed()
+
+    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Exchange versions; a peer that is no loglens server fails at once."""
+        writer.write(HANDSHAKE)
+        async with asyncio.timeout(self.options.timeout):
+            await writer.drain()
+            hello = await reader.readexactly(HANDSHAKE_SIZE)
+            try:
+                version = check_handshake(hello)
+            except PeerError:
+                raise _Failure(
+                    NOT_A_SERVER, f"{self.where} is not a loglens server: it answered {hello!r}",
+                    retryable=False,
+                ) from None  # fmt: skip
+            if version != VERSION:
+                raise_if_error(await read_frame(reader))  # it explains, then closes
+                raise PeerError(
+                    ErrorCode.UNSUPPORTED_VERSION,
+                    f"the server speaks protocol version {version}, this client {VERSION}",
+                )
+
+    def _accepted(self, accepted: Frame) -> tuple[int, bool]:
+        """Check ACCEPTED: remember the upload id, return the offset to send from."""
+        upload_id, offset = accepted.field("upload_id"), accepted.field("offset")
+        duplicate = bool((accepted.body or {}).get("duplicate", False))
+        if not _is_int(upload_id) or not _is_int(offset) or not 0 <= offset <= self.payload.size:
+            raise PeerError(
+                ErrorCode.MALFORMED_FRAME,
+                f"ACCEPTED names upload {upload_id!r} at offset {offset!r} "
+                f"of a {self.payload.size:,}-byte file",
+            )
+        assert isinstance(upload_id, int) and isinstance(offset, int)
+        if self.upload_id is not None and upload_id != self.upload_id:
+            logger.info("%s: resumed as upload %d", self.payload.name, upload_id)
+        elif offset:
+            logger.info("%s: resuming upload %d at byte %d", self.payload.name, upload_id, offset)
+        self.upload_id = upload_id
+        self.durable = max(self.durable, offset)
+        return offset, duplicate
+
+    async def _send_from(self, offset: int, writer: asyncio.StreamWriter, inbox: Inbox) -> None:
+        """Send the file's bytes from `offset` in DATA frames, reading ahead in a thread."""
+        size, frame = self.payload.size, self.options.frame_bytes
+        block = max(frame, READ_AHEAD_BYTES // frame * frame)
+        self.emit("sending", offset)
+        if offset >= size:
+            return
+        with self.payload.path.open("rb") as handle:
+            handle.seek(offset)
+            pending = asyncio.ensure_future(_read(handle, min(block, size - offset)))
+            try:
+                position = offset
+                while position < size:
+                    data = await pending
+                    if len(data) < min(block, size - position):
+                        why = await asyncio.to_thread(changed_since, self.payload)
+                        raise _Failure(
+                            FILE_CHANGED,
+                            f"the file changed while it was being uploaded: {why or 'it shrank'}; "
+                            "upload it again",
+                            retryable=False,
+                        )
+                    after = position + len(data)
+                    if after < size:
+                        pending = asyncio.ensure_future(_read(handle, min(block, size - after)))
+                    view = memoryview(data)
+                    for start in range(0, len(data), frame):
+                        piece = view[start : start + frame]
+                        writer.write(FRAME_HEAD.pack(FrameType.DATA, len(piece)))
+                        writer.write(piece)
+                        await inbox.guard(writer.drain())
+                        self.bytes_sent += len(piece)
+                        self.emit("sending", position + start + len(piece))
+                    position = after
+            finally:
+                if not pending.done():  # let the thread finish before the file is closed
+                    with contextlib.suppress(Exception):
+                        await pending
+
+    def _verified(self, stored: dict[str, Any], duplicate: bool) -> UploadResult:
+        """Check that STORED names our size and hash; build the result."""
+        sha256, size = stored.get("sha256"), stored.get("size")
+        if sha256 != self.payload.sha256 or size != self.payload.size:
+            raise UploadError(
+                VERIFY_FAILED,
+                f"the server stored {size!r} bytes with SHA-256 {sha256!r}, but the file has "
+                f"{self.payload.size:,} bytes with SHA-256 {self.payload.sha256}",
+                self.upload_id,
+            )
+        upload_id = stored.get("upload_id", self.upload_id)
+        assert isinstance(upload_id, int)
+        return UploadResult(
+            name=self.payload.name,
+            upload_id=upload_id,
+            sha256=self.payload.sha256,
+            size=self.payload.size,
+            compression=self.payload.compression,
+            duplicate=bool(stored.get("duplicate", duplicate)),
+            job_id=_int_or_none(stored.get("job_id")),
+            content_sha256=_str_or_none(stored.get("content_sha256")),
+            content_size=_int_or_none(stored.get("content_size")),
+            attempts=self.attempts,
+            bytes_sent=self.bytes_sent,
+        )
+
+
+def _with_analysis(result: UploadResult, processed: dict[str, Any]) -> UploadResult:
+    """The result with the PROCESSED answer: state, report, error."""
+    report = processed.get("report")
+    return dataclass_replace(
+        result,
+        job_id=_int_or_none(processed.get("job_id")) or result.job_id,
+        state=_str_or_none(processed.get("state")),
+        report=report if isinstance(report, dict) else None,
+        error=_str_or_none(processed.get("error")),
+    )
+
+
+async def _read(handle: BinaryIO, size: int) -> bytes:
+    return await asyncio.to_thread(handle.read, size)
+
+
+def _os_reason(exc: OSError) -> str:
+    """The system's words for an OSError ("Connection refused"), not asyncio's wrapping."""
+    return os.strerror(exc.errno) if exc.errno else (exc.strerror or str(exc) or type(exc).__name__)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_or_none(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
