@@ -125,7 +125,7 @@ def _settings(args: argparse.Namespace) -> tuple[tuple[str, int], str, int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the client; return the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     level = logging.INFO if args.verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
     if not args.files:
