@@ -164,35 +164,39 @@ def _count_lines(
     summary: Summary, rows: pl.DataFrame, binary: dict[int, bytes], part: Part
 ) -> None:
     """Count lines by kind: continuations, filtered entries, rejections, the head."""
-    by_kind = dict(rows.group_by("kind").len().iter_rows())
-    kept = pl.col("drop") == ""
-    attached = rows.filter(pl.col("kind") == CONTINUED)
-    summary.continuation_lines = attached.filter(kept).height
-    dropped = rows.filter(pl.col("kind").is_in([ENTRY, CONTINUED]) & ~kept)
-    summary.filtered_lines = dropped.height
-    for rule, count in dropped.filter(pl.col("kind") == ENTRY).group_by("drop").len().iter_rows():
-        summary.filtered[rule] = count
+    # Work on the kind and drop columns alone: filtering the whole frame (texts and all)
+    # once per kind cost more than everything else here.
+    kind, drop = rows["kind"], rows["drop"]
+    kept = drop == ""
+    summary.continuation_lines = int(((kind == CONTINUED) & kept).sum())
+    dropped = kind.is_in([ENTRY, CONTINUED]) & ~kept
+    summary.filtered_lines = int(dropped.sum())
+    if summary.filtered_lines:
+        rules = drop.filter(dropped & (kind == ENTRY)).value_counts()
+        for rule, count in rules.iter_rows():
+            summary.filtered[rule] = count
 
-    def samples(kind: str) -> list[Sample]:
-        first = rows.filter(pl.col("kind") == kind).head(SAMPLES_PER_REASON)
+    def samples(name: str) -> list[Sample]:
+        first = (kind == name).arg_true().head(SAMPLES_PER_REASON)
+        texts = rows["text"].gather(first).to_list()
         return [
             Sample((part.file, part.offset, row), printable(binary.get(row, text or "")))
-            for row, text in first.select("row", "text").iter_rows()
+            for row, text in zip(first.to_list(), texts, strict=True)
         ]
 
-    for kind, count in by_kind.items():
-        if kind in (ENTRY, CONTINUED):
+    for name, count in kind.value_counts().iter_rows():
+        if name in (ENTRY, CONTINUED):
             continue
-        if kind == _HEAD:
-            summary.heads[part.file] = Head(count, samples(kind))
+        if name == _HEAD:
+            summary.heads[part.file] = Head(count, samples(name))
         else:
-            summary.add_rejected(kind, count, samples(kind))
+            summary.add_rejected(name, count, samples(name))
 
     markers = rows["marker"].drop_nulls()
     if markers.is_empty():
         summary.tails[part.file] = None
     elif markers[-1] == 1:
-        last_drop = rows.filter(pl.col("kind") == ENTRY)["drop"][-1]
+        last_drop = drop.filter(kind == ENTRY)[-1]
         summary.tails[part.file] = Tail(open=True, dropped_by=last_drop or None)
     else:
         summary.tails[part.file] = Tail(open=False)

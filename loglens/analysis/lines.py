@@ -92,11 +92,19 @@ def decode_block(data: bytes) -> Decoded:
     reasons: dict[int, str] = {}
     repaired = 0
     binary = pl.Series("text", raw, dtype=pl.Binary)
+    line_ends: list[pl.Series] = []
+
+    def lines_at(positions: list[int]) -> list[int]:
+        """The indices of the lines at these byte positions (line ends are found once)."""
+        if positions and not line_ends:
+            line_ends.append((binary.bin.size() + 1).cum_sum())  # just past each newline
+        return _line_indices(line_ends[0], positions) if positions else []
+
     try:
         text = binary.cast(pl.String)  # validates UTF-8 in Rust
     except pl.exceptions.PolarsError:
         fixes: dict[int, bytes] = {}
-        for index in _line_indices(binary, _undecodable(data)):
+        for index in lines_at(_undecodable(data)):
             if _is_binary(raw[index]):
                 reasons[index] = BINARY
                 fixes[index] = b""
@@ -109,9 +117,7 @@ def decode_block(data: bytes) -> Decoded:
         text = text.str.strip_suffix("\r")
     marked = data.translate(_CONTROLS_TO_NUL)
     if b"\0" in marked:
-        text = _clean_controls(
-            text, _line_indices(binary, _control_positions(data, marked)), reasons
-        )
+        text = _clean_controls(text, lines_at(_control_positions(data, marked)), reasons)
     reason = pl.repeat(None, len(raw), dtype=pl.String, eager=True).alias("reason")
     if reasons:
         reason = reason.scatter(list(reasons), pl.Series(list(reasons.values()), dtype=pl.String))
@@ -175,11 +181,8 @@ def _control_positions(data: bytes, marked: bytes) -> list[int]:
     return positions
 
 
-def _line_indices(lines: pl.Series, positions: list[int]) -> list[int]:
-    """The indices of the lines (of a block split into `lines`) at these byte positions."""
-    if not positions:
-        return []
-    ends = (lines.bin.size() + 1).cum_sum()  # just past each line's newline
+def _line_indices(ends: pl.Series, positions: list[int]) -> list[int]:
+    """The indices of the lines that end at ``ends`` (past their newline) at these positions."""
     found = ends.search_sorted(pl.Series(positions, dtype=ends.dtype), side="right")
     return found.to_list()
 
