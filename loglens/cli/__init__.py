@@ -9,6 +9,8 @@ USAGE = """usage: loglens COMMAND [ARGS]
 
 commands:
   analyze PATH...   analyse log files locally and print the report (= python processor.py)
+  serve             run the upload server (= python server.py)
+  demo [PATH...]    start a server, upload logs/ with the client, report, stop
 """
 
 
@@ -23,5 +25,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from loglens.cli.analyze import main as analyze_main
 
         return analyze_main(rest)
+    if command == "serve":
+        from loglens.cli.serve import main as serve_main
+
+        return serve_main(rest)
+    if command == "demo":
+        from loglens.cli.demo import main as demo_main
+
+        return demo_main(rest)
     sys.stderr.write(f"loglens: unknown command {command!r}\n{USAGE}")
     return 2

@@ -24,7 +24,7 @@ from loglens import messages
 from loglens.config import Config
 from loglens.protocol import HANDSHAKE, ErrorCode, encode_error
 from loglens.server.files import Storage
-from loglens.server.session import Receiving, Session
+from loglens.server.session import Receiving, Session, close_gently
 from loglens.storage import Database
 
 logger = logging.getLogger(__name__)
@@ -121,8 +121,7 @@ class Server:
                     "connections (MAX_CONNECTIONS); try again shortly",
                 )
             )
-            writer.write(HANDSHAKE + encode_error(code, why))
-            writer.close()
+            await _refuse(reader, writer, encode_error(code, why))
             return
         session = Session(self, reader, writer)
         task = asyncio.current_task()
@@ -174,6 +173,12 @@ class Server:
         self._processor.start()
         for job in queued:
             self.submit_job(job.id, job.path, job.name)
+
+
+async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, error: bytes) -> None:
+    """Answer a connection the server will not serve, and close it."""
+    writer.write(HANDSHAKE + error)
+    await close_gently(reader, writer)
 
 
 class _ProcessorLink:

@@ -9,6 +9,7 @@ as stored before its bytes are fsynced and their SHA-256 verified.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import shutil
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 # Bytes between two PROGRESS frames (each one follows an fsync).
 PROGRESS_BYTES = 256 * 1024 * 1024
+# Seconds a closing connection gets to read its last frame (see close_gently).
+CLOSE_SECONDS = 2.0
 
 
 @dataclass
@@ -149,12 +152,7 @@ class Session:
         await self._send(encode(frame_type, body))
 
     async def _close(self) -> None:
-        self.writer.close()
-        try:
-            async with asyncio.timeout(5):
-                await self.writer.wait_closed()
-        except (ConnectionError, TimeoutError):
-            pass
+        await close_gently(self.reader, self.writer)
 
     def _operator(self, token: str) -> str:
         """The operator whose token this is; PeerError(unauthorized) for any other token."""
@@ -381,6 +379,28 @@ class Session:
         """Record a failed upload and delete its bytes: nothing half-written stays."""
         await asyncio.to_thread(self.server.storage.discard, upload_id)
         await self.server.db.fail_upload(upload_id, why)
+
+
+async def close_gently(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seconds: float = CLOSE_SECONDS
+) -> None:
+    """Close a connection so that the peer reads what was sent last (an error frame).
+
+    Closing a socket with unread bytes makes the kernel reset it, and a reset can discard
+    what the peer had not read yet; so: half-close, drain what the peer still sends for
+    a moment, then close.
+    """
+    with contextlib.suppress(ConnectionError, TimeoutError, RuntimeError):
+        async with asyncio.timeout(seconds):
+            await writer.drain()
+            if writer.can_write_eof():
+                writer.write_eof()
+            while await reader.read(64 * 1024):
+                pass
+    writer.close()
+    with contextlib.suppress(ConnectionError, TimeoutError):
+        async with asyncio.timeout(seconds):
+            await writer.wait_closed()
 
 
 def _cancel_message(taken_over: bool) -> str:

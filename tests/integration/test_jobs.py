@@ -83,7 +83,7 @@ def test_a_killed_server_finishes_every_job_once_after_restart(
     big = tmp_path / "big.log"
     big.write_bytes(sample.read_bytes() * 60)  # long enough to be caught running
     os.utime(big, (sample.stat().st_mtime,) * 2)
-    others = [make_log(fmt, lines=800)[0] for fmt in ("syslog", "python", "jsonl", "nginx")]
+    others = [make_log(fmt, lines=800)[0] for fmt in ("syslog", "python", "jsonl", "apache_access")]
 
     asyncio.run(upload(server.address, "s3cret", big.read_bytes(), name=big.name, mtime=mtime(big)))
     wait_until(lambda: rows(server, "SELECT state FROM jobs") == [("running",)], what="running")

@@ -61,7 +61,7 @@ class Peer:
             await self.writer.wait_closed()
 
 
-def header(token: str, data: bytes, **fields: Any) -> dict[str, Any]:
+def header(token: str, data: bytes, /, **fields: Any) -> dict[str, Any]:
     """An UPLOAD body describing `data`; `fields` override any key."""
     body = UploadHeader(token, "app.log", len(data), hashlib.sha256(data).hexdigest()).to_json()
     body.update(fields)
@@ -72,6 +72,7 @@ async def upload(
     address: str,
     token: str,
     data: bytes,
+    /,
     *,
     chunk: int = 256 * 1024,
     stop_at: int | None = None,
