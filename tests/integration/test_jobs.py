@@ -92,7 +92,8 @@ def test_a_killed_server_finishes_every_job_once_after_restart(
     for pid in frozen:
         os.kill(pid, signal.SIGSTOP)  # hold the processor where it is
     for path in others:
-        asyncio.run(upload(server.address, "hunter2", path.read_bytes(), name=path.name, mtime=mtime(path)))
+        data = path.read_bytes()
+        asyncio.run(upload(server.address, "hunter2", data, name=path.name, mtime=mtime(path)))
     assert sorted(rows(server, "SELECT state, count(*) FROM jobs GROUP BY state")) == [
         ("queued", 4),
         ("running", 1),
