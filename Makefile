@@ -1,9 +1,10 @@
-# Two commands for a fresh machine: `make run` (analyse the sample logs) and `make test`.
+# Two commands for a fresh machine: `make run` (the whole system on the sample logs) and
+# `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint unit bench samples clean
+.PHONY: run analyze test lint unit bench samples clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,6 +13,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 run: $(VENV)/.installed
+	$(PY) -m loglens demo logs/
+
+analyze: $(VENV)/.installed
 	$(PY) processor.py logs/
 
 lint: $(VENV)/.installed

@@ -77,8 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             + " ".join(args.paths)
         )
         uploaded = subprocess.run(command, env=env, capture_output=True, text=True)
-        stored = [line for line in uploaded.stdout.splitlines() if "upload" in line.lower()]
-        sys.stdout.write("\n".join(stored[:40]) + "\n")
+        # With --wait the client prints each file's report too; the demo shows one of all.
+        stored = [line for line in uploaded.stdout.splitlines() if ": stored as upload " in line]
+        sys.stdout.write("\n".join(stored) + "\n")
         sys.stderr.write(uploaded.stderr)
         _report(db_path)
     finally:
