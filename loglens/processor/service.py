@@ -108,7 +108,7 @@ class _Processor:
         logger.info("stopped: running jobs finished, queued jobs stay queued")
 
     def close(self) -> None:
-        """Stop the threads and the worker pool."""
+        """Stop the threads and the worker pool, and wait for them."""
         self._threads.shutdown(wait=True, cancel_futures=True)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
@@ -235,13 +235,16 @@ class _Processor:
             "the server is gone: exiting; %d running jobs run again when it restarts",
             self._analysing,
         )
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._stopping = True  # jobs waiting for a slot stay queued
         if self._analysing:
             # Their threads cannot be stopped, and would keep the process alive: leave now.
             # The workers exit with us (see _init_worker); SQLite rolls back any open
             # transaction.
             logging.shutdown()
             os._exit(0)
+        # Else `close` shuts the pool down and waits for its workers: a pool shut down
+        # without waiting can hang the exit of a multiprocessing child (its queue's feeder
+        # thread is stopped before the workers are told to stop).
 
 
 def _read_pipe(
@@ -307,6 +310,6 @@ def _warmed_up(future: Future[int]) -> None:
         return
     error = future.exception()
     if error is not None:
-        logger.error("a worker failed to start: %s", error)
+        logger.warning("a worker did not start: %s", error)
     else:
         logger.debug("worker %d ready", future.result())
