@@ -13,7 +13,7 @@ import contextlib
 import hmac
 import logging
 import shutil
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +66,7 @@ class Session:
         self.peer = str(writer.get_extra_info("peername"))
         self.task: asyncio.Task[Any] | None = None
         self.busy = False  # inside an upload (shutdown lets it finish)
+        self._io: asyncio.Future[Any] | None = None  # the last operation on the upload's file
         self._taken_over = False
 
     async def run(self) -> None:
@@ -285,8 +286,12 @@ class Session:
                     {"upload_id": upload_id, "offset": partial.offset, "duplicate": False},
                 )
                 await self._receive_data(partial, header, upload_id)
-                await asyncio.to_thread(partial.sync)
+                await self._file_op(partial.sync)
             finally:
+                # A write may still run in its thread (the session was cancelled while
+                # awaiting it): let it end before the file is closed and handed over.
+                if self._io is not None and not self._io.done():
+                    await asyncio.wait({self._io})
                 partial.close()
             if partial.hexdigest() != header.sha256:
                 await self._fail(upload_id, "hash mismatch")
@@ -317,8 +322,7 @@ class Session:
         self, partial: PartialFile, header: UploadHeader, upload_id: int
     ) -> None:
         """Write DATA frames until END; the write of one frame overlaps the read of the next."""
-        pending: asyncio.Future[None] | None = None
-        loop = asyncio.get_running_loop()
+        pending: asyncio.Future[Any] | None = None
         next_progress = partial.offset + PROGRESS_BYTES
         received = partial.offset
         while True:
@@ -338,11 +342,11 @@ class Session:
                     f"upload rejected: more than the {header.size:,} bytes the header announced",
                 )
             await self._settle(pending)
-            pending = loop.run_in_executor(None, partial.write, frame.data)
+            pending = self._start_file_op(partial.write, frame.data)
             if received >= next_progress:
                 await self._settle(pending)
                 pending = None
-                offset = await asyncio.to_thread(partial.sync)
+                offset = await self._file_op(partial.sync)
                 await self._send_json(FrameType.PROGRESS, {"offset": offset})
                 next_progress = offset + PROGRESS_BYTES
         await self._settle(pending)
@@ -354,9 +358,18 @@ class Session:
             )
 
     @staticmethod
-    async def _settle(pending: Awaitable[None] | None) -> None:
+    async def _settle(pending: Awaitable[Any] | None) -> None:
         if pending is not None:
             await pending
+
+    def _start_file_op(self, op: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Run a blocking operation on the upload's file in a thread; it is remembered so
+        that the file is never closed under it."""
+        self._io = asyncio.get_running_loop().run_in_executor(None, op, *args)
+        return self._io
+
+    async def _file_op(self, op: Callable[..., Any], *args: Any) -> Any:
+        return await self._start_file_op(op, *args)
 
     async def _expect_end(self) -> None:
         frame = await self._read()

@@ -136,3 +136,25 @@ def test_a_killed_server_finishes_every_job_once_after_restart(
             )
         )
         assert levels == json.loads(expected.out)["levels"]
+
+
+def test_a_dead_processor_is_replaced_and_its_job_runs_again(
+    server_factory: ServerFactory, make_log: MakeLog, tmp_path: Path
+) -> None:
+    server = server_factory(WORKERS="1", CHUNK_BYTES="1MiB")
+    sample, _ = make_log("log4j", lines=3000)
+    big = tmp_path / "big.log"
+    big.write_bytes(sample.read_bytes() * 60)
+    asyncio.run(upload(server.address, "s3cret", big.read_bytes(), name=big.name))
+    wait_until(lambda: rows(server, "SELECT state FROM jobs") == [("running",)], what="running")
+    first = int(_PROCESSOR_PID.findall(server.log())[-1])
+    for pid in [first, *descendants(first)]:
+        os.kill(pid, signal.SIGKILL)  # the processor and its workers die: out of memory, say
+
+    wait_until(lambda: rows(server, "SELECT state FROM jobs") == [("done",)], 120, "the rerun")
+    assert rows(server, "SELECT attempts FROM jobs") == [(2,)]
+    assert "the processor exited unexpectedly" in server.log()
+    assert int(_PROCESSOR_PID.findall(server.log())[-1]) != first
+    # The server kept serving throughout.
+    frames = asyncio.run(upload(server.address, "hunter2", sample.read_bytes(), wait=True))
+    assert frames[-1].field("state") == "done"

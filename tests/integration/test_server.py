@@ -200,9 +200,7 @@ async def test_an_upload_larger_than_allowed_is_refused(server_factory: ServerFa
 
 
 async def _accepted(server: ServerHandle) -> Peer:
-    peer = await Peer.connect(server.address)
-    assert await peer.handshake_reply() == HANDSHAKE
-    await peer.send(encode(FrameType.UPLOAD, header("s3cret", LINES)))
+    peer = await _accepted_for(server, LINES)
     assert (await peer.frame()).type is FrameType.ACCEPTED
     return peer
 
@@ -304,3 +302,24 @@ def test_sigterm_stops_gracefully_and_keeps_queued_jobs(
     assert rows(server, "SELECT count(*) FROM uploads WHERE status = 'stored'") == [(1,)]
     states = rows(server, "SELECT state FROM jobs")
     assert states in ([("done",)], [("queued",)])  # finished in time, or left for a restart
+
+
+async def test_a_resume_takes_over_a_connection_that_still_hangs(
+    loglens_server: ServerHandle,
+) -> None:
+    data = LINES * 10
+    stale = await _accepted_for(loglens_server, data)
+    upload_id = (await stale.frame()).field("upload_id")
+    await stale.send(encode(FrameType.DATA, data[:300_000]))  # then it goes silent
+    frames = await upload(loglens_server.address, "s3cret", data, resume=upload_id)
+    assert frames[-1].type is FrameType.STORED
+    assert frames[0].field("offset") <= 300_000
+    assert (await stale.frame()).field("code") == "not_resumable"
+    assert blob(loglens_server, data).read_bytes() == data
+
+
+async def _accepted_for(server: ServerHandle, data: bytes) -> Peer:
+    peer = await Peer.connect(server.address)
+    assert await peer.handshake_reply() == HANDSHAKE
+    await peer.send(encode(FrameType.UPLOAD, header("s3cret", data)))
+    return peer
