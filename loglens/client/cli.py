@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from loglens.client.display import Display
-from loglens.client.models import UploadError, UploadOptions, UploadResult
+from loglens.client.models import (
+    ANALYSIS_FAILED,
+    INPUT_ERROR,
+    UploadError,
+    UploadOptions,
+    UploadResult,
+)
 from loglens.client.sources import (
     list_sources,
     parse_server,
@@ -32,8 +38,6 @@ from loglens.errors import ConfigError, InputError
 from loglens.processor.inputs import Source
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-INPUT_ERROR = "input_error"
-ANALYSIS_FAILED = "analysis_failed"
 logger = logging.getLogger(__name__)
 
 
@@ -157,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_text(outcomes, args.wait)
     for outcome in outcomes:
         if not outcome.ok:
+            # An input error's message starts with the file's name already.
             shown = "" if outcome.code == INPUT_ERROR else f"{outcome.name}: "
             sys.stderr.write(f"error: {shown}{outcome.message}\n")
     return EXIT_OK if all(outcome.ok for outcome in outcomes) else EXIT_FAILED

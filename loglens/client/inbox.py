@@ -42,14 +42,13 @@ class Inbox:
         except Exception as exc:  # relayed: raised to whoever waits for the next frame
             self._queue.put_nowait(exc)
 
-    async def expect(self, frame_type: FrameType, timeout: float | None = -1.0) -> Frame:
+    async def expect(self, frame_type: FrameType, forever: bool = False) -> Frame:
         """The next frame, which must be `frame_type`; an ERROR raises PeerError.
 
-        The timeout (by default the inbox's) counts from the last frame heard, so PROGRESS
-        frames keep a slow verification alive; None waits as long as the connection lives.
+        The timeout counts from the last frame heard, so PROGRESS frames keep a slow
+        verification alive; `forever` waits as long as the connection lives.
         """
-        limit = self.timeout if timeout is not None and timeout < 0 else timeout
-        frame = raise_if_error(await self._next(limit))
+        frame = raise_if_error(await self._next(None if forever else self.timeout))
         if frame.type is not frame_type:
             raise PeerError(
                 ErrorCode.UNEXPECTED_FRAME,

@@ -19,6 +19,8 @@ NOT_A_SERVER = "not_a_server"
 TLS_FAILED = "tls_failed"
 FILE_CHANGED = "file_changed"
 VERIFY_FAILED = "verification_failed"
+INPUT_ERROR = "input_error"
+ANALYSIS_FAILED = "analysis_failed"
 
 
 class UploadError(LoglensError):
@@ -73,8 +75,9 @@ class UploadResult:
     job_id: int | None
     content_sha256: str | None
     content_size: int | None
-    attempts: int
-    bytes_sent: int
+    attempts: int  # connections made
+    bytes_sent: int  # DATA bytes sent over all of them
+    offsets: tuple[int, ...]  # the offset each ACCEPTED named: where each connection began
     state: str | None = None
     report: dict[str, Any] | None = None
     error: str | None = None

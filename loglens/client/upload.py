@@ -9,19 +9,19 @@ import os
 import random
 import socket
 import ssl as ssl_module
-from dataclasses import replace as dataclass_replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from loglens.client.answers import stored_result, with_analysis
 from loglens.client.inbox import Inbox
 from loglens.client.models import (
     CONNECTION_LOST,
     FILE_CHANGED,
+    INPUT_ERROR,
     NOT_A_SERVER,
     TIMEOUT,
     TLS_FAILED,
     UNREACHABLE,
-    VERIFY_FAILED,
     ProgressCallback,
     Stage,
     UploadError,
@@ -30,6 +30,7 @@ from loglens.client.models import (
     UploadResult,
 )
 from loglens.client.sources import Payload, changed_since, parse_server, prepare_file
+from loglens.errors import InputError
 from loglens.protocol import (
     FRAME_HEAD,
     HANDSHAKE,
@@ -82,7 +83,10 @@ async def upload_file(
     retryable server errors are retried `retries` times with a growing delay.
     """
     file = Path(path)
-    payload = await prepare_file(file, name or file.name, progress)
+    try:
+        payload = await prepare_file(file, name or file.name, progress)
+    except InputError as exc:
+        raise UploadError(INPUT_ERROR, str(exc)) from exc
     options = UploadOptions(wait=wait, retries=retries, timeout=timeout, ssl=ssl)
     return await upload(payload, address, token, options, resume=resume, progress=progress)
 
@@ -125,6 +129,7 @@ class _Session:
         self.durable = 0  # the most bytes the server has said it durably holds
         self.attempts = 0
         self.bytes_sent = 0
+        self.offsets: list[int] = []
         self.connected = False
         self.restarted = False
 
@@ -187,6 +192,8 @@ class _Session:
                     f"the file changed while it was being uploaded: {changed}; upload it again",
                     retryable=False,
                 )
+        if exc.code is ErrorCode.FRAME_TOO_LARGE:
+            message += "; set MAX_FRAME_BYTES for this client to the server's limit"
         if (
             exc.code is ErrorCode.NOT_RESUMABLE
             and self.upload_id is not None
@@ -245,12 +252,16 @@ class _Session:
         inbox: Inbox | None = None
         try:
             await self._handshake(reader, writer)
+            inbox = Inbox(reader, self.options.timeout)
+            # A busy server answers the handshake with an ERROR at once: read it before our
+            # header meets its closed socket (a reset would hide the ERROR from us).
+            await asyncio.sleep(0)
+            inbox.check()
             header = UploadHeader(
                 self.token, self.payload.name, self.payload.size, self.payload.sha256,
                 self.payload.compression, self.options.wait, self.upload_id, self.payload.mtime,
             )  # fmt: skip
             writer.write(encode(FrameType.UPLOAD, header.to_json()))
-            inbox = Inbox(reader, self.options.timeout)
             await inbox.guard(writer.drain())
             accepted = await inbox.expect(FrameType.ACCEPTED)
             offset, duplicate = self._accepted(accepted)
@@ -259,12 +270,15 @@ class _Session:
             self.emit("verifying", self.payload.size)
             await inbox.guard(writer.drain())
             stored = await inbox.expect(FrameType.STORED)
-            result = self._verified(stored.body or {}, duplicate)
+            result = stored_result(
+                self.payload, stored.body or {}, duplicate,
+                attempts=self.attempts, bytes_sent=self.bytes_sent, offsets=tuple(self.offsets),
+            )  # fmt: skip
             if not self.options.wait:
                 return result
             self.emit("analysing", self.payload.size)
-            processed = (await inbox.expect(FrameType.PROCESSED, timeout=None)).body or {}
-            return _with_analysis(result, processed)
+            processed = await inbox.expect(FrameType.PROCESSED, forever=True)
+            return with_analysis(result, processed.body or {})
         finally:
             self.durable = max(self.durable, inbox.durable if inbox else 0)
             if inbox is not None:
@@ -305,12 +319,15 @@ class _Session:
                 f"of a {self.payload.size:,}-byte file",
             )
         assert isinstance(upload_id, int) and isinstance(offset, int)
-        if self.upload_id is not None and upload_id != self.upload_id:
-            logger.info("%s: resumed as upload %d", self.payload.name, upload_id)
+        if duplicate:
+            logger.info("%s: the server already has this content", self.payload.name)
+        elif self.upload_id is not None and upload_id != self.upload_id:
+            logger.info("%s: continued as upload %d", self.payload.name, upload_id)
         elif offset:
             logger.info("%s: resuming upload %d at byte %d", self.payload.name, upload_id, offset)
         self.upload_id = upload_id
         self.durable = max(self.durable, offset)
+        self.offsets.append(offset)
         return offset, duplicate
 
     async def _send_from(self, offset: int, writer: asyncio.StreamWriter, inbox: Inbox) -> None:
@@ -320,9 +337,13 @@ class _Session:
         self.emit("sending", offset)
         if offset >= size:
             return
-        with self.payload.path.open("rb") as handle:
+        try:
+            handle = self.payload.path.open("rb")
+        except OSError as exc:
+            raise _unreadable(self.payload, exc) from exc
+        with handle:
             handle.seek(offset)
-            pending = asyncio.ensure_future(_read(handle, min(block, size - offset)))
+            pending = asyncio.ensure_future(_read(self.payload, handle, min(block, size - offset)))
             try:
                 position = offset
                 while position < size:
@@ -337,7 +358,8 @@ class _Session:
                         )
                     after = position + len(data)
                     if after < size:
-                        pending = asyncio.ensure_future(_read(handle, min(block, size - after)))
+                        more = min(block, size - after)
+                        pending = asyncio.ensure_future(_read(self.payload, handle, more))
                     view = memoryview(data)
                     for start in range(0, len(data), frame):
                         piece = view[start : start + frame]
@@ -352,47 +374,17 @@ class _Session:
                     with contextlib.suppress(Exception):
                         await pending
 
-    def _verified(self, stored: dict[str, Any], duplicate: bool) -> UploadResult:
-        """Check that STORED names our size and hash; build the result."""
-        sha256, size = stored.get("sha256"), stored.get("size")
-        if sha256 != self.payload.sha256 or size != self.payload.size:
-            raise UploadError(
-                VERIFY_FAILED,
-                f"the server stored {size!r} bytes with SHA-256 {sha256!r}, but the file has "
-                f"{self.payload.size:,} bytes with SHA-256 {self.payload.sha256}",
-                self.upload_id,
-            )
-        upload_id = stored.get("upload_id", self.upload_id)
-        assert isinstance(upload_id, int)
-        return UploadResult(
-            name=self.payload.name,
-            upload_id=upload_id,
-            sha256=self.payload.sha256,
-            size=self.payload.size,
-            compression=self.payload.compression,
-            duplicate=bool(stored.get("duplicate", duplicate)),
-            job_id=_int_or_none(stored.get("job_id")),
-            content_sha256=_str_or_none(stored.get("content_sha256")),
-            content_size=_int_or_none(stored.get("content_size")),
-            attempts=self.attempts,
-            bytes_sent=self.bytes_sent,
-        )
+
+async def _read(payload: Payload, handle: BinaryIO, size: int) -> bytes:
+    """Read the next bytes to send in a thread, off the event loop."""
+    try:
+        return await asyncio.to_thread(handle.read, size)
+    except OSError as exc:
+        raise _unreadable(payload, exc) from exc
 
 
-def _with_analysis(result: UploadResult, processed: dict[str, Any]) -> UploadResult:
-    """The result with the PROCESSED answer: state, report, error."""
-    report = processed.get("report")
-    return dataclass_replace(
-        result,
-        job_id=_int_or_none(processed.get("job_id")) or result.job_id,
-        state=_str_or_none(processed.get("state")),
-        report=report if isinstance(report, dict) else None,
-        error=_str_or_none(processed.get("error")),
-    )
-
-
-async def _read(handle: BinaryIO, size: int) -> bytes:
-    return await asyncio.to_thread(handle.read, size)
+def _unreadable(payload: Payload, exc: OSError) -> _Failure:
+    return _Failure(INPUT_ERROR, f"{payload.name}: cannot read: {_os_reason(exc)}", False)
 
 
 def _os_reason(exc: OSError) -> str:
@@ -402,11 +394,3 @@ def _os_reason(exc: OSError) -> str:
 
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _str_or_none(value: object) -> str | None:
-    return value if isinstance(value, str) else None
