@@ -67,13 +67,12 @@ class Options:
 
 @dataclass
 class Analysis:
-    """The merged summary of every readable file, the templates, and per-file problems;
-    `pool_broken` says that a worker died and the pool it ran on can run nothing more."""
+    """The merged summary of every readable file, the templates, and per-file problems."""
 
     summary: Summary
     templates: dict[str, Template]
     problems: list[InputError] = field(default_factory=list)
-    pool_broken: bool = False
+    pool_broken: bool = False  # a worker died: the pool can run nothing more
 
 
 @dataclass(frozen=True)
@@ -106,9 +105,8 @@ def analyse(
 ) -> Analysis:
     """Analyse every source; a source that fails is reported and the others go on.
 
-    With a `pool` (see `worker_pool`) every block runs on it and the pool stays open for
-    the caller's next analyses (several may share it at once); without one, a pool of
-    `options.workers` is started for this call, unless the input is a single block.
+    Blocks run on `pool` if given (it stays open, and may serve other analyses at once),
+    else on a pool started for this call, or in this process when there is one block.
     """
     problems: list[InputError] = []
     plans: list[tuple[int, Source, Detection, bytes]] = []
@@ -292,7 +290,7 @@ def _run(
     problems: list[InputError],
     given_pool: ProcessPoolExecutor | None = None,
 ) -> tuple[dict[int, Summary], bool]:
-    """Run every task, in this process or in a pool; return each good file's summary, and
+    """Run every task, in this process or in a pool; return each good file's summary and
     whether the pool broke."""
     merge = _OrderedMerge({number: source.name for number, source, _d, _h in plans}, problems)
     broken = False

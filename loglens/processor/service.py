@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LOG_FORMAT = "processor %(asctime)s %(levelname)s %(name)s: %(message)s"
+# A job started this many times without finishing (the processor died under it each
+# time) fails instead of taking the next processor down too.
+MAX_ATTEMPTS = 3
 _EOF = object()  # the pipe closed: the server is gone
 _JOB_ENDED = object()  # a job task ended: the main loop looks again whether it may exit
 
@@ -122,9 +125,12 @@ class _Processor:
             if self._stopping:
                 logger.info("job %s arrived after stop: it stays queued", message.get("job_id"))
                 return
-            task = asyncio.create_task(
-                self._run_job(int(message["job_id"]), str(message["path"]), str(message["name"]))
-            )
+            try:
+                job_id, path, name = int(message["job_id"]), message["path"], message["name"]
+            except (KeyError, TypeError, ValueError):
+                logger.warning("ignored a malformed job message: %.200r", message)
+                return
+            task = asyncio.create_task(self._run_job(job_id, str(path), str(name)))
             self._tasks.add(task)
             task.add_done_callback(self._ended)
         else:
@@ -148,6 +154,13 @@ class _Processor:
                 return
             if job is None:
                 logger.info("job %d is not queued (done, failed or taken): skipped", job_id)
+                return
+            if job.attempts > MAX_ATTEMPTS:
+                await self._fail(
+                    job,
+                    f"{name}: not analysed: it was started {MAX_ATTEMPTS} times and never "
+                    "finished (did the processor die each time? look for a crash in its log)",
+                )
                 return
             self._send(messages.state(job_id, "running"))
             started = time.monotonic()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import multiprocessing
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ import pytest
 
 from loglens import messages
 from loglens.config import load_config
-from loglens.processor.service import run_processor
+from loglens.processor.service import MAX_ATTEMPTS, run_processor
 from loglens.storage import Database, Job
 from tests.conftest import MakeLog, run_cli
 
@@ -164,6 +166,8 @@ def test_a_failed_job_does_not_stop_the_next(
         (bad_ids[0], "running", None),
         (bad_ids[0], "failed", "holiday.png: binary file, not a text log"),
     ]
+    for nonsense in ({"type": "job", "job_id": "x"}, {"type": "dance"}, "hello", None):
+        processor.conn.send(nonsense)  # ignored, and logged
     processor.run(bad_ids[1], missing, "gone.log")
     processor.run(good_id, good, "good.log")
     states = processor.states(4)
@@ -176,6 +180,39 @@ def test_a_failed_job_does_not_stop_the_next(
     assert (job.state, job.error) == ("failed", "holiday.png: binary file, not a text log")
     job, report = read_job(processor.db_path, good_id)
     assert job is not None and job.state == "done" and report is not None
+
+
+def test_a_job_that_never_finishes_is_given_up(processor: Processor, make_log: MakeLog) -> None:
+    path, _ = make_log("logfmt", lines=100)
+    job_id = queue_job(processor.db_path, "crash.log", "crash")
+    with sqlite3.connect(processor.db_path) as conn:  # three processors died under it
+        conn.execute("UPDATE jobs SET attempts = ? WHERE id = ?", (MAX_ATTEMPTS, job_id))
+    processor.run(job_id, path, "crash.log")
+    ((got, state, error),) = processor.states(1)
+    assert (got, state) == (job_id, "failed")
+    assert error is not None and f"started {MAX_ATTEMPTS} times" in error
+    job, _ = read_job(processor.db_path, job_id)
+    assert job is not None and (job.state, job.attempts) == ("failed", MAX_ATTEMPTS + 1)
+
+
+def test_empty_and_gzip_files(processor: Processor, make_log: MakeLog, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.log"
+    empty.touch()
+    plain, _ = make_log("nginx_error", lines=500)
+    packed = tmp_path / "packed"  # a stored blob has no telling name
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    os.utime(packed, (plain.stat().st_mtime, plain.stat().st_mtime))
+    ids = [queue_job(processor.db_path, n, n) for n in ("empty", "plain", "packed")]
+    for job_id, path in zip(ids, (empty, plain, packed), strict=True):
+        processor.run(job_id, path, "app.log")
+    states = processor.states(6)
+    assert sorted((j, s) for j, s, _e in states if s != "running") == [
+        (job_id, "done") for job_id in ids
+    ]
+    reports = [read_job(processor.db_path, job_id)[1] for job_id in ids]
+    assert reports[0] is not None and reports[0]["entries"] == reports[0]["lines"] == 0
+    assert reports[1] is not None and reports[1]["entries"] > 0
+    assert reports[1] == reports[2]
 
 
 def test_a_dead_worker_is_replaced(processor: Processor, make_log: MakeLog) -> None:
