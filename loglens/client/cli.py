@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -37,7 +38,9 @@ from loglens.config import config_from_environment
 from loglens.errors import ConfigError, InputError
 from loglens.processor.inputs import Source
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
+_RESUME_HINT = "run the same command again to resume the unfinished uploads"
 logger = logging.getLogger(__name__)
 
 
@@ -149,10 +152,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with display:
             outcomes = asyncio.run(_upload_all(sources, address, token, options, args, display))
     except KeyboardInterrupt:
-        sys.stderr.write(
-            "interrupted: run the same command again to resume the unfinished uploads\n"
-        )
+        sys.stderr.write(f"interrupted: {_RESUME_HINT}\n")
         return EXIT_INTERRUPTED
+    except asyncio.CancelledError:  # SIGTERM
+        sys.stderr.write(f"terminated: {_RESUME_HINT}\n")
+        return EXIT_TERMINATED
     outcomes = [Outcome(given, None, INPUT_ERROR, str(exc)) for given, exc in problems] + outcomes
     if args.json:
         document = [_as_json(outcome, args.wait) for outcome in outcomes]
@@ -177,10 +181,14 @@ async def _upload_all(
 ) -> list[Outcome]:
     """Upload every source, `--parallel` at a time, one connection each, on this loop."""
     gate = asyncio.Semaphore(args.parallel)
+    # SIGTERM ends the uploads as Ctrl-C does: connections closed, the stdin spool deleted.
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
     with contextlib.ExitStack() as stack:
         spool = None
         if any(source.path is None for source in sources):
-            spool = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loglens-")))
+            spool = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="loglens-client-")))
 
         async def one(source: Source) -> Outcome:
             async with gate:
@@ -202,7 +210,9 @@ async def _upload_one(
     try:
         if source.path is None:
             assert spool is not None
-            payload = await prepare_stream(sys.stdin.buffer, spool, source.name, progress)
+            # Unbuffered and lock-free: a reading thread left behind at exit blocks nothing.
+            with open(sys.stdin.fileno(), "rb", buffering=0, closefd=False) as stdin:
+                payload = await prepare_stream(stdin, spool, source.name, progress)
         else:
             payload = await prepare_file(source.path, source.name, progress)
         result = await upload(payload, address, token, options, progress=progress)

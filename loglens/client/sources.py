@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,9 +169,34 @@ async def prepare_file(path: Path, name: str, progress: ProgressCallback | None 
 async def prepare_stream(
     stream: BinaryIO, directory: Path, name: str, progress: ProgressCallback | None = None
 ) -> Payload:
-    """Spool a stream (stdin) to a file in a thread, hashing it on the way."""
+    """Spool a stream (stdin) to a file in a thread, hashing it on the way.
+
+    The thread is a daemon, not the loop's executor: a stream that never ends (a pipe
+    from `tail -f`) must not keep the process alive once the upload is cancelled.
+    """
+    loop = asyncio.get_running_loop()
+    outcome: asyncio.Future[Payload] = loop.create_future()
     done = _reporter(name, 0, progress)
-    return await asyncio.to_thread(spool_stream, stream, directory, name, done)
+
+    def settle(result: Payload | Exception) -> None:
+        if outcome.done():
+            return  # cancelled meanwhile
+        if isinstance(result, Exception):
+            outcome.set_exception(result)
+        else:
+            outcome.set_result(result)
+
+    def spool() -> None:
+        result: Payload | Exception
+        try:
+            result = spool_stream(stream, directory, name, done)
+        except Exception as exc:  # handed to the awaiting coroutine
+            result = exc
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+            loop.call_soon_threadsafe(settle, result)
+
+    threading.Thread(target=spool, name="loglens-spool-stdin", daemon=True).start()
+    return await outcome
 
 
 def _reporter(name: str, total: int, progress: ProgressCallback | None) -> BytesDone | None:
