@@ -15,9 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from loglens.analysis.chunk import Filters
-from loglens.analysis.custom_formats import parse_formats_toml
-from loglens.analysis.formats import BUILTIN_FORMATS, GENERIC_FORMAT, LogFormat, format_by_name
+from loglens.analysis.formats import GENERIC_FORMAT, format_by_name
 from loglens.analysis.report import build_report, render_text
 from loglens.config import (
     Config,
@@ -28,7 +26,8 @@ from loglens.config import (
 )
 from loglens.errors import ConfigError, FormatError, LoglensError
 from loglens.processor.inputs import expand_paths
-from loglens.processor.local import Options, analyse
+from loglens.processor.local import analyse
+from loglens.processor.options import formats_from_config, options_from_config
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
@@ -88,16 +87,6 @@ def _settings(args: argparse.Namespace) -> Config:
     return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
 
 
-def _formats(config: Config) -> tuple[LogFormat, ...]:
-    if config.formats_file is None:
-        return BUILTIN_FORMATS
-    try:
-        text = config.formats_file.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"FORMATS_FILE={config.formats_file}: cannot read: {exc}") from exc
-    return parse_formats_toml(text, str(config.formats_file)) + BUILTIN_FORMATS
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the analyzer; return the exit status."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -105,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = _settings(args)
-        formats = _formats(config)
+        formats = formats_from_config(config)
         if args.list_formats:
             for fmt in (*formats, GENERIC_FORMAT):
                 sys.stdout.write(f"{fmt.name:16} {fmt.description}\n")
@@ -119,15 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
     sources, problems = expand_paths(args.paths)
-    options = Options(
-        formats=formats,
-        forced_format=args.format,
-        timezone=config.timezone,
-        filters=Filters(frozenset(config.drop_levels), config.drop_regex),
-        block_bytes=config.chunk_bytes,
-        workers=config.worker_count,
-        events_path=args.events,
-    )
+    options = options_from_config(config, formats, args.format, args.events)
     try:
         with _progress(sum(s.size for s in sources), enabled=not args.quiet) as advance:
             analysis = analyse(sources, options, progress=advance)
