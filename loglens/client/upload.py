@@ -73,21 +73,26 @@ async def upload_file(
     retries: int = 5,
     timeout: float = 60.0,
     ssl: ssl_module.SSLContext | None = None,
+    server_hostname: str | None = None,
     resume: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> UploadResult:
     """Hash and upload one file to `address` ("HOST:PORT"); UploadError if it fails.
 
-    `resume` takes over an earlier upload by its id; otherwise the server still resumes
-    this operator's unfinished upload of the same bytes. Dropped connections and
-    retryable server errors are retried `retries` times with a growing delay.
+    `ssl` wraps the connection in TLS (`server_hostname` is the name to check the
+    certificate against, by default the host). `resume` takes over an earlier upload by
+    its id; otherwise the server still resumes this operator's unfinished upload of the
+    same bytes. Dropped connections and retryable server errors are retried `retries`
+    times with a growing delay.
     """
     file = Path(path)
     try:
         payload = await prepare_file(file, name or file.name, progress)
     except InputError as exc:
         raise UploadError(INPUT_ERROR, str(exc)) from exc
-    options = UploadOptions(wait=wait, retries=retries, timeout=timeout, ssl=ssl)
+    options = UploadOptions(
+        wait=wait, retries=retries, timeout=timeout, ssl=ssl, server_hostname=server_hostname
+    )
     return await upload(payload, address, token, options, resume=resume, progress=progress)
 
 

@@ -7,16 +7,21 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import socket
 import sqlite3
+import ssl
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from loglens.client import UploadError, UploadEvent, upload_file
+from loglens.config import load_config
+from loglens.server.app import Server
 from tests.conftest import ROOT, MakeLog, Run, run_cli
 from tests.integration.conftest import SERVER_SETTINGS, ServerHandle
 from tests.integration.wire import upload as raw_upload
@@ -282,3 +287,78 @@ async def test_a_file_changed_after_hashing_is_named(
     assert caught.value.code == "file_changed"
     assert "the file changed while it was being uploaded" in caught.value.message
     assert rows(loglens_server, "SELECT count(*) FROM uploads WHERE status = 'stored'") == [(0,)]
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, made by openssl."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_upload_over_tls(certificate: tuple[Path, Path], tmp_path: Path) -> None:
+    cert, key = certificate
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_context.load_cert_chain(cert, key)
+    config = load_config(
+        {
+            "HOST": "127.0.0.1",
+            "PORT": "0",
+            "STORAGE_PATH": str(tmp_path / "storage"),
+            "DB_PATH": str(tmp_path / "loglens.db"),
+            "AUTH_TOKENS": "alice:s3cret",
+        }
+    )
+    server = Server(config, processor=None, ssl=server_context)
+    await server.start()
+    try:
+        path = tmp_path / "app.log"
+        path.write_bytes(b"2024-05-01 10:00:00,000 INFO over TLS\n" * 50_000)
+        address = f"127.0.0.1:{server.address[1]}"
+        client_context = ssl.create_default_context(cafile=str(cert))
+        result = await upload_file(path, address, "s3cret", ssl=client_context)
+        assert result.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        with sqlite3.connect(config.db_path) as db:
+            status = db.execute("SELECT status FROM uploads WHERE id = ?", (result.upload_id,))
+            assert status.fetchall() == [("stored",)]
+        with pytest.raises(UploadError) as caught:  # a certificate it does not trust
+            await upload_file(path, address, "s3cret", ssl=ssl.create_default_context())
+        assert caught.value.code == "tls_failed" and "certificate" in caught.value.message
+    finally:
+        await server.shutdown(grace=0)
+
+
+def test_sigterm_while_reading_stdin_exits_cleanly(tmp_path: Path) -> None:
+    spool_root = tmp_path / "tmp"
+    spool_root.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in SERVER_SETTINGS}
+    env.update(LOGLENS_TOKEN="s3cret", TMPDIR=str(spool_root))
+    client = subprocess.Popen(
+        [sys.executable, str(ROOT / "client.py"), "--server", f"127.0.0.1:{free_port()}", "-"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert client.stdin is not None
+    try:
+        client.stdin.write(b"2024-05-01 10:00:00,000 INFO still coming\n")
+        client.stdin.flush()  # stdin stays open: the upload cannot start
+        deadline = time.monotonic() + 30
+        while not any(spool_root.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any(spool_root.iterdir()), "the client never started spooling stdin"
+        client.terminate()
+        out, err = client.communicate(timeout=30)
+    finally:
+        client.kill()
+    assert client.returncode == 143
+    assert out == b""
+    assert b"terminated: run the same command again" in err
+    assert list(spool_root.iterdir()) == []  # the spooled copy of stdin is gone
