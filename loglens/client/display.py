@@ -33,7 +33,7 @@ class Display:
         self._tasks: dict[str, TaskID] = {}
         self._progress: Progress | None = None
         self._all: TaskID | None = None
-        self._handler: logging.Handler | None = None
+        self._handlers: list[logging.Handler] | None = None
 
     def __enter__(self) -> Display:
         if not self.enabled:
@@ -61,9 +61,10 @@ class Display:
         self._progress = Progress(*columns, console=console, transient=True, redirect_stdout=False)
         self._progress.start()
         self._all = self._progress.add_task(self._all_label(), total=self._total or None, stage="")
-        # Log lines (retries, warnings) are printed above the bars instead of through them.
-        self._handler = RichHandler(console=console, show_time=False, show_path=False)
-        logging.getLogger().addHandler(self._handler)
+        # Log lines (retries, warnings) go above the bars instead of through them.
+        root = logging.getLogger()
+        self._handlers = root.handlers[:]
+        root.handlers = [RichHandler(console=console, show_time=False, show_path=False)]
         return self
 
     def __exit__(
@@ -74,8 +75,8 @@ class Display:
     ) -> None:
         if self._progress is not None:
             self._progress.stop()
-        if self._handler is not None:
-            logging.getLogger().removeHandler(self._handler)
+        if self._handlers is not None:
+            logging.getLogger().handlers = self._handlers
 
     def _all_label(self) -> str:
         return f"{self._finished}/{self._files} files"
