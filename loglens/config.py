@@ -51,6 +51,7 @@ class Config:
     max_decompressed_bytes: int = 64 * 1024**3
     max_connections: int = 512
     idle_timeout: float = 60.0
+    partial_ttl: float = 7 * 24 * 3600.0
     server: str = "127.0.0.1:7878"
     token: str = ""
 
@@ -196,6 +197,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         ),
         max_connections=_int(env, "MAX_CONNECTIONS", Config.max_connections, 1),
         idle_timeout=_seconds(env, "IDLE_TIMEOUT", Config.idle_timeout),
+        partial_ttl=_seconds(env, "PARTIAL_TTL", Config.partial_ttl),
         server=env.get("LOGLENS_SERVER", "").strip()
         or f"{env.get('HOST', Config.host)}:{env.get('PORT', Config.port)}",
         token=env.get("LOGLENS_TOKEN", "").strip(),

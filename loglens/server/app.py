@@ -17,15 +17,18 @@ import logging
 import multiprocessing
 import ssl as ssl_module
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from typing import Any
 
 from loglens import messages
 from loglens.config import Config
+from loglens.errors import StorageError
 from loglens.protocol import HANDSHAKE, ErrorCode, encode_error
 from loglens.server.files import Storage
 from loglens.server.session import Receiving, Session, close_gently
 from loglens.storage import Database
+from loglens.storage.schema import format_time
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +37,7 @@ ProcessorTarget = Callable[[Connection, Config], None]
 SHUTDOWN_GRACE = 10.0
 # Seconds the processor gets to finish its running jobs when the server stops.
 PROCESSOR_GRACE = 30.0
+_SWEEP_SECONDS = 3600.0
 
 
 class Server:
@@ -56,6 +60,7 @@ class Server:
         self._waiters: dict[int, list[asyncio.Future[tuple[str, str | None]]]] = {}
         self._processor: _ProcessorLink | None = None
         self._closing = False
+        self._sweeper: asyncio.Task[None] | None = None
 
     @property
     def db(self) -> Database:
@@ -82,6 +87,8 @@ class Server:
                 self.submit_job(job.id, job.path, job.name)
             if queued:
                 logger.info("%d unfinished jobs queued again", len(queued))
+        await self._sweep_once()
+        self._sweeper = asyncio.create_task(self._sweep_partials())
         self._listener = await asyncio.start_server(
             self._accept, self.config.host, self.config.port, ssl=self._ssl
         )
@@ -94,6 +101,8 @@ class Server:
         self._closing = True
         if self._listener is not None:
             self._listener.close()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         idle = [task for session, task in self._sessions.items() if not session.busy]
         for task in idle:
             task.cancel()
@@ -109,6 +118,25 @@ class Server:
         if self._db is not None:
             await self._db.close()
         logger.info("server stopped")
+
+    async def _sweep_partials(self) -> None:
+        """Every hour, sweep unfinished uploads (the first sweep runs in `start`)."""
+        while True:
+            await asyncio.sleep(_SWEEP_SECONDS)
+            await self._sweep_once()
+
+    async def _sweep_once(self) -> None:
+        """Give up uploads unfinished for PARTIAL_TTL, and delete their bytes."""
+        before = datetime.now(UTC) - timedelta(seconds=self.config.partial_ttl)
+        try:
+            stale = await self.db.abandon_uploads(format_time(before), set(self.receiving))
+            for upload_id in stale:
+                await asyncio.to_thread(self.storage.discard, upload_id)
+        except (StorageError, OSError) as exc:
+            logger.error("cannot clean up unfinished uploads: %s", exc)
+            return
+        if stale:
+            logger.info("%d uploads unfinished for too long: given up", len(stale))
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._closing or len(self._sessions) >= self.config.max_connections:

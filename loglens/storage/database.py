@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -192,6 +192,22 @@ class Database:
                 " WHERE id = ? AND status = 'receiving'",
                 (error, upload_id),
             )
+
+    async def abandon_uploads(self, started_before: str, keep: Collection[int] = ()) -> list[int]:
+        """Mark uploads still receiving that started before `started_before` (storage time
+        form) as failed, but those in `keep`; return their ids (their bytes can go)."""
+        async with self._transaction("abandon stale uploads") as conn:
+            cursor = await conn.execute(
+                "SELECT id FROM uploads WHERE status = 'receiving' AND started_at < ?",
+                (started_before,),
+            )
+            stale = [int(row[0]) for row in await cursor.fetchall() if int(row[0]) not in keep]
+            await conn.executemany(
+                "UPDATE uploads SET status = 'failed', error = 'abandoned: never finished'"
+                " WHERE id = ? AND status = 'receiving'",
+                [(upload_id,) for upload_id in stale],
+            )
+        return stale
 
     # jobs -------------------------------------------------------------------------------
 

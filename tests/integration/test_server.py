@@ -323,3 +323,17 @@ async def _accepted_for(server: ServerHandle, data: bytes) -> Peer:
     assert await peer.handshake_reply() == HANDSHAKE
     await peer.send(encode(FrameType.UPLOAD, header("s3cret", data)))
     return peer
+
+
+async def test_an_upload_unfinished_for_too_long_is_given_up(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory(PARTIAL_TTL="0.5")
+    await upload(server.address, "s3cret", LINES, stop_at=len(LINES) // 2)
+    await asyncio.sleep(1)
+    server.stop()
+    server.start()  # the sweep runs at start, then every hour
+    assert rows(server, "SELECT status, error FROM uploads") == [
+        ("failed", "abandoned: never finished")
+    ]
+    assert stored_files(server) == []
