@@ -136,18 +136,29 @@ def _initial_groups(keyed: Sequence[_Keyed]) -> Iterable[list[_Keyed]]:
     key_frequencies = zip(*column_frequencies, strict=True) if columns else ((),) * len(keyed)
 
     groups: dict[tuple[tuple[bool, ...], tuple[str, ...]], list[_Keyed]] = defaultdict(list)
+    # Keys of one statement mostly share their frequencies too: a few thousand distinct
+    # tuples for a hundred thousand keys, so each tuple's root is found once.
+    roots: dict[tuple[int, ...], tuple[bool, ...]] = {}
     for (key, tokens), frequencies in zip(keyed, key_frequencies, strict=True):
-        # The words of one statement occur in the same keys, so they share a frequency; the
-        # frequency shared by the most words marks them (ties: the more frequent, Brain's
-        # choice). Variables take rarer, scattered frequencies. Written with map and zip
-        # because this loop runs once per distinct key.
-        distinct = set(frequencies)
-        _, root_frequency = max(
-            zip(map(frequencies.count, distinct), distinct, strict=True), default=(0, 0)
-        )
-        in_root = tuple(map(root_frequency.__eq__, frequencies))
+        in_root = roots.get(frequencies)
+        if in_root is None:
+            in_root = roots[frequencies] = _root_columns(frequencies)
         groups[in_root, tuple(compress(tokens, in_root))].append((key, tokens))
     return groups.values()
+
+
+def _root_columns(frequencies: tuple[int, ...]) -> tuple[bool, ...]:
+    """Mark the columns of a key that hold its statement's words.
+
+    The words of one statement occur in the same keys, so they share a frequency; the
+    frequency shared by the most words marks them (ties: the more frequent, Brain's choice).
+    Variables take rarer, scattered frequencies.
+    """
+    distinct = set(frequencies)
+    _, root_frequency = max(
+        zip(map(frequencies.count, distinct), distinct, strict=True), default=(0, 0)
+    )
+    return tuple(map(root_frequency.__eq__, frequencies))
 
 
 def _template_texts(group: Sequence[_Keyed]) -> dict[str, str]:
