@@ -36,7 +36,7 @@ ProcessorTarget = Callable[[Connection, Config], None]
 # Seconds in-flight uploads get to finish when the server is asked to stop.
 SHUTDOWN_GRACE = 10.0
 # Seconds the processor gets to finish its running jobs when the server stops.
-PROCESSOR_GRACE = 30.0
+PROCESSOR_GRACE = 10.0
 _SWEEP_SECONDS = 3600.0
 
 

@@ -33,6 +33,7 @@ from loglens.protocol import (
     read_frame,
 )
 from loglens.server.files import PartialFile, decompress
+from loglens.storage import Stored
 
 if TYPE_CHECKING:
     from loglens.server.app import Server
@@ -179,6 +180,8 @@ class Session:
                 f"server accepts at most {self.config.max_upload_bytes:,} (MAX_UPLOAD_BYTES)",
             )
         db = self.server.db
+        if header.resume is not None and await self._already_stored(operator, header):
+            return
         known = await db.stored_blob_for(header.sha256, header.size, header.compression)
         if known is not None and self.server.storage.resolve(known.path).is_file():
             upload_id = await db.create_upload(
@@ -201,6 +204,12 @@ class Session:
         )  # fmt: skip
         if stored.job_created:
             self.server.submit_job(stored.job_id, stored.blob_path, header.name)
+        await self._answer(upload_id, header, stored, content)
+
+    async def _answer(
+        self, upload_id: int, header: UploadHeader, stored: Stored, content: tuple[str, int]
+    ) -> None:
+        """Send STORED, and PROCESSED once the analysis ended if the client waits for it."""
         await self._send_json(
             FrameType.STORED,
             {
@@ -216,7 +225,33 @@ class Session:
         if header.wait:
             await self._send_json(FrameType.PROCESSED, await self._processed(upload_id, stored))
 
-    async def _processed(self, upload_id: int, stored: Any) -> dict[str, Any]:
+    async def _already_stored(self, operator: str, header: UploadHeader) -> bool:
+        """Answer the resume of an upload that was stored meanwhile (the connection dropped
+        after its last bytes): nothing to send, nothing new to record."""
+        db = self.server.db
+        upload = await db.upload(header.resume or 0)
+        if (
+            upload is None
+            or upload.status != "stored"
+            or upload.operator != operator
+            or (upload.sha256, upload.size, upload.compression)
+            != (header.sha256, header.size, header.compression)
+        ):
+            return False
+        job = await db.job_for_upload(upload.id)
+        blob = await db.blob(upload.blob_id) if upload.blob_id is not None else None
+        if job is None or blob is None:
+            return False
+        await self._send_json(
+            FrameType.ACCEPTED,
+            {"upload_id": upload.id, "offset": header.size, "duplicate": upload.duplicate},
+        )
+        await self._expect_end()
+        stored = Stored(blob.id, job.id, False, upload.duplicate, blob.path)
+        await self._answer(upload.id, header, stored, (blob.sha256, blob.size))
+        return True
+
+    async def _processed(self, upload_id: int, stored: Stored) -> dict[str, Any]:
         """Wait for the job of an upload to end; the body of the PROCESSED frame."""
         state, error = await self.server.wait_for_job(stored.job_id)
         report = await self.server.db.job_report(stored.job_id) if state == "done" else None
@@ -273,7 +308,9 @@ class Session:
             del self.server.receiving[upload_id]
             holder.done.set()
 
-    async def _receive(self, upload_id: int, header: UploadHeader) -> tuple[Any, tuple[str, int]]:
+    async def _receive(
+        self, upload_id: int, header: UploadHeader
+    ) -> tuple[Stored, tuple[str, int]]:
         """Receive the bytes of an upload into its partial file, verify and store them."""
         storage, loop = self.server.storage, asyncio.get_running_loop()
         path = storage.partial_path(upload_id)

@@ -337,3 +337,15 @@ async def test_an_upload_unfinished_for_too_long_is_given_up(
         ("failed", "abandoned: never finished")
     ]
     assert stored_files(server) == []
+
+
+async def test_resuming_an_upload_stored_meanwhile_records_nothing_new(
+    loglens_server: ServerHandle,
+) -> None:
+    first = await upload(loglens_server.address, "s3cret", LINES, wait=True)
+    upload_id = first[0].field("upload_id")
+    again = await upload(loglens_server.address, "s3cret", LINES, resume=upload_id, wait=True)
+    assert again[0].body == {"upload_id": upload_id, "offset": len(LINES), "duplicate": False}
+    assert again[1].field("job_id") == first[1].field("job_id")
+    assert again[-1].field("report") == first[-1].field("report")
+    assert rows(loglens_server, "SELECT count(*) FROM uploads") == [(1,)]
