@@ -204,19 +204,22 @@ def _count_lines(
 
 def _count_entries(summary: Summary, entries: pl.DataFrame, part: Part) -> None:
     """Count kept entries by level, minute and masked pattern; find the time range."""
-    summary.levels.update(dict(entries.group_by("level").len().iter_rows()))
     micros = entries["ts"].cast(pl.Int64)
     summary.untimed_entries = micros.null_count()
+    if summary.untimed_entries:
+        summary.levels.update(dict(entries.group_by("level").len().iter_rows()))
     if summary.untimed_entries < entries.height:
         summary.first_ts = int(micros.min())  # type: ignore[arg-type]
         summary.last_ts = int(micros.max())  # type: ignore[arg-type]
-        minutes = (
-            entries.filter(pl.col("ts").is_not_null())
-            .group_by(minute=pl.col("ts").cast(pl.Int64) // _MICROS_PER_MINUTE, level="level")
-            .len()
-        )
+        timed = entries.filter(pl.col("ts").is_not_null()) if summary.untimed_entries else entries
+        minutes = timed.group_by(
+            minute=pl.col("ts").cast(pl.Int64) // _MICROS_PER_MINUTE, level="level"
+        ).len()
         for minute, level, count in minutes.iter_rows():
             summary.timeline[(minute, level)] = count
+            if not summary.untimed_entries:
+                # Every entry is timed: the minutes count the levels too.
+                summary.levels[level] += count
     summary.patterns = (
         entries.with_columns(pattern=mask_expr(pl.col("message").fill_null("")))
         .group_by("pattern", "level")
