@@ -5,7 +5,9 @@
     ├── InputError               a path, file or stream cannot be analysed
     │   └── FormatError          an unknown format name or an invalid custom format
     ├── ProtocolError            a peer broke the wire protocol
-    └── StorageError             the database could not be read or written
+    │   └── protocol.PeerError   ... with the protocol's error code (sent or received)
+    ├── StorageError             the database could not be read or written
+    └── client.UploadError       an upload failed for good (loglens.client.models)
 
 Adapters translate foreign exceptions with ``raise ... from exc``. Only the CLI
 turns these into exit codes.
