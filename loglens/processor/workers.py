@@ -12,11 +12,12 @@ import os
 # Polars' allocator (jemalloc) keeps freed pages for reuse. The parent merges a little at a
 # time and returns them at once; workers churn through a block's columns per second, so
 # they keep freed pages for a second: returning them at once cost 30 % more time in page
-# faults, keeping them longer cost ~50 MB per worker.
+# faults, keeping them longer cost ~50 MB per worker. One arena per process: with one per
+# thread (polars' and Python's) each kept its own free pages, ~8 MB more per worker.
 _ALLOCATOR = "_RJEM_MALLOC_CONF"
 _SET_BY_US = "LOGLENS_ALLOCATOR_DEFAULT"
-_PARENT = "dirty_decay_ms:0,muzzy_decay_ms:0"
-_WORKER = "dirty_decay_ms:1000,muzzy_decay_ms:0"
+_PARENT = "dirty_decay_ms:0,muzzy_decay_ms:0,narenas:1"
+_WORKER = "dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:1"
 # Python's own big buffers (a block's bytes, its translated copy) come from the C
 # allocator. glibc serves each from a fresh mmap and unmaps it when freed, so every block
 # page-faulted 8 MiB in again: a third of the workers' system time. Kept below these sizes
