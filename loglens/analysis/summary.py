@@ -64,7 +64,7 @@ _POSITION = ("file", "offset", "row")
 PATTERN_LIMIT = 200_000
 _COMPACT_FROM_ROWS = 16_384
 # A pattern stack merges the tables pushed once they hold this many rows (or more, see there).
-_FOLD_FROM_ROWS = 65_536
+_FOLD_FROM_ROWS = 32_768
 
 
 def empty_patterns() -> pl.DataFrame:
@@ -85,11 +85,12 @@ def merge_patterns(tables: Sequence[pl.DataFrame]) -> pl.DataFrame:
 
 
 class PatternStack:
-    """Pattern tables merged in batches: the tables pushed wait until they hold as many rows
-    as the table merged so far (at least ``_FOLD_FROM_ROWS``), then are merged with it at
-    once. Each row is merged about twice, however many tables come (merging is commutative:
-    counts add, the earliest example wins); merging in tiers of pairs merged each row once
-    per tier and cost five times as much."""
+    """Pattern tables merged in batches: the tables pushed wait until they hold half as many
+    rows as the table merged so far (at least ``_FOLD_FROM_ROWS``), then are merged with it
+    at once. Each row is merged about three times, however many tables come (merging is
+    commutative: counts add, the earliest example wins); merging in tiers of pairs merged
+    each row once per tier and cost three times as much. Waiting for as many rows as the
+    merged table halved the merges again but raised the peak memory of the merge."""
 
     def __init__(self, first: pl.DataFrame | None = None) -> None:
         self._merged = empty_patterns()
@@ -100,12 +101,12 @@ class PatternStack:
             self.push(first)
 
     def push(self, table: pl.DataFrame) -> None:
-        """Add a table; merge the waiting ones once they are as big as the merged table."""
+        """Add a table; merge the waiting ones once they are half as big as the merged one."""
         if table.is_empty():
             return
         self._pending.append(table)
         self._pending_rows += table.height
-        if self._pending_rows >= max(self._merged.height, _FOLD_FROM_ROWS):
+        if 2 * self._pending_rows >= max(self._merged.height, 2 * _FOLD_FROM_ROWS):
             self._merge_pending()
 
     def merged(self) -> pl.DataFrame:
