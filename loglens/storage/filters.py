@@ -1,0 +1,149 @@
+"""What a query selects: `Filters`, `Page`, and the parsing of times people type.
+
+Both dataclasses validate themselves when built and raise `QueryError`, which names the
+bad field and value. `QueryError` is also a `ValueError`, so callers that map bad input to
+an answer (the CLI's exit 2, the API's 422) can catch either. This module imports no
+database driver.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from loglens.errors import LoglensError
+
+BUCKETS = ("minute", "hour", "day")
+LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "UNKNOWN")
+UPLOAD_STATUSES = ("receiving", "stored", "failed")
+JOB_STATES = ("queued", "running", "done", "failed")
+STATUSES = ("receiving", "stored", "queued", "running", "done", "failed")
+MAX_LIMIT = 1000
+MAX_TEXT = 1000
+
+_SORT = re.compile(r"^-?[a-z_]+$")
+_RELATIVE = re.compile(r"^\s*-\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+class QueryError(LoglensError, ValueError):
+    """A filter, page, sort or bucket of a query is invalid (names the field and value)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which results a query covers; every field is optional and they combine with AND.
+
+    `start`/`end` are aware datetimes, `start` inclusive and `end` exclusive: log time for
+    the results methods, `received_at` for `Reader.uploads`. `level` is one of LEVELS
+    (any case; stored upper case). `status` only filters `Reader.uploads`; `text` only
+    `Reader.templates` and `Reader.top_errors`.
+    """
+
+    start: datetime | None = None
+    end: datetime | None = None
+    operator: str | None = None
+    level: str | None = None
+    upload: int | None = None
+    status: str | None = None
+    text: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("start", "end"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, datetime):
+                raise QueryError(f"{name}={value!r} is not a datetime")
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise QueryError(f"{name}={value.isoformat()} has no time zone: give an aware time")
+        if self.start is not None and self.end is not None and self.start >= self.end:
+            raise QueryError(
+                f"start={self.start.isoformat()} is not before end={self.end.isoformat()}: "
+                "the range is [start, end)"
+            )
+        if self.level is not None:
+            level = str(self.level).upper()
+            if level not in LEVELS:
+                raise QueryError(f"level={self.level!r} is unknown: use one of {', '.join(LEVELS)}")
+            object.__setattr__(self, "level", level)
+        if self.status is not None and self.status not in STATUSES:
+            raise QueryError(f"status={self.status!r} is unknown: use one of {', '.join(STATUSES)}")
+        if self.upload is not None and (
+            isinstance(self.upload, bool) or not isinstance(self.upload, int) or self.upload < 1
+        ):
+            raise QueryError(f"upload={self.upload!r} is not an upload id (a whole number >= 1)")
+        for name in ("operator", "text"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
+                raise QueryError(f"{name}={value!r} must be 1 to {MAX_TEXT} characters")
+
+    @property
+    def window(self) -> bool:
+        """Whether a time range is set."""
+        return self.start is not None or self.end is not None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A slice of a list: `limit` rows (1..1000) from `offset`, in `sort` order.
+
+    `sort` is a column name, `-name` for descending; each method accepts its own names
+    (`Reader.SORTS`) and raises QueryError listing them for any other.
+    """
+
+    limit: int = 50
+    offset: int = 0
+    sort: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.limit, bool) or not isinstance(self.limit, int):
+            raise QueryError(f"limit={self.limit!r} is not a whole number")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise QueryError(f"limit={self.limit} must be from 1 to {MAX_LIMIT}")
+        if isinstance(self.offset, bool) or not isinstance(self.offset, int) or self.offset < 0:
+            raise QueryError(f"offset={self.offset!r} must be a whole number >= 0")
+        if self.sort is not None and not (isinstance(self.sort, str) and _SORT.match(self.sort)):
+            raise QueryError(f"sort={self.sort!r} is not a column name (or -name)")
+
+
+def check_bucket(bucket: str) -> str:
+    """Return `bucket` if it is one of BUCKETS, else raise QueryError."""
+    if bucket not in BUCKETS:
+        raise QueryError(f"bucket={bucket!r} is unknown: use one of {', '.join(BUCKETS)}")
+    return bucket
+
+
+def check_sort(sort: str | None, allowed: dict[str, str], default: str) -> tuple[str, bool]:
+    """The whitelisted column expression of `sort` and whether it is descending."""
+    name = sort or default
+    descending = name.startswith("-")
+    column = allowed.get(name.removeprefix("-"))
+    if column is None:
+        names = ", ".join(sorted(allowed))
+        raise QueryError(f"sort={sort!r} is unknown: use one of {names} (prefix - to reverse)")
+    return column, descending
+
+
+def parse_time(text: str, name: str = "time", now: datetime | None = None) -> datetime:
+    """An aware datetime from ISO-8601 (`2024-05-01`, `2024-05-01T12:00`, `...Z`,
+    `...+02:00`; no zone means UTC), `now`, or a relative `-90s`/`-15m`/`-1h`/`-2d`/`-1w`."""
+    raw = text.strip()
+    current = now or datetime.now(UTC)
+    if raw.lower() == "now":
+        return current
+    relative = _RELATIVE.match(raw)
+    if relative:
+        amount, unit = int(relative.group(1)), relative.group(2).lower()
+        return current - timedelta(**{_UNITS[unit]: amount})
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise QueryError(
+            f"{name}={text!r} is not a time: use ISO-8601 like 2024-05-01 or "
+            "2024-05-01T12:00[:00][Z|+02:00] (UTC without a zone), or -15m, -1h, -2d"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
