@@ -278,7 +278,7 @@ class Reader:
                 " SUM(r.bytes), SUM(r.continuation_lines), SUM(r.untimed_entries),"
                 " SUM(r.filtered_lines), MIN(r.first_ts), MAX(r.last_ts),"
                 " MAX(r.templates_approximate), SUM(r.templates)"
-                " FROM sel JOIN results AS r ON r.blob_id = sel.blob_id",
+                " FROM sel CROSS JOIN results AS r ON r.blob_id = sel.blob_id",
                 sel.params,
             )
             blobs, uploads, entries, lines, size, cont, untimed, filtered_lines = (
@@ -359,7 +359,8 @@ class Reader:
             found = await rows(
                 conn,
                 f"{sel.cte}, agg AS (SELECT t.template_id, MIN(t.template) AS template,"
-                " SUM(t.count) AS count FROM sel JOIN templates AS t ON t.blob_id = sel.blob_id"
+                " SUM(t.count) AS count FROM sel CROSS JOIN templates AS t"
+                " ON t.blob_id = sel.blob_id"
                 f" WHERE {where} GROUP BY t.template_id)"
                 " SELECT template_id, template, count, COUNT(*) OVER () FROM agg"
                 f" ORDER BY {column} {direction}, template_id LIMIT ? OFFSET ?",
@@ -400,7 +401,7 @@ class Reader:
             found = await rows(
                 conn,
                 f"{sel.cte} SELECT {_BUCKET_SQL[bucket]} AS bucket, t.level, SUM(t.count)"
-                " FROM sel JOIN timeline AS t ON t.blob_id = sel.blob_id"
+                " FROM sel CROSS JOIN timeline AS t ON t.blob_id = sel.blob_id"
                 f" WHERE 1 = 1{window}{level} GROUP BY bucket, t.level",
                 [*sel.params, *window_params, *([f.level] if f.level else [])],
             )
@@ -431,7 +432,7 @@ class Reader:
         found = await rows(
             conn,
             f"{sel.cte} SELECT t.template_id, MIN(t.template) AS template, SUM(t.count) AS count"
-            f" FROM sel JOIN templates AS t ON t.blob_id = sel.blob_id WHERE {where}"
+            f" FROM sel CROSS JOIN templates AS t ON t.blob_id = sel.blob_id WHERE {where}"
             " GROUP BY t.template_id ORDER BY count DESC, template, t.template_id LIMIT ?",
             [*sel.params, *params, n],
         )

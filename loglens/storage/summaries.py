@@ -37,7 +37,7 @@ async def examples(
         conn,
         f"{sel.cte}, ranked AS (SELECT t.template_id, t.example, t.line, sel.upload_id,"
         " ROW_NUMBER() OVER (PARTITION BY t.template_id ORDER BY sel.upload_id, t.line)"
-        " AS rank FROM sel JOIN templates AS t ON t.blob_id = sel.blob_id"
+        " AS rank FROM sel CROSS JOIN templates AS t ON t.blob_id = sel.blob_id"
         f" WHERE t.template_id IN ({marks(len(template_ids))}){level_sql})"
         " SELECT k.template_id, k.example, k.upload_id, u.original_name, k.line"
         " FROM ranked AS k JOIN uploads AS u ON u.id = k.upload_id WHERE k.rank = 1",
@@ -87,7 +87,7 @@ async def rejected_samples(
         conn,
         f"{sel.cte}, ranked AS (SELECT s.reason, s.line, s.text, sel.upload_id,"
         " ROW_NUMBER() OVER (PARTITION BY s.reason ORDER BY sel.upload_id, s.line) AS rank"
-        " FROM sel JOIN rejected_samples AS s ON s.blob_id = sel.blob_id)"
+        " FROM sel CROSS JOIN rejected_samples AS s ON s.blob_id = sel.blob_id)"
         " SELECT k.reason, k.upload_id, u.original_name, k.line, k.text FROM ranked AS k"
         " JOIN uploads AS u ON u.id = k.upload_id WHERE k.rank <= ?"
         " ORDER BY k.reason, k.rank",
@@ -108,7 +108,8 @@ async def formats_of(conn: aiosqlite.Connection, sel: Selection) -> list[dict[st
         conn,
         f"{sel.cte} SELECT f.format, COUNT(DISTINCT f.blob_id), MIN(u.original_name),"
         " SUM(f.confidence * f.lines) / MAX(SUM(f.lines), 1), SUM(f.lines), SUM(f.entries),"
-        " SUM(f.bytes), MIN(f.confidence) FROM sel JOIN formats AS f ON f.blob_id = sel.blob_id"
+        " SUM(f.bytes), MIN(f.confidence)"
+        " FROM sel CROSS JOIN formats AS f ON f.blob_id = sel.blob_id"
         " JOIN uploads AS u ON u.id = sel.upload_id GROUP BY f.format"
         " ORDER BY SUM(f.lines) DESC, f.format",
         sel.params,
@@ -136,13 +137,13 @@ async def levels_of(
     if sel.window:
         window, window_params = sel.minute_clause("t")
         sql = (
-            f"{sel.cte} SELECT t.level, SUM(t.count) FROM sel JOIN timeline AS t"
+            f"{sel.cte} SELECT t.level, SUM(t.count) FROM sel CROSS JOIN timeline AS t"
             f" ON t.blob_id = sel.blob_id WHERE 1 = 1{window}{only} GROUP BY t.level"
         )
         params = [*sel.params, *window_params, *extra]
     else:
         sql = (
-            f"{sel.cte} SELECT t.level, SUM(t.count) FROM sel JOIN level_counts AS t"
+            f"{sel.cte} SELECT t.level, SUM(t.count) FROM sel CROSS JOIN level_counts AS t"
             f" ON t.blob_id = sel.blob_id WHERE 1 = 1{only} GROUP BY t.level"
         )
         params = [*sel.params, *extra]
@@ -161,7 +162,7 @@ async def window_bounds(
     found = await rows(
         conn,
         f"{sel.cte}, b AS (SELECT t.blob_id, MIN(t.minute) AS lo, MAX(t.minute) AS hi"
-        f" FROM sel JOIN timeline AS t ON t.blob_id = sel.blob_id WHERE 1 = 1{window}"
+        f" FROM sel CROSS JOIN timeline AS t ON t.blob_id = sel.blob_id WHERE 1 = 1{window}"
         " GROUP BY t.blob_id)"
         " SELECT MIN(CASE WHEN substr(r.first_ts, 1, 16) = substr(b.lo, 1, 16)"
         " THEN r.first_ts ELSE b.lo END),"
@@ -179,7 +180,7 @@ async def grouped(
     """SUM(count) per `key` of a detail table over the selection, most first."""
     found = await rows(
         conn,
-        f"{sel.cte} SELECT t.{key}, SUM(t.count) AS n FROM sel JOIN {table} AS t"
+        f"{sel.cte} SELECT t.{key}, SUM(t.count) AS n FROM sel CROSS JOIN {table} AS t"
         f" ON t.blob_id = sel.blob_id GROUP BY t.{key} ORDER BY n DESC, t.{key}",
         sel.params,
     )
@@ -190,7 +191,7 @@ async def repaired(conn: aiosqlite.Connection, sel: Selection) -> dict[str, int]
     """Repaired lines per kind, from the stored reports (no table holds them)."""
     found = await rows(
         conn,
-        f"{sel.cte} SELECT k.key, SUM(k.value) FROM sel JOIN results AS r"
+        f"{sel.cte} SELECT k.key, SUM(k.value) FROM sel CROSS JOIN results AS r"
         " ON r.blob_id = sel.blob_id, json_each(r.report_json, '$.repaired') AS k"
         " GROUP BY k.key ORDER BY k.key",
         sel.params,
