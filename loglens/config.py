@@ -54,6 +54,8 @@ class Config:
     partial_ttl: float = 7 * 24 * 3600.0
     server: str = "127.0.0.1:7878"
     token: str = ""
+    api_host: str = "127.0.0.1"
+    api_port: int = 7879
 
     @property
     def worker_count(self) -> int:
@@ -201,6 +203,8 @@ def load_config(env: Mapping[str, str]) -> Config:
         server=env.get("LOGLENS_SERVER", "").strip()
         or f"{env.get('HOST', Config.host)}:{env.get('PORT', Config.port)}",
         token=env.get("LOGLENS_TOKEN", "").strip(),
+        api_host=env.get("API_HOST", "").strip() or Config.api_host,
+        api_port=_int(env, "API_PORT", Config.api_port, 0),
     )
 
 

@@ -10,6 +10,7 @@ USAGE = """usage: loglens COMMAND [ARGS]
 commands:
   analyze PATH...   analyse log files locally and print the report (= python processor.py)
   serve             run the upload server (= python server.py)
+  api               serve the HTTP API and web dashboard over the results database
   demo [PATH...]    start a server, upload logs/ with the client, report, stop
 """
 
@@ -29,6 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from loglens.cli.serve import main as serve_main
 
         return serve_main(rest)
+    if command == "api":
+        from loglens.cli.api import main as api_main
+
+        return api_main(rest)
     if command == "demo":
         from loglens.cli.demo import main as demo_main
 

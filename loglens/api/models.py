@@ -1,0 +1,208 @@
+"""The HTTP API's response bodies (pydantic models; they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Bucket = Literal["minute", "hour", "day"]
+
+
+class Problem(BaseModel):
+    """An error answer: what was wrong, naming the parameter, and what to do."""
+
+    detail: str = Field(description="What was wrong, e.g. `start='yesterday' is not a time: ...`")
+
+
+class Health(BaseModel):
+    """The service answers."""
+
+    status: Literal["ok"] = "ok"
+
+
+class Me(BaseModel):
+    """Who the bearer token belongs to."""
+
+    operator: str
+
+
+class FormatInfo(BaseModel):
+    """A log format detected in the content."""
+
+    format: str
+    confidence: float = Field(description="Share of sampled lines the format parses (0-1)")
+    lines: int
+    entries: int
+    bytes: int
+    file: str | None = Field(None, description="The upload it was found in, or `N files`")
+    files: int | None = Field(None, description="Contents it was found in")
+
+
+class TopError(BaseModel):
+    """An error template: entries counted over the selection, and one real example."""
+
+    template_id: str = Field(description="Stable hash of the template")
+    template: str = Field(description="The message with variables shown as `<*>`")
+    count: int = Field(description="Entries of this template at the error levels")
+    example: str | None = Field(None, description="The earliest such entry's message")
+    upload_id: int | None = Field(None, description="Upload the example comes from")
+    original_name: str | None = Field(None, description="That upload's file name")
+    file: str | None = Field(None, description="Same as original_name (as in the report)")
+    line: int | None = Field(None, description="Line of the example in that upload")
+
+
+class RejectedSample(BaseModel):
+    """One rejected line."""
+
+    upload_id: int | None = None
+    original_name: str | None = None
+    file: str | None = None
+    line: int
+    text: str
+
+
+class Window(BaseModel):
+    """The time window a report covers, cut to whole minutes."""
+
+    start: str | None
+    end: str | None
+
+
+class Stats(BaseModel):
+    """The classic report (as `processor.py --json` prints it) over the selected uploads;
+    each distinct content counts once however many uploads share it."""
+
+    entries: int
+    lines: int
+    bytes: int
+    continuation_lines: int
+    levels: dict[str, int] = Field(description="Entries per level, TRACE to CRITICAL, UNKNOWN")
+    top_errors: list[TopError]
+    first_timestamp: str | None = Field(description="Earliest entry (ISO-8601, UTC)")
+    last_timestamp: str | None = Field(description="Latest entry (ISO-8601, UTC)")
+    untimed_entries: int
+    templates: int = Field(description="Distinct message templates")
+    templates_approximate: bool
+    rejected: dict[str, int] = Field(description="Rejected lines per reason")
+    rejected_samples: dict[str, list[RejectedSample]]
+    repaired: dict[str, int]
+    filtered: dict[str, int]
+    filtered_lines: int
+    formats: list[FormatInfo]
+    uploads: int = Field(description="Uploads selected")
+    blobs: int = Field(description="Distinct contents among them (each counted once)")
+    window: Window | None = Field(description="The time window, when start or end is given")
+    templates_scope: str = Field(description="What templates, top errors and rejections cover")
+
+
+class Upload(BaseModel):
+    """An upload, its analysis job and, once analysed, its headline figures."""
+
+    upload_id: int
+    operator: str
+    original_name: str
+    received_at: str | None
+    blob_id: int | None
+    size: int = Field(description="Bytes as sent")
+    sha256: str
+    compression: str
+    started_at: str | None
+    status: str = Field(description="receiving, stored or failed")
+    duplicate: bool = Field(description="The content was stored before by another upload")
+    upload_error: str | None
+    job_id: int | None
+    job_state: str | None = Field(description="queued, running, done or failed")
+    attempts: int | None
+    job_error: str | None
+    job_started_at: str | None
+    job_finished_at: str | None
+    entries: int | None = Field(description="Entries, once analysed")
+    first_timestamp: str | None
+    last_timestamp: str | None
+
+
+class UploadResults(BaseModel):
+    """The figures of one analysed upload."""
+
+    entries: int
+    lines: int
+    bytes: int
+    continuation_lines: int
+    untimed_entries: int
+    filtered_lines: int
+    templates: int
+    templates_approximate: bool
+    first_timestamp: str | None
+    last_timestamp: str | None
+    levels: dict[str, int]
+    rejected: dict[str, int]
+
+
+class UploadDetail(Upload):
+    """An upload with its results (null until analysed) and the formats found in it."""
+
+    results: UploadResults | None
+    formats: list[FormatInfo]
+
+
+class UploadPage(BaseModel):
+    """One page of uploads and how many match in all."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[Upload]
+
+
+class Template(BaseModel):
+    """A message template over the selection, with its count per level and an example."""
+
+    template_id: str
+    template: str
+    count: int
+    levels: dict[str, int]
+    example: str | None = None
+    upload_id: int | None = None
+    original_name: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+
+class TemplatePage(BaseModel):
+    """One page of templates and how many match in all."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[Template]
+
+
+class TimelinePoint(BaseModel):
+    """Entries of one level in one bucket."""
+
+    bucket: str = Field(description="Start of the minute, hour or day (ISO-8601, UTC)")
+    level: str
+    count: int
+
+
+class Timeline(BaseModel):
+    """Entries per bucket and level; buckets without entries are left out."""
+
+    bucket: Bucket
+    points: list[TimelinePoint]
+
+
+class RejectedReason(BaseModel):
+    """Lines rejected for one reason, with up to three samples."""
+
+    reason: str
+    count: int
+    samples: list[RejectedSample]
+
+
+class Rejected(BaseModel):
+    """Rejected lines per reason, most first."""
+
+    total: int
+    reasons: list[RejectedReason]

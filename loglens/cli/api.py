@@ -1,0 +1,116 @@
+"""`python -m loglens api`: serve the HTTP API and dashboard with uvicorn until SIGINT/SIGTERM.
+
+Exit status: 0 after a graceful stop, 2 for a usage or configuration error, 1 when the API
+cannot start (port taken, no database, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from loglens.config import Config, config_from_environment
+from loglens.errors import ConfigError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+logger = logging.getLogger("loglens.api")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The API's command-line flags; each overrides its setting in the environment."""
+    parser = argparse.ArgumentParser(
+        prog="loglens api",
+        description="Serve the HTTP API (OpenAPI docs at /docs) and the web dashboard (/) "
+        "over the results database (settings from the environment and .env; see .env.example).",
+    )
+    parser.add_argument("--host", help="address to listen on (API_HOST)")
+    parser.add_argument("--port", type=int, help="port to listen on, 0 for any free one (API_PORT)")
+    parser.add_argument("--db-path", type=Path, help="SQLite results database (DB_PATH)")
+    parser.add_argument("--env-file", default=".env", help="settings file (.env)")
+    parser.add_argument("--verbose", action="store_true", help="log every request")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Config:
+    config = config_from_environment(args.env_file)
+    if args.port is not None and not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a port: use 0 to 65535")
+    if not 0 <= config.api_port <= 65535:
+        raise ConfigError(f"API_PORT={config.api_port} is not a port: use 0 to 65535")
+    return dataclasses.replace(
+        config,
+        api_host=args.host if args.host is not None else config.api_host,
+        api_port=args.port if args.port is not None else config.api_port,
+        db_path=args.db_path if args.db_path is not None else config.db_path,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the API; return the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = _settings(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    if not config.db_path.is_file():
+        sys.stderr.write(
+            f"error: no results database at {config.db_path} (DB_PATH): start the server "
+            "first to create it, or give --db-path\n"
+        )
+        return EXIT_FAILED
+    try:
+        started = asyncio.run(serve(config, access_log=args.verbose))
+    except OSError as exc:
+        sys.stderr.write(
+            f"error: the API cannot listen on {config.api_host}:{config.api_port}: {exc}\n"
+        )
+        return EXIT_FAILED
+    return EXIT_OK if started else EXIT_FAILED
+
+
+async def serve(config: Config, access_log: bool = False) -> bool:
+    """Serve until SIGINT or SIGTERM; False if the app could not start (logged)."""
+    import uvicorn
+
+    from loglens.api import create_app
+
+    sock = _listen(config.api_host, config.api_port)
+    host, port = sock.getsockname()[:2]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config),
+            lifespan="on",
+            log_config=None,  # our logging.basicConfig above
+            access_log=access_log,
+            server_header=False,
+        )
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        shown = f"[{host}]" if ":" in host else host
+        logger.info("loglens api listening on http://%s:%d", shown, port)
+    await task
+    sock.close()
+    return server.started
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on host:port (port 0: any free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=2048)
+    sock.set_inheritable(True)
+    return sock

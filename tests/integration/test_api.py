@@ -1,0 +1,430 @@
+"""The HTTP API over real uploads: a real `server.py`, real analyses, then a real
+`python -m loglens api` (uvicorn on port 0) queried over HTTP and compared with
+`processor.py --json` and the Reader."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from loglens.protocol import FrameType
+from loglens.storage.filters import Filters, Page, parse_time
+from loglens.storage.queries import Reader
+from loglens.synth import SAMPLE_MESS, write_log
+from tests.conftest import ROOT, run_cli
+from tests.integration.conftest import SERVER_SETTINGS, TOKENS, ServerHandle
+from tests.integration.wire import upload
+
+T = TypeVar("T")
+_LISTENING = re.compile(r"loglens api listening on (http://\S+)")
+_START_SECONDS = 60
+# (operator, file, format, lines, seed): bob uploads alice's log4j again (one content).
+UPLOADS = (
+    ("alice", "app-log4j.log", "log4j", 900, 21),
+    ("alice", "worker-python.log", "python", 600, 22),
+    ("bob", "events.jsonl", "jsonl", 500, 23),
+    ("bob", "app-log4j.log", "log4j", 900, 21),
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer: status, headers (lower-case names) and the decoded JSON body."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class ApiHandle:
+    """A running `python -m loglens api` process."""
+
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    url: str = ""
+
+    def log(self) -> str:
+        """What the API process wrote so far."""
+        return self.log_path.read_text(errors="replace")
+
+    def get(self, path: str, token: str | None = TOKENS["alice"], **params: Any) -> Answer:
+        """GET `path` with query `params`, as the operator of `token` (None: no header)."""
+        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        request = urllib.request.Request(self.url + path + (f"?{query}" if query else ""))
+        if token is not None:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, headers, raw = response.status, response.headers, response.read()
+        except urllib.error.HTTPError as exc:
+            status, headers, raw = exc.code, exc.headers, exc.read()
+        kind = headers.get("content-type", "")
+        body = json.loads(raw) if kind.startswith("application/json") else raw.decode()
+        return Answer(status, {k.lower(): v for k, v in headers.items()}, body)
+
+    def ok(self, path: str, **params: Any) -> Any:
+        """The JSON body of a GET that must answer 200."""
+        answer = self.get(path, **params)
+        assert answer.status == 200, (path, params, answer.body)
+        return answer.body
+
+    def stop(self) -> int:
+        """SIGTERM the API and wait for its exit status."""
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(30)
+
+
+def api_command(*args: str) -> list[str]:
+    """The command line of `python -m loglens api ARGS`."""
+    return [sys.executable, "-m", "loglens", "api", "--env-file", os.devnull, *args]
+
+
+def api_env(**settings: str) -> dict[str, str]:
+    """The environment of an API process: the test operators, none of the developer's."""
+    env = {
+        k: v for k, v in os.environ.items() if k not in (*SERVER_SETTINGS, "API_HOST", "API_PORT")
+    }
+    env["PYTHONPATH"] = str(ROOT)
+    env["AUTH_TOKENS"] = ",".join(f"{op}:{tok}" for op, tok in TOKENS.items())
+    env.update(settings)
+    return env
+
+
+@contextlib.contextmanager
+def running_api(db_path: Path, log_dir: Path) -> Iterator[ApiHandle]:
+    """Start the API on port 0 over `db_path`, wait until it listens, stop it after."""
+    log_path = log_dir / "api.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            api_command("--host", "127.0.0.1", "--port", "0", "--db-path", str(db_path)),
+            stdout=log, stderr=log, env=api_env(), cwd=log_dir, start_new_session=True,
+        )  # fmt: skip
+    handle = ApiHandle(process, log_path)
+    try:
+        deadline = time.monotonic() + _START_SECONDS
+        while not handle.url:
+            match = _LISTENING.search(handle.log())
+            if match:
+                handle.url = match.group(1)
+            elif process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start:\n{handle.log()}")
+            else:
+                time.sleep(0.05)
+        yield handle
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
+@dataclass
+class World:
+    """A server holding the UPLOADS, analysed, and an API over its database."""
+
+    server: ServerHandle
+    api: ApiHandle
+    ids: list[int]  # upload ids, in UPLOADS order
+    reports: dict[str, dict[str, Any]]  # processor.py --json of each file
+
+    def read(self, call: Callable[[Reader], Awaitable[T]]) -> T:
+        """What the Reader answers over the same database."""
+
+        async def run() -> T:
+            async with await Reader.open(self.server.db_path) as reader:
+                return await call(reader)
+
+        return asyncio.run(run())
+
+
+@contextlib.contextmanager
+def build_world(root: Path) -> Iterator[World]:
+    """Generate the logs, upload them to a real server and wait for their analyses, then
+    start the API; `processor.py --json` analyses each file for comparison."""
+    logs = root / "logs"
+    logs.mkdir(parents=True)
+    (root / "server").mkdir()
+    server = ServerHandle(root / "server", {}).start()
+    try:
+        ids: list[int] = []
+        reports: dict[str, dict[str, Any]] = {}
+        for operator, name, fmt, lines, seed in UPLOADS:
+            path = logs / name
+            if not path.exists():
+                write_log(path, fmt, lines=lines, seed=seed, mess=SAMPLE_MESS)
+                done = run_cli("--json", name, cwd=logs)
+                assert done.code == 0, done.err
+                reports[name] = json.loads(done.out)
+            frames = asyncio.run(
+                upload(server.address, TOKENS[operator], path.read_bytes(), name=name, wait=True)
+            )
+            assert frames[-1].type is FrameType.PROCESSED, frames[-1]
+            assert (frames[-1].body or {})["state"] == "done", frames[-1].body
+            ids.append(int(frames[0].field("upload_id")))
+        with running_api(server.db_path, root) as api:
+            yield World(server, api, ids, reports)
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One server, four uploads and one API for every test of this module."""
+    with build_world(tmp_path_factory.mktemp("api")) as built:
+        yield built
+
+
+def like(value: Any, model: Any) -> Any:
+    """`value` cut to the keys `model` has, recursively (the API may add fields)."""
+    if isinstance(model, dict) and isinstance(value, dict):
+        return {k: like(value.get(k), v) for k, v in model.items()}
+    if isinstance(model, list) and isinstance(value, list) and len(model) == len(value):
+        return [like(v, m) for v, m in zip(value, model, strict=True)]
+    return value
+
+
+def summed(reports: list[dict[str, Any]], key: str) -> dict[str, int]:
+    """A per-name count of several reports added up."""
+    total: dict[str, int] = {}
+    for report in reports:
+        for name, count in report[key].items():
+            total[name] = total.get(name, 0) + count
+    return total
+
+
+def test_each_upload_report_equals_processor_json(world: World) -> None:
+    for (_op, name, *_), upload_id in zip(UPLOADS, world.ids, strict=True):
+        api = world.api.ok(f"/uploads/{upload_id}/stats")
+        assert like(api, world.reports[name]) == world.reports[name], name
+
+
+def test_global_stats_add_each_content_once(world: World) -> None:
+    stats = world.api.ok("/logs/stats")
+    reports = list(world.reports.values())  # three contents: bob's log4j is alice's
+    assert (stats["uploads"], stats["blobs"]) == (4, 3)
+    assert stats["levels"] == summed(reports, "levels")
+    assert stats["rejected"] == summed(reports, "rejected")
+    assert stats["entries"] == sum(r["entries"] for r in reports)
+    assert stats["first_timestamp"] == min(r["first_timestamp"] for r in reports)
+    assert stats["last_timestamp"] == max(r["last_timestamp"] for r in reports)
+    assert stats == world.read(lambda r: r.stats(Filters(), 5))
+    assert stats["top_errors"] and all(e["example"] for e in stats["top_errors"])
+
+
+def test_operator_and_level_filters(world: World) -> None:
+    bob = world.api.ok("/logs/stats", operator="bob")
+    expected = summed([world.reports["events.jsonl"], world.reports["app-log4j.log"]], "levels")
+    assert bob["levels"] == expected
+    errors = world.api.ok("/logs/stats", level="error")
+    assert errors["levels"] == {"ERROR": summed(list(world.reports.values()), "levels")["ERROR"]}
+    assert world.api.ok("/logs/stats", operator="carol")["entries"] == 0
+
+
+def test_time_window(world: World) -> None:
+    everything = world.api.ok("/logs/stats")
+    wide = world.api.ok("/logs/stats", start="2000-01-01", end="2100-01-01T00:00:00Z")
+    assert wide["levels"] == everything["levels"]
+    assert world.api.ok("/logs/stats", end="2000-01-01")["entries"] == 0
+    python = world.reports["worker-python.log"]
+    start, end = python["first_timestamp"], python["last_timestamp"]
+    windowed = world.api.ok("/timeline", start=start, end=end, bucket="minute")
+    expected = world.read(
+        lambda r: r.timeline(Filters(start=parse_time(start), end=parse_time(end)), "minute")
+    )
+    assert windowed["points"] == expected and expected
+
+
+def test_timeline_counts_every_timed_entry(world: World) -> None:
+    levels = world.api.ok("/logs/stats")["levels"]
+    for bucket in ("minute", "hour", "day"):
+        timeline = world.api.ok("/timeline", bucket=bucket)
+        assert timeline["bucket"] == bucket
+        assert timeline["points"] == world.read(
+            partial(Reader.timeline, f=Filters(), bucket=bucket)
+        )
+        per_level: dict[str, int] = {}
+        for point in timeline["points"]:
+            per_level[point["level"]] = per_level.get(point["level"], 0) + point["count"]
+        assert per_level == levels  # every generated entry has a timestamp
+
+
+def test_top_errors_templates_and_rejected_equal_the_reader(world: World) -> None:
+    top = world.api.ok("/errors/top", n=3)
+    assert top == like(top, world.read(lambda r: r.top_errors(Filters(), 3)))
+    assert len(top) == 3 and top[0]["count"] >= top[-1]["count"]
+    word = top[0]["template"].split()[0]
+    found = world.api.ok("/errors/top", q=word, n=50)
+    assert found and all(word in e["template"] for e in found)
+    assert world.api.ok("/errors/top", search=word, n=50) == found
+    rejected = world.api.ok("/rejected")
+    assert {r["reason"]: r["count"] for r in rejected["reasons"]} == summed(
+        list(world.reports.values()), "rejected"
+    )
+    assert rejected["total"] == sum(r["count"] for r in rejected["reasons"])
+    reader = world.read(lambda r: r.rejected(Filters()))
+    assert like(rejected["reasons"], reader) == reader
+
+
+def test_templates_pages_cover_every_template_once(world: World) -> None:
+    first = world.api.ok("/templates", limit=25)
+    total = first["total"]
+    assert total == world.api.ok("/logs/stats")["templates"]
+    seen: list[str] = []
+    counts: list[int] = []
+    for offset in range(0, total, 25):
+        page = world.api.ok("/templates", limit=25, offset=offset)
+        assert page["total"] == total
+        seen += [t["template_id"] for t in page["items"]]
+        counts += [t["count"] for t in page["items"]]
+    assert len(seen) == len(set(seen)) == total
+    assert counts == sorted(counts, reverse=True)
+    items, _ = world.read(lambda r: r.templates(Filters(), Page(limit=25)))
+    assert like(first["items"], items) == items
+    by_name = world.api.ok("/templates", sort="template", limit=1000)["items"]
+    assert [t["template"] for t in by_name] == sorted(t["template"] for t in by_name)
+
+
+def test_uploads_list_pages_and_detail(world: World) -> None:
+    ids = [world.api.ok("/uploads", limit=1, offset=i)["items"][0]["upload_id"] for i in range(4)]
+    assert ids == sorted(world.ids, reverse=True)
+    assert world.api.ok("/uploads", limit=1, offset=4)["items"] == []
+    ascending = world.api.ok("/uploads", sort="id")
+    assert [u["upload_id"] for u in ascending["items"]] == sorted(world.ids)
+    bob = world.api.ok("/uploads", operator="bob")
+    assert bob["total"] == 2 and {u["operator"] for u in bob["items"]} == {"bob"}
+    items, total = world.read(lambda r: r.uploads(Filters(), Page()))
+    assert world.api.ok("/uploads") == {"total": total, "limit": 50, "offset": 0, "items": items}
+    again = world.api.ok(f"/uploads/{world.ids[3]}")
+    report = world.reports["app-log4j.log"]
+    assert (again["operator"], again["duplicate"], again["job_state"]) == ("bob", True, "done")
+    assert again["results"]["levels"] == report["levels"]
+    assert again["results"]["entries"] == report["entries"]
+
+
+def test_authentication(world: World) -> None:
+    for token in (None, "", "wrong", TOKENS["alice"] + "x", TOKENS["alice"][:-1]):
+        answer = world.api.get("/logs/stats", token=token)
+        assert answer.status == 401, token
+        assert answer.headers["www-authenticate"] == "Bearer"
+        assert "token" in answer.body["detail"]
+    basic = urllib.request.Request(world.api.url + "/uploads")
+    basic.add_header("Authorization", "Basic YWxpY2U6czNjcmV0")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(basic, timeout=30)
+    assert refused.value.code == 401
+    assert world.api.ok("/me") == {"operator": "alice"}
+    assert world.api.get("/me", token=TOKENS["bob"]).body == {"operator": "bob"}
+    assert world.api.get("/healthz", token=None).body == {"status": "ok"}
+    page = world.api.get("/", token=None)
+    assert page.status == 200 and "<title>loglens dashboard</title>" in page.body
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    assert world.api.get("/static/dashboard.js", token=None).status == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "named"),
+    [
+        ("/logs/stats", {"start": "yesterday"}, "start"),
+        ("/logs/stats", {"end": "2024-13-45"}, "end"),
+        ("/logs/stats", {"start": "2024-05-02", "end": "2024-05-01"}, "start"),
+        ("/logs/stats", {"level": "LOUD"}, "level"),
+        ("/logs/stats", {"upload": "abc"}, "upload"),
+        ("/logs/stats", {"upload": "0"}, "upload"),
+        ("/logs/stats", {"n": "0"}, "n"),
+        ("/uploads", {"limit": "0"}, "limit"),
+        ("/uploads", {"limit": "1001"}, "limit"),
+        ("/uploads", {"offset": "-1"}, "offset"),
+        ("/uploads", {"sort": "bogus"}, "sort"),
+        ("/uploads", {"status": "lost"}, "status"),
+        ("/templates", {"sort": "entries"}, "sort"),
+        ("/templates", {"q": "a", "search": "b"}, "search"),
+        ("/timeline", {"bucket": "week"}, "bucket"),
+        ("/errors/top", {"n": "many"}, "n"),
+        ("/uploads/x", {}, "upload_id"),
+    ],
+)
+def test_bad_parameters_answer_422_naming_them(
+    world: World, path: str, params: dict[str, str], named: str
+) -> None:
+    answer = world.api.get(path, **params)
+    assert answer.status == 422, answer.body
+    assert re.search(rf"\b{named}\b", answer.body["detail"]), answer.body
+
+
+def test_unknown_upload_is_404(world: World) -> None:
+    for path in ("/uploads/999999", "/uploads/999999/stats"):
+        answer = world.api.get(path)
+        assert answer.status == 404
+        assert answer.body == {"detail": "upload 999999 does not exist"}
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/uploads", {"sort": "id; DROP TABLE uploads"}),
+        ("/uploads", {"sort": "id DESC, (SELECT 1)"}),
+        ("/templates", {"sort": "count)--"}),
+        ("/uploads", {"operator": "alice' OR '1'='1"}),
+        ("/logs/stats", {"operator": "x' UNION SELECT sqlite_version() --"}),
+        ("/templates", {"q": "%' OR 1=1 --"}),
+        ("/templates", {"search": "'; DELETE FROM uploads; --"}),
+        ("/errors/top", {"q": '" OR ""="'}),
+        ("/logs/stats", {"level": "ERROR' OR 1=1 --"}),
+        ("/timeline", {"bucket": "minute'); DROP TABLE timeline; --"}),
+    ],
+)
+def test_injection_attempts_select_nothing_and_change_nothing(
+    world: World, path: str, params: dict[str, str]
+) -> None:
+    answer = world.api.get(path, **params)
+    assert answer.status in (200, 422), answer.body
+    if answer.status == 200:
+        body = answer.body
+        found = body.get("total", body.get("entries")) if isinstance(body, dict) else len(body)
+        assert found == 0, body
+    with sqlite3.connect(world.server.db_path) as db:
+        assert db.execute("SELECT COUNT(*) FROM uploads").fetchone() == (4,)
+        assert db.execute("SELECT COUNT(*) FROM timeline").fetchone()[0] > 0
+    assert world.api.ok("/uploads")["total"] == 4
+
+
+def test_openapi_documents_every_endpoint(world: World) -> None:
+    spec = world.api.get("/openapi.json", token=None).body
+    paths = set(spec["paths"])
+    assert {"/logs/stats", "/uploads", "/uploads/{upload_id}", "/uploads/{upload_id}/stats",
+            "/errors/top", "/templates", "/timeline", "/rejected"} <= paths  # fmt: skip
+    stats = spec["paths"]["/logs/stats"]["get"]
+    assert {p["name"] for p in stats["parameters"]} >= {"start", "end", "operator", "level", "n"}
+    assert set(stats["responses"]) >= {"200", "401", "422"}
+    assert "Stats" in spec["components"]["schemas"]
+    assert world.api.get("/docs", token=None).status == 200
+
+
+def test_cli_refuses_bad_settings_and_a_missing_database(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            api_command(*args), capture_output=True, text=True, env=api_env(), timeout=60
+        )
+
+    bad_port = run("--port", "70000", "--db-path", str(tmp_path / "x.db"))
+    assert bad_port.returncode == 2 and "--port 70000" in bad_port.stderr
+    missing = run("--port", "0", "--db-path", str(tmp_path / "none.db"))
+    assert missing.returncode == 1 and "no results database" in missing.stderr
