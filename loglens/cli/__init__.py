@@ -12,6 +12,8 @@ commands:
   serve             run the upload server (= python server.py)
   api               serve the HTTP API and web dashboard over the results database
   demo [PATH...]    start a server, upload logs/ with the client, report, stop
+  query SUBCOMMAND  read the results database: uploads, stats, top-errors, templates,
+                    timeline, rejected (loglens query --help)
 """
 
 
@@ -38,5 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from loglens.cli.demo import main as demo_main
 
         return demo_main(rest)
+    if command == "query":
+        from loglens.cli.query import main as query_main
+
+        return query_main(rest)
     sys.stderr.write(f"loglens: unknown command {command!r}\n{USAGE}")
     return 2

@@ -22,7 +22,7 @@ STATUSES = ("receiving", "stored", "queued", "running", "done", "failed")
 MAX_LIMIT = 1000
 MAX_TEXT = 1000
 
-_SORT = re.compile(r"^-?[a-z_]+$")
+_SORT = re.compile(r"^-?[a-z_][a-z0-9_]*$")
 _RELATIVE = re.compile(r"^\s*-\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 

@@ -409,6 +409,22 @@ class Reader:
         found.sort(key=lambda row: (row[0], order.get(row[1], len(order)), row[1]))
         return [{"bucket": iso(b), "level": lvl, "count": n} for b, lvl, n in found]
 
+    async def span(self, f: Filters) -> tuple[str | None, str | None]:
+        """The first and last entry time (ISO, UTC) of the selection, cut to the window."""
+        sel = select(f)
+        async with self._read("time span") as conn:
+            if sel.window:
+                first, last = await window_bounds(conn, sel)
+            else:
+                found = await rows(
+                    conn,
+                    f"{sel.cte} SELECT MIN(r.first_ts), MAX(r.last_ts) FROM sel"
+                    " CROSS JOIN results AS r ON r.blob_id = sel.blob_id",
+                    sel.params,
+                )
+                first, last = found[0]
+        return iso(first), iso(last)
+
     async def rejected(self, f: Filters) -> list[dict[str, Any]]:
         """Rejected lines per reason, most first: {reason, count, samples: [{upload_id,
         original_name, line, text}]} with up to three samples. Whole-upload counts."""

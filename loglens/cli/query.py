@@ -1,0 +1,354 @@
+"""`python -m loglens query SUBCOMMAND`: read the results database (DB_PATH) from a terminal.
+
+    loglens query uploads [--operator OP] [--status S] [--since T] [--until T]
+    loglens query stats [--upload ID | --operator OP] [--start T] [--end T] [--top N]
+    loglens query top-errors N [filters]       loglens query templates [--search TEXT]
+    loglens query timeline [--bucket auto|minute|hour|day] [--level L]
+    loglens query rejected [filters]
+
+Times are ISO-8601 (`2024-05-01`, `2024-05-01T12:00`, a zone or UTC), `now`, or relative
+(`-15m`, `-1h`, `-2d`). `--json` prints the Reader's dicts for machines; otherwise tables
+(rich; plain ASCII when stdout is not a terminal). Exit status: 0 ok, 1 for an unknown
+upload id, a missing database or a storage error, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from loglens.config import config_from_environment
+from loglens.errors import ConfigError, StorageError
+from loglens.storage.filters import BUCKETS, STATUSES, Filters, Page, QueryError, parse_time
+from loglens.storage.queries import Reader
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+_BAR_MARKS = {"TRACE": ".", "DEBUG": ":", "INFO": "=", "NOTICE": "n", "WARNING": "w",
+              "ERROR": "E", "CRITICAL": "!", "UNKNOWN": "?"}  # fmt: skip
+_BAR_STYLES = {"TRACE": "grey50", "DEBUG": "blue", "INFO": "green", "NOTICE": "cyan",
+               "WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold magenta",
+               "UNKNOWN": "white"}  # fmt: skip
+_LABELS = {"minute": 16, "hour": 13, "day": 10}  # characters of a bucket's start shown
+_MAX_GAP_ROWS = 200  # fill empty buckets of a timeline when that gives at most this many rows
+
+
+class UsageError(Exception):
+    """A flag's value is wrong (exit 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The query command's flags: global ones, then one parser per subcommand."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, default=argparse.SUPPRESS,
+                        help="results database (DB_PATH, data/loglens.db)")  # fmt: skip
+    common.add_argument("--env-file", default=argparse.SUPPRESS, help="settings file (.env)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print JSON for machines")  # fmt: skip
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--operator", metavar="OP", help="only this operator's uploads")
+    filters.add_argument("--upload", metavar="ID", type=int, help="only this upload")
+    filters.add_argument("--start", "--since", metavar="T", help="from this time (inclusive)")
+    filters.add_argument("--end", "--until", metavar="T", help="to this time (exclusive)")
+    logged = argparse.ArgumentParser(add_help=False, parents=[filters])
+    logged.add_argument("--level", metavar="LEVEL", help="only entries of this level")
+    paged = argparse.ArgumentParser(add_help=False)
+    paged.add_argument("--limit", type=int, default=50, help="rows to show (50, at most 1000)")
+    paged.add_argument("--offset", type=int, default=0, help="rows to skip (0)")
+    paged.add_argument("--sort", metavar="NAME", help="sort by NAME, -NAME to reverse")
+
+    parser = argparse.ArgumentParser(
+        prog="loglens query", parents=[common],
+        description="Query the results database the server writes (DB_PATH).",
+        epilog="Times: ISO-8601 (no zone = UTC), now, or -15m / -1h / -2d. start/end are "
+        "log time, except for uploads (received time).",
+    )  # fmt: skip
+    sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    uploads = sub.add_parser("uploads", parents=[common, filters, paged],
+                             help="list uploads (received --since/--until)")  # fmt: skip
+    uploads.add_argument("--status", choices=STATUSES, help="upload status or job state")
+    stats = sub.add_parser("stats", parents=[common, logged], help="the classic report")
+    stats.add_argument("--top", type=int, default=5, help="error templates to show (5)")
+    top = sub.add_parser("top-errors", parents=[common, logged], help="top error templates")
+    top.add_argument("n", type=int, metavar="N", help="how many")
+    top.add_argument("--search", metavar="TEXT", help="templates containing TEXT")
+    templates = sub.add_parser("templates", parents=[common, logged, paged],
+                               help="message templates, most entries first")  # fmt: skip
+    templates.add_argument("--search", metavar="TEXT", help="templates containing TEXT")
+    timeline = sub.add_parser("timeline", parents=[common, logged], help="entries over time")
+    timeline.add_argument("--bucket", choices=("auto", *BUCKETS), default="auto",
+                          help="bucket size (auto: fit the time range)")  # fmt: skip
+    sub.add_parser("rejected", parents=[common, filters], help="rejected lines by reason")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one query; return the exit status."""
+    args = build_parser().parse_args(_joined(sys.argv[1:] if argv is None else argv))
+    # The global flags may come before or after the subcommand: both parsers SUPPRESS them.
+    args.db = getattr(args, "db", None)
+    args.env_file = getattr(args, "env_file", ".env")
+    args.json = getattr(args, "json", False)
+    try:
+        db_path = args.db or config_from_environment(args.env_file).db_path
+        filters = _filters(args)
+        page = _page(args) if hasattr(args, "limit") else Page()
+        return asyncio.run(_run(args, db_path, filters, page))
+    except (ConfigError, QueryError, UsageError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    except StorageError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_ERROR
+
+
+_TIME_FLAGS = ("--start", "--since", "--end", "--until")
+
+
+def _joined(argv: Sequence[str]) -> list[str]:
+    """`--since -1h` as `--since=-1h`: argparse would take `-1h` for a flag."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in _TIME_FLAGS and arg.startswith("-"):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    now = datetime.now(UTC)
+    return Filters(
+        start=None if args.start is None else parse_time(args.start, "--start", now),
+        end=None if args.end is None else parse_time(args.end, "--end", now),
+        operator=args.operator,
+        level=getattr(args, "level", None),
+        upload=args.upload,
+        status=getattr(args, "status", None),
+        text=getattr(args, "search", None),
+    )
+
+
+def _page(args: argparse.Namespace) -> Page:
+    return Page(limit=args.limit, offset=args.offset, sort=args.sort)
+
+
+async def _run(args: argparse.Namespace, db_path: Path, f: Filters, page: Page) -> int:
+    async with await Reader.open(db_path) as reader:
+        if f.upload is not None and await reader.upload(f.upload) is None:
+            raise StorageError(f"no upload {f.upload} in {db_path}")
+        command = args.command
+        if command == "uploads":
+            rows, total = await reader.uploads(f, page)
+            data: Any = {"total": total, "limit": page.limit, "offset": page.offset,
+                         "uploads": rows}  # fmt: skip
+        elif command == "stats":
+            data = await reader.stats(f, _count(args.top, "--top"))
+        elif command == "top-errors":
+            data = await reader.top_errors(f, _count(args.n, "N"))
+        elif command == "templates":
+            rows, total = await reader.templates(f, page)
+            data = {"total": total, "limit": page.limit, "offset": page.offset,
+                    "templates": rows}  # fmt: skip
+        elif command == "timeline":
+            bucket = args.bucket if args.bucket != "auto" else _auto_bucket(await reader.span(f))
+            data = {"bucket": bucket, "timeline": await reader.timeline(f, bucket)}
+        else:
+            data = await reader.rejected(f)
+    if args.json:
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    else:
+        _show(command, data, f)
+    return EXIT_OK
+
+
+def _count(n: int, name: str) -> int:
+    if not 1 <= n <= 1000:
+        raise UsageError(f"{name}={n} must be from 1 to 1000")
+    return n
+
+
+def _auto_bucket(span: tuple[str | None, str | None]) -> str:
+    """The finest bucket that draws the time range in at most ~100 rows."""
+    first, last = span
+    if first is None or last is None:
+        return "minute"
+    seconds = (_when(last) - _when(first)).total_seconds()
+    return "minute" if seconds <= 100 * 60 else "hour" if seconds <= 100 * 3600 else "day"
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# output for people ----------------------------------------------------------------------
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _show(command: str, data: Any, f: Filters) -> None:
+    if command == "stats":
+        _show_stats(data)
+    elif command == "uploads":
+        _show_uploads(data)
+    elif command == "top-errors":
+        _show_templates(data, None)
+    elif command == "templates":
+        _show_templates(data["templates"], data)
+    elif command == "timeline":
+        _show_timeline(data["timeline"], data["bucket"], f)
+    else:
+        _show_rejected(data)
+
+
+def _show_stats(report: dict[str, Any]) -> None:
+    from loglens.analysis.report import render_text
+
+    out = render_text(report)
+    uploads, blobs = report["uploads"], report["blobs"]
+    out += f"Uploads counted: {uploads:,}"
+    if blobs != uploads:
+        out += f" ({blobs:,} distinct contents, each counted once)"
+    out += "\n"
+    window = report["window"]
+    if window:
+        out += (
+            f"Window (log time, whole minutes): {window['start'] or 'beginning'} to "
+            f"{window['end'] or 'end'}; levels, entries and first/last are cut to it, "
+            "templates, rejected lines, lines and formats are those of whole uploads with "
+            "entries in it\n"
+        )
+    sys.stdout.write(out)
+
+
+def _table(*columns: str) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    ascii_only = not sys.stdout.isatty()
+    table = Table(box=box.ASCII if ascii_only else box.SIMPLE_HEAD, show_edge=not ascii_only)
+    for name in columns:
+        numeric = name in ("id", "count", "entries", "size", "#")
+        table.add_column(name, justify="right" if numeric else "left", overflow="fold")
+    return table
+
+
+def _cells(*values: object) -> list[Any]:
+    from rich.text import Text
+
+    return [Text("" if v is None else f"{v:,}" if isinstance(v, int) else str(v)) for v in values]
+
+
+def _show_uploads(data: dict[str, Any]) -> None:
+    table = _table("id", "operator", "name", "received", "size", "status", "entries")
+    for row in data["uploads"]:
+        state = row["status"] if row["status"] != "stored" else row["job_state"] or "stored"
+        received = (row["received_at"] or "")[:19].replace("T", " ")
+        table.add_row(*_cells(row["upload_id"], row["operator"], row["original_name"],
+                              received, row["size"], state, row["entries"]))  # fmt: skip
+    console = _console()
+    console.print(table)
+    shown = len(data["uploads"])
+    first = data["offset"] + 1 if shown else 0
+    console.print(f"uploads {first}-{data['offset'] + shown} of {data['total']:,}", markup=False)
+
+
+def _show_templates(rows: list[dict[str, Any]], page: dict[str, Any] | None) -> None:
+    table = _table("#", "count", "levels" if page else "template", *(("template",) if page else ()),
+                   "example (upload:line)")  # fmt: skip
+    offset = page["offset"] if page else 0
+    for i, row in enumerate(rows, offset + 1):
+        where = f"{row['original_name']} (upload {row['upload_id']}) line {row['line']}"
+        example = f"{row['example']}\n  {where}"
+        if page:
+            levels = " ".join(f"{lvl} {n:,}" for lvl, n in row["levels"].items())
+            table.add_row(*_cells(i, row["count"], levels, row["template"], example))
+        else:
+            table.add_row(*_cells(i, row["count"], row["template"], example))
+    console = _console()
+    console.print(table)
+    if page:
+        shown = len(rows)
+        first = offset + 1 if shown else 0
+        console.print(f"templates {first}-{offset + shown} of {page['total']:,}", markup=False)
+    elif not rows:
+        console.print("no error templates", markup=False)
+
+
+def _show_rejected(rows: list[dict[str, Any]]) -> None:
+    table = _table("reason", "count", "samples (upload:line: text)")
+    for row in rows:
+        samples = "\n".join(
+            f"{s['original_name']} (upload {s['upload_id']}):{s['line']}: {s['text'][:200]}"
+            for s in row["samples"]
+        )
+        table.add_row(*_cells(row["reason"], row["count"], samples))
+    console = _console()
+    console.print(table)
+    console.print(f"rejected lines: {sum(r['count'] for r in rows):,}", markup=False)
+
+
+def _show_timeline(rows: list[dict[str, Any]], bucket: str, f: Filters) -> None:
+    """One line per bucket: its start, a bar stacked by level, and the total."""
+    from rich.text import Text
+
+    console = _console()
+    per_bucket: dict[str, dict[str, int]] = {}
+    for row in rows:
+        per_bucket.setdefault(row["bucket"], {})[row["level"]] = row["count"]
+    if not per_bucket:
+        console.print("no entries", markup=False)
+        return
+    buckets = _fill(sorted(per_bucket), bucket)
+    levels = [lvl for lvl in _BAR_MARKS if any(lvl in c for c in per_bucket.values())]
+    fancy = sys.stdout.isatty()
+    legend = Text("  ".join(f"{_BAR_MARKS[lvl]} {lvl}" for lvl in levels))
+    if fancy:
+        legend = Text()
+        for lvl in levels:
+            legend.append("█", style=_BAR_STYLES[lvl]).append(f" {lvl}  ")
+    console.print(legend)
+    label = _LABELS[bucket]
+    width = max(10, min(console.width, 120) - label - 12)
+    biggest = max(sum(c.values()) for c in per_bucket.values())
+    for start in buckets:
+        counts = per_bucket.get(start, {})
+        line = Text(start[:label].replace("T", " ") + " |")
+        for lvl in levels:
+            n = counts.get(lvl, 0)
+            cells = max(1, round(n * width / biggest)) if n else 0
+            if fancy:
+                line.append("█" * cells, style=_BAR_STYLES[lvl])
+            else:
+                line.append(_BAR_MARKS[lvl] * cells)
+        line.append(f" {sum(counts.values()):,}")
+        console.print(line, overflow="crop", no_wrap=True)
+    if f.level:
+        console.print(f"level {f.level} only; {bucket} buckets in UTC", markup=False)
+    else:
+        console.print(f"{bucket} buckets in UTC; bars scaled to {biggest:,}", markup=False)
+
+
+def _fill(starts: list[str], bucket: str) -> list[str]:
+    """The buckets from first to last with the empty ones between (if not too many)."""
+    step = {"minute": timedelta(minutes=1), "hour": timedelta(hours=1), "day": timedelta(days=1)}
+    first, last = _when(starts[0]), _when(starts[-1])
+    if (last - first) / step[bucket] > _MAX_GAP_ROWS:
+        return starts
+    filled, moment = [], first
+    while moment <= last:
+        filled.append(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        moment += step[bucket]
+    return filled

@@ -1,0 +1,381 @@
+"""The Reader over a real server's database: against processor.py, hand SQL, and writes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loglens.errors import StorageError
+from loglens.protocol import FrameType
+from loglens.storage.filters import Filters, Page, QueryError, parse_time
+from loglens.storage.queries import Reader
+from loglens.synth import SAMPLE_MESS, write_log
+from tests.conftest import run_cli
+from tests.integration.conftest import ServerHandle
+from tests.integration.wire import upload
+
+# (operator, file, format, seed, lines): bob uploads alice's app.log again under another
+# name; events.log is long enough to span several minutes.
+UPLOADS = (
+    ("alice", "app.log", "log4j", 3, 600),
+    ("alice", "worker.log", "python", 4, 600),
+    ("bob", "events.log", "jsonl", 5, 4000),
+    ("bob", "copy-of-app.log", "log4j", 3, 600),
+)
+TOKENS = {"alice": "s3cret", "bob": "hunter2"}
+
+
+@dataclass
+class World:
+    """A server's database holding UPLOADS, and what processor.py says of each file."""
+
+    server: ServerHandle
+    ids: dict[str, int]  # file name -> upload id
+    files: dict[str, Path]
+    reports: dict[str, dict[str, Any]]  # file name -> processor.py --json
+
+    @property
+    def db(self) -> Path:
+        """The server's database."""
+        return self.server.db_path
+
+    def sql(self, query: str, *params: object) -> list[tuple[Any, ...]]:
+        """Rows of hand-written SQL, run with the sqlite3 module."""
+        with sqlite3.connect(self.db) as conn:
+            return conn.execute(query, params).fetchall()
+
+
+def generated(folder: Path, fmt: str, seed: int, lines: int = 600) -> Path:
+    """A generated log, last modified after its last entry (year-less stamps need it)."""
+    path = folder / f"{fmt}-{seed}-{lines}.log"
+    if not path.exists():
+        truth = write_log(path, fmt, lines=lines, seed=seed, mess=SAMPLE_MESS)
+        assert truth.last_timestamp is not None
+        last = datetime.fromisoformat(truth.last_timestamp).timestamp()
+        os.utime(path, (last + 60, last + 60))
+    return path
+
+
+def send(server: ServerHandle, operator: str, path: Path, name: str) -> int:
+    """Upload a file and wait for its analysis; return the upload id."""
+    frames = asyncio.run(
+        upload(server.address, TOKENS[operator], path.read_bytes(), name=name,
+               mtime=path.stat().st_mtime, wait=True)
+    )  # fmt: skip
+    assert frames[-1].type is FrameType.PROCESSED, frames[-1]
+    return int(frames[0].field("upload_id"))
+
+
+def build_world(root: Path) -> Iterator[World]:
+    """Start a server, upload UPLOADS, run processor.py on each file; stop it at the end."""
+    server = ServerHandle(root / "server", {})
+    server.root.mkdir(parents=True)
+    try:
+        server.start()
+        files = {name: generated(root, fmt, seed, n) for _op, name, fmt, seed, n in UPLOADS}
+        ids = {name: send(server, op, files[name], name) for op, name, *_ in UPLOADS}
+        reports = {}
+        for name, path in files.items():
+            run = run_cli(str(path), "--json", "--quiet")
+            assert run.code == 0, run.err
+            reports[name] = json.loads(run.out)
+        yield World(server, ids, files, reports)
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One server and its uploads for the whole module (the tests only read)."""
+    yield from build_world(tmp_path_factory.mktemp("queries"))
+
+
+def read(db: Path, method: str, *args: Any) -> Any:
+    """Open a Reader, call one method, close it."""
+
+    async def go() -> Any:
+        async with await Reader.open(db) as reader:
+            return await getattr(reader, method)(*args)
+
+    return asyncio.run(go())
+
+
+def summed(*reports: dict[str, Any]) -> Counter[str]:
+    """Levels of several reports added up."""
+    total: Counter[str] = Counter()
+    for report in reports:
+        total.update(report["levels"])
+    return total
+
+
+def test_one_upload_gives_the_processors_report(world: World) -> None:
+    for name, upload_id in world.ids.items():
+        expected = world.reports[name]
+        stats = read(world.db, "stats", Filters(upload=upload_id), 5)
+        for key in ("levels", "entries", "lines", "first_timestamp", "last_timestamp",
+                    "rejected", "templates", "untimed_entries", "continuation_lines"):  # fmt: skip
+            assert stats[key] == expected[key], (name, key)
+        keys = ("template", "template_id", "count", "example", "line")
+        mine = [{k: t[k] for k in keys} for t in stats["top_errors"]]
+        assert mine == [{k: t[k] for k in keys} for t in expected["top_errors"]], name
+        assert all(t["upload_id"] == upload_id for t in stats["top_errors"])
+        assert list(stats["levels"]) == list(expected["levels"])  # same order
+        assert (stats["uploads"], stats["blobs"], stats["window"]) == (1, 1, None)
+
+
+def test_each_content_counts_once(world: World) -> None:
+    everything = read(world.db, "stats", Filters(), 5)
+    distinct = [world.reports[n] for n in ("app.log", "worker.log", "events.log")]
+    assert Counter(everything["levels"]) == summed(*distinct)
+    assert everything["entries"] == sum(r["entries"] for r in distinct)
+    assert (everything["uploads"], everything["blobs"]) == (4, 3)
+    assert everything["first_timestamp"] == min(r["first_timestamp"] for r in distinct)
+    assert everything["last_timestamp"] == max(r["last_timestamp"] for r in distinct)
+    hand = dict(world.sql(
+        "SELECT level, SUM(count) FROM level_counts WHERE blob_id IN"
+        " (SELECT blob_id FROM uploads WHERE status = 'stored') GROUP BY level"
+    ))  # fmt: skip
+    assert everything["levels"] == {k: hand[k] for k in everything["levels"]}
+    assert set(hand) == set(everything["levels"])
+
+    bob = read(world.db, "stats", Filters(operator="bob"), 5)
+    assert Counter(bob["levels"]) == summed(world.reports["events.log"], world.reports["app.log"])
+    assert (bob["uploads"], bob["blobs"]) == (2, 2)
+    # bob's copy of app.log is named after bob's upload, not alice's
+    assert {f["file"] for f in bob["formats"]} == {"events.log", "copy-of-app.log"}
+
+
+def test_top_errors_match_hand_sql_with_examples_from_the_first_upload(world: World) -> None:
+    top = read(world.db, "top_errors", Filters(), 8)
+    hand = world.sql(
+        "SELECT template_id, SUM(count) AS n, MIN(template) AS t FROM templates"
+        " WHERE level IN ('ERROR', 'CRITICAL') AND blob_id IN (SELECT blob_id FROM uploads)"
+        " GROUP BY template_id ORDER BY n DESC, t, template_id LIMIT 8"
+    )
+    assert [(t["template_id"], t["count"], t["template"]) for t in top] == hand
+    for item in top:
+        first_upload = min(
+            uid for (uid,) in world.sql(
+                "SELECT u.id FROM uploads u JOIN templates t ON t.blob_id = u.blob_id"
+                " WHERE t.template_id = ? AND t.level IN ('ERROR', 'CRITICAL')",
+                item["template_id"],
+            )
+        )  # fmt: skip
+        assert item["upload_id"] == first_upload
+        lines = world.files[item["original_name"]].read_bytes().split(b"\n")
+        line = lines[item["line"] - 1].decode("utf-8", "replace")
+        assert item["example"][:20] in line, (item, line)
+    warnings = read(world.db, "top_errors", Filters(level="WARNING", operator="alice"), 3)
+    hand = world.sql(
+        "SELECT template_id, SUM(count) AS n FROM templates WHERE level = 'WARNING' AND blob_id"
+        " IN (SELECT blob_id FROM uploads WHERE operator = 'alice')"
+        " GROUP BY template_id ORDER BY n DESC, MIN(template) LIMIT 3"
+    )
+    assert [(t["template_id"], t["count"]) for t in warnings] == hand
+
+
+def test_a_time_window_cuts_levels_and_timeline_by_minute(world: World) -> None:
+    blob = world.sql("SELECT blob_id FROM uploads WHERE id = ?", world.ids["events.log"])[0][0]
+    minutes = [m for (m,) in world.sql(
+        "SELECT DISTINCT minute FROM timeline WHERE blob_id = ? ORDER BY minute", blob
+    )]  # fmt: skip
+    assert len(minutes) >= 3, minutes
+    low, high = minutes[1], minutes[-2]
+    start = parse_time(low) + timedelta(seconds=20)  # inside the minute: that minute counts
+    end = parse_time(high) + timedelta(seconds=30)  # so does the minute of the end
+    f = Filters(start=start, end=end)
+    stats = read(world.db, "stats", f, 5)
+    hand = dict(world.sql(
+        "SELECT level, SUM(count) FROM timeline WHERE minute >= ? AND minute <= ? AND blob_id IN"
+        " (SELECT blob_id FROM uploads) GROUP BY level", low, high
+    ))  # fmt: skip
+    assert stats["levels"] == {k: hand[k] for k in stats["levels"]} and set(hand) == set(
+        stats["levels"]
+    )
+    assert stats["entries"] == sum(hand.values()) < world.reports["events.log"]["entries"]
+    assert stats["templates_scope"] == "uploads in window"
+    assert stats["window"] == {"start": low[:19] + "Z", "end": _next_minute(high)}
+    assert stats["first_timestamp"][:16] == low[:16]
+    assert stats["last_timestamp"][:16] == high[:16]
+    in_window = world.sql(
+        "SELECT COUNT(DISTINCT u.id) FROM uploads u JOIN timeline t ON t.blob_id = u.blob_id"
+        " WHERE t.minute >= ? AND t.minute <= ?", low, high
+    )[0][0]  # fmt: skip
+    assert stats["uploads"] == in_window >= 1
+    timeline = read(world.db, "timeline", f, "minute")
+    assert sum(p["count"] for p in timeline) == stats["entries"]
+    assert {p["bucket"] for p in timeline} >= {low[:19] + "Z", high[:19] + "Z"}
+    assert all(low[:19] <= p["bucket"][:19] <= high[:19] for p in timeline)
+    assert timeline == sorted(timeline, key=lambda p: p["bucket"]) and timeline
+
+
+def _next_minute(stored: str) -> str:
+    moment = parse_time(stored) + timedelta(minutes=1)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_timeline_buckets_add_up_and_filter_by_level(world: World) -> None:
+    minute = read(world.db, "timeline", Filters(), "minute")
+    entries = read(world.db, "stats", Filters(), 5)["entries"]
+    untimed = sum(r["untimed_entries"] for n, r in world.reports.items() if n != "copy-of-app.log")
+    for bucket, width in (("hour", 13), ("day", 10)):
+        coarse = read(world.db, "timeline", Filters(), bucket)
+        expected: Counter[tuple[str, str]] = Counter()
+        for point in minute:
+            expected[point["bucket"][:width], point["level"]] += point["count"]
+        assert {(p["bucket"][:width], p["level"]): p["count"] for p in coarse} == expected
+        assert sum(p["count"] for p in coarse) == entries - untimed
+    errors = read(world.db, "timeline", Filters(level="error"), "hour")
+    assert {p["level"] for p in errors} == {"ERROR"}
+    assert (
+        sum(p["count"] for p in errors) == read(world.db, "stats", Filters(), 5)["levels"]["ERROR"]
+    )
+    with pytest.raises(QueryError, match="bucket='week'"):
+        read(world.db, "timeline", Filters(), "week")
+
+
+def test_level_and_upload_filters(world: World) -> None:
+    stats = read(world.db, "stats", Filters(level="ERROR"), 5)
+    assert list(stats["levels"]) == ["ERROR"]
+    assert stats["entries"] == stats["levels"]["ERROR"]
+    mismatch = read(world.db, "stats", Filters(upload=world.ids["app.log"], operator="bob"), 5)
+    assert (mismatch["uploads"], mismatch["entries"], mismatch["levels"]) == (0, 0, {})
+    assert read(world.db, "upload", 99_999) is None
+    one = read(world.db, "upload", world.ids["worker.log"])
+    expected = world.reports["worker.log"]
+    assert one["operator"] == "alice" and one["job_state"] == "done"
+    assert one["results"]["levels"] == expected["levels"]
+    assert one["formats"][0]["format"] == expected["formats"][0]["format"]
+
+
+def test_uploads_pages_sorts_and_status(world: World) -> None:
+    rows, total = read(world.db, "uploads", Filters(), Page(limit=3))
+    assert total == 4 and [r["upload_id"] for r in rows] == sorted(world.ids.values())[::-1][:3]
+    rest, total = read(world.db, "uploads", Filters(), Page(limit=3, offset=3))
+    assert total == 4 and len(rest) == 1
+    names, _ = read(world.db, "uploads", Filters(operator="bob"), Page(sort="original_name"))
+    assert [r["original_name"] for r in names] == ["copy-of-app.log", "events.log"]
+    done, total = read(world.db, "uploads", Filters(status="done"), Page())
+    assert total == 4 and all(r["job_state"] == "done" for r in done)
+    assert read(world.db, "uploads", Filters(status="receiving"), Page()) == ([], 0)
+    future = datetime.now(UTC) + timedelta(days=1)
+    assert read(world.db, "uploads", Filters(start=future), Page()) == ([], 0)
+    with pytest.raises(QueryError, match="sort='size; DROP TABLE uploads'"):
+        Page(sort="size; DROP TABLE uploads")
+    with pytest.raises(QueryError, match="use one of entries, id, "):
+        read(world.db, "uploads", Filters(), Page(sort="sha256"))
+    with pytest.raises(QueryError, match="use one of count, template, template_id"):
+        read(world.db, "templates", Filters(), Page(sort="-id"))
+
+
+def test_templates_search_and_pages(world: World) -> None:
+    everything, total = read(world.db, "templates", Filters(), Page(limit=1000))
+    hand = world.sql(
+        "SELECT template_id, SUM(count), MIN(template) FROM templates WHERE blob_id IN"
+        " (SELECT blob_id FROM uploads) GROUP BY template_id"
+    )
+    assert total == len(hand) == len(everything)
+    assert {(t["template_id"], t["count"]) for t in everything} == {(i, n) for i, n, _ in hand}
+    assert all(sum(t["levels"].values()) == t["count"] for t in everything)
+    assert [t["count"] for t in everything] == sorted(
+        (t["count"] for t in everything), reverse=True
+    )
+    page, total_again = read(world.db, "templates", Filters(), Page(limit=7, offset=7))
+    assert total_again == total and page == everything[7:14]
+    for text in ("error", "%", "_", "<*>"):
+        found, count = read(world.db, "templates", Filters(text=text), Page(limit=1000))
+        expected = {i for i, _n, t in hand if text.lower() in t.lower()}
+        assert {t["template_id"] for t in found} == expected and count == len(expected), text
+
+
+def test_injection_attempts_are_only_values(world: World) -> None:
+    for operator in ("alice' OR 1=1 --", 'alice" OR "1"="1', "%"):
+        assert read(world.db, "stats", Filters(operator=operator), 5)["uploads"] == 0
+        assert read(world.db, "uploads", Filters(operator=operator), Page()) == ([], 0)
+    assert read(world.db, "templates", Filters(text="') OR 1=1 --"), Page()) == ([], 0)
+    assert world.sql("SELECT COUNT(*) FROM uploads") == [(4,)]
+
+
+def test_rejected_lines_by_reason(world: World) -> None:
+    rejected = read(world.db, "rejected", Filters(operator="alice"))
+    expected: Counter[str] = Counter()
+    for name in ("app.log", "worker.log"):
+        expected.update(world.reports[name]["rejected"])
+    assert {r["reason"]: r["count"] for r in rejected} == expected
+    assert [r["count"] for r in rejected] == sorted((r["count"] for r in rejected), reverse=True)
+    for item in rejected:
+        assert 1 <= len(item["samples"]) <= 3
+        first = item["samples"][0]
+        assert (
+            first["upload_id"] == world.ids["app.log"]
+            or item["reason"] not in (world.reports["app.log"]["rejected"])
+        )
+
+
+def test_bad_filters_name_the_field() -> None:
+    moment = datetime(2024, 5, 1, tzinfo=UTC)
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"level": "LOUD"}, "level='LOUD'"),
+        ({"start": moment, "end": moment}, "start=2024-05-01T00:00:00+00:00 is not before"),
+        ({"start": datetime(2024, 5, 1)}, "start=2024-05-01T00:00:00 has no time zone"),
+        ({"status": "lost"}, "status='lost'"),
+        ({"upload": 0}, "upload=0"),
+        ({"text": ""}, "text=''"),
+    ]
+    for fields, message in cases:
+        with pytest.raises(QueryError, match=message.replace("+", r"\+")):
+            Filters(**fields)
+    with pytest.raises(ValueError, match="limit=0"):  # QueryError is a ValueError too
+        Page(limit=0)
+    with pytest.raises(QueryError, match="'yesterday-ish' is not a time"):
+        parse_time("yesterday-ish", "--start")
+    assert parse_time("2024-05-01T12:00") == datetime(2024, 5, 1, 12, tzinfo=UTC)
+    now = datetime(2024, 5, 2, tzinfo=UTC)
+    assert parse_time("-2d", now=now) == datetime(2024, 4, 30, tzinfo=UTC)
+
+
+def test_a_missing_database_is_named_and_never_created(tmp_path: Path) -> None:
+    missing = tmp_path / "nothing" / "loglens.db"
+    with pytest.raises(StorageError, match=f"no results database at {missing} \\(DB_PATH\\)"):
+        read(missing, "stats", Filters(), 5)
+    assert not missing.exists() and not missing.parent.exists()
+
+
+def test_snapshots_stay_consistent_while_results_land(
+    loglens_server: ServerHandle, tmp_path: Path
+) -> None:
+    first = generated(tmp_path, "log4j", 8, lines=800)
+    send(loglens_server, "alice", first, "first.log")
+    files = [generated(tmp_path, fmt, 9, lines=3000) for fmt in ("python", "jsonl", "logfmt")]
+
+    async def scenario() -> list[dict[str, Any]]:
+        snapshots: list[dict[str, Any]] = []
+        async with await Reader.open(loglens_server.db_path) as reader:
+            uploads = asyncio.gather(*(
+                asyncio.to_thread(send, loglens_server, "bob", path, path.name) for path in files
+            ))  # fmt: skip
+            while not uploads.done():
+                snapshots.append(await reader.stats(Filters(), 3))
+                await asyncio.sleep(0.01)
+            await uploads
+            snapshots.append(await reader.stats(Filters(), 3))
+        return snapshots
+
+    snapshots = asyncio.run(scenario())
+    assert len(snapshots) >= 3
+    seen = [s["blobs"] for s in snapshots]
+    assert seen == sorted(seen) and 1 <= seen[0] < 4 and seen[-1] == 4
+    for snapshot in snapshots:
+        assert sum(snapshot["levels"].values()) == snapshot["entries"]
+        assert sum(snapshot["rejected"].values()) >= 0
+        assert snapshot["uploads"] == snapshot["blobs"]
