@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -42,6 +42,7 @@ from loglens.storage.filters import (
     check_bucket,
     check_sort,
 )
+from loglens.storage.listing import STATUS_COLUMNS, status_row, upload_detail
 from loglens.storage.schema import SCHEMA_VERSION, format_time
 from loglens.storage.selection import Selection, iso, select, template_where
 from loglens.storage.summaries import (
@@ -63,21 +64,6 @@ logger = logging.getLogger(__name__)
 __all__ = ["BUCKETS", "LEVELS", "Filters", "Page", "QueryError", "Reader"]
 
 _BUSY_TIMEOUT_MS = 30_000
-_STATUS_COLUMNS = (
-    "u.id, u.operator, u.original_name, u.received_at, u.blob_id, u.size, u.sha256,"
-    " u.compression, u.started_at, u.status, u.duplicate, u.error, j.id, j.state,"
-    " j.attempts, j.error, j.started_at, j.finished_at, r.entries, r.first_ts, r.last_ts"
-)
-_STATUS_KEYS = (
-    "upload_id", "operator", "original_name", "received_at", "blob_id", "size", "sha256",
-    "compression", "started_at", "status", "duplicate", "upload_error", "job_id",
-    "job_state", "attempts", "job_error", "job_started_at", "job_finished_at", "entries",
-    "first_timestamp", "last_timestamp",
-)  # fmt: skip
-_TIME_KEYS = frozenset(
-    {"received_at", "started_at", "job_started_at", "job_finished_at"}
-    | {"first_timestamp", "last_timestamp"}
-)
 _BUCKET_SQL = {
     "minute": "t.minute",
     "hour": "substr(t.minute, 1, 13) || ':00:00.000000Z'",
@@ -198,68 +184,16 @@ class Reader:
             total = await scalar(conn, f"SELECT COUNT(*){joins}", params)
             found = await rows(
                 conn,
-                f"SELECT {_STATUS_COLUMNS}{joins} ORDER BY {order} LIMIT ? OFFSET ?",
+                f"SELECT {STATUS_COLUMNS}{joins} ORDER BY {order} LIMIT ? OFFSET ?",
                 [*params, page.limit, page.offset],
             )
-        return [_status(row) for row in found], int(total or 0)
+        return [status_row(row) for row in found], int(total or 0)
 
     async def upload(self, upload_id: int) -> dict[str, Any] | None:
         """One upload with its job state, its results (None until analysed: entries, lines,
         levels, rejected, first/last, templates, ...) and formats; None if there is none."""
         async with self._read(f"read upload {upload_id}") as conn:
-            found = await rows(
-                conn,
-                f"SELECT {_STATUS_COLUMNS}, r.lines, r.bytes, r.continuation_lines,"
-                " r.untimed_entries, r.filtered_lines, r.templates, r.templates_approximate"
-                " FROM uploads AS u LEFT JOIN jobs AS j ON j.blob_id = u.blob_id"
-                " LEFT JOIN results AS r ON r.blob_id = u.blob_id AND j.state = 'done'"
-                " WHERE u.id = ?",
-                [upload_id],
-            )
-            if not found:
-                return None
-            row = found[0]
-            item = _status(row[: len(_STATUS_KEYS)])
-            blob_id = item["blob_id"]
-            item["results"] = None
-            item["formats"] = []
-            if item["entries"] is not None:
-                levels = dict(
-                    await rows(
-                        conn, "SELECT level, count FROM level_counts WHERE blob_id = ?", [blob_id]
-                    )
-                )
-                rejected = await rows(
-                    conn,
-                    "SELECT reason, count FROM rejected WHERE blob_id = ?"
-                    " ORDER BY count DESC, reason",
-                    [blob_id],
-                )
-                extra = row[len(_STATUS_KEYS) :]
-                item["results"] = {
-                    "entries": item["entries"],
-                    "lines": extra[0],
-                    "bytes": extra[1],
-                    "continuation_lines": extra[2],
-                    "untimed_entries": extra[3],
-                    "filtered_lines": extra[4],
-                    "templates": extra[5],
-                    "templates_approximate": bool(extra[6]),
-                    "first_timestamp": item["first_timestamp"],
-                    "last_timestamp": item["last_timestamp"],
-                    "levels": {lvl: levels[lvl] for lvl in LEVELS if levels.get(lvl)},
-                    "rejected": dict(rejected),
-                }
-                item["formats"] = [
-                    {"format": fmt, "confidence": conf, "lines": n, "entries": e, "bytes": b}
-                    for fmt, conf, n, e, b in await rows(
-                        conn,
-                        "SELECT format, confidence, lines, entries, bytes FROM formats"
-                        " WHERE blob_id = ? ORDER BY rowid",
-                        [blob_id],
-                    )
-                ]
-        return item
+            return await upload_detail(conn, upload_id)
 
     # results ----------------------------------------------------------------------------
 
@@ -475,11 +409,3 @@ class Reader:
 def _check_top(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 1000:
         raise QueryError(f"top={n!r} must be a whole number from 1 to 1000")
-
-
-def _status(row: Sequence[Any]) -> dict[str, Any]:
-    item = dict(zip(_STATUS_KEYS, row, strict=True))
-    item["duplicate"] = bool(item["duplicate"])
-    for key in _TIME_KEYS:
-        item[key] = iso(item[key])
-    return item

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from loglens.protocol import FrameType
 from loglens.storage.filters import Filters, Page, QueryError, parse_time
 from loglens.storage.queries import Reader
 from loglens.synth import SAMPLE_MESS, write_log
-from tests.conftest import run_cli
+from tests.conftest import ROOT, run_cli
 from tests.integration.conftest import ServerHandle
 from tests.integration.wire import upload
 
@@ -153,6 +154,12 @@ def test_each_content_counts_once(world: World) -> None:
     assert (bob["uploads"], bob["blobs"]) == (2, 2)
     # bob's copy of app.log is named after bob's upload, not alice's
     assert {f["file"] for f in bob["formats"]} == {"events.log", "copy-of-app.log"}
+
+
+def test_the_documented_read_layer_query_gives_the_readers_levels(world: World) -> None:
+    blocks = re.findall(r"```sql\n(.*?)```", (ROOT / "docs/schema.md").read_text(), re.S)
+    [sql] = [b for b in blocks if b.startswith("-- levels of alice's analysed uploads")]
+    assert dict(world.sql(sql)) == read(world.db, "stats", Filters(operator="alice"), 5)["levels"]
 
 
 def test_top_errors_match_hand_sql_with_examples_from_the_first_upload(world: World) -> None:

@@ -1,0 +1,92 @@
+"""Rows of the uploads list and the detail of one upload, for the Reader."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import aiosqlite
+
+from loglens.storage.filters import LEVELS
+from loglens.storage.selection import iso
+from loglens.storage.summaries import rows
+
+STATUS_COLUMNS = (
+    "u.id, u.operator, u.original_name, u.received_at, u.blob_id, u.size, u.sha256,"
+    " u.compression, u.started_at, u.status, u.duplicate, u.error, j.id, j.state,"
+    " j.attempts, j.error, j.started_at, j.finished_at, r.entries, r.first_ts, r.last_ts"
+)
+STATUS_KEYS = (
+    "upload_id", "operator", "original_name", "received_at", "blob_id", "size", "sha256",
+    "compression", "started_at", "status", "duplicate", "upload_error", "job_id",
+    "job_state", "attempts", "job_error", "job_started_at", "job_finished_at", "entries",
+    "first_timestamp", "last_timestamp",
+)  # fmt: skip
+_TIME_KEYS = frozenset(
+    {"received_at", "started_at", "job_started_at", "job_finished_at"}
+    | {"first_timestamp", "last_timestamp"}
+)
+
+
+def status_row(row: Sequence[Any]) -> dict[str, Any]:
+    """An uploads-list dict from a row of STATUS_COLUMNS (times in ISO form)."""
+    item = dict(zip(STATUS_KEYS, row, strict=True))
+    item["duplicate"] = bool(item["duplicate"])
+    for key in _TIME_KEYS:
+        item[key] = iso(item[key])
+    return item
+
+
+async def upload_detail(conn: aiosqlite.Connection, upload_id: int) -> dict[str, Any] | None:
+    """One upload's status row with `results` (None until analysed) and `formats`."""
+
+    found = await rows(
+        conn,
+        f"SELECT {STATUS_COLUMNS}, r.lines, r.bytes, r.continuation_lines,"
+        " r.untimed_entries, r.filtered_lines, r.templates, r.templates_approximate"
+        " FROM uploads AS u LEFT JOIN jobs AS j ON j.blob_id = u.blob_id"
+        " LEFT JOIN results AS r ON r.blob_id = u.blob_id AND j.state = 'done'"
+        " WHERE u.id = ?",
+        [upload_id],
+    )
+    if not found:
+        return None
+    row = found[0]
+    item = status_row(row[: len(STATUS_KEYS)])
+    blob_id = item["blob_id"]
+    item["results"] = None
+    item["formats"] = []
+    if item["entries"] is not None:
+        levels = dict(
+            await rows(conn, "SELECT level, count FROM level_counts WHERE blob_id = ?", [blob_id])
+        )
+        rejected = await rows(
+            conn,
+            "SELECT reason, count FROM rejected WHERE blob_id = ? ORDER BY count DESC, reason",
+            [blob_id],
+        )
+        extra = row[len(STATUS_KEYS) :]
+        item["results"] = {
+            "entries": item["entries"],
+            "lines": extra[0],
+            "bytes": extra[1],
+            "continuation_lines": extra[2],
+            "untimed_entries": extra[3],
+            "filtered_lines": extra[4],
+            "templates": extra[5],
+            "templates_approximate": bool(extra[6]),
+            "first_timestamp": item["first_timestamp"],
+            "last_timestamp": item["last_timestamp"],
+            "levels": {lvl: levels[lvl] for lvl in LEVELS if levels.get(lvl)},
+            "rejected": dict(rejected),
+        }
+        item["formats"] = [
+            {"format": fmt, "confidence": conf, "lines": n, "entries": e, "bytes": b}
+            for fmt, conf, n, e, b in await rows(
+                conn,
+                "SELECT format, confidence, lines, entries, bytes FROM formats"
+                " WHERE blob_id = ? ORDER BY rowid",
+                [blob_id],
+            )
+        ]
+    return item
