@@ -143,8 +143,12 @@ def _page(args: argparse.Namespace) -> Page:
 
 async def _run(args: argparse.Namespace, db_path: Path, f: Filters, page: Page) -> int:
     async with await Reader.open(db_path) as reader:
-        if f.upload is not None and await reader.upload(f.upload) is None:
+        detail = None if f.upload is None else await reader.upload(f.upload)
+        if f.upload is not None and detail is None:
             raise StorageError(f"no upload {f.upload} in {db_path}")
+        if detail is not None and detail["results"] is None and args.command != "uploads":
+            state = detail["job_state"] or detail["status"]
+            sys.stderr.write(f"note: upload {f.upload} has no results yet ({state})\n")
         command = args.command
         if command == "uploads":
             rows, total = await reader.uploads(f, page)
@@ -321,7 +325,7 @@ def _show_timeline(rows: list[dict[str, Any]], bucket: str, f: Filters) -> None:
             legend.append("█", style=_BAR_STYLES[lvl]).append(f" {lvl}  ")
     console.print(legend)
     label = _LABELS[bucket]
-    width = max(10, min(console.width, 120) - label - 12)
+    width = max(10, min(console.width, 120) - label - 12 - len(levels))
     biggest = max(sum(c.values()) for c in per_bucket.values())
     for start in buckets:
         counts = per_bucket.get(start, {})
