@@ -371,6 +371,11 @@ class Reader:
             for reason, count in counts.items()
         ]
 
+    async def data_version(self) -> int:
+        """A number that changes whenever another connection commits: a cache key."""
+        async with self._read("data version") as conn:
+            return int(await scalar(conn, "PRAGMA data_version"))
+
     # plumbing ---------------------------------------------------------------------------
 
     async def _top(

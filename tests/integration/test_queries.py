@@ -368,6 +368,8 @@ def test_snapshots_stay_consistent_while_results_land(
     async def scenario() -> list[dict[str, Any]]:
         snapshots: list[dict[str, Any]] = []
         async with await Reader.open(loglens_server.db_path) as reader:
+            version = await reader.data_version()
+            assert await reader.data_version() == version  # nothing written meanwhile
             uploads = asyncio.gather(*(
                 asyncio.to_thread(send, loglens_server, "bob", path, path.name) for path in files
             ))  # fmt: skip
@@ -376,6 +378,7 @@ def test_snapshots_stay_consistent_while_results_land(
                 await asyncio.sleep(0.01)
             await uploads
             snapshots.append(await reader.stats(Filters(), 3))
+            assert await reader.data_version() != version
         return snapshots
 
     snapshots = asyncio.run(scenario())
