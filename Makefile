@@ -37,6 +37,7 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks.bench_parse
 	$(PY) -m benchmarks.bench_templates
 	$(PY) benchmarks/bench_throughput.py
+	$(PY) benchmarks/bench_upload.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
