@@ -23,7 +23,7 @@ import aiosqlite
 from loglens.errors import StorageError
 from loglens.storage import rows
 from loglens.storage.models import Blob, Job, Results, Stored, Upload
-from loglens.storage.schema import SCHEMA, SCHEMA_VERSION, now
+from loglens.storage.schema import ROLLUPS, SCHEMA, SCHEMA_VERSION, now
 
 logger = logging.getLogger(__name__)
 
@@ -266,6 +266,8 @@ class Database:
             await conn.execute("DELETE FROM results WHERE blob_id = ?", (blob_id,))
             for sql, params in rows.result_inserts(blob_id, job_id, results):
                 await conn.executemany(sql, params)
+            for rollup in ROLLUPS:
+                await conn.execute(rollup, (blob_id,))
             await conn.execute(
                 "UPDATE jobs SET state = 'done', finished_at = ?, error = NULL WHERE id = ?",
                 (now(), job_id),

@@ -26,6 +26,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
@@ -64,6 +65,8 @@ logger = logging.getLogger(__name__)
 __all__ = ["BUCKETS", "LEVELS", "Filters", "Page", "QueryError", "Reader"]
 
 _BUSY_TIMEOUT_MS = 30_000
+# "auto" timelines have at most this many buckets.
+AUTO_BUCKETS = 1500
 _BUCKET_SQL = {
     "minute": "t.minute",
     "hour": "substr(t.minute, 1, 13) || ':00:00.000000Z'",
@@ -326,22 +329,48 @@ class Reader:
 
     async def timeline(self, f: Filters, bucket: str = "minute") -> list[dict[str, Any]]:
         """Entries per bucket and level, ordered by bucket then level: {bucket (ISO start of
-        the minute/hour/day, UTC), level, count}. Buckets without entries are left out."""
+        the minute/hour/day, UTC), level, count}. Buckets without entries are left out.
+        `bucket` "auto" picks the finest of minute, hour, day that gives at most
+        AUTO_BUCKETS buckets over the selection's time span (see `auto_bucket`)."""
+        if bucket == "auto":
+            bucket = await self.auto_bucket(f)
         check_bucket(bucket)
         sel = select(f)
-        window, window_params = sel.minute_clause("t")
         level = " AND t.level = ?" if f.level else ""
-        async with self._read("timeline") as conn:
-            found = await rows(
-                conn,
+        level_params = [f.level] if f.level else []
+        if sel.window or bucket == "minute":
+            # A window is cut by minute, so it reads the minute table (its index bounds it).
+            window, window_params = sel.minute_clause("t")
+            sql = (
                 f"{sel.cte} SELECT {_BUCKET_SQL[bucket]} AS bucket, t.level, SUM(t.count)"
                 " FROM sel CROSS JOIN timeline AS t ON t.blob_id = sel.blob_id"
-                f" WHERE 1 = 1{window}{level} GROUP BY bucket, t.level",
-                [*sel.params, *window_params, *([f.level] if f.level else [])],
+                f" WHERE 1 = 1{window}{level} GROUP BY bucket, t.level"
             )
+            params = [*sel.params, *window_params, *level_params]
+        else:
+            sql = (
+                f"{sel.cte} SELECT t.{bucket} AS bucket, t.level, SUM(t.count)"
+                f" FROM sel CROSS JOIN timeline_{bucket} AS t ON t.blob_id = sel.blob_id"
+                f" WHERE 1 = 1{level} GROUP BY bucket, t.level"
+            )
+            params = [*sel.params, *level_params]
+        async with self._read("timeline") as conn:
+            found = await rows(conn, sql, params)
         order = {name: i for i, name in enumerate(LEVELS)}
         found.sort(key=lambda row: (row[0], order.get(row[1], len(order)), row[1]))
         return [{"bucket": iso(b), "level": lvl, "count": n} for b, lvl, n in found]
+
+    async def auto_bucket(self, f: Filters) -> str:
+        """The finest bucket (minute, hour, day) giving at most AUTO_BUCKETS buckets over the
+        time span of the selection."""
+        first, last = await self.span(f)
+        if first is None or last is None:
+            return "minute"
+        span = datetime.fromisoformat(last) - datetime.fromisoformat(first)
+        for bucket, size in (("minute", 60), ("hour", 3600)):
+            if span.total_seconds() / size < AUTO_BUCKETS:
+                return bucket
+        return "day"
 
     async def span(self, f: Filters) -> tuple[str | None, str | None]:
         """The first and last entry time (ISO, UTC) of the selection, cut to the window."""

@@ -111,6 +111,20 @@ CREATE TABLE IF NOT EXISTS timeline (
     count   INTEGER NOT NULL,
     PRIMARY KEY (blob_id, minute, level)
 );
+CREATE TABLE IF NOT EXISTS timeline_hour (
+    blob_id INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    hour    TEXT    NOT NULL,
+    level   TEXT    NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (blob_id, hour, level)
+);
+CREATE TABLE IF NOT EXISTS timeline_day (
+    blob_id INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    day     TEXT    NOT NULL,
+    level   TEXT    NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (blob_id, day, level)
+);
 CREATE TABLE IF NOT EXISTS rejected (
     blob_id INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
     reason  TEXT    NOT NULL,
@@ -188,11 +202,24 @@ FROM uploads AS u LEFT JOIN jobs AS j ON j.blob_id = u.blob_id;
 
 SCHEMA = _TABLES + _INDEXES + _VIEWS
 
+# The hourly and daily rollups of a blob's minute timeline, written with it: a timeline
+# over months of uploads reads a few rows per upload instead of one per minute.
+ROLLUPS = (
+    "INSERT INTO timeline_hour (blob_id, hour, level, count)"
+    " SELECT blob_id, substr(minute, 1, 13) || ':00:00.000000Z', level, SUM(count)"
+    " FROM timeline WHERE blob_id = ? GROUP BY 2, 3",
+    "INSERT INTO timeline_day (blob_id, day, level, count)"
+    " SELECT blob_id, substr(hour, 1, 10) || 'T00:00:00.000000Z', level, SUM(count)"
+    " FROM timeline_hour WHERE blob_id = ? GROUP BY 2, 3",
+)
+
 # Detail tables of a blob's results (their rows go when the results row goes).
 RESULT_TABLES = (
     "level_counts",
     "templates",
     "timeline",
+    "timeline_hour",
+    "timeline_day",
     "rejected",
     "rejected_samples",
     "filtered",

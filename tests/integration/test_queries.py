@@ -251,6 +251,18 @@ def test_timeline_buckets_add_up_and_filter_by_level(world: World) -> None:
         read(world.db, "timeline", Filters(), "week")
 
 
+def test_an_auto_timeline_fits_its_span(world: World) -> None:
+    first, last = read(world.db, "span", Filters())
+    minutes = (datetime.fromisoformat(last) - datetime.fromisoformat(first)).total_seconds() / 60
+    chosen = read(world.db, "auto_bucket", Filters())
+    assert chosen == ("minute" if minutes < 1500 else "hour" if minutes < 90_000 else "day")
+    assert read(world.db, "timeline", Filters(), "auto") == read(
+        world.db, "timeline", Filters(), chosen
+    )
+    one = Filters(upload=world.ids["app.log"])
+    assert read(world.db, "auto_bucket", one) == "minute"  # one generated log spans minutes
+
+
 def test_level_and_upload_filters(world: World) -> None:
     stats = read(world.db, "stats", Filters(level="ERROR"), 5)
     assert list(stats["levels"]) == ["ERROR"]
