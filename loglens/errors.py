@@ -7,6 +7,7 @@
     ├── ProtocolError            a peer broke the wire protocol
     │   └── protocol.PeerError   ... with the protocol's error code (sent or received)
     ├── StorageError             the database could not be read or written
+    ├── storage.QueryError       a query's filter, sort or page is invalid (also ValueError)
     └── client.UploadError       an upload failed for good (loglens.client.models)
 
 Adapters translate foreign exceptions with ``raise ... from exc``. Only the CLI
