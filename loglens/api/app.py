@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from loglens.api import models
+from loglens.api.cache import ResponseCache
 from loglens.api.params import ParameterError
 from loglens.api.routes import build_router
 from loglens.config import Config
@@ -45,8 +46,12 @@ The dashboard is at `/`.
 """
 
 
-def create_app(config: Config) -> FastAPI:
-    """The API and dashboard over the results database at `config.db_path`."""
+DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
+
+
+def create_app(config: Config, cache_bytes: int = DEFAULT_CACHE_BYTES) -> FastAPI:
+    """The API and dashboard over the results database at `config.db_path`; answers are
+    kept (up to `cache_bytes`, 0 for none) until the database changes."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,6 +73,7 @@ def create_app(config: Config) -> FastAPI:
     if not config.auth_tokens:
         logger.warning("no AUTH_TOKENS configured: every API request will be refused (401)")
     app.state.auth_tokens = config.auth_tokens
+    app.state.cache = ResponseCache(cache_bytes) if cache_bytes > 0 else None
     app.include_router(build_router(config.top_n))
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(QueryError, _invalid_value)

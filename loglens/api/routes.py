@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Annotated, Any, cast
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from pydantic import TypeAdapter
 
 from loglens.api import models
 from loglens.api.auth import authenticate
+from loglens.api.cache import ResponseCache
 from loglens.api.params import (
     End,
     Level,
@@ -45,33 +48,66 @@ _TEMPLATE_SORTS = ", ".join(sorted(Reader.SORTS["templates"]))
 Filtered = Annotated[Filters, Depends(result_filters)]
 
 
-def reader_of(request: Request) -> Reader:
-    """The Reader the app opened in its lifespan."""
-    return cast(Reader, request.app.state.reader)
+Compute = Callable[[Reader], Awaitable[Any]]
 
 
-Db = Annotated[Reader, Depends(reader_of)]
+class Answer:
+    """A route's JSON body: from the cache while the database is unchanged, else computed
+    by the Reader and validated and serialised at once by the response model's adapter."""
+
+    def __init__(self, request: Request) -> None:
+        self.reader: Reader = request.app.state.reader
+        self._cache: ResponseCache | None = request.app.state.cache
+        self._key = f"{request.url.path}?{request.url.query}"
+
+    async def __call__(self, adapter: TypeAdapter[Any], compute: Compute) -> Response:
+        """The body of `compute(reader)` as the response model has it."""
+        if self._cache is None:
+            body = _body(adapter, await compute(self.reader))
+        else:
+            version = await self.reader.data_version()  # before computing: never newer
+            cached = self._cache.get(self._key, version)
+            if cached is None:
+                body = _body(adapter, await compute(self.reader))
+                self._cache.put(self._key, version, body)
+            else:
+                body = cached
+        return Response(body, media_type="application/json")
+
+
+Answering = Annotated[Answer, Depends(Answer)]
 Caller = Annotated[str, Depends(authenticate)]
 
 
 def build_router(default_top: int) -> APIRouter:
     """Every authenticated endpoint; `default_top` is TOP_N, the report's top errors."""
     router = APIRouter(dependencies=[Depends(authenticate)], responses=_ERRORS)
+    stats_json = TypeAdapter(models.Stats)
+    uploads_json = TypeAdapter(models.UploadPage)
+    upload_json = TypeAdapter(models.UploadDetail)
+    top_json = TypeAdapter(list[models.TopError])
+    templates_json = TypeAdapter(models.TemplatePage)
+    timeline_json = TypeAdapter(models.Timeline)
+    rejected_json = TypeAdapter(models.Rejected)
 
     @router.get("/me", summary="Who the token belongs to", tags=["auth"])
     async def me(operator: Caller) -> models.Me:
         """The operator whose token authenticated this request."""
         return models.Me(operator=operator)
 
-    @router.get("/logs/stats", summary="Global summary", tags=["results"])
-    async def logs_stats(db: Db, f: Filtered, n: Top = default_top) -> models.Stats:
+    @router.get(
+        "/logs/stats", response_model=models.Stats, summary="Global summary", tags=["results"]
+    )
+    async def logs_stats(answer: Answering, f: Filtered, n: Top = default_top) -> Response:
         """The classic report (levels, top errors, first and last timestamp, rejected lines,
         ...) over every analysed upload the filters select; each content counts once."""
-        return models.Stats.model_validate(await db.stats(f, n))
+        return await answer(stats_json, lambda db: db.stats(f, n))
 
-    @router.get("/uploads", summary="List uploads", tags=["uploads"])
+    @router.get(
+        "/uploads", response_model=models.UploadPage, summary="List uploads", tags=["uploads"]
+    )
     async def uploads(
-        db: Db,
+        answer: Answering,
         start: Annotated[
             str | None, Query(description="Received at or after this time (ISO-8601)")
         ] = None,
@@ -88,30 +124,34 @@ def build_router(default_top: int) -> APIRouter:
             str | None,
             Query(description=f"One of {_UPLOAD_SORTS}; prefix - to reverse (default -id)"),
         ] = None,
-    ) -> models.UploadPage:
+    ) -> Response:
         """Uploads of every status, newest first unless sorted otherwise, with their job
         state and entries; `start`/`end` filter the time they were received."""
         f = make_filters(start=start, end=end, operator=operator, upload=upload, status=status_)
         page = make_page(limit, offset, sort)
-        items, total = await db.uploads(f, page)
-        return models.UploadPage(
-            total=total,
-            limit=limit,
-            offset=offset,
-            items=[models.Upload.model_validate(item) for item in items],
-        )
+
+        async def compute(db: Reader) -> Json:
+            items, total = await db.uploads(f, page)
+            return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+        return await answer(uploads_json, compute)
 
     @router.get(
-        "/uploads/{upload_id}", summary="One upload", tags=["uploads"], responses=_NOT_FOUND
+        "/uploads/{upload_id}",
+        response_model=models.UploadDetail,
+        summary="One upload",
+        tags=["uploads"],
+        responses=_NOT_FOUND,
     )
     async def upload_detail(
-        db: Db, upload_id: Annotated[int, Path(ge=1, description="The upload's id")]
-    ) -> models.UploadDetail:
+        answer: Answering, upload_id: Annotated[int, Path(ge=1, description="The upload's id")]
+    ) -> Response:
         """An upload, its job, and its results once analysed (levels, rejected, formats)."""
-        return models.UploadDetail.model_validate(await _upload_or_404(db, upload_id))
+        return await answer(upload_json, lambda db: _upload_or_404(db, upload_id))
 
     @router.get(
         "/uploads/{upload_id}/stats",
+        response_model=models.Stats,
         summary="Report of one upload",
         tags=["uploads"],
         responses={
@@ -120,41 +160,55 @@ def build_router(default_top: int) -> APIRouter:
         },
     )
     async def upload_stats(
-        db: Db,
+        answer: Answering,
         upload_id: Annotated[int, Path(ge=1, description="The upload's id")],
         start: Start = None,
         end: End = None,
         level: Level = None,
         n: Top = default_top,
-    ) -> models.Stats:
+    ) -> Response:
         """The classic report of one upload, as `processor.py --json` prints it for the
         file; optionally cut to a time window or one level."""
-        found = await _upload_or_404(db, upload_id)
-        if found.get("results") is None:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT,
-                f"upload {upload_id} has no results: it is {found.get('status')}, its "
-                f"analysis {found.get('job_state') or 'not started'}",
-            )
         f = make_filters(start=start, end=end, level=level, upload=upload_id)
-        return models.Stats.model_validate(await db.stats(f, n))
 
-    @router.get("/errors/top", summary="Top error templates", tags=["results"])
+        async def compute(db: Reader) -> Json:
+            found = await _upload_or_404(db, upload_id)
+            if found.get("results") is None:
+                raise HTTPException(
+                    status.HTTP_409_CONFLICT,
+                    f"upload {upload_id} has no results: it is {found.get('status')}, its "
+                    f"analysis {found.get('job_state') or 'not started'}",
+                )
+            return await db.stats(f, n)
+
+        return await answer(stats_json, compute)
+
+    @router.get(
+        "/errors/top",
+        response_model=list[models.TopError],
+        summary="Top error templates",
+        tags=["results"],
+    )
     async def errors_top(
-        db: Db,
+        answer: Answering,
         f: Filtered,
         n: Top = default_top,
         q: Search = None,
         search: Search = None,
-    ) -> list[models.TopError]:
+    ) -> Response:
         """The `n` templates with most entries at ERROR and CRITICAL (or at `level`),
         each with a real example; `q` (or `search`) keeps templates containing the text."""
-        found = await db.top_errors(_with_text(f, one_search(q, search)), n)
-        return [models.TopError.model_validate(item) for item in found]
+        searched = _with_text(f, one_search(q, search))
+        return await answer(top_json, lambda db: db.top_errors(searched, n))
 
-    @router.get("/templates", summary="Search templates", tags=["results"])
+    @router.get(
+        "/templates",
+        response_model=models.TemplatePage,
+        summary="Search templates",
+        tags=["results"],
+    )
     async def templates(
-        db: Db,
+        answer: Answering,
         f: Filtered,
         q: Search = None,
         search: Search = None,
@@ -164,49 +218,72 @@ def build_router(default_top: int) -> APIRouter:
             str | None,
             Query(description=f"One of {_TEMPLATE_SORTS}; prefix - to reverse (default -count)"),
         ] = None,
-    ) -> models.TemplatePage:
+    ) -> Response:
         """Message templates over the selection with their count per level and an example;
         `q` (or `search`) keeps those containing the text."""
         page = make_page(limit, offset, sort)
-        items, total = await db.templates(_with_text(f, one_search(q, search)), page)
-        return models.TemplatePage(
-            total=total,
-            limit=limit,
-            offset=offset,
-            items=[models.Template.model_validate(item) for item in items],
-        )
+        searched = _with_text(f, one_search(q, search))
 
-    @router.get("/timeline", summary="Entries per level over time", tags=["results"])
+        async def compute(db: Reader) -> Json:
+            items, total = await db.templates(searched, page)
+            return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+        return await answer(templates_json, compute)
+
+    @router.get(
+        "/timeline",
+        response_model=models.Timeline,
+        summary="Entries per level over time",
+        tags=["results"],
+    )
     async def timeline(
-        db: Db,
+        answer: Answering,
         f: Filtered,
-        bucket: Annotated[models.Bucket, Query(description="Bucket size")] = "hour",
-    ) -> models.Timeline:
+        bucket: Annotated[
+            models.Bucket | Literal["auto"],
+            Query(
+                description="Bucket size; `auto`: the finest of minute, hour, day that gives "
+                "at most 1,500 buckets over the selection's time span"
+            ),
+        ] = "auto",
+    ) -> Response:
         """Entries per bucket (minute, hour or day, UTC) and level; empty buckets are left
         out. Timed entries only."""
-        points = await db.timeline(f, bucket)
-        return models.Timeline(
-            bucket=bucket, points=[models.TimelinePoint.model_validate(p) for p in points]
-        )
 
-    @router.get("/rejected", summary="Rejected lines by reason", tags=["results"])
-    async def rejected(db: Db, f: Filtered) -> models.Rejected:
+        async def compute(db: Reader) -> Json:
+            chosen = await db.auto_bucket(f) if bucket == "auto" else bucket
+            return {"bucket": chosen, "points": await db.timeline(f, chosen)}
+
+        return await answer(timeline_json, compute)
+
+    @router.get(
+        "/rejected",
+        response_model=models.Rejected,
+        summary="Rejected lines by reason",
+        tags=["results"],
+    )
+    async def rejected(answer: Answering, f: Filtered) -> Response:
         """Lines that were not log entries, per reason (binary, truncated, ...), most
         first, with up to three samples each."""
-        reasons = [
-            models.RejectedReason(
-                reason=r["reason"],
-                count=r["count"],
-                samples=[
-                    models.RejectedSample.model_validate({"file": s["original_name"], **s})
-                    for s in r["samples"]
-                ],
-            )
-            for r in await db.rejected(f)
-        ]
-        return models.Rejected(total=sum(r.count for r in reasons), reasons=reasons)
+
+        async def compute(db: Reader) -> Json:
+            reasons = await db.rejected(f)
+            for reason in reasons:
+                for sample in reason["samples"]:
+                    sample.setdefault("file", sample.get("original_name"))  # as in reports
+            return {"total": sum(r["count"] for r in reasons), "reasons": reasons}
+
+        return await answer(rejected_json, compute)
 
     return router
+
+
+Json = dict[str, Any]
+
+
+def _body(adapter: TypeAdapter[Any], data: Any) -> bytes:
+    """`data` validated by the response model and serialised, both in pydantic-core."""
+    return adapter.dump_json(adapter.validate_python(data))
 
 
 async def _upload_or_404(db: Reader, upload_id: int) -> dict[str, Any]:

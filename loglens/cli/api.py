@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, help="port to listen on, 0 for any free one (API_PORT)")
     parser.add_argument("--db-path", type=Path, help="SQLite results database (DB_PATH)")
     parser.add_argument("--env-file", default=".env", help="settings file (.env)")
+    parser.add_argument(
+        "--cache-mb",
+        type=int,
+        default=64,
+        help="MiB of answers kept until the database changes; 0: none (64)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     return parser
 
@@ -61,6 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         config = _settings(args)
+        if args.cache_mb < 0:
+            raise ConfigError(f"--cache-mb {args.cache_mb} must be 0 (no cache) or more")
     except ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
@@ -71,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_FAILED
     try:
-        started = asyncio.run(serve(config, access_log=args.verbose))
+        started = asyncio.run(serve(config, args.cache_mb * 1024 * 1024, args.verbose))
     except OSError as exc:
         sys.stderr.write(
             f"error: the API cannot listen on {config.api_host}:{config.api_port}: {exc}\n"
@@ -80,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK if started else EXIT_FAILED
 
 
-async def serve(config: Config, access_log: bool = False) -> bool:
+async def serve(config: Config, cache_bytes: int, access_log: bool = False) -> bool:
     """Serve until SIGINT or SIGTERM; False if the app could not start (logged)."""
     import uvicorn
 
@@ -90,7 +98,7 @@ async def serve(config: Config, access_log: bool = False) -> bool:
     host, port = sock.getsockname()[:2]
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(config),
+            create_app(config, cache_bytes),
             lifespan="on",
             log_config=None,  # our logging.basicConfig above
             access_log=access_log,
@@ -111,6 +119,15 @@ async def serve(config: Config, access_log: bool = False) -> bool:
 def _listen(host: str, port: int) -> socket.socket:
     """A listening TCP socket on host:port (port 0: any free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=2048)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY only on sockets that say so, and
+    # without it every keep-alive answer waits ~40 ms for a delayed ACK (Nagle).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
     sock.set_inheritable(True)
     return sock

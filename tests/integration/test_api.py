@@ -29,7 +29,7 @@ from loglens.protocol import FrameType
 from loglens.storage.filters import Filters, Page, parse_time
 from loglens.storage.queries import Reader
 from loglens.synth import SAMPLE_MESS, write_log
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, MakeLog, run_cli
 from tests.integration.conftest import SERVER_SETTINGS, TOKENS, ServerHandle
 from tests.integration.wire import upload
 
@@ -264,6 +264,11 @@ def test_timeline_counts_every_timed_entry(world: World) -> None:
         for point in timeline["points"]:
             per_level[point["level"]] = per_level.get(point["level"], 0) + point["count"]
         assert per_level == levels  # every generated entry has a timestamp
+    auto = world.api.ok("/timeline")
+    assert auto["bucket"] == world.read(partial(Reader.auto_bucket, f=Filters())) == "day"
+    assert auto == world.api.ok("/timeline", bucket="auto")
+    one = world.api.ok("/timeline", upload=world.ids[1])  # one log spans minutes
+    assert one["bucket"] == "minute" and one["points"]
 
 
 def test_top_errors_templates_and_rejected_equal_the_reader(world: World) -> None:
@@ -418,6 +423,29 @@ def test_openapi_documents_every_endpoint(world: World) -> None:
     assert world.api.get("/docs", token=None).status == 200
 
 
+def test_answers_follow_new_uploads(
+    loglens_server: ServerHandle, make_log: MakeLog, tmp_path: Path
+) -> None:
+    first, _ = make_log("log4j", lines=300, seed=31)
+    second, _ = make_log("python", lines=300, seed=32)
+    reports = [json.loads(run_cli("--json", str(path)).out) for path in (first, second)]
+
+    def send(path: Path) -> None:
+        frames = asyncio.run(
+            upload(loglens_server.address, TOKENS["bob"], path.read_bytes(), wait=True)
+        )
+        assert frames[-1].type is FrameType.PROCESSED
+
+    with running_api(loglens_server.db_path, tmp_path) as api:
+        assert api.ok("/logs/stats")["entries"] == 0
+        send(first)
+        assert api.ok("/logs/stats")["levels"] == reports[0]["levels"]
+        assert api.ok("/logs/stats")["levels"] == reports[0]["levels"]  # kept, still right
+        send(second)
+        assert api.ok("/logs/stats")["levels"] == summed(reports, "levels")
+        assert api.ok("/uploads")["total"] == 2
+
+
 def test_cli_refuses_bad_settings_and_a_missing_database(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -426,5 +454,7 @@ def test_cli_refuses_bad_settings_and_a_missing_database(tmp_path: Path) -> None
 
     bad_port = run("--port", "70000", "--db-path", str(tmp_path / "x.db"))
     assert bad_port.returncode == 2 and "--port 70000" in bad_port.stderr
+    bad_cache = run("--cache-mb", "-1", "--db-path", str(tmp_path / "x.db"))
+    assert bad_cache.returncode == 2 and "--cache-mb -1" in bad_cache.stderr
     missing = run("--port", "0", "--db-path", str(tmp_path / "none.db"))
     assert missing.returncode == 1 and "no results database" in missing.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -103,6 +104,7 @@ def test_dashboard_shows_the_api_numbers_and_draws_the_timeline(
     assert shown_levels(browser) == stats["levels"]
     assert browser.find_element(By.ID, "entries").text.replace(",", "") == str(stats["entries"])
     assert browser.find_element(By.ID, "whoami").text == "signed in as alice"
+    assert browser.find_element(By.ID, "uploads-count").text == str(stats["uploads"])
     first = browser.find_element(By.CSS_SELECTOR, "#errors tbody tr")
     top = stats["top_errors"][0]
     assert first.get_attribute("data-template-id") == top["template_id"]
@@ -150,6 +152,22 @@ def test_filters_narrow_the_numbers(world: World, browser: WebDriver) -> None:
     assert shown_levels(browser) == world.api.ok("/logs/stats", upload=python)["levels"]
     rows = browser.find_elements(By.CSS_SELECTOR, "#uploads tbody tr")
     assert [r.get_attribute("data-upload-id") for r in rows] == [python]
+
+
+def test_time_range_filter(world: World, browser: WebDriver) -> None:
+    sign_in(browser, world, TOKENS["alice"])
+    report = world.reports["worker-python.log"]
+    start = report["first_timestamp"][:16]  # its first minute, to the minute after its last
+    end = (datetime.fromisoformat(report["last_timestamp"]) + timedelta(minutes=1)).isoformat()
+    end = end[:16]
+    for field, value in (("f-start", start), ("f-end", end)):
+        browser.execute_script(f"document.getElementById('{field}').value = arguments[0]", value)
+    browser.find_element(By.ID, "apply").click()
+    wait_ready(browser)
+    expected = world.api.ok("/logs/stats", start=f"{start}Z", end=f"{end}Z")
+    assert expected["entries"] > 0
+    assert shown_levels(browser) == expected["levels"]
+    assert browser.find_elements(By.CSS_SELECTOR, "#chart svg rect.mark")
 
 
 def test_a_wrong_token_is_refused(world: World, browser: WebDriver) -> None:

@@ -12,7 +12,7 @@ const TOKEN_KEY = "loglens.token";
 const PAGE_SIZE = 20;
 const SVG = "http://www.w3.org/2000/svg";
 
-const state = { offset: 0, total: 0, filters: {} };
+const state = { offset: 0, total: 0, filters: {}, generation: 0 };
 const $ = (id) => document.getElementById(id);
 
 class ApiError extends Error {
@@ -86,23 +86,11 @@ function readFilters() {
   };
 }
 
-function chooseBucket(stats) {
-  const wanted = $("f-bucket").value;
-  if (wanted !== "auto") return wanted;
-  const first = Date.parse(state.filters.start || stats.first_timestamp || "");
-  const last = Date.parse(state.filters.end || stats.last_timestamp || "");
-  if (!Number.isFinite(first) || !Number.isFinite(last)) return "hour";
-  const span = last - first;
-  if (span <= 6 * 3600e3) return "minute";
-  if (span <= 10 * 86400e3) return "hour";
-  return "day";
-}
-
 // ---- rendering -----------------------------------------------------------------------------
 
-function renderStats(stats, uploads) {
+function renderStats(stats) {
   $("entries").textContent = fmt(stats.entries);
-  $("uploads-count").textContent = fmt(uploads.total);
+  $("uploads-count").textContent = fmt(stats.uploads);
   $("first-ts").textContent = shortTime(stats.first_timestamp);
   $("last-ts").textContent = shortTime(stats.last_timestamp);
   const box = $("levels");
@@ -296,7 +284,9 @@ function fillUploadChoices(uploads) {
 // ---- loading -------------------------------------------------------------------------------
 
 async function loadUploads() {
-  const uploads = await api("/uploads", { ...state.filters, limit: PAGE_SIZE, offset: state.offset,
+  // The time range is log time; /uploads would read it as the time of receipt: not passed.
+  const { operator, upload } = state.filters;
+  const uploads = await api("/uploads", { operator, upload, limit: PAGE_SIZE, offset: state.offset,
     sort: "-id" });
   renderUploads(uploads);
   return uploads;
@@ -304,27 +294,29 @@ async function loadUploads() {
 
 async function load() {
   const body = document.body;
+  const generation = ++state.generation; // a later load wins over one still running
   body.dataset.state = "loading";
   say("");
   try {
-    const [me, stats, uploads, rejected, choices] = await Promise.all([
+    const [me, stats, , rejected, choices, timeline] = await Promise.all([
       api("/me"),
       api("/logs/stats", { ...state.filters, n: 5 }),
       loadUploads(),
       api("/rejected", state.filters),
       api("/uploads", { limit: 200, sort: "-id" }),
+      api("/timeline", { ...state.filters, bucket: $("f-bucket").value }),
     ]);
-    const bucket = chooseBucket(stats);
-    const timeline = await api("/timeline", { ...state.filters, bucket });
+    if (generation !== state.generation) return;
     $("whoami").textContent = `signed in as ${me.operator}`;
     fillUploadChoices(choices);
-    renderStats(stats, uploads);
+    renderStats(stats);
     renderErrors(stats);
     renderRejected(rejected);
     renderTimeline(timeline);
     $("content").hidden = false;
     body.dataset.state = "ready";
   } catch (error) {
+    if (generation !== state.generation) return;
     body.dataset.state = "error";
     if (error instanceof ApiError && error.status === 401) {
       signOut();
