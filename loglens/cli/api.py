@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
 import logging
+import signal
 import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+
+import uvicorn
 
 from loglens.config import Config, config_from_environment
 from loglens.errors import ConfigError
@@ -90,13 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def serve(config: Config, cache_bytes: int, access_log: bool = False) -> bool:
     """Serve until SIGINT or SIGTERM; False if the app could not start (logged)."""
-    import uvicorn
-
     from loglens.api import create_app
 
     sock = _listen(config.api_host, config.api_port)
     host, port = sock.getsockname()[:2]
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             create_app(config, cache_bytes),
             lifespan="on",
@@ -105,6 +107,9 @@ async def serve(config: Config, cache_bytes: int, access_log: bool = False) -> b
             server_header=False,
         )
     )
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, server.stop)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():
         await asyncio.sleep(0.02)
@@ -114,6 +119,21 @@ async def serve(config: Config, cache_bytes: int, access_log: bool = False) -> b
     await task
     sock.close()
     return server.started
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, stopped by our signal handlers: after a graceful stop on SIGTERM the
+    process exits 0 (uvicorn's own handlers raise the signal again once it has stopped)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    def stop(self) -> None:
+        """Stop gracefully; a second request stops at once."""
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
 
 
 def _listen(host: str, port: int) -> socket.socket:

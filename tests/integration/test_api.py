@@ -444,6 +444,8 @@ def test_answers_follow_new_uploads(
         send(second)
         assert api.ok("/logs/stats")["levels"] == summed(reports, "levels")
         assert api.ok("/uploads")["total"] == 2
+        assert api.stop() == 0  # SIGTERM: a graceful stop
+        assert "Application shutdown complete" in api.log()
 
 
 def test_cli_refuses_bad_settings_and_a_missing_database(tmp_path: Path) -> None:
