@@ -38,6 +38,7 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks.bench_templates
 	$(PY) benchmarks/bench_throughput.py
 	$(PY) benchmarks/bench_upload.py
+	$(PY) benchmarks/bench_api.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
