@@ -9,8 +9,10 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 
 from loglens.api import models
 from loglens.api.cache import ResponseCache
@@ -69,6 +71,8 @@ def create_app(config: Config, cache_bytes: int = DEFAULT_CACHE_BYTES) -> FastAP
         description=_DESCRIPTION,
         lifespan=lifespan,
         responses={401: {"model": models.Problem}},
+        docs_url=None,  # served below from local files: FastAPI's default loads a CDN
+        redoc_url=None,
     )
     if not config.auth_tokens:
         logger.warning("no AUTH_TOKENS configured: every API request will be refused (401)")
@@ -89,7 +93,18 @@ def create_app(config: Config, cache_bytes: int = DEFAULT_CACHE_BYTES) -> FastAP
     async def dashboard() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers=_DASHBOARD_HEADERS)
 
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="loglens API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
     return app
 
 
