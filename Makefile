@@ -6,10 +6,11 @@ PY := $(VENV)/bin/python
 
 .PHONY: run analyze test lint unit bench samples clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --editable .  # the `loglens` command
 	touch $@
 
 run: $(VENV)/.installed
