@@ -2,8 +2,9 @@
 
 Starts `python server.py` on a free port with a fresh database under `data/demo/`, uploads
 the given logs with `python client.py` (several at once, waiting for the analysis), prints
-the classic report of everything uploaded straight from the database, shows how to query
-it, and stops the server. Every command it runs is printed first, so it doubles as a tour.
+the classic report of everything uploaded with the query CLI and one plain SQL answer,
+stops the server, and says how to query further. Every command it runs is printed first,
+so it doubles as a tour.
 """
 
 from __future__ import annotations
@@ -25,19 +26,11 @@ ROOT = Path(__file__).resolve().parents[2]
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
 _START_SECONDS = 60
 
-# The classic report of every upload, in plain SQL over the documented schema.
-LEVELS_SQL = """
-SELECT l.level, SUM(l.count) FROM uploads u JOIN level_counts l ON l.blob_id = u.blob_id
-GROUP BY l.level ORDER BY SUM(l.count) DESC
-"""
-TOP_ERRORS_SQL = """
-SELECT t.template, SUM(t.count) AS n FROM uploads u JOIN templates t ON t.blob_id = u.blob_id
-WHERE t.level IN ('ERROR', 'CRITICAL') GROUP BY t.template ORDER BY n DESC, t.template LIMIT 5
-"""
-RANGE_SQL = """
-SELECT MIN(r.first_ts), MAX(r.last_ts), COUNT(DISTINCT u.id)
-FROM uploads u JOIN results r ON r.blob_id = u.blob_id
-"""
+# One question in plain SQL, to show that the schema is meant for people too.
+SQL_EXAMPLE = (
+    "SELECT upload_id, operator, original_name, job_state FROM upload_status "
+    "ORDER BY upload_id LIMIT 5"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -81,13 +74,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         stored = [line for line in uploaded.stdout.splitlines() if ": stored as upload " in line]
         sys.stdout.write("\n".join(stored) + "\n")
         sys.stderr.write(uploaded.stderr)
-        _report(db_path)
+        _say(f"python -m loglens query stats --db {db_path}   (each content counted once)")
+        subprocess.run(
+            [sys.executable, "-m", "loglens", "query", "stats", "--db", str(db_path)],
+            env=env, check=False,
+        )  # fmt: skip
+        _sql(db_path)
     finally:
         _say("stopping the server (SIGTERM: uploads in flight finish, queued jobs stay queued)")
         server.send_signal(signal.SIGTERM)
         server.wait(60)
-    _say(f'query it yourself:  sqlite3 {db_path} "SELECT * FROM upload_status"')
-    sys.stdout.write("  (tables, views and example queries: docs/schema.md)\n")
+    sys.stdout.write(
+        "\nQuery it yourself: python -m loglens query --help (CLI), python -m loglens api "
+        f"(HTTP API and dashboard, with DB_PATH={db_path}), or plain SQL (docs/schema.md).\n"
+    )
     return uploaded.returncode
 
 
@@ -108,21 +108,9 @@ def _wait_listening(server: subprocess.Popen[bytes], log_path: Path) -> str:
     raise SystemExit(f"error: the server did not start:\n{log_path.read_text(errors='replace')}")
 
 
-def _report(db_path: Path) -> None:
-    """The classic report of everything uploaded, read from the database with plain SQL."""
-    _say(f"sqlite3 {db_path}   (the classic report of every upload, in SQL)")
-    with sqlite3.connect(db_path) as db:
-        levels = db.execute(LEVELS_SQL).fetchall()
-        top = db.execute(TOP_ERRORS_SQL).fetchall()
-        first, last, uploads = db.execute(RANGE_SQL).fetchone()
-    out = [f"Statistics ({uploads} uploads analysed):", "- Total logs per level:"]
-    out += [f"  - {level}: {count:,}" for level, count in levels]
-    out.append("- Top 5 error messages:")
-    out += [f'  {i}. "{text}" ({n:,} times)' for i, (text, n) in enumerate(top, 1)]
-    out.append(f"- First log: {_when(first)}")
-    out.append(f"- Last log: {_when(last)}")
-    sys.stdout.write("\n".join(out) + "\n")
-
-
-def _when(stamp: str | None) -> str:
-    return "none" if stamp is None else stamp.replace("T", " ")[:19]
+def _sql(db_path: Path) -> None:
+    """Ask the database one question in plain SQL, as anyone may while the server runs."""
+    _say(f'sqlite3 {db_path} "{SQL_EXAMPLE}"')
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        for row in db.execute(SQL_EXAMPLE):
+            sys.stdout.write(" | ".join(str(value) for value in row) + "\n")
