@@ -15,15 +15,14 @@ Semantics (docs/query.md has the whole story):
   window; templates, top errors, rejected lines, lines and formats are whole-upload
   figures of those uploads (`templates_scope` says so).
 - Each method runs in one read transaction, so it sees one snapshot even while the server
-  writes (WAL: readers never block the writer). The connection is opened `mode=ro` and
-  `query_only`: a Reader cannot write.
+  writes (WAL: readers never block the writer). Methods of several tasks run at once on
+  a small pool of connections, each opened `mode=ro` and `query_only`: a Reader cannot
+  write.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -33,7 +32,7 @@ from typing import Any, ClassVar
 
 import aiosqlite
 
-from loglens.errors import StorageError
+from loglens.storage import ranking
 from loglens.storage.filters import (
     BUCKETS,
     LEVELS,
@@ -44,11 +43,10 @@ from loglens.storage.filters import (
     check_sort,
 )
 from loglens.storage.listing import STATUS_COLUMNS, status_row, upload_detail
-from loglens.storage.schema import SCHEMA_VERSION, format_time
+from loglens.storage.readpool import ReadPool
+from loglens.storage.schema import format_time
 from loglens.storage.selection import Selection, iso, select, template_where
 from loglens.storage.summaries import (
-    ERROR_LEVELS,
-    examples,
     formats_of,
     grouped,
     levels_of,
@@ -56,7 +54,8 @@ from loglens.storage.summaries import (
     repaired,
     rows,
     scalar,
-    template_levels,
+    timeline_points,
+    totals,
     window_bounds,
 )
 
@@ -64,14 +63,10 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["BUCKETS", "LEVELS", "Filters", "Page", "QueryError", "Reader"]
 
-_BUSY_TIMEOUT_MS = 30_000
+# Read connections of a Reader: queries of this many tasks run at once.
+CONNECTIONS = 4
 # "auto" timelines have at most this many buckets.
 AUTO_BUCKETS = 1500
-_BUCKET_SQL = {
-    "minute": "t.minute",
-    "hour": "substr(t.minute, 1, 13) || ':00:00.000000Z'",
-    "day": "substr(t.minute, 1, 10) || 'T00:00:00.000000Z'",
-}
 
 
 class Reader:
@@ -92,50 +87,19 @@ class Reader:
     }
     """Per list method, the sort names it accepts and the column each stands for."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        self._conn = conn
-        self.path = path
-        self._lock = asyncio.Lock()
+    def __init__(self, pool: ReadPool) -> None:
+        self._pool = pool
+        self.path = pool.path
 
     @classmethod
-    async def open(cls, path: Path) -> Reader:
-        """Open the database at `path` read-only; StorageError if there is none."""
-        if not await asyncio.to_thread(path.is_file):
-            raise StorageError(
-                f"no results database at {path} (DB_PATH): start the server to create it, "
-                "or point DB_PATH / --db at an existing one"
-            )
-        uri = f"{path.resolve().as_uri()}?mode=ro"
-        conn: aiosqlite.Connection | None = None
-        try:
-            conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
-            await conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA query_only = ON")
-            async with conn.execute("PRAGMA user_version") as cursor:
-                found = await cursor.fetchone()
-            version = int(found[0]) if found else 0
-        except sqlite3.Error as exc:
-            if conn is not None:
-                await conn.close()
-            raise StorageError(f"database {path}: cannot open for reading: {exc}") from exc
-        if version != SCHEMA_VERSION:
-            await conn.close()
-            if version == 0:
-                raise StorageError(f"{path} is not a loglens results database (no schema)")
-            raise StorageError(
-                f"database {path} has schema version {version}, this loglens reads "
-                f"{SCHEMA_VERSION}: use the matching loglens"
-            )
-        logger.debug("opened %s for reading", path)
-        return cls(conn, path)
+    async def open(cls, path: Path, connections: int = CONNECTIONS) -> Reader:
+        """Open the database at `path` read-only, with up to `connections` read
+        connections; StorageError if there is none."""
+        return cls(await ReadPool.open(path, connections))
 
     async def close(self) -> None:
-        """Close the connection."""
-        async with self._lock:
-            try:
-                await self._conn.close()
-            except sqlite3.Error as exc:
-                raise StorageError(f"database {self.path}: cannot close: {exc}") from exc
+        """Close the connections (once the queries running on them end)."""
+        await self._pool.close()
 
     async def __aenter__(self) -> Reader:
         return self
@@ -207,38 +171,27 @@ class Reader:
         With `level`, levels, entries and the timeline count that level only, and top
         errors rank templates at it; otherwise top errors are ERROR and CRITICAL."""
         _check_top(top)
-        sel = select(f)
         async with self._read("stats") as conn:
-            totals = await rows(
-                conn,
-                f"{sel.cte} SELECT COUNT(*), SUM(sel.uploads), SUM(r.entries), SUM(r.lines),"
-                " SUM(r.bytes), SUM(r.continuation_lines), SUM(r.untimed_entries),"
-                " SUM(r.filtered_lines), MIN(r.first_ts), MAX(r.last_ts),"
-                " MAX(r.templates_approximate), SUM(r.templates)"
-                " FROM sel CROSS JOIN results AS r ON r.blob_id = sel.blob_id",
-                sel.params,
-            )
+            sel, figures = await totals(conn, select(f))
             blobs, uploads, entries, lines, size, cont, untimed, filtered_lines = (
-                int(v or 0) for v in totals[0][:8]
+                int(v or 0) for v in figures[:8]
             )
-            first, last, approximate, template_sum = totals[0][8:]
+            first, last, approximate, template_sum = figures[8:]
             levels = await levels_of(conn, sel, f.level)
             if sel.window:
                 first, last = await window_bounds(conn, sel)
                 entries, untimed = sum(levels.values()), 0
             elif f.level is not None:
                 entries = sum(levels.values())
+            # One pass counts the templates (at `level`) and ranks the top ones.
+            only = (f.level,) if f.level else None
+            ranked = only or ranking.ERROR_LEVELS
+            templates, counted = await ranking.tally(conn, sel, ranked, only)
             if blobs == 1 and f.level is None:
-                templates = int(template_sum or 0)
-            else:
-                templates = await scalar(
-                    conn,
-                    f"{sel.cte} SELECT COUNT(DISTINCT t.template_id) FROM sel"
-                    " JOIN templates AS t ON t.blob_id = sel.blob_id"
-                    + (" WHERE t.level = ?" if f.level else ""),
-                    [*sel.params, *([f.level] if f.level else [])],
-                )
-            top_errors = await self._top(conn, sel, f, top)
+                templates = int(template_sum or 0)  # the blob's own count, exact when folded
+            if f.text is not None:
+                _all, counted = await ranking.tally(conn, sel, ranked, ranked, f.text)
+            top_errors = await ranking.top(conn, sel, counted, ranked, top)
             rejected = await grouped(conn, sel, "rejected", "reason")
             samples = await rejected_samples(conn, sel, per_reason=3)
             report: dict[str, Any] = {
@@ -279,9 +232,11 @@ class Reader:
         matching `text`, each with an example: {template_id, template, count, example,
         upload_id, original_name, file, line}. Whole-upload counts (see `stats`)."""
         _check_top(n)
-        sel = select(f)
+        ranked = (f.level,) if f.level else ranking.ERROR_LEVELS
         async with self._read("top errors") as conn:
-            return await self._top(conn, sel, f, n)
+            sel, _figures = await totals(conn, select(f))
+            _count, counted = await ranking.tally(conn, sel, ranked, ranked, f.text)
+            return await ranking.top(conn, sel, counted, ranked, n)
 
     async def templates(self, f: Filters, page: Page) -> tuple[list[dict[str, Any]], int]:
         """One page of templates across the selection (matching `text` and `level`), and
@@ -289,39 +244,38 @@ class Reader:
         upload_id, original_name, line}. Sorts: count (default -count), template,
         template_id. Whole-upload counts (see `stats`)."""
         column, descending = check_sort(page.sort, self.SORTS["templates"], "-count")
-        sel = select(f)
         where, params = template_where(f, None)
         direction = "DESC" if descending else "ASC"
         async with self._read("templates") as conn:
+            sel, _figures = await totals(conn, select(f))
+            head, source, sel_params = sel.rows_of("templates")
+            ctes = f"{head}, agg AS" if head else "WITH agg AS"
             found = await rows(
                 conn,
-                f"{sel.cte}, agg AS (SELECT t.template_id, MIN(t.template) AS template,"
-                " SUM(t.count) AS count FROM sel CROSS JOIN templates AS t"
-                " ON t.blob_id = sel.blob_id"
-                f" WHERE {where} GROUP BY t.template_id)"
+                f"{ctes} (SELECT t.template_id, MIN(t.template) AS template, SUM(t.count) AS count"
+                f" FROM {source} WHERE {where} GROUP BY t.template_id)"
                 " SELECT template_id, template, count, COUNT(*) OVER () FROM agg"
                 f" ORDER BY {column} {direction}, template_id LIMIT ? OFFSET ?",
-                [*sel.params, *params, page.limit, page.offset],
+                [*sel_params, *params, page.limit, page.offset],
             )
             if found:
                 total = int(found[0][3])
             else:
                 total = await scalar(
                     conn,
-                    f"{sel.cte} SELECT COUNT(DISTINCT t.template_id) FROM sel"
-                    f" JOIN templates AS t ON t.blob_id = sel.blob_id WHERE {where}",
-                    [*sel.params, *params],
+                    f"{head} SELECT COUNT(DISTINCT t.template_id) FROM {source} WHERE {where}",
+                    [*sel_params, *params],
                 )
             ids = [row[0] for row in found]
-            levels = await template_levels(conn, sel, ids, f.level)
-            shown = await examples(conn, sel, ids, (f.level,) if f.level else None)
+            levels = await ranking.template_levels(conn, sel, ids, f.level)
+            shown = await ranking.examples(conn, sel, ids, (f.level,) if f.level else None)
         items = [
             {
                 "template_id": tid,
                 "template": text,
                 "count": count,
                 "levels": levels.get(tid, {}),
-                **shown[tid],
+                **shown[tid][1],
             }
             for tid, text, count, _total in found
         ]
@@ -331,68 +285,39 @@ class Reader:
         """Entries per bucket and level, ordered by bucket then level: {bucket (ISO start of
         the minute/hour/day, UTC), level, count}. Buckets without entries are left out.
         `bucket` "auto" picks the finest of minute, hour, day that gives at most
-        AUTO_BUCKETS buckets over the selection's time span (see `auto_bucket`)."""
+        AUTO_BUCKETS buckets over the selection's time span (see `timeline_auto`)."""
         if bucket == "auto":
-            bucket = await self.auto_bucket(f)
+            return (await self.timeline_auto(f))[1]
         check_bucket(bucket)
-        sel = select(f)
-        level = " AND t.level = ?" if f.level else ""
-        level_params = [f.level] if f.level else []
-        if sel.window or bucket == "minute":
-            # A window is cut by minute, so it reads the minute table (its index bounds it).
-            window, window_params = sel.minute_clause("t")
-            sql = (
-                f"{sel.cte} SELECT {_BUCKET_SQL[bucket]} AS bucket, t.level, SUM(t.count)"
-                " FROM sel CROSS JOIN timeline AS t ON t.blob_id = sel.blob_id"
-                f" WHERE 1 = 1{window}{level} GROUP BY bucket, t.level"
-            )
-            params = [*sel.params, *window_params, *level_params]
-        else:
-            sql = (
-                f"{sel.cte} SELECT t.{bucket} AS bucket, t.level, SUM(t.count)"
-                f" FROM sel CROSS JOIN timeline_{bucket} AS t ON t.blob_id = sel.blob_id"
-                f" WHERE 1 = 1{level} GROUP BY bucket, t.level"
-            )
-            params = [*sel.params, *level_params]
         async with self._read("timeline") as conn:
-            found = await rows(conn, sql, params)
-        order = {name: i for i, name in enumerate(LEVELS)}
-        found.sort(key=lambda row: (row[0], order.get(row[1], len(order)), row[1]))
-        return [{"bucket": iso(b), "level": lvl, "count": n} for b, lvl, n in found]
+            sel, _figures = await totals(conn, select(f))
+            return await timeline_points(conn, sel, f.level, bucket)
+
+    async def timeline_auto(self, f: Filters) -> tuple[str, list[dict[str, Any]]]:
+        """`(bucket, points)`: the timeline in the bucket `auto_bucket` picks, both read in
+        one snapshot (so the bucket fits the points)."""
+        async with self._read("timeline") as conn:
+            sel, figures = await totals(conn, select(f))
+            bucket = fitting_bucket(*(await _span(conn, sel, figures)))
+            return bucket, await timeline_points(conn, sel, f.level, bucket)
 
     async def auto_bucket(self, f: Filters) -> str:
         """The finest bucket (minute, hour, day) giving at most AUTO_BUCKETS buckets over the
         time span of the selection."""
-        first, last = await self.span(f)
-        if first is None or last is None:
-            return "minute"
-        span = datetime.fromisoformat(last) - datetime.fromisoformat(first)
-        for bucket, size in (("minute", 60), ("hour", 3600)):
-            if span.total_seconds() / size < AUTO_BUCKETS:
-                return bucket
-        return "day"
+        return fitting_bucket(*(await self.span(f)))
 
     async def span(self, f: Filters) -> tuple[str | None, str | None]:
         """The first and last entry time (ISO, UTC) of the selection, cut to the window."""
-        sel = select(f)
         async with self._read("time span") as conn:
-            if sel.window:
-                first, last = await window_bounds(conn, sel)
-            else:
-                found = await rows(
-                    conn,
-                    f"{sel.cte} SELECT MIN(r.first_ts), MAX(r.last_ts) FROM sel"
-                    " CROSS JOIN results AS r ON r.blob_id = sel.blob_id",
-                    sel.params,
-                )
-                first, last = found[0]
+            sel, figures = await totals(conn, select(f))
+            first, last = await _span(conn, sel, figures)
         return iso(first), iso(last)
 
     async def rejected(self, f: Filters) -> list[dict[str, Any]]:
         """Rejected lines per reason, most first: {reason, count, samples: [{upload_id,
         original_name, line, text}]} with up to three samples. Whole-upload counts."""
-        sel = select(f)
         async with self._read("rejected") as conn:
+            sel, _figures = await totals(conn, select(f))
             counts = await grouped(conn, sel, "rejected", "reason")
             samples = await rejected_samples(conn, sel, per_reason=3)
         return [
@@ -402,42 +327,36 @@ class Reader:
 
     async def data_version(self) -> int:
         """A number that changes whenever another connection commits: a cache key."""
-        async with self._read("data version") as conn:
-            return int(await scalar(conn, "PRAGMA data_version"))
+        return await self._pool.data_version()
 
     # plumbing ---------------------------------------------------------------------------
 
-    async def _top(
-        self, conn: aiosqlite.Connection, sel: Selection, f: Filters, n: int
-    ) -> list[dict[str, Any]]:
-        """The `n` top templates at the error levels (or `f.level`), with examples."""
-        levels = (f.level,) if f.level else tuple(sorted(ERROR_LEVELS))
-        where, params = template_where(f, levels)
-        found = await rows(
-            conn,
-            f"{sel.cte} SELECT t.template_id, MIN(t.template) AS template, SUM(t.count) AS count"
-            f" FROM sel CROSS JOIN templates AS t ON t.blob_id = sel.blob_id WHERE {where}"
-            " GROUP BY t.template_id ORDER BY count DESC, template, t.template_id LIMIT ?",
-            [*sel.params, *params, n],
-        )
-        shown = await examples(conn, sel, [row[0] for row in found], levels)
-        return [
-            {"template": text, "template_id": tid, "count": count, **shown[tid]}
-            for tid, text, count in found
-        ]
-
     @asynccontextmanager
     async def _read(self, what: str) -> AsyncIterator[aiosqlite.Connection]:
-        """One read transaction (one snapshot); errors become StorageError."""
-        async with self._lock:
-            try:
-                await self._conn.execute("BEGIN")
-                try:
-                    yield self._conn
-                finally:
-                    await self._conn.execute("ROLLBACK")  # nothing to keep: reads only
-            except sqlite3.Error as exc:
-                raise StorageError(f"{what}: {self.path}: {exc}") from exc
+        """One read transaction (one snapshot) on a connection of the pool; errors become
+        StorageError."""
+        async with self._pool.transaction(what) as conn:
+            yield conn
+
+
+def fitting_bucket(first: str | None, last: str | None) -> str:
+    """The finest bucket (minute, hour, day) giving at most AUTO_BUCKETS buckets from
+    `first` to `last` (ISO times); minute without a span."""
+    if first is None or last is None:
+        return "minute"
+    span = datetime.fromisoformat(last) - datetime.fromisoformat(first)
+    for bucket, size in (("minute", 60), ("hour", 3600)):
+        if span.total_seconds() / size < AUTO_BUCKETS:
+            return bucket
+    return "day"
+
+
+async def _span(
+    conn: aiosqlite.Connection, sel: Selection, figures: tuple[Any, ...]
+) -> tuple[str | None, str | None]:
+    """First and last entry (ISO) of a selection whose `totals` are `figures`."""
+    first, last = await window_bounds(conn, sel) if sel.window else figures[8:10]
+    return iso(first), iso(last)
 
 
 def _check_top(n: int) -> None:

@@ -108,3 +108,10 @@ def result_inserts(
                 f"INSERT INTO {table} (blob_id, {columns}) VALUES ({marks})",
                 [(blob_id, *(getattr(item, name) for name in names)) for item in items],
             )
+    # The report's repaired lines per kind, as a table: summed over blobs without JSON.
+    repaired = results.report.get("repaired") or {}
+    if repaired:
+        yield (
+            "INSERT INTO repaired (blob_id, kind, count) VALUES (?, ?, ?)",
+            [(blob_id, kind, count) for kind, count in repaired.items()],
+        )

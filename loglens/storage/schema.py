@@ -137,6 +137,12 @@ CREATE TABLE IF NOT EXISTS rejected_samples (
     line    INTEGER NOT NULL,
     text    TEXT    NOT NULL
 );
+CREATE TABLE IF NOT EXISTS repaired (
+    blob_id INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    kind    TEXT    NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (blob_id, kind)
+);
 CREATE TABLE IF NOT EXISTS filtered (
     blob_id INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
     rule    TEXT    NOT NULL,
@@ -153,15 +159,19 @@ CREATE TABLE IF NOT EXISTS formats (
 );
 """
 
+# Covering indexes of the read layer (loglens/storage/queries.py): a selection of some blobs
+# reads each blob's rows (blob_id first); every analysed blob at once reads whole tables in
+# the order they are grouped by (template_id, minute), with no sort and no lookups.
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS uploads_operator_received ON uploads (operator, received_at);
 CREATE INDEX IF NOT EXISTS uploads_received ON uploads (received_at);
 CREATE INDEX IF NOT EXISTS uploads_sha256 ON uploads (sha256, size, compression, status);
 CREATE INDEX IF NOT EXISTS uploads_blob ON uploads (blob_id);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
-CREATE INDEX IF NOT EXISTS templates_level ON templates (level, blob_id);
-CREATE INDEX IF NOT EXISTS timeline_minute ON timeline (minute);
-CREATE INDEX IF NOT EXISTS rejected_samples_blob ON rejected_samples (blob_id, reason);
+CREATE INDEX IF NOT EXISTS templates_blob_level ON templates (blob_id, level, template_id, count);
+CREATE INDEX IF NOT EXISTS templates_id ON templates (template_id, level, blob_id, count, line);
+CREATE INDEX IF NOT EXISTS timeline_minute_level ON timeline (minute, level, blob_id, count);
+CREATE INDEX IF NOT EXISTS rejected_samples_blob ON rejected_samples (blob_id, reason, line);
 CREATE INDEX IF NOT EXISTS formats_blob ON formats (blob_id);
 """
 
@@ -222,6 +232,7 @@ RESULT_TABLES = (
     "timeline_day",
     "rejected",
     "rejected_samples",
+    "repaired",
     "filtered",
     "formats",
 )

@@ -18,17 +18,31 @@ from loglens.storage.schema import format_time
 
 @dataclass(frozen=True)
 class Selection:
-    """A `WITH sel AS (...)` clause and its parameters, and the log-time window if any."""
+    """A `WITH sel AS (...)` clause and its parameters, the log-time window if any, and
+    whether it holds every analysed blob (known once read: see `summaries.totals`)."""
 
     cte: str
     params: tuple[Any, ...]
     low: str | None  # first minute of the window (storage form), inclusive
     high: str | None  # first minute after the window (storage form), exclusive
+    every: bool = False
 
     @property
     def window(self) -> bool:
         """Whether the selection is cut to a time window."""
         return self.low is not None or self.high is not None
+
+    def rows_of(self, table: str, alias: str = "t") -> tuple[str, str, tuple[Any, ...]]:
+        """The `WITH` head, the FROM source and the head's parameters that read the rows of
+        a per-blob `table` (as `alias`) belonging to the selected blobs.
+
+        When every analysed blob is selected, that is the whole table: each detail row
+        belongs to a `results` row (a foreign key the writer enforces), so the table is read
+        in index order with no membership test. Otherwise `sel` drives, blob by blob."""
+        if self.every:
+            return "", f"{table} AS {alias}", ()
+        source = f"sel CROSS JOIN {table} AS {alias} ON {alias}.blob_id = sel.blob_id"
+        return self.cte, source, self.params
 
     def minute_clause(self, alias: str = "t") -> tuple[str, tuple[str, ...]]:
         """` AND ...` keeping timeline rows of `alias` inside the window, and its params."""

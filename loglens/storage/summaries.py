@@ -1,81 +1,50 @@
-"""Details the Reader attaches to its answers: examples, template levels, samples, formats."""
+"""Figures the Reader sums over a selection: totals, levels, rejected lines, formats, ..."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import dataclasses
+from collections.abc import Iterable
 from typing import Any
 
 import aiosqlite
 
 from loglens.storage.filters import LEVELS
-from loglens.storage.selection import Selection, marks
+from loglens.storage.selection import Selection, iso
 
-ERROR_LEVELS = frozenset({"ERROR", "CRITICAL"})
+# Compound SELECTs have at most 500 arms in SQLite; a few reasons exist, but stay well under.
+_ARMS = 64
+_LEVEL_ORDER = {name: i for i, name in enumerate(LEVELS)}
+_BUCKET_SQL = {
+    "minute": "t.minute",
+    "hour": "substr(t.minute, 1, 13) || ':00:00.000000Z'",
+    "day": "substr(t.minute, 1, 10) || 'T00:00:00.000000Z'",
+}
 
 
 async def rows(
     conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
 ) -> list[tuple[Any, ...]]:
     """All rows of a query, as tuples."""
-    async with conn.execute(sql, tuple(params)) as cursor:
-        return [tuple(row) for row in await cursor.fetchall()]
+    return [tuple(row) for row in await conn.execute_fetchall(sql, tuple(params))]
 
 
-async def examples(
-    conn: aiosqlite.Connection,
-    sel: Selection,
-    template_ids: Sequence[str],
-    levels: Sequence[str] | None,
-) -> dict[str, dict[str, Any]]:
-    """Per template id, its example at `levels` (all if None): the earliest line of it in
-    the blob of the first selected upload holding it, as {example, upload_id,
-    original_name, file, line}."""
-    if not template_ids:
-        return {}
-    level_sql = f" AND t.level IN ({marks(len(levels))})" if levels else ""
+async def totals(conn: aiosqlite.Connection, sel: Selection) -> tuple[Selection, tuple[Any, ...]]:
+    """The `results` figures summed over the selected blobs, as (blobs, uploads, entries,
+    lines, bytes, continuation_lines, untimed_entries, filtered_lines, first_ts, last_ts,
+    templates_approximate, templates), and `sel` marked `every` when it holds every
+    analysed blob (its detail rows are then whole tables: see `Selection.rows_of`)."""
     found = await rows(
         conn,
-        f"{sel.cte}, ranked AS (SELECT t.template_id, t.example, t.line, sel.upload_id,"
-        " ROW_NUMBER() OVER (PARTITION BY t.template_id ORDER BY sel.upload_id, t.line)"
-        " AS rank FROM sel CROSS JOIN templates AS t ON t.blob_id = sel.blob_id"
-        f" WHERE t.template_id IN ({marks(len(template_ids))}){level_sql})"
-        " SELECT k.template_id, k.example, k.upload_id, u.original_name, k.line"
-        " FROM ranked AS k JOIN uploads AS u ON u.id = k.upload_id WHERE k.rank = 1",
-        [*sel.params, *template_ids, *(levels or ())],
+        f"{sel.cte} SELECT COUNT(*), SUM(sel.uploads), SUM(r.entries), SUM(r.lines),"
+        " SUM(r.bytes), SUM(r.continuation_lines), SUM(r.untimed_entries),"
+        " SUM(r.filtered_lines), MIN(r.first_ts), MAX(r.last_ts),"
+        " MAX(r.templates_approximate), SUM(r.templates), (SELECT COUNT(*) FROM results)"
+        " FROM sel CROSS JOIN results AS r ON r.blob_id = sel.blob_id",
+        sel.params,
     )
-    return {
-        tid: {
-            "example": example,
-            "upload_id": upload_id,
-            "original_name": name,
-            "file": name,
-            "line": line,
-        }
-        for tid, example, upload_id, name, line in found
-    }
-
-
-async def template_levels(
-    conn: aiosqlite.Connection, sel: Selection, template_ids: Sequence[str], level: str | None
-) -> dict[str, dict[str, int]]:
-    """Per template id, its entries per level over the selection (only `level` if given)."""
-    if not template_ids:
-        return {}
-    only = " AND t.level = ?" if level else ""
-    found = await rows(
-        conn,
-        f"{sel.cte} SELECT t.template_id, t.level, SUM(t.count) FROM sel"
-        " JOIN templates AS t ON t.blob_id = sel.blob_id"
-        f" WHERE t.template_id IN ({marks(len(template_ids))}){only}"
-        " GROUP BY t.template_id, t.level",
-        [*sel.params, *template_ids, *([level] if level else [])],
-    )
-    order = {name: i for i, name in enumerate(LEVELS)}
-    found.sort(key=lambda row: (order.get(row[1], len(order)), row[1]))
-    levels: dict[str, dict[str, int]] = {}
-    for tid, lvl, count in found:
-        levels.setdefault(tid, {})[lvl] = int(count)
-    return levels
+    figures = found[0]
+    # `sel` only holds blobs with results, so as many blobs as results rows means all of them.
+    return dataclasses.replace(sel, every=figures[0] == figures[-1]), figures[:-1]
 
 
 async def rejected_samples(
@@ -83,21 +52,35 @@ async def rejected_samples(
 ) -> dict[str, list[dict[str, Any]]]:
     """Per reason, the first `per_reason` samples in selected-upload then line order, as
     {upload_id, original_name, line, text}."""
-    found = await rows(
-        conn,
-        f"{sel.cte}, ranked AS (SELECT s.reason, s.line, s.text, sel.upload_id,"
-        " ROW_NUMBER() OVER (PARTITION BY s.reason ORDER BY sel.upload_id, s.line) AS rank"
-        " FROM sel CROSS JOIN rejected_samples AS s ON s.blob_id = sel.blob_id)"
-        " SELECT k.reason, k.upload_id, u.original_name, k.line, k.text FROM ranked AS k"
-        " JOIN uploads AS u ON u.id = k.upload_id WHERE k.rank <= ?"
-        " ORDER BY k.reason, k.rank",
-        [*sel.params, per_reason],
+    head, source, params = sel.rows_of("rejected_samples", "s")
+    reasons = [
+        reason
+        for (reason,) in await rows(
+            conn, f"{head} SELECT DISTINCT s.reason FROM {source} ORDER BY s.reason", params
+        )
+    ]
+    # Per reason, its first samples through the (blob_id, reason, line) index: a top-k of
+    # keys, with the text read for the winners only.
+    arm = (
+        "SELECT * FROM (SELECT s.reason AS reason, s.rowid AS rid, sel.upload_id AS upload_id,"
+        " s.line AS line FROM sel CROSS JOIN rejected_samples AS s ON s.blob_id = sel.blob_id"
+        " WHERE s.reason = ? ORDER BY sel.upload_id, s.line LIMIT ?)"
     )
     samples: dict[str, list[dict[str, Any]]] = {}
-    for reason, upload_id, name, line, text in found:
-        samples.setdefault(reason, []).append(
-            {"upload_id": upload_id, "original_name": name, "line": line, "text": text}
+    for first in range(0, len(reasons), _ARMS):
+        chunk = reasons[first : first + _ARMS]
+        found = await rows(
+            conn,
+            f"{sel.cte}, k AS ({' UNION ALL '.join([arm] * len(chunk))})"
+            " SELECT k.reason, k.upload_id, u.original_name, k.line, s.text FROM k"
+            " JOIN rejected_samples AS s ON s.rowid = k.rid JOIN uploads AS u ON u.id = k.upload_id"
+            " ORDER BY k.reason, k.upload_id, k.line",
+            [*sel.params, *(value for reason in chunk for value in (reason, per_reason))],
         )
+        for reason, upload_id, name, line, text in found:
+            samples.setdefault(reason, []).append(
+                {"upload_id": upload_id, "original_name": name, "line": line, "text": text}
+            )
     return samples
 
 
@@ -135,22 +118,53 @@ async def levels_of(
     only = " AND t.level = ?" if level else ""
     extra = [level] if level else []
     if sel.window:
+        head, source, params = sel.rows_of("timeline")
         window, window_params = sel.minute_clause("t")
-        sql = (
-            f"{sel.cte} SELECT t.level, SUM(t.count) FROM sel CROSS JOIN timeline AS t"
-            f" ON t.blob_id = sel.blob_id WHERE 1 = 1{window}{only} GROUP BY t.level"
-        )
-        params = [*sel.params, *window_params, *extra]
+        sql = f"{head} SELECT t.level, SUM(t.count) FROM {source} WHERE 1 = 1{window}{only}"
+        params = (*params, *window_params)
     else:
-        sql = (
-            f"{sel.cte} SELECT t.level, SUM(t.count) FROM sel CROSS JOIN level_counts AS t"
-            f" ON t.blob_id = sel.blob_id WHERE 1 = 1{only} GROUP BY t.level"
-        )
-        params = [*sel.params, *extra]
+        head, source, params = sel.rows_of("level_counts")
+        sql = f"{head} SELECT t.level, SUM(t.count) FROM {source} WHERE 1 = 1{only}"
+    sql += " GROUP BY t.level"
+    params = (*params, *extra)
     found = dict(await rows(conn, sql, params))
     ordered = {lvl: int(found[lvl]) for lvl in LEVELS if found.get(lvl)}
     ordered.update({lvl: int(n) for lvl, n in found.items() if lvl not in ordered and n})
     return ordered
+
+
+async def timeline_points(
+    conn: aiosqlite.Connection, sel: Selection, level: str | None, bucket: str
+) -> list[dict[str, Any]]:
+    """Entries per `bucket` (minute, hour, day) and level (only `level` if given), ordered
+    by bucket then level: [{bucket (ISO), level, count}]."""
+    only = " AND t.level = ?" if level else ""
+    if sel.window or bucket == "minute":
+        # A window is cut by minute, so it reads the minute table (its index bounds it).
+        head, source, params = sel.rows_of("timeline")
+        window, window_params = sel.minute_clause("t")
+        sql = (
+            f"{head} SELECT {_BUCKET_SQL[bucket]} AS bucket, t.level, SUM(t.count)"
+            f" FROM {source} WHERE 1 = 1{window}{only} GROUP BY bucket, t.level"
+        )
+        params = (*params, *window_params)
+    else:
+        head, source, params = sel.rows_of(f"timeline_{bucket}")
+        sql = (
+            f"{head} SELECT t.{bucket} AS bucket, t.level, SUM(t.count)"
+            f" FROM {source} WHERE 1 = 1{only} GROUP BY bucket, t.level"
+        )
+    found = await rows(conn, sql, (*params, *([level] if level else [])))
+    last = len(_LEVEL_ORDER)
+    found.sort(key=lambda row: (row[0], _LEVEL_ORDER.get(row[1], last), row[1]))
+    names: dict[str, str | None] = {}  # a bucket's ISO form, once per bucket
+    points = []
+    for stamp, lvl, count in found:
+        name = names.get(stamp)
+        if name is None:
+            name = names[stamp] = iso(stamp)
+        points.append({"bucket": name, "level": lvl, "count": count})
+    return points
 
 
 async def window_bounds(
@@ -178,29 +192,28 @@ async def grouped(
     conn: aiosqlite.Connection, sel: Selection, table: str, key: str
 ) -> dict[str, int]:
     """SUM(count) per `key` of a detail table over the selection, most first."""
+    head, source, params = sel.rows_of(table)
     found = await rows(
         conn,
-        f"{sel.cte} SELECT t.{key}, SUM(t.count) AS n FROM sel CROSS JOIN {table} AS t"
-        f" ON t.blob_id = sel.blob_id GROUP BY t.{key} ORDER BY n DESC, t.{key}",
-        sel.params,
+        f"{head} SELECT t.{key}, SUM(t.count) AS n FROM {source}"
+        f" GROUP BY t.{key} ORDER BY n DESC, t.{key}",
+        params,
     )
     return {name: int(n) for name, n in found}
 
 
 async def repaired(conn: aiosqlite.Connection, sel: Selection) -> dict[str, int]:
-    """Repaired lines per kind, from the stored reports (no table holds them)."""
+    """Repaired lines per kind (the `repaired` table: the reports' `repaired`)."""
+    head, source, params = sel.rows_of("repaired")
     found = await rows(
         conn,
-        f"{sel.cte} SELECT k.key, SUM(k.value) FROM sel CROSS JOIN results AS r"
-        " ON r.blob_id = sel.blob_id, json_each(r.report_json, '$.repaired') AS k"
-        " GROUP BY k.key ORDER BY k.key",
-        sel.params,
+        f"{head} SELECT t.kind, SUM(t.count) FROM {source} GROUP BY t.kind ORDER BY t.kind",
+        params,
     )
     return {name: int(n) for name, n in found}
 
 
 async def scalar(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> Any:
     """The first column of the first row of a query, or None."""
-    async with conn.execute(sql, tuple(params)) as cursor:
-        row = await cursor.fetchone()
-    return None if row is None else row[0]
+    found = await conn.execute_fetchall(sql, tuple(params))
+    return next(iter(found), (None,))[0]

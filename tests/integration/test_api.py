@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from loglens.api import models
 from loglens.protocol import FrameType
 from loglens.storage.filters import Filters, Page, parse_time
 from loglens.storage.queries import Reader
@@ -267,6 +268,11 @@ def test_timeline_counts_every_timed_entry(world: World) -> None:
     auto = world.api.ok("/timeline")
     assert auto["bucket"] == world.read(partial(Reader.auto_bucket, f=Filters())) == "day"
     assert auto == world.api.ok("/timeline", bucket="auto")
+    assert (auto["bucket"], auto["points"]) == world.read(
+        partial(Reader.timeline_auto, f=Filters())
+    )
+    # Served without validating each point: the body must still be what the schema says.
+    assert models.Timeline.model_validate(auto).model_dump() == auto
     one = world.api.ok("/timeline", upload=world.ids[1])  # one log spans minutes
     assert one["bucket"] == "minute" and one["points"]
 

@@ -124,7 +124,8 @@ def test_one_upload_gives_the_processors_report(world: World) -> None:
         expected = world.reports[name]
         stats = read(world.db, "stats", Filters(upload=upload_id), 5)
         for key in ("levels", "entries", "lines", "first_timestamp", "last_timestamp",
-                    "rejected", "templates", "untimed_entries", "continuation_lines"):  # fmt: skip
+                    "rejected", "templates", "untimed_entries", "continuation_lines",
+                    "repaired", "filtered"):  # fmt: skip
             assert stats[key] == expected[key], (name, key)
         keys = ("template", "template_id", "count", "example", "line")
         mine = [{k: t[k] for k in keys} for t in stats["top_errors"]]
@@ -261,6 +262,117 @@ def test_an_auto_timeline_fits_its_span(world: World) -> None:
     )
     one = Filters(upload=world.ids["app.log"])
     assert read(world.db, "auto_bucket", one) == "minute"  # one generated log spans minutes
+    for f in (Filters(), one, Filters(operator="bob", level="ERROR")):
+        bucket, points = read(world.db, "timeline_auto", f)  # both from one snapshot
+        assert bucket == read(world.db, "auto_bucket", f)
+        assert (
+            points == read(world.db, "timeline", f, bucket) == read(world.db, "timeline", f, "auto")
+        )
+
+
+def test_top_errors_at_every_cut_match_hand_sql(world: World) -> None:
+    # Ties in count at the cut are ordered by template text, then id, as processor.py does.
+    for f, where in ((Filters(), ""), (Filters(operator="bob"), " WHERE operator = 'bob'")):
+        hand = world.sql(
+            "SELECT template_id, SUM(count) AS n, MIN(template) AS t FROM templates"
+            " WHERE level IN ('ERROR', 'CRITICAL') AND blob_id IN"
+            f" (SELECT blob_id FROM uploads{where}) GROUP BY template_id"
+            " ORDER BY n DESC, t, template_id"
+        )
+        assert len({n for _tid, n, _t in hand}) < len(hand)  # some counts tie
+        for n in range(1, len(hand) + 2):
+            top = read(world.db, "top_errors", f, n)
+            assert [(t["template_id"], t["count"], t["template"]) for t in top] == hand[:n]
+        stats = read(world.db, "stats", f, len(hand))
+        assert [t["template_id"] for t in stats["top_errors"]] == [i for i, _n, _t in hand]
+
+
+def test_every_blob_at_once_reads_like_a_selection_of_them(world: World, tmp_path: Path) -> None:
+    # With every analysed blob selected, the Reader reads whole tables; otherwise it reads
+    # the selected blobs' rows. A copy holding one more blob whose job failed (its rows
+    # must not count) takes the second way: both must give the same answers.
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(world.db) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    with sqlite3.connect(copy) as conn:
+        blob = conn.execute("SELECT MIN(blob_id) FROM results").fetchone()[0]
+        extra = conn.execute(
+            "INSERT INTO blobs (sha256, size, path, first_name, stored_at)"
+            " SELECT 'f' || sha256, size, path, first_name, stored_at FROM blobs WHERE id = ?",
+            (blob,),
+        ).lastrowid
+        job = conn.execute(
+            "INSERT INTO jobs (blob_id, state, created_at) VALUES (?, 'failed', '')", (extra,)
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO uploads (operator, original_name, size, sha256, compression,"
+            " started_at, received_at, status, blob_id) SELECT operator, original_name, size,"
+            " sha256, compression, started_at, received_at, status, ? FROM uploads"
+            " WHERE blob_id = ?",
+            (extra, blob),
+        )
+        columns = {
+            "results": "job_id, entries, lines, bytes, continuation_lines, untimed_entries,"
+            " filtered_lines, first_ts, last_ts, templates, templates_approximate, report_json",
+            "level_counts": "level, count",
+            "templates": "template_id, level, template, count, example, line",
+            "timeline": "minute, level, count",
+            "timeline_hour": "hour, level, count",
+            "timeline_day": "day, level, count",
+            "rejected": "reason, count",
+            "rejected_samples": "reason, line, text",
+            "repaired": "kind, count",
+            "filtered": "rule, count",
+            "formats": "format, confidence, lines, entries, bytes",
+        }
+        for table, names in columns.items():
+            conn.execute(
+                f"INSERT INTO {table} (blob_id, {names}) SELECT ?, {names} FROM {table}"
+                " WHERE blob_id = ?",
+                (extra, blob),
+            )
+        conn.execute("UPDATE results SET job_id = ? WHERE blob_id = ?", (job, extra))
+        assert conn.execute(
+            "SELECT COUNT(*) FROM templates WHERE blob_id = ?", (extra,)
+        ).fetchone()[0]
+    window = Filters(start=parse_time("2000-01-01"), end=parse_time("2100-01-01"))
+    for f in (Filters(), Filters(level="ERROR"), Filters(level="INFO"), window):
+        for method, *args in (
+            ("stats", f, 10),
+            ("top_errors", f, 20),
+            ("templates", f, Page(limit=1000)),
+            ("rejected", f),
+            ("span", f),
+            ("timeline", f, "minute"),
+            ("timeline", f, "hour"),
+            ("timeline", f, "day"),
+            ("timeline_auto", f),
+        ):
+            assert read(copy, method, *args) == read(world.db, method, *args), (method, f)
+
+
+def test_reads_of_many_tasks_share_a_few_connections(world: World) -> None:
+    alone = read(world.db, "stats", Filters(), 5)
+
+    async def together() -> list[Any]:
+        async with await Reader.open(world.db, connections=2) as reader:
+            return await asyncio.gather(
+                *(reader.stats(Filters(), 5) for _ in range(6)),
+                *(reader.timeline_auto(Filters()) for _ in range(3)),
+                reader.data_version(),
+            )
+
+    answers = asyncio.run(together())
+    assert answers[:6] == [alone] * 6
+    assert answers[6:9] == [read(world.db, "timeline_auto", Filters())] * 3
+
+    async def closed() -> None:
+        reader = await Reader.open(world.db, connections=1)
+        await reader.close()
+        await reader.stats(Filters(), 5)
+
+    with pytest.raises(StorageError, match="closed"):
+        asyncio.run(closed())
 
 
 def test_level_and_upload_filters(world: World) -> None:
