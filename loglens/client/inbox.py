@@ -6,8 +6,11 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable
+from typing import TypeVar
 
 from loglens.protocol import ErrorCode, Frame, FrameType, PeerError, raise_if_error, read_frame
+
+T = TypeVar("T")
 
 logger = logging.getLogger(__name__)
 
@@ -85,11 +88,12 @@ class Inbox:
             ErrorCode.UNEXPECTED_FRAME, f"the server sent {frame.type.name} during the upload"
         )
 
-    async def guard(self, write: Awaitable[None]) -> None:
-        """Await a drain within the timeout; when it breaks, prefer the server's reason."""
+    async def guard(self, write: Awaitable[T]) -> T:
+        """Await a drain (or a sendfile) within the timeout; when it breaks, prefer the
+        server's reason."""
         try:
             async with asyncio.timeout(self.timeout):
-                await write
+                result = await write
         except (OSError, TimeoutError):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_GRACE_SECONDS):
@@ -97,6 +101,7 @@ class Inbox:
             self.check()
             raise
         self.check()
+        return result
 
     def close(self) -> None:
         """Stop reading."""

@@ -10,7 +10,7 @@ import random
 import socket
 import ssl as ssl_module
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from loglens.client.answers import stored_result, with_analysis
 from loglens.client.inbox import Inbox
@@ -48,9 +48,6 @@ from loglens.protocol import (
 )
 
 logger = logging.getLogger(__name__)
-
-# Bytes read from the file at once (in a thread) and cut into DATA frames.
-READ_AHEAD_BYTES = 4 * 1024 * 1024
 
 
 class _Failure(Exception):
@@ -336,9 +333,12 @@ class _Session:
         return offset, duplicate
 
     async def _send_from(self, offset: int, writer: asyncio.StreamWriter, inbox: Inbox) -> None:
-        """Send the file's bytes from `offset` in DATA frames, reading ahead in a thread."""
+        """Send the file's bytes from `offset` in DATA frames.
+
+        Each frame's body goes from the page cache to the socket with `sendfile` (no copy
+        through Python); over TLS asyncio falls back to reading and writing.
+        """
         size, frame = self.payload.size, self.options.frame_bytes
-        block = max(frame, READ_AHEAD_BYTES // frame * frame)
         self.emit("sending", offset)
         if offset >= size:
             return
@@ -346,46 +346,31 @@ class _Session:
             handle = self.payload.path.open("rb")
         except OSError as exc:
             raise _unreadable(self.payload, exc) from exc
+        loop = asyncio.get_running_loop()
         with handle:
-            handle.seek(offset)
-            pending = asyncio.ensure_future(_read(self.payload, handle, min(block, size - offset)))
-            try:
-                position = offset
-                while position < size:
-                    data = await pending
-                    if len(data) < min(block, size - position):
-                        why = await asyncio.to_thread(changed_since, self.payload)
-                        raise _Failure(
-                            FILE_CHANGED,
-                            f"the file changed while it was being uploaded: {why or 'it shrank'}; "
-                            "upload it again",
-                            retryable=False,
-                        )
-                    after = position + len(data)
-                    if after < size:
-                        more = min(block, size - after)
-                        pending = asyncio.ensure_future(_read(self.payload, handle, more))
-                    view = memoryview(data)
-                    for start in range(0, len(data), frame):
-                        piece = view[start : start + frame]
-                        writer.write(FRAME_HEAD.pack(FrameType.DATA, len(piece)))
-                        writer.write(piece)
-                        await inbox.guard(writer.drain())
-                        self.bytes_sent += len(piece)
-                        self.emit("sending", position + start + len(piece))
-                    position = after
-            finally:
-                if not pending.done():  # let the thread finish before the file is closed
-                    with contextlib.suppress(Exception):
-                        await pending
-
-
-async def _read(payload: Payload, handle: BinaryIO, size: int) -> bytes:
-    """Read the next bytes to send in a thread, off the event loop."""
-    try:
-        return await asyncio.to_thread(handle.read, size)
-    except OSError as exc:
-        raise _unreadable(payload, exc) from exc
+            position = offset
+            while position < size:
+                length = min(frame, size - position)
+                writer.write(FRAME_HEAD.pack(FrameType.DATA, length))
+                try:
+                    sent = await inbox.guard(
+                        loop.sendfile(writer.transport, handle, position, length)
+                    )
+                except OSError as exc:
+                    if exc.errno is None or isinstance(exc, ConnectionError):
+                        raise
+                    raise _unreadable(self.payload, exc) from exc
+                if sent < length:
+                    why = await asyncio.to_thread(changed_since, self.payload)
+                    raise _Failure(
+                        FILE_CHANGED,
+                        f"the file changed while it was being uploaded: {why or 'it shrank'}; "
+                        "upload it again",
+                        retryable=False,
+                    )
+                position += length
+                self.bytes_sent += length
+                self.emit("sending", position)
 
 
 def _unreadable(payload: Payload, exc: OSError) -> _Failure:
