@@ -23,7 +23,14 @@ import aiosqlite
 from loglens.errors import StorageError
 from loglens.storage import rows
 from loglens.storage.models import Blob, Job, Results, Stored, Upload
-from loglens.storage.schema import ROLLUPS, SCHEMA, SCHEMA_VERSION, now
+from loglens.storage.schema import (
+    ADD_TO_SUMS,
+    DROP_EMPTY_SUMS,
+    ROLLUPS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    now,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -263,11 +270,17 @@ class Database:
             if blob is None:
                 return False
             blob_id = int(blob[0])
+            for sql in ADD_TO_SUMS:  # a rerun: its earlier rows leave the sums first
+                await conn.execute(sql, (-1, blob_id))
+            for sql in DROP_EMPTY_SUMS:
+                await conn.execute(sql, (blob_id,))
             await conn.execute("DELETE FROM results WHERE blob_id = ?", (blob_id,))
             for sql, params in rows.result_inserts(blob_id, job_id, results):
                 await conn.executemany(sql, params)
             for rollup in ROLLUPS:
                 await conn.execute(rollup, (blob_id,))
+            for sql in ADD_TO_SUMS:
+                await conn.execute(sql, (1, blob_id))
             await conn.execute(
                 "UPDATE jobs SET state = 'done', finished_at = ?, error = NULL WHERE id = ?",
                 (now(), job_id),

@@ -32,7 +32,7 @@ async def tally(
     """One aggregate over the selection's template rows at levels `only` (all if None) and
     matching `text`: how many distinct templates, and each one's entries at the levels
     `ranked` (templates with none there are left out)."""
-    head, source, params = sel.rows_of("templates")
+    head, source, params = sel.rows_of("templates", summed=text is None)
     where: list[str] = ["1 = 1"]
     where_params: list[Any] = []
     if only:
@@ -119,7 +119,7 @@ async def template_levels(
     """Per template id, its entries per level over the selection (only `level` if given)."""
     if not template_ids:
         return {}
-    head, source, params = sel.rows_of("templates")
+    head, source, params = sel.rows_of("templates", summed=True)
     only = " AND t.level = ?" if level else ""
     found = await rows(
         conn,

@@ -149,6 +149,22 @@ CREATE TABLE IF NOT EXISTS filtered (
     count   INTEGER NOT NULL,
     PRIMARY KEY (blob_id, rule)
 );
+CREATE TABLE IF NOT EXISTS level_counts_all (
+    level TEXT    NOT NULL PRIMARY KEY,
+    count INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS templates_all (
+    template_id TEXT    NOT NULL,
+    level       TEXT    NOT NULL,
+    count       INTEGER NOT NULL,
+    PRIMARY KEY (template_id, level)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS timeline_all (
+    minute TEXT    NOT NULL,
+    level  TEXT    NOT NULL,
+    count  INTEGER NOT NULL,
+    PRIMARY KEY (minute, level)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS formats (
     blob_id    INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
     format     TEXT    NOT NULL,
@@ -221,6 +237,27 @@ ROLLUPS = (
     "INSERT INTO timeline_day (blob_id, day, level, count)"
     " SELECT blob_id, substr(hour, 1, 10) || 'T00:00:00.000000Z', level, SUM(count)"
     " FROM timeline_hour WHERE blob_id = ? GROUP BY 2, 3",
+)
+
+# Sums over every blob with results of some of their detail tables (detail table -> sums,
+# keyed like it without blob_id): kept by `Database.finish_job` as results come and go, so
+# a query of everything reads one row per key instead of one per blob and key.
+SUMMED = {
+    "level_counts": ("level_counts_all", "level"),
+    "templates": ("templates_all", "template_id, level"),
+    "timeline": ("timeline_all", "minute, level"),
+}
+# Add (sign 1) or take away (sign -1) a blob's rows to or from the sums: params (sign,
+# blob_id); then drop the keys left at zero (params: blob_id).
+ADD_TO_SUMS = tuple(
+    f"INSERT INTO {sums} ({keys}, count) SELECT {keys}, ? * count FROM {table}"
+    f" WHERE blob_id = ? ON CONFLICT ({keys}) DO UPDATE SET count = count + excluded.count"
+    for table, (sums, keys) in SUMMED.items()
+)
+DROP_EMPTY_SUMS = tuple(
+    f"DELETE FROM {sums} WHERE count = 0 AND ({keys}) IN"
+    f" (SELECT {keys} FROM {table} WHERE blob_id = ?)"
+    for table, (sums, keys) in SUMMED.items()
 )
 
 # Detail tables of a blob's results (their rows go when the results row goes).

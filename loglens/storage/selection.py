@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from loglens.storage.filters import Filters
-from loglens.storage.schema import format_time
+from loglens.storage.schema import SUMMED, format_time
 
 
 @dataclass(frozen=True)
@@ -32,15 +32,20 @@ class Selection:
         """Whether the selection is cut to a time window."""
         return self.low is not None or self.high is not None
 
-    def rows_of(self, table: str, alias: str = "t") -> tuple[str, str, tuple[Any, ...]]:
+    def rows_of(
+        self, table: str, alias: str = "t", summed: bool = False
+    ) -> tuple[str, str, tuple[Any, ...]]:
         """The `WITH` head, the FROM source and the head's parameters that read the rows of
         a per-blob `table` (as `alias`) belonging to the selected blobs.
 
         When every analysed blob is selected, that is the whole table: each detail row
         belongs to a `results` row (a foreign key the writer enforces), so the table is read
-        in index order with no membership test. Otherwise `sel` drives, blob by blob."""
+        in index order with no membership test; with `summed`, for a query that only sums
+        `count` by the table's keys, its sums over every blob (`schema.SUMMED`) stand in for
+        it. Otherwise `sel` drives, blob by blob."""
         if self.every:
-            return "", f"{table} AS {alias}", ()
+            sums = SUMMED.get(table) if summed else None
+            return "", f"{sums[0] if sums else table} AS {alias}", ()
         source = f"sel CROSS JOIN {table} AS {alias} ON {alias}.blob_id = sel.blob_id"
         return self.cte, source, self.params
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 
 from loglens.storage.filters import LEVELS
-from loglens.storage.selection import Selection, iso
+from loglens.storage.selection import Selection
 
 # Compound SELECTs have at most 500 arms in SQLite; a few reasons exist, but stay well under.
 _ARMS = 64
-_LEVEL_ORDER = {name: i for i, name in enumerate(LEVELS)}
+# A level's place in LEVELS (other levels after them, by name).
+_LEVEL_RANK = (
+    "CASE t.level "
+    + " ".join(f"WHEN '{name}' THEN {rank}" for rank, name in enumerate(LEVELS))
+    + f" ELSE {len(LEVELS)} END"
+)
 _BUCKET_SQL = {
     "minute": "t.minute",
     "hour": "substr(t.minute, 1, 13) || ':00:00.000000Z'",
@@ -24,8 +29,8 @@ _BUCKET_SQL = {
 async def rows(
     conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
 ) -> list[tuple[Any, ...]]:
-    """All rows of a query, as tuples."""
-    return [tuple(row) for row in await conn.execute_fetchall(sql, tuple(params))]
+    """All rows of a query, as tuples (the connections' rows are plain tuples)."""
+    return cast(list[tuple[Any, ...]], list(await conn.execute_fetchall(sql, tuple(params))))
 
 
 async def totals(conn: aiosqlite.Connection, sel: Selection) -> tuple[Selection, tuple[Any, ...]]:
@@ -118,12 +123,12 @@ async def levels_of(
     only = " AND t.level = ?" if level else ""
     extra = [level] if level else []
     if sel.window:
-        head, source, params = sel.rows_of("timeline")
+        head, source, params = sel.rows_of("timeline", summed=True)
         window, window_params = sel.minute_clause("t")
         sql = f"{head} SELECT t.level, SUM(t.count) FROM {source} WHERE 1 = 1{window}{only}"
         params = (*params, *window_params)
     else:
-        head, source, params = sel.rows_of("level_counts")
+        head, source, params = sel.rows_of("level_counts", summed=True)
         sql = f"{head} SELECT t.level, SUM(t.count) FROM {source} WHERE 1 = 1{only}"
     sql += " GROUP BY t.level"
     params = (*params, *extra)
@@ -141,30 +146,26 @@ async def timeline_points(
     only = " AND t.level = ?" if level else ""
     if sel.window or bucket == "minute":
         # A window is cut by minute, so it reads the minute table (its index bounds it).
-        head, source, params = sel.rows_of("timeline")
+        head, source, params = sel.rows_of("timeline", summed=True)
         window, window_params = sel.minute_clause("t")
-        sql = (
-            f"{head} SELECT {_BUCKET_SQL[bucket]} AS bucket, t.level, SUM(t.count)"
-            f" FROM {source} WHERE 1 = 1{window}{only} GROUP BY bucket, t.level"
-        )
+        column, where = _BUCKET_SQL[bucket], f"1 = 1{window}{only}"
         params = (*params, *window_params)
     else:
         head, source, params = sel.rows_of(f"timeline_{bucket}")
-        sql = (
-            f"{head} SELECT t.{bucket} AS bucket, t.level, SUM(t.count)"
-            f" FROM {source} WHERE 1 = 1{only} GROUP BY bucket, t.level"
-        )
-    found = await rows(conn, sql, (*params, *([level] if level else [])))
-    last = len(_LEVEL_ORDER)
-    found.sort(key=lambda row: (row[0], _LEVEL_ORDER.get(row[1], last), row[1]))
-    names: dict[str, str | None] = {}  # a bucket's ISO form, once per bucket
-    points = []
-    for stamp, lvl, count in found:
-        name = names.get(stamp)
-        if name is None:
-            name = names[stamp] = iso(stamp)
-        points.append({"bucket": name, "level": lvl, "count": count})
-    return points
+        column, where = f"t.{bucket}", f"1 = 1{only}"
+    if sel.every and bucket == "minute":
+        count, group = "t.count", ""  # the sums over every blob: a row per minute and level
+    else:
+        count, group = "SUM(t.count)", f" GROUP BY {column}, t.level"
+    # Buckets start a minute, so their ISO form (`iso`) is their first 19 characters and Z.
+    # Read in bucket order, SQLite only orders the levels within each bucket.
+    found = await rows(
+        conn,
+        f"{head} SELECT substr({column}, 1, 19) || 'Z', t.level, {count} FROM {source}"
+        f" WHERE {where}{group} ORDER BY {column}, {_LEVEL_RANK}, t.level",
+        (*params, *([level] if level else [])),
+    )
+    return [{"bucket": name, "level": lvl, "count": count} for name, lvl, count in found]
 
 
 async def window_bounds(

@@ -17,7 +17,7 @@ from loglens.processor.local import Options, analyse
 from loglens.processor.options import file_source
 from loglens.storage import SCHEMA_VERSION, Database, Results
 from loglens.storage.results import results_from_analysis
-from loglens.storage.schema import format_time
+from loglens.storage.schema import SUMMED, format_time
 from tests.conftest import ROOT, MakeLog
 
 SENT = ("5" * 64, 1234, "none")  # sha256, size and compression of the bytes as sent
@@ -240,6 +240,12 @@ async def test_results_round_trip(tmp_path: Path, make_log: MakeLog) -> None:
     ]
     timed = report["entries"] - report["untimed_entries"]
     assert query(db_path, "SELECT SUM(count) FROM upload_timeline") == [(timed,)]
+    assert query(db_path, "SELECT kind, count FROM repaired") == list(report["repaired"].items())
+    # The sums over every blob hold this blob's rows once, though its job ran twice.
+    for table, (sums, keys) in SUMMED.items():
+        assert query(db_path, f"SELECT {keys}, count FROM {sums} ORDER BY {keys}") == query(
+            db_path, f"SELECT {keys}, count FROM {table} ORDER BY {keys}"
+        ), sums
     minutes = [m for (m,) in query(db_path, "SELECT DISTINCT minute FROM timeline")]
     assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:00\.000000Z", m) for m in minutes)
     assert query(db_path, "SELECT SUM(count) FROM templates") == [(report["entries"],)]
