@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
@@ -60,8 +61,9 @@ class Answer:
         self._cache: ResponseCache | None = request.app.state.cache
         self._key = f"{request.url.path}?{request.url.query}"
 
-    async def __call__(self, adapter: TypeAdapter[Any], compute: Compute) -> Response:
-        """The body of `compute(reader)` as the response model has it."""
+    async def __call__(self, adapter: TypeAdapter[Any] | None, compute: Compute) -> Response:
+        """The body of `compute(reader)` as the response model has it (`adapter` None: the
+        answer is JSON already)."""
         if self._cache is None:
             body = _body(adapter, await compute(self.reader))
         else:
@@ -87,9 +89,6 @@ def build_router(default_top: int) -> APIRouter:
     upload_json = TypeAdapter(models.UploadDetail)
     top_json = TypeAdapter(list[models.TopError])
     templates_json = TypeAdapter(models.TemplatePage)
-    # Tens of thousands of points (a minute timeline) are not validated one by one: the
-    # Reader builds them with exactly models.Timeline's fields and types (the docs' schema).
-    timeline_json: TypeAdapter[Any] = TypeAdapter(Any)
     rejected_json = TypeAdapter(models.Rejected)
 
     @router.get("/me", summary="Who the token belongs to", tags=["auth"])
@@ -252,14 +251,13 @@ def build_router(default_top: int) -> APIRouter:
         """Entries per bucket (minute, hour or day, UTC) and level; empty buckets are left
         out. Timed entries only."""
 
-        async def compute(db: Reader) -> Json:
-            if bucket == "auto":
-                chosen, points = await db.timeline_auto(f)  # one snapshot for both
-            else:
-                chosen, points = bucket, await db.timeline(f, bucket)
-            return {"bucket": chosen, "points": points}
+        async def compute(db: Reader) -> bytes:
+            # Tens of thousands of points (a minute timeline) come as JSON text from SQLite,
+            # in models.Timeline's shape; "auto" picks the bucket in the same snapshot.
+            chosen, points = await db.timeline_json(f, bucket)
+            return f'{{"bucket":{json.dumps(chosen)},"points":{points}}}'.encode()
 
-        return await answer(timeline_json, compute)
+        return await answer(None, compute)
 
     @router.get(
         "/rejected",
@@ -286,8 +284,11 @@ def build_router(default_top: int) -> APIRouter:
 Json = dict[str, Any]
 
 
-def _body(adapter: TypeAdapter[Any], data: Any) -> bytes:
-    """`data` validated by the response model and serialised, both in pydantic-core."""
+def _body(adapter: TypeAdapter[Any] | None, data: Any) -> bytes:
+    """`data` validated by the response model and serialised, both in pydantic-core (or
+    as it is, without a model: JSON bytes already)."""
+    if adapter is None:
+        return bytes(data)
     return adapter.dump_json(adapter.validate_python(data))
 
 

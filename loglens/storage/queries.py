@@ -54,6 +54,7 @@ from loglens.storage.summaries import (
     repaired,
     rows,
     scalar,
+    timeline_json,
     timeline_points,
     totals,
     window_bounds,
@@ -300,6 +301,17 @@ class Reader:
             sel, figures = await totals(conn, select(f))
             bucket = fitting_bucket(*(await _span(conn, sel, figures)))
             return bucket, await timeline_points(conn, sel, f.level, bucket)
+
+    async def timeline_json(self, f: Filters, bucket: str = "auto") -> tuple[str, str]:
+        """`(bucket, points)` as `timeline_auto` (or in the given bucket), with the points
+        as JSON text: a list of {bucket, level, count}, ready to send."""
+        if bucket != "auto":
+            check_bucket(bucket)
+        async with self._read("timeline") as conn:
+            sel, figures = await totals(conn, select(f))
+            if bucket == "auto":
+                bucket = fitting_bucket(*(await _span(conn, sel, figures)))
+            return bucket, await timeline_json(conn, sel, f.level, bucket)
 
     async def auto_bucket(self, f: Filters) -> str:
         """The finest bucket (minute, hour, day) giving at most AUTO_BUCKETS buckets over the

@@ -143,6 +143,32 @@ async def timeline_points(
 ) -> list[dict[str, Any]]:
     """Entries per `bucket` (minute, hour, day) and level (only `level` if given), ordered
     by bucket then level: [{bucket (ISO), level, count}]."""
+    head, query, params = _timeline_query(sel, level, bucket)
+    found = await rows(conn, f"{head} {query}", params)
+    return [{"bucket": name, "level": lvl, "count": count} for name, lvl, count in found]
+
+
+async def timeline_json(
+    conn: aiosqlite.Connection, sel: Selection, level: str | None, bucket: str
+) -> str:
+    """The points of `timeline_points` as JSON text, written by SQLite (no Python object
+    per point): `[{"bucket":...,"level":...,"count":...},...]`."""
+    head, query, params = _timeline_query(sel, level, bucket)
+    # An aggregate of an ordered subquery keeps its order (SQLite keeps such ORDER BYs).
+    found = await rows(
+        conn,
+        f"{head} SELECT json_group_array(json_object('bucket', p.bucket, 'level', p.level,"
+        f" 'count', p.count)) FROM ({query}) AS p",
+        params,
+    )
+    return str(found[0][0])
+
+
+def _timeline_query(
+    sel: Selection, level: str | None, bucket: str
+) -> tuple[str, str, tuple[Any, ...]]:
+    """The `WITH` head, the `SELECT bucket, level, count ... ORDER BY` of a timeline, and
+    their parameters."""
     only = " AND t.level = ?" if level else ""
     if sel.window or bucket == "minute":
         # A window is cut by minute, so it reads the minute table (its index bounds it).
@@ -158,14 +184,11 @@ async def timeline_points(
     else:
         count, group = "SUM(t.count)", f" GROUP BY {column}, t.level"
     # Buckets start a minute, so their ISO form (`iso`) is their first 19 characters and Z.
-    # Read in bucket order, SQLite only orders the levels within each bucket.
-    found = await rows(
-        conn,
-        f"{head} SELECT substr({column}, 1, 19) || 'Z', t.level, {count} FROM {source}"
-        f" WHERE {where}{group} ORDER BY {column}, {_LEVEL_RANK}, t.level",
-        (*params, *([level] if level else [])),
+    query = (
+        f"SELECT substr({column}, 1, 19) || 'Z' AS bucket, t.level AS level, {count} AS count"
+        f" FROM {source} WHERE {where}{group} ORDER BY {column}, {_LEVEL_RANK}, t.level"
     )
-    return [{"bucket": name, "level": lvl, "count": count} for name, lvl, count in found]
+    return head, query, (*params, *([level] if level else []))
 
 
 async def window_bounds(

@@ -263,7 +263,17 @@ def test_an_auto_timeline_fits_its_span(world: World) -> None:
     one = Filters(upload=world.ids["app.log"])
     assert read(world.db, "auto_bucket", one) == "minute"  # one generated log spans minutes
     for f in (Filters(), one, Filters(operator="bob", level="ERROR")):
+        for bucket in ("minute", "hour", "day"):  # the same points as JSON text, in order
+            as_json = read(world.db, "timeline_json", f, bucket)
+            assert (as_json[0], json.loads(as_json[1])) == (
+                bucket,
+                read(world.db, "timeline", f, bucket),
+            )
         bucket, points = read(world.db, "timeline_auto", f)  # both from one snapshot
+        assert read(world.db, "timeline_json", f) == (
+            bucket,
+            json.dumps(points, separators=(",", ":")),
+        )
         assert bucket == read(world.db, "auto_bucket", f)
         assert (
             points == read(world.db, "timeline", f, bucket) == read(world.db, "timeline", f, "auto")
@@ -347,6 +357,7 @@ def test_every_blob_at_once_reads_like_a_selection_of_them(world: World, tmp_pat
             ("timeline", f, "hour"),
             ("timeline", f, "day"),
             ("timeline_auto", f),
+            ("timeline_json", f, "minute"),
         ):
             assert read(copy, method, *args) == read(world.db, method, *args), (method, f)
 
