@@ -17,6 +17,7 @@ import logging
 import multiprocessing
 import ssl as ssl_module
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from typing import Any
@@ -38,6 +39,7 @@ SHUTDOWN_GRACE = 10.0
 # Seconds the processor gets to finish its running jobs when the server stops.
 PROCESSOR_GRACE = 10.0
 _SWEEP_SECONDS = 3600.0
+IO_THREADS = 8
 
 
 class Server:
@@ -61,6 +63,9 @@ class Server:
         self._processor: _ProcessorLink | None = None
         self._closing = False
         self._sweeper: asyncio.Task[None] | None = None
+        # Threads for the uploads' file writes, hashing and fsyncs (hashlib and file I/O
+        # release the GIL, so they run beside the event loop).
+        self.io = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="upload-io")
 
     @property
     def db(self) -> Database:
@@ -117,6 +122,7 @@ class Server:
             await self._processor.stop(PROCESSOR_GRACE)
         if self._db is not None:
             await self._db.close()
+        await asyncio.to_thread(self.io.shutdown, wait=True)
         logger.info("server stopped")
 
     async def _sweep_partials(self) -> None:

@@ -9,6 +9,7 @@ as stored before its bytes are fsynced and their SHA-256 verified.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hmac
 import logging
@@ -67,7 +68,8 @@ class Session:
         self.peer = str(writer.get_extra_info("peername"))
         self.task: asyncio.Task[Any] | None = None
         self.busy = False  # inside an upload (shutdown lets it finish)
-        self._io: asyncio.Future[Any] | None = None  # the last operation on the upload's file
+        # Operations on the upload's file still running in threads, if any.
+        self._file_ops: list[concurrent.futures.Future[Any]] = []
         self._taken_over = False
 
     async def run(self) -> None:
@@ -327,9 +329,10 @@ class Session:
             finally:
                 # A write may still run in its thread (the session was cancelled while
                 # awaiting it): let it end before the file is closed and handed over.
-                if self._io is not None and not self._io.done():
-                    await asyncio.wait({self._io})
-                partial.close()
+                try:
+                    await self._file_ops_ended()
+                finally:
+                    partial.close()
             if partial.hexdigest() != header.sha256:
                 await self._fail(upload_id, "hash mismatch")
                 raise PeerError(
@@ -379,7 +382,9 @@ class Session:
                     f"upload rejected: more than the {header.size:,} bytes the header announced",
                 )
             await self._settle(pending)
-            pending = self._start_file_op(partial.write, frame.data)
+            # The frame is written and hashed in a thread while this loop reads the next.
+            # (Writing and hashing in two threads at once cost more than it gained.)
+            pending = self._submit(partial.write, frame.data)
             if received >= next_progress:
                 await self._settle(pending)
                 pending = None
@@ -399,14 +404,28 @@ class Session:
         if pending is not None:
             await pending
 
-    def _start_file_op(self, op: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-        """Run a blocking operation on the upload's file in a thread; it is remembered so
-        that the file is never closed under it."""
-        self._io = asyncio.get_running_loop().run_in_executor(None, op, *args)
-        return self._io
+    async def _file_op(self, op: Callable[[], Any]) -> Any:
+        """Run one blocking operation on the upload's file in a thread; return its result."""
+        return await self._submit(op)
 
-    async def _file_op(self, op: Callable[..., Any], *args: Any) -> Any:
-        return await self._start_file_op(op, *args)
+    def _submit(self, op: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Run a blocking operation on the upload's file in a thread of the server's I/O
+        pool; it is remembered so that the file is never closed under it."""
+        running = self.server.io.submit(op, *args)
+        self._file_ops = [f for f in self._file_ops if not f.done()] + [running]
+        return asyncio.wrap_future(running)
+
+    async def _file_ops_ended(self) -> None:
+        """Wait until no operation on the upload's file runs any more. A cancelled await
+        does not stop a thread, so this waits on the threads' own futures."""
+        running = [f for f in self._file_ops if not f.done()]
+        if not running:
+            return
+        try:
+            await asyncio.shield(asyncio.to_thread(concurrent.futures.wait, running))
+        except asyncio.CancelledError:
+            concurrent.futures.wait(running)  # cancelled again: a frame's write is short
+            raise
 
     async def _expect_end(self) -> None:
         frame = await self._read()
