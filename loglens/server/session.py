@@ -9,12 +9,9 @@ as stored before its bytes are fsynced and their SHA-256 verified.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import hmac
 import logging
-import shutil
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +30,7 @@ from loglens.protocol import (
     encode_error,
     read_frame,
 )
-from loglens.server.files import PartialFile, decompress
+from loglens.server.receive import Receiver
 from loglens.storage import Stored
 
 if TYPE_CHECKING:
@@ -41,8 +38,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Bytes between two PROGRESS frames (each one follows an fsync).
-PROGRESS_BYTES = 256 * 1024 * 1024
 # Seconds a closing connection gets to read its last frame (see close_gently).
 CLOSE_SECONDS = 2.0
 
@@ -68,8 +63,6 @@ class Session:
         self.peer = str(writer.get_extra_info("peername"))
         self.task: asyncio.Task[Any] | None = None
         self.busy = False  # inside an upload (shutdown lets it finish)
-        # Operations on the upload's file still running in threads, if any.
-        self._file_ops: list[concurrent.futures.Future[Any]] = []
         self._taken_over = False
 
     async def run(self) -> None:
@@ -78,7 +71,7 @@ class Session:
             await self._handshake()
             while True:
                 try:
-                    frame = await self._read(first=True)
+                    frame = await self.next_frame(first=True)
                 except asyncio.IncompleteReadError as exc:
                     if exc.partial:
                         logger.info("%s: connection closed inside a frame", self.peer)
@@ -128,7 +121,7 @@ class Session:
                 f"protocol version {version} is not supported: this server speaks {VERSION}",
             )
 
-    async def _read(self, first: bool = False) -> Frame:
+    async def next_frame(self, first: bool = False) -> Frame:
         """Read a frame within the idle time; the limits are checked before the body."""
         try:
             async with asyncio.timeout(self.config.idle_timeout):
@@ -152,7 +145,7 @@ class Session:
         except (ConnectionError, TimeoutError):
             pass
 
-    async def _send_json(self, frame_type: FrameType, body: dict[str, Any]) -> None:
+    async def send_json(self, frame_type: FrameType, body: dict[str, Any]) -> None:
         await self._send(encode(frame_type, body))
 
     async def _close(self) -> None:
@@ -189,7 +182,7 @@ class Session:
             upload_id = await db.create_upload(
                 operator, header.name, header.size, header.sha256, header.compression
             )
-            await self._send_json(
+            await self.send_json(
                 FrameType.ACCEPTED,
                 {"upload_id": upload_id, "offset": header.size, "duplicate": True},
             )
@@ -212,7 +205,7 @@ class Session:
         self, upload_id: int, header: UploadHeader, stored: Stored, content: tuple[str, int]
     ) -> None:
         """Send STORED, and PROCESSED once the analysis ended if the client waits for it."""
-        await self._send_json(
+        await self.send_json(
             FrameType.STORED,
             {
                 "upload_id": upload_id,
@@ -225,7 +218,7 @@ class Session:
             },
         )
         if header.wait:
-            await self._send_json(FrameType.PROCESSED, await self._processed(upload_id, stored))
+            await self.send_json(FrameType.PROCESSED, await self._processed(upload_id, stored))
 
     async def _already_stored(self, operator: str, header: UploadHeader) -> bool:
         """Answer the resume of an upload that was stored meanwhile (the connection dropped
@@ -244,7 +237,7 @@ class Session:
         blob = await db.blob(upload.blob_id) if upload.blob_id is not None else None
         if job is None or blob is None:
             return False
-        await self._send_json(
+        await self.send_json(
             FrameType.ACCEPTED,
             {"upload_id": upload.id, "offset": header.size, "duplicate": upload.duplicate},
         )
@@ -313,141 +306,19 @@ class Session:
     async def _receive(
         self, upload_id: int, header: UploadHeader
     ) -> tuple[Stored, tuple[str, int]]:
-        """Receive the bytes of an upload into its partial file, verify and store them."""
-        storage, loop = self.server.storage, asyncio.get_running_loop()
-        path = storage.partial_path(upload_id)
+        """Receive the bytes of an upload this session holds, verify and store them."""
         try:
-            partial = await asyncio.to_thread(PartialFile, path, header.size)
-            try:
-                await self._check_space(header.size - partial.offset)
-                await self._send_json(
-                    FrameType.ACCEPTED,
-                    {"upload_id": upload_id, "offset": partial.offset, "duplicate": False},
-                )
-                await self._receive_data(partial, header, upload_id)
-                await self._file_op(partial.sync)
-            finally:
-                # A write may still run in its thread (the session was cancelled while
-                # awaiting it): let it end before the file is closed and handed over.
-                try:
-                    await self._file_ops_ended()
-                finally:
-                    partial.close()
-            if partial.hexdigest() != header.sha256:
-                await self._fail(upload_id, "hash mismatch")
-                raise PeerError(
-                    ErrorCode.HASH_MISMATCH,
-                    f"upload rejected: the bytes received hash to {partial.hexdigest()}, the "
-                    f"header said {header.sha256}; nothing was stored",
-                )
-            content_sha, content_size, source = header.sha256, header.size, path
-            if header.compression == "gzip":
-                source = storage.content_path(upload_id)
-                try:
-                    content_sha, content_size = await loop.run_in_executor(
-                        None, decompress, path, source, self.config.max_decompressed_bytes
-                    )
-                except PeerError as exc:
-                    await self._fail(upload_id, exc.message)
-                    raise
-            name = await asyncio.to_thread(storage.install, source, content_sha, header.mtime)
-            if source != path:
-                path.unlink(missing_ok=True)
-            stored = await self.server.db.store_upload(upload_id, content_sha, content_size, name)
-            return stored, (content_sha, content_size)
+            return await Receiver(self, upload_id, header).run()
         finally:
             self._release(upload_id)
 
-    async def _receive_data(
-        self, partial: PartialFile, header: UploadHeader, upload_id: int
-    ) -> None:
-        """Write DATA frames until END; the write of one frame overlaps the read of the next."""
-        pending: asyncio.Future[Any] | None = None
-        next_progress = partial.offset + PROGRESS_BYTES
-        received = partial.offset
-        while True:
-            frame = await self._read()
-            if frame.type is FrameType.END:
-                break
-            if frame.type is not FrameType.DATA:
-                raise PeerError(
-                    ErrorCode.UNEXPECTED_FRAME, f"expected DATA or END, got {frame.type.name}"
-                )
-            received += len(frame.data)
-            if received > header.size:
-                await self._settle(pending)
-                await self._fail(upload_id, "more bytes than announced")
-                raise PeerError(
-                    ErrorCode.SIZE_MISMATCH,
-                    f"upload rejected: more than the {header.size:,} bytes the header announced",
-                )
-            await self._settle(pending)
-            # The frame is written and hashed in a thread while this loop reads the next.
-            # (Writing and hashing in two threads at once cost more than it gained.)
-            pending = self._submit(partial.write, frame.data)
-            if received >= next_progress:
-                await self._settle(pending)
-                pending = None
-                offset = await self._file_op(partial.sync)
-                await self._send_json(FrameType.PROGRESS, {"offset": offset})
-                next_progress = offset + PROGRESS_BYTES
-        await self._settle(pending)
-        if received != header.size:
-            raise PeerError(
-                ErrorCode.SIZE_MISMATCH,
-                f"upload incomplete: END after {received:,} of {header.size:,} bytes; "
-                f"resume upload {upload_id} to send the rest",
-            )
-
-    @staticmethod
-    async def _settle(pending: Awaitable[Any] | None) -> None:
-        if pending is not None:
-            await pending
-
-    async def _file_op(self, op: Callable[[], Any]) -> Any:
-        """Run one blocking operation on the upload's file in a thread; return its result."""
-        return await self._submit(op)
-
-    def _submit(self, op: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-        """Run a blocking operation on the upload's file in a thread of the server's I/O
-        pool; it is remembered so that the file is never closed under it."""
-        running = self.server.io.submit(op, *args)
-        self._file_ops = [f for f in self._file_ops if not f.done()] + [running]
-        return asyncio.wrap_future(running)
-
-    async def _file_ops_ended(self) -> None:
-        """Wait until no operation on the upload's file runs any more. A cancelled await
-        does not stop a thread, so this waits on the threads' own futures."""
-        running = [f for f in self._file_ops if not f.done()]
-        if not running:
-            return
-        try:
-            await asyncio.shield(asyncio.to_thread(concurrent.futures.wait, running))
-        except asyncio.CancelledError:
-            concurrent.futures.wait(running)  # cancelled again: a frame's write is short
-            raise
-
     async def _expect_end(self) -> None:
-        frame = await self._read()
+        frame = await self.next_frame()
         if frame.type is not FrameType.END:
             raise PeerError(
                 ErrorCode.UNEXPECTED_FRAME,
                 f"the server already holds this content: expected END, got {frame.type.name}",
             )
-
-    async def _check_space(self, needed: int) -> None:
-        free = (await asyncio.to_thread(shutil.disk_usage, self.server.storage.root)).free
-        if needed > free:
-            raise PeerError(
-                ErrorCode.INSUFFICIENT_STORAGE,
-                f"upload refused: it needs {needed:,} more bytes and the server has "
-                f"{free:,} free; try again later",
-            )
-
-    async def _fail(self, upload_id: int, why: str) -> None:
-        """Record a failed upload and delete its bytes: nothing half-written stays."""
-        await asyncio.to_thread(self.server.storage.discard, upload_id)
-        await self.server.db.fail_upload(upload_id, why)
 
 
 async def close_gently(

@@ -1,0 +1,163 @@
+"""The bytes of one upload: into its partial file, verified, decompressed and stored.
+
+The frames are read while the previous frame is written and hashed in a thread of the
+server's I/O pool. Whatever ends the upload (the end, an error, a cancelled session), the
+file is closed only once no thread works on it any more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import shutil
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from loglens.protocol import ErrorCode, FrameType, PeerError, UploadHeader
+from loglens.server.files import PartialFile, decompress
+from loglens.storage import Stored
+
+if TYPE_CHECKING:
+    from loglens.server.session import Session
+
+# Bytes between two PROGRESS frames (each one follows an fsync).
+PROGRESS_BYTES = 256 * 1024 * 1024
+
+
+class Receiver:
+    """Receive one upload for a session that holds it."""
+
+    def __init__(self, session: Session, upload_id: int, header: UploadHeader) -> None:
+        self.session = session
+        self.server = session.server
+        self.upload_id = upload_id
+        self.header = header
+        # Operations on the upload's file still running in threads, if any.
+        self._file_ops: list[concurrent.futures.Future[Any]] = []
+
+    async def run(self) -> tuple[Stored, tuple[str, int]]:
+        """Receive the bytes into the partial file, verify and store them; return what
+        was recorded and the content's SHA-256 and size."""
+        storage, loop = self.server.storage, asyncio.get_running_loop()
+        upload_id, header = self.upload_id, self.header
+        path = storage.partial_path(upload_id)
+        partial = await asyncio.to_thread(PartialFile, path, header.size)
+        try:
+            await self._check_space(header.size - partial.offset)
+            await self.session.send_json(
+                FrameType.ACCEPTED,
+                {"upload_id": upload_id, "offset": partial.offset, "duplicate": False},
+            )
+            await self._receive_data(partial)
+            await self._file_op(partial.sync)
+        finally:
+            # A write may still run in its thread (the session was cancelled while
+            # awaiting it): let it end before the file is closed and handed over.
+            try:
+                await self._file_ops_ended()
+            finally:
+                partial.close()
+        if partial.hexdigest() != header.sha256:
+            await self._fail(upload_id, "hash mismatch")
+            raise PeerError(
+                ErrorCode.HASH_MISMATCH,
+                f"upload rejected: the bytes received hash to {partial.hexdigest()}, the "
+                f"header said {header.sha256}; nothing was stored",
+            )
+        content_sha, content_size, source = header.sha256, header.size, path
+        if header.compression == "gzip":
+            source = storage.content_path(upload_id)
+            try:
+                content_sha, content_size = await loop.run_in_executor(
+                    None, decompress, path, source, self.server.config.max_decompressed_bytes
+                )
+            except PeerError as exc:
+                await self._fail(upload_id, exc.message)
+                raise
+        name = await asyncio.to_thread(storage.install, source, content_sha, header.mtime)
+        if source != path:
+            path.unlink(missing_ok=True)
+        stored = await self.server.db.store_upload(upload_id, content_sha, content_size, name)
+        return stored, (content_sha, content_size)
+
+    async def _receive_data(self, partial: PartialFile) -> None:
+        """Write DATA frames until END; the write of one frame overlaps the read of the next."""
+        header, upload_id = self.header, self.upload_id
+        pending: asyncio.Future[Any] | None = None
+        next_progress = partial.offset + PROGRESS_BYTES
+        received = partial.offset
+        while True:
+            frame = await self.session.next_frame()
+            if frame.type is FrameType.END:
+                break
+            if frame.type is not FrameType.DATA:
+                raise PeerError(
+                    ErrorCode.UNEXPECTED_FRAME, f"expected DATA or END, got {frame.type.name}"
+                )
+            received += len(frame.data)
+            if received > header.size:
+                await self._settle(pending)
+                await self._fail(upload_id, "more bytes than announced")
+                raise PeerError(
+                    ErrorCode.SIZE_MISMATCH,
+                    f"upload rejected: more than the {header.size:,} bytes the header announced",
+                )
+            await self._settle(pending)
+            # The frame is written and hashed in a thread while this loop reads the next.
+            # (Writing and hashing in two threads at once cost more than it gained.)
+            pending = self._submit(partial.write, frame.data)
+            if received >= next_progress:
+                await self._settle(pending)
+                pending = None
+                offset = await self._file_op(partial.sync)
+                await self.session.send_json(FrameType.PROGRESS, {"offset": offset})
+                next_progress = offset + PROGRESS_BYTES
+        await self._settle(pending)
+        if received != header.size:
+            raise PeerError(
+                ErrorCode.SIZE_MISMATCH,
+                f"upload incomplete: END after {received:,} of {header.size:,} bytes; "
+                f"resume upload {upload_id} to send the rest",
+            )
+
+    @staticmethod
+    async def _settle(pending: Awaitable[Any] | None) -> None:
+        if pending is not None:
+            await pending
+
+    async def _file_op(self, op: Callable[[], Any]) -> Any:
+        """Run one blocking operation on the upload's file in a thread; return its result."""
+        return await self._submit(op)
+
+    def _submit(self, op: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Run a blocking operation on the upload's file in a thread of the server's I/O
+        pool; it is remembered so that the file is never closed under it."""
+        running = self.server.io.submit(op, *args)
+        self._file_ops = [f for f in self._file_ops if not f.done()] + [running]
+        return asyncio.wrap_future(running)
+
+    async def _file_ops_ended(self) -> None:
+        """Wait until no operation on the upload's file runs any more. A cancelled await
+        does not stop a thread, so this waits on the threads' own futures."""
+        running = [f for f in self._file_ops if not f.done()]
+        if not running:
+            return
+        try:
+            await asyncio.shield(asyncio.to_thread(concurrent.futures.wait, running))
+        except asyncio.CancelledError:
+            concurrent.futures.wait(running)  # cancelled again: a frame's write is short
+            raise
+
+    async def _check_space(self, needed: int) -> None:
+        free = (await asyncio.to_thread(shutil.disk_usage, self.server.storage.root)).free
+        if needed > free:
+            raise PeerError(
+                ErrorCode.INSUFFICIENT_STORAGE,
+                f"upload refused: it needs {needed:,} more bytes and the server has "
+                f"{free:,} free; try again later",
+            )
+
+    async def _fail(self, upload_id: int, why: str) -> None:
+        """Record a failed upload and delete its bytes: nothing half-written stays."""
+        await asyncio.to_thread(self.server.storage.discard, upload_id)
+        await self.server.db.fail_upload(upload_id, why)
