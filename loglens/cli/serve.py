@@ -35,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--db-path", type=Path, help="SQLite results database (DB_PATH)")
     parser.add_argument("--workers", type=int, help="analysis worker processes (WORKERS)")
     parser.add_argument("--env-file", default=".env", help="settings file (.env)")
-    parser.add_argument("--verbose", action="store_true", help="log every connection")
+    parser.add_argument(
+        "--quiet", action="store_true", help="do not log each upload and client error"
+    )
     return parser
 
 
@@ -67,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not args.verbose:
+    if args.quiet:
         logging.getLogger("loglens.server.session").setLevel(logging.WARNING)
     try:
         config = _settings(args)

@@ -59,6 +59,7 @@ async def test_upload_is_stored_verified_and_recorded(loglens_server: ServerHand
         stored["upload_id"],
     ) == [("alice", "app.log", len(LINES), stored["sha256"], "stored")]
     assert not list((loglens_server.storage_path / "partial").iterdir())
+    assert f"upload {stored['upload_id']} by alice stored: app.log" in loglens_server.log()
 
 
 async def test_wait_returns_the_analysis(loglens_server: ServerHandle) -> None:
