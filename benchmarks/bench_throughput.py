@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.baselines import drain3_templates, messages_after_level, textbook  # noqa: E402
+from benchmarks.proctree import process_tree  # noqa: E402
 from loglens.config import parse_size  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
@@ -58,26 +59,6 @@ def ensure_log(size: int, fmt: str, seed: int) -> Path:
         )  # fmt: skip
         partial.rename(path)
     return path
-
-
-def _tree(root: int) -> list[int]:
-    """The pids of `root` and all its descendants."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(entry))
-    found, stack = [], [root]
-    while stack:
-        pid = stack.pop()
-        found.append(pid)
-        stack.extend(children.get(pid, []))
-    return found
 
 
 def _memory_kib(pids: list[int]) -> tuple[int, int]:
@@ -129,7 +110,7 @@ def run_measured(command: list[str]) -> tuple[float, int, int, str]:
         while not done.is_set():
             now = time.perf_counter()
             if now - found_at >= TREE_EVERY:
-                pids, found_at = _tree(proc.pid), now
+                pids, found_at = process_tree(proc.pid), now
             rss = _rss_kib(pids)
             if rss > peak[1] or now - read_at >= PSS_EVERY:
                 pss, _ = _memory_kib(pids)

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from benchmarks.proctree import process_tree
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "s3cret"
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
@@ -31,20 +33,6 @@ _RAW_BUFFER = 1024 * 1024
 # A process tree is quiet when it used less than this share of a CPU over QUIET_SECONDS.
 _QUIET_SHARE = 0.05
 _QUIET_SECONDS = 0.5
-
-
-def _children() -> dict[int, list[int]]:
-    found: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        found.setdefault(int(fields[1]), []).append(int(entry))
-    return found
 
 
 def process_cpu(pid: int) -> float:
@@ -59,12 +47,7 @@ def process_cpu(pid: int) -> float:
 
 def tree_cpu(root: int) -> float:
     """CPU seconds the live processes of the tree under `root` have used so far."""
-    children, total, stack = _children(), 0.0, [root]
-    while stack:
-        pid = stack.pop()
-        total += process_cpu(pid)
-        stack.extend(children.get(pid, []))
-    return total
+    return sum(process_cpu(pid) for pid in process_tree(root))
 
 
 def machine_cpu() -> float:
