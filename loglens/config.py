@@ -117,6 +117,13 @@ def check_regex(pattern: str, setting: str = "DROP_REGEX") -> str:
     return pattern
 
 
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default, 0)
+    if value > 65535:
+        raise ConfigError(f"{name}={value} is not a port: use 0 (any free one) to 65535")
+    return value
+
+
 def _size(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
@@ -179,7 +186,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         raise ConfigError(f"CHUNK_BYTES={chunk_raw} is too small: use at least 64KiB")
     return Config(
         host=env.get("HOST", Config.host),
-        port=_int(env, "PORT", Config.port, 0),
+        port=_port(env, "PORT", Config.port),
         storage_path=Path(env.get("STORAGE_PATH", str(Config.storage_path))),
         db_path=Path(env.get("DB_PATH", str(Config.db_path))),
         broker_url=env.get("BROKER_URL", ""),
@@ -204,7 +211,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         or f"{env.get('HOST', Config.host)}:{env.get('PORT', Config.port)}",
         token=env.get("LOGLENS_TOKEN", "").strip(),
         api_host=env.get("API_HOST", "").strip() or Config.api_host,
-        api_port=_int(env, "API_PORT", Config.api_port, 0),
+        api_port=_port(env, "API_PORT", Config.api_port),
     )
 
 

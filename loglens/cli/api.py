@@ -51,8 +51,6 @@ def _settings(args: argparse.Namespace) -> Config:
     config = config_from_environment(args.env_file)
     if args.port is not None and not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a port: use 0 to 65535")
-    if not 0 <= config.api_port <= 65535:
-        raise ConfigError(f"API_PORT={config.api_port} is not a port: use 0 to 65535")
     return dataclasses.replace(
         config,
         api_host=args.host if args.host is not None else config.api_host,

@@ -44,6 +44,8 @@ def test_tokens_from_the_variable_and_the_file(tmp_path: Path) -> None:
         ({"PARTIAL_TTL": "-5"}, "PARTIAL_TTL=-5 must be more than 0"),
         ({"MAX_CONNECTIONS": "0"}, "MAX_CONNECTIONS=0 is too small"),
         ({"PORT": "http"}, "PORT='http' is not a whole number"),
+        ({"PORT": "70000"}, "PORT=70000 is not a port"),
+        ({"API_PORT": "99999"}, "API_PORT=99999 is not a port"),
         ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE='Mars/Olympus' is not a known time zone"),
     ],
 )
