@@ -26,14 +26,17 @@ from loglens.analysis.lines import (
 )
 from loglens.analysis.parse import ParseContext, parse_lines
 from loglens.analysis.summary import (
+    FINE_LEVELS,
     ORPHAN,
     SAMPLES_PER_REASON,
+    SERIES_SCHEMA,
     UNKNOWN_LEVEL,
     FileInfo,
     Head,
     Sample,
     Summary,
     Tail,
+    pattern_key,
 )
 from loglens.analysis.templates import mask_expr
 
@@ -204,6 +207,7 @@ def _count_lines(
 
 def _count_entries(summary: Summary, entries: pl.DataFrame, part: Part) -> None:
     """Count kept entries by level, minute and masked pattern; find the time range."""
+    masked = entries.with_columns(pattern=mask_expr(pl.col("message").fill_null("")))
     micros = entries["ts"].cast(pl.Int64)
     summary.untimed_entries = micros.null_count()
     if summary.untimed_entries:
@@ -221,8 +225,7 @@ def _count_entries(summary: Summary, entries: pl.DataFrame, part: Part) -> None:
                 # Every entry is timed: the minutes count the levels too.
                 summary.levels[level] += count
     summary.patterns = (
-        entries.with_columns(pattern=mask_expr(pl.col("message").fill_null("")))
-        .group_by("pattern", "level")
+        masked.group_by("pattern", "level")
         .agg(
             count=pl.len().cast(pl.Int64),
             row=pl.col("row").first().cast(pl.Int64),
@@ -238,6 +241,27 @@ def _count_entries(summary: Summary, entries: pl.DataFrame, part: Part) -> None:
             example="example",
         )
         .sort("row")
+    )
+    if summary.untimed_entries < entries.height:
+        summary.series = _series(masked)
+
+
+def _series(masked: pl.DataFrame) -> pl.DataFrame:
+    """Timed entries per bucket, pattern key and level (see `summary`: minutes for the fine
+    levels, hours for the rest)."""
+    minute = pl.col("ts").cast(pl.Int64) // _MICROS_PER_MINUTE
+    return (
+        masked.filter(pl.col("ts").is_not_null())
+        .group_by(
+            minute=pl.when(pl.col("level").is_in(FINE_LEVELS))
+            .then(minute)
+            .otherwise(minute - minute % 60),
+            key=pattern_key(pl.col("pattern")),
+            level="level",
+        )
+        .agg(count=pl.len().cast(pl.Int64))
+        .sort("minute", "key", "level")
+        .select(list(SERIES_SCHEMA))
     )
 
 

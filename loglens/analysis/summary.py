@@ -12,6 +12,11 @@ absolute numbers once the line counts of the earlier parts are known (after the 
 The distinct message patterns are the one part that can grow with the input; past
 `PATTERN_LIMIT` they are folded into templates (see there).
 
+The *series* counts entries per time bucket, pattern and level: the raw material of trends
+and anomalies. To stay small it keys patterns by a 64-bit hash (`pattern_key`) and keeps
+one-minute buckets only for `FINE_LEVELS` (WARNING and above, where spikes matter);
+entries of the other levels are counted per hour (their bucket is the hour's first minute).
+
 Multi-line entries may straddle a split. A part cannot know whether its leading
 continuation lines belong to an entry in the part before it, so it keeps them as an
 unresolved *head*, and records whether it ends inside an entry (its *tail*). `merge`
@@ -66,6 +71,40 @@ _COMPACT_FROM_ROWS = 16_384
 # A pattern stack merges the tables pushed once they hold this many rows (or more, see there).
 _FOLD_FROM_ROWS = 32_768
 
+# One row per (bucket, pattern key, level): how many entries. `minute` is minutes since
+# the epoch; for levels below `FINE_LEVELS` it is the first minute of the hour.
+SERIES_SCHEMA = {"minute": pl.Int64, "key": pl.UInt64, "level": pl.String, "count": pl.Int64}
+FINE_LEVELS = ("WARNING", "ERROR", "CRITICAL")
+_SERIES_KEYS = ("minute", "key", "level")
+
+
+def pattern_key(patterns: pl.Expr) -> pl.Expr:
+    """The 64-bit key of each pattern in the series (the same in every process)."""
+    return patterns.hash(seed=0)
+
+
+def empty_series() -> pl.DataFrame:
+    """A series table with no rows."""
+    return pl.DataFrame(schema=SERIES_SCHEMA)
+
+
+def merge_series(tables: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """Merge series tables: counts add up; rows in (minute, key, level) order."""
+    tables = [table for table in tables if not table.is_empty()]
+    if len(tables) <= 1:
+        return tables[0] if tables else empty_series()
+    return _fold_series(pl.concat(tables))
+
+
+def _fold_series(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per (minute, key, level), counts summed, in that order."""
+    return (
+        rows.group_by(_SERIES_KEYS)
+        .agg(pl.col("count").sum())
+        .sort(_SERIES_KEYS)
+        .select(list(SERIES_SCHEMA))
+    )
+
 
 def empty_patterns() -> pl.DataFrame:
     """A pattern table with no rows."""
@@ -85,23 +124,28 @@ def merge_patterns(tables: Sequence[pl.DataFrame]) -> pl.DataFrame:
 
 
 class PatternStack:
-    """Pattern tables merged in batches: the tables pushed wait until they hold half as many
-    rows as the table merged so far (at least ``_FOLD_FROM_ROWS``), then are merged with it
-    at once. Each row is merged about three times, however many tables come (merging is
-    commutative: counts add, the earliest example wins); merging in tiers of pairs merged
-    each row once per tier and cost three times as much. Waiting for as many rows as the
-    merged table halved the merges again but raised the peak memory of the merge."""
+    """Pattern and series tables merged in batches: the tables pushed wait until they hold
+    half as many rows as the table merged so far (at least ``_FOLD_FROM_ROWS``), then are
+    merged with it at once. Each row is merged about three times, however many tables come
+    (merging is commutative: counts add, the earliest example wins); merging in tiers of
+    pairs merged each row once per tier and cost three times as much. Waiting for as many
+    rows as the merged table halved the merges again but raised the peak memory of the
+    merge. Series tables ride along: they are merged whenever the patterns are."""
 
-    def __init__(self, first: pl.DataFrame | None = None) -> None:
+    def __init__(self, first: Summary | None = None) -> None:
         self._merged = empty_patterns()
+        self._merged_series = empty_series()
         self._pending: list[pl.DataFrame] = []
+        self._pending_series: list[pl.DataFrame] = []
         self._pending_rows = 0
         self.compacted = False
         if first is not None:
-            self.push(first)
+            self.push(first.patterns, first.series)
 
-    def push(self, table: pl.DataFrame) -> None:
-        """Add a table; merge the waiting ones once they are half as big as the merged one."""
+    def push(self, table: pl.DataFrame, series: pl.DataFrame | None = None) -> None:
+        """Add tables; merge the waiting ones once they are half as big as the merged ones."""
+        if series is not None and not series.is_empty():
+            self._pending_series.append(series)
         if table.is_empty():
             return
         self._pending.append(table)
@@ -110,22 +154,32 @@ class PatternStack:
             self._merge_pending()
 
     def merged(self) -> pl.DataFrame:
-        """All tables merged into one."""
+        """All pattern tables merged into one."""
         self._merge_pending()
         return self._merged
 
+    def merged_series(self) -> pl.DataFrame:
+        """All series tables merged into one (after `merged`, keyed like its patterns)."""
+        self._merge_pending()
+        return self._merged_series
+
     def _merge_pending(self) -> None:
-        if not self._pending:
+        if not self._pending and not self._pending_series:
             return
         table = merge_patterns([self._merged, *self._pending])
+        series = merge_series([self._merged_series, *self._pending_series])
         if table.height > PATTERN_LIMIT:
-            table = compact_patterns(table)
+            table, series = compact_patterns(table, series)
             self.compacted = True
         self._merged, self._pending, self._pending_rows = table, [], 0
+        self._merged_series, self._pending_series = series, []
 
 
-def compact_patterns(table: pl.DataFrame) -> pl.DataFrame:
-    """Replace each pattern by its template and fold the rows that become equal."""
+def compact_patterns(
+    table: pl.DataFrame, series: pl.DataFrame | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Replace each pattern by its template and fold the rows that become equal, in the
+    pattern table and in the series (whose keys follow their patterns)."""
     templates = build_templates(dict.fromkeys(table["pattern"].unique().to_list(), 1))
     names = pl.DataFrame(
         {"pattern": list(templates), "template": [t.text for t in templates.values()]},
@@ -134,7 +188,16 @@ def compact_patterns(table: pl.DataFrame) -> pl.DataFrame:
     renamed = table.join(names, on="pattern", how="left").with_columns(
         pattern=pl.col("template").fill_null(pl.col("pattern"))
     )
-    return _fold(renamed.select(list(PATTERN_SCHEMA)))
+    folded = _fold(renamed.select(list(PATTERN_SCHEMA)))
+    if series is None or series.is_empty():
+        return folded, empty_series() if series is None else series
+    keys = names.select(
+        key=pattern_key(pl.col("pattern")), new_key=pattern_key(pl.col("template"))
+    ).filter(pl.col("key") != pl.col("new_key"))
+    rekeyed = series.join(keys, on="key", how="left").with_columns(
+        key=pl.col("new_key").fill_null(pl.col("key"))
+    )
+    return folded, _fold_series(rekeyed.select(list(SERIES_SCHEMA)))
 
 
 def _fold(rows: pl.DataFrame) -> pl.DataFrame:
@@ -199,6 +262,7 @@ class Summary:
     last_ts: int | None = None
     timeline: Counter[tuple[int, str]] = field(default_factory=Counter)
     patterns: pl.DataFrame = field(default_factory=empty_patterns)
+    series: pl.DataFrame = field(default_factory=empty_series)
     patterns_compacted: bool = False
     files: dict[str, FileInfo] = field(default_factory=dict)
     part_lines: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -210,7 +274,7 @@ class Summary:
             return NotImplemented
         return all(
             getattr(self, f.name).equals(getattr(other, f.name))
-            if f.name == "patterns"
+            if f.name in ("patterns", "series")
             else getattr(self, f.name) == getattr(other, f.name)
             for f in fields(self)
         )
@@ -227,11 +291,16 @@ class Summary:
 
     def absorb_all(self, parts: Sequence[Summary]) -> None:
         """Merge parts that follow this one, in order; pattern tables are merged at once."""
-        stack = PatternStack(self.patterns)
+        stack = PatternStack(self)
         for later in parts:
             self.absorb_counts(later)
-            stack.push(later.patterns)
+            stack.push(later.patterns, later.series)
+        self.take_tables(stack)
+
+    def take_tables(self, stack: PatternStack) -> None:
+        """Hold the pattern and series tables merged by `stack`."""
         self.patterns = stack.merged()
+        self.series = stack.merged_series()
         self.patterns_compacted |= stack.compacted
 
     def pattern_counts(self) -> dict[str, int]:

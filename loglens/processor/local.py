@@ -261,9 +261,9 @@ class _OrderedMerge:
             if number in self._files:
                 merged, stack = self._files[number]
                 merged.absorb_counts(summary)
-                stack.push(summary.patterns)
+                stack.push(summary.patterns, summary.series)
             else:
-                self._files[number] = (summary, PatternStack(summary.patterns))
+                self._files[number] = (summary, PatternStack(summary))
 
     def fail(self, number: int, problem: InputError) -> None:
         """Drop file `number` and report why, once."""
@@ -276,8 +276,7 @@ class _OrderedMerge:
         done: dict[int, Summary] = {}
         for number, (summary, stack) in self._files.items():
             if number not in self._failed:
-                summary.patterns = stack.merged()
-                summary.patterns_compacted |= stack.compacted
+                summary.take_tables(stack)
                 done[number] = summary
         return done
 
