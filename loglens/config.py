@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from loglens.errors import ConfigError
@@ -44,6 +45,9 @@ class Config:
     drop_levels: tuple[str, ...] = ()
     drop_regex: str = ""
     formats_file: Path | None = None
+    categories_file: Path | None = None
+    alert_rules_file: Path | None = None
+    alert_webhook_url: str = ""
     auth_tokens: tuple[tuple[str, str], ...] = ()
     max_header_bytes: int = 64 * 1024
     max_frame_bytes: int = 1024 * 1024
@@ -176,9 +180,21 @@ def _tokens(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return parse_tokens(inline)
 
 
+def _webhook(url: str) -> str:
+    """Check ALERT_WEBHOOK_URL: empty (no webhook) or an http(s) URL with a host."""
+    if not url:
+        return ""
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ConfigError(f"ALERT_WEBHOOK_URL={url} is not an http:// or https:// URL with a host")
+    return url
+
+
 def load_config(env: Mapping[str, str]) -> Config:
     """Build and validate the Config from a mapping of setting names to strings."""
     formats_file = env.get("FORMATS_FILE", "").strip()
+    categories_file = env.get("CATEGORIES_FILE", "").strip()
+    alert_rules_file = env.get("ALERT_RULES_FILE", "").strip()
     drop_regex = env.get("DROP_REGEX", "")
     chunk_raw = env.get("CHUNK_BYTES", "").strip()
     chunk_bytes = parse_size(chunk_raw, "CHUNK_BYTES") if chunk_raw else Config.chunk_bytes
@@ -197,6 +213,9 @@ def load_config(env: Mapping[str, str]) -> Config:
         drop_levels=check_levels(env.get("DROP_LEVELS", "")),
         drop_regex=check_regex(drop_regex) if drop_regex else "",
         formats_file=Path(formats_file) if formats_file else None,
+        categories_file=Path(categories_file) if categories_file else None,
+        alert_rules_file=Path(alert_rules_file) if alert_rules_file else None,
+        alert_webhook_url=_webhook(env.get("ALERT_WEBHOOK_URL", "").strip()),
         auth_tokens=_tokens(env),
         max_header_bytes=_size(env, "MAX_HEADER_BYTES", Config.max_header_bytes, 1024),
         max_frame_bytes=_size(env, "MAX_FRAME_BYTES", Config.max_frame_bytes, 1024),

@@ -7,12 +7,15 @@ from typing import Any
 
 import polars as pl
 
+from loglens.analysis.findings import Findings
 from loglens.analysis.lines import printable
 from loglens.analysis.summary import UNKNOWN_LEVEL, Summary
 from loglens.analysis.templates import Template
 
 LEVEL_ORDER = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", UNKNOWN_LEVEL)
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL"})
+# The text report lists this many anomalies (the JSON report all of them).
+SHOWN_ANOMALIES = 10
 
 
 def iso(micros: int | None) -> str | None:
@@ -62,16 +65,23 @@ def top_templates(
 
 
 def build_report(
-    summary: Summary, templates: dict[str, Template], top_n: int = 5
+    summary: Summary,
+    templates: dict[str, Template],
+    top_n: int = 5,
+    findings: Findings | None = None,
 ) -> dict[str, Any]:
     """The report of a merged summary, as plain JSON-ready data."""
+    findings = findings or Findings()
+    top_errors = top_templates(summary, templates, ERROR_LEVELS, top_n)
+    for item in top_errors:
+        item["categories"] = list(findings.template_categories.get(item["template_id"], ()))
     return {
         "entries": summary.entries,
         "lines": summary.lines,
         "bytes": summary.bytes,
         "continuation_lines": summary.continuation_lines,
         "levels": {lvl: summary.levels[lvl] for lvl in LEVEL_ORDER if summary.levels.get(lvl)},
-        "top_errors": top_templates(summary, templates, ERROR_LEVELS, top_n),
+        "top_errors": top_errors,
         "first_timestamp": iso(summary.first_ts),
         "last_timestamp": iso(summary.last_ts),
         "untimed_entries": summary.untimed_entries,
@@ -99,6 +109,8 @@ def build_report(
             }
             for name, info in sorted(summary.files.items())
         ],
+        "categories": dict(findings.categories),
+        "anomalies": [anomaly.to_dict() for anomaly in findings.anomalies],
     }
 
 
@@ -121,6 +133,7 @@ def render_text(report: dict[str, Any]) -> str:
     out.append(f"- First log: {_when(report['first_timestamp'])}")
     out.append(f"- Last log: {_when(report['last_timestamp'])}")
     out.append("")
+    out += _findings_text(report)
     out.append(
         f"Entries: {report['entries']:,} from {report['lines']:,} lines "
         f"({report['continuation_lines']:,} continuation lines of multi-line entries; "
@@ -151,3 +164,25 @@ def render_text(report: dict[str, Any]) -> str:
             f"{item['lines']:,} lines, {item['entries']:,} entries"
         )
     return "\n".join(out) + "\n"
+
+
+def _findings_text(report: dict[str, Any]) -> list[str]:
+    """The categories and the anomalies, most telling first."""
+    out = []
+    categories = report.get("categories") or {}
+    if categories:
+        out.append("Categories (entries; an entry counts in each category of its template):")
+        out += [f"  - {name}: {count:,}" for name, count in categories.items()]
+    anomalies = report.get("anomalies") or []
+    out.append(f"Anomalies: {len(anomalies):,}" + ("" if anomalies else " none found"))
+    for anomaly in anomalies[:SHOWN_ANOMALIES]:
+        out.append(
+            f"  - [{anomaly['kind']}, score {anomaly['score']:.1f}] {anomaly['explanation']}"
+        )
+        examples = ", ".join(f"{e['file']}:{e['line']}" for e in anomaly["examples"][:3])
+        if examples:
+            out.append(f"      e.g. {examples}")
+    if len(anomalies) > SHOWN_ANOMALIES:
+        out.append(f"  … and {len(anomalies) - SHOWN_ANOMALIES:,} more (--json lists them all)")
+    out.append("")
+    return out

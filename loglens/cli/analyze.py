@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not analysis.summary.files:
         sys.stderr.write("error: no input could be analysed\n")
         return EXIT_PARTIAL
-    report = build_report(analysis.summary, analysis.templates, config.top_n)
+    report = build_report(analysis.summary, analysis.templates, config.top_n, analysis.findings)
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     else:

@@ -20,7 +20,10 @@ from pathlib import Path
 
 import polars as pl
 
+from loglens.analysis.anomalies import History
+from loglens.analysis.categories import DEFAULT_CLASSIFIER, Classifier
 from loglens.analysis.chunk import Filters, Part, summarise_block
+from loglens.analysis.findings import Findings, find
 from loglens.analysis.formats import BUILTIN_FORMATS, GENERIC_FORMAT, LogFormat, format_by_name
 from loglens.analysis.lines import BINARY, decode_block
 from loglens.analysis.parse import Detection, ParseContext, detect_format
@@ -63,6 +66,7 @@ class Options:
     block_bytes: int = 4 * 1024 * 1024
     workers: int = 1
     events_path: Path | None = None
+    classifier: Classifier = DEFAULT_CLASSIFIER
 
 
 @dataclass
@@ -71,6 +75,7 @@ class Analysis:
 
     summary: Summary
     templates: dict[str, Template]
+    findings: Findings = field(default_factory=Findings)
     problems: list[InputError] = field(default_factory=list)
     pool_broken: bool = False  # a worker died: the pool can run nothing more
 
@@ -102,8 +107,11 @@ def analyse(
     options: Options,
     progress: Progress | None = None,
     pool: ProcessPoolExecutor | None = None,
+    history: History | None = None,
 ) -> Analysis:
     """Analyse every source; a source that fails is reported and the others go on.
+
+    `history` (earlier uploads of the same source) makes templates they never had new.
 
     Blocks run on `pool` if given (it stays open, and may serve other analyses at once),
     else on a pool started for this call, or in this process when there is one block.
@@ -126,10 +134,12 @@ def analyse(
         for number in sorted(per_file):
             total.absorb(per_file[number])
         templates = build_templates(total.pattern_counts())
+        parts = {name: part for part in per_file.values() for name in part.files}
+        findings = find(total, templates, options.classifier, history, parts)
         if options.events_path is not None:
-            write_events(Path(events_dir), options.events_path, total, templates)
+            write_events(Path(events_dir), options.events_path, total, templates, findings)
     problems.sort(key=str)
-    return Analysis(total, templates, problems, pool_broken)
+    return Analysis(total, templates, findings, problems, pool_broken)
 
 
 def _detect(source: Source, options: Options) -> tuple[Detection, bytes]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from loglens.analysis.categories import DEFAULT_CLASSIFIER, Classifier, load_classifier
 from loglens.analysis.chunk import Filters
 from loglens.analysis.custom_formats import parse_formats_toml
 from loglens.analysis.formats import BUILTIN_FORMATS, LogFormat
@@ -28,6 +29,13 @@ def formats_from_config(config: Config) -> tuple[LogFormat, ...]:
     return parse_formats_toml(text, str(config.formats_file)) + BUILTIN_FORMATS
 
 
+def classifier_from_config(config: Config) -> Classifier:
+    """The category rules: the built-in ones, with those of CATEGORIES_FILE if set."""
+    if config.categories_file is None:
+        return DEFAULT_CLASSIFIER
+    return load_classifier(config.categories_file)
+
+
 def options_from_config(
     config: Config,
     formats: tuple[LogFormat, ...] | None = None,
@@ -43,6 +51,7 @@ def options_from_config(
         block_bytes=config.chunk_bytes,
         workers=config.worker_count,
         events_path=events_path,
+        classifier=classifier_from_config(config),
     )
 
 

@@ -222,7 +222,9 @@ class _Processor:
             raise InputError("; ".join(str(problem) for problem in analysis.problems))
         if not analysis.summary.files:
             raise InputError(f"{name}: nothing could be analysed")
-        report = build_report(analysis.summary, analysis.templates, self._config.top_n)
+        report = build_report(
+            analysis.summary, analysis.templates, self._config.top_n, analysis.findings
+        )
         return results_from_analysis(analysis.summary, analysis.templates, report)
 
     def _replace_pool(self, broken: ProcessPoolExecutor) -> None:

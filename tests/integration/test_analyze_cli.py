@@ -58,13 +58,25 @@ def test_events_file_points_at_the_right_lines(make_log: MakeLog, tmp_path: Path
     assert run.code == 0, run.err
     events = [json.loads(line) for line in events_path.read_text().splitlines()]
     assert len(events) == truth.entries
-    assert set(events[0]) == {"file", "line", "ts", "level", "message", "template_id", "template"}
+    assert set(events[0]) == {
+        "file",
+        "line",
+        "ts",
+        "level",
+        "message",
+        "template_id",
+        "template",
+        "category",
+        "categories",
+        "anomaly",
+    }
     source = path.read_bytes().split(b"\n")
     assert [e["line"] for e in events] == sorted(e["line"] for e in events)
     for event in events:
         first_line = source[event["line"] - 1].decode("utf-8", "backslashreplace")
         assert first_line.endswith(event["message"].split("\n")[0])
         assert event["template_id"] and event["template"] is not None
+        assert event["category"] == event["categories"][0]
     multi = [e for e in events if "\n" in e["message"]]
     assert len(multi) > 0
     assert not list(tmp_path.glob("*.partial"))

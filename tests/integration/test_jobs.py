@@ -72,6 +72,9 @@ def comparable(report: dict[str, Any]) -> dict[str, Any]:
     keep.pop("formats")
     keep.pop("rejected_samples")
     keep["top_errors"] = [{k: v for k, v in t.items() if k != "file"} for t in keep["top_errors"]]
+    keep["anomalies"] = [
+        {**a, "examples": [e["line"] for e in a["examples"]]} for a in keep["anomalies"]
+    ]
     return keep
 
 
