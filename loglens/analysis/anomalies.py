@@ -5,9 +5,9 @@ Time is cut into buckets of one size per analysis, the smallest of `BUCKET_MINUT
 puts about `MIN_MEAN_PER_BUCKET` entries in a bucket on average (sparse logs get hours or
 days, busy ones minutes). Each bucket is judged against a robust baseline of the
 `HISTORY_BUCKETS` buckets before it: their median, with the spread of their inter-quartile
-range (never less than a Poisson count's square root). The baseline looks only backwards,
-so a bucket is judged as soon as it is complete, as a live stream or an alert would be;
-the first `MIN_HISTORY` buckets of a log cannot be judged.
+range (never less than a Poisson count's, plus one: small counts are noisy). The baseline
+looks only backwards, so a bucket is judged as soon as it is complete, as a live stream or
+an alert would be; the first `MIN_HISTORY` buckets of a log cannot be judged.
 
 Kinds:
 
@@ -17,7 +17,9 @@ Kinds:
 - ``silence``: a run of buckets lasting at least `SILENCE_MINUTES` with at most
   `SILENCE_SHARE` of the entries the baseline expects (and at least `SILENCE_EXPECTED`).
 - ``level_shift``: the mix of levels in `SHIFT_RUN` or more consecutive buckets differs from
-  the baseline's mix by a Jensen-Shannon divergence of at least `SHIFT_DIVERGENCE`.
+  the baseline's mix by a Jensen-Shannon divergence of at least `SHIFT_DIVERGENCE` (a
+  sustained change: a shorter burst of errors is an ``error_spike``, and a shift within
+  one is not reported again).
 - ``new_template``: a template with WARNING-or-worse entries first seen after the first
   `WARM_UP_SHARE` of the log's time span, or never seen in earlier uploads of the same
   source (when those are given).
@@ -53,7 +55,7 @@ SILENCE_MINUTES = 5
 SILENCE_SHARE = 0.05
 SILENCE_EXPECTED = 50
 SHIFT_DIVERGENCE = 0.05
-SHIFT_RUN = 3
+SHIFT_RUN = 5
 SHIFT_MIN_ENTRIES = 50
 WARM_UP_SHARE = 0.2
 RARE_MAX = 20
@@ -211,7 +213,9 @@ def _baseline(values: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     median = before.rolling_median(HISTORY_BUCKETS, min_samples=MIN_HISTORY)
     q1 = before.rolling_quantile(0.25, window_size=HISTORY_BUCKETS, min_samples=MIN_HISTORY)
     q3 = before.rolling_quantile(0.75, window_size=HISTORY_BUCKETS, min_samples=MIN_HISTORY)
-    spread = pl.max_horizontal((q3 - q1) / 1.349, median.clip(lower_bound=1.0).sqrt())
+    # A count's own noise is at least Poisson's; the +1s keep small counts (a median of 1
+    # or 0 errors a minute) from making every handful of errors a spike.
+    spread = pl.max_horizontal((q3 - q1) / 1.349, (median + 1).sqrt() + 1)
     return median, spread
 
 
@@ -307,10 +311,13 @@ def _level_shifts(ctx: _Context) -> None:
         (pl.col("total") >= SHIFT_MIN_ENTRIES) & (pl.col("past_total") >= SHIFT_MIN_ENTRIES)
     ).with_columns(divergence=_jensen_shannon(now, then))
     flagged = scored.filter(pl.col("divergence") >= SHIFT_DIVERGENCE)
+    spikes = [(a.start, a.end) for a in ctx.found if a.kind == "error_spike"]
     for run in _runs(flagged):
         if run.height < SHIFT_RUN:
             continue
         start, end = _window(ctx, run)
+        if any(s_start <= start and end <= s_end for s_start, s_end in spikes):
+            continue  # a burst of errors, already reported as such
         total, past_total = int(run["total"].sum()), int(run["past_total"][0])
         moves = sorted(
             (

@@ -84,7 +84,7 @@ BUILTIN_RULES: tuple[tuple[str, str], ...] = (
         "hardware",
         r"\b(kernel|interrupt|machine check|ecc|parity|temperature|fan\b|power supply|"
         r"voltage|hardware|firmware|bios|tlb|node card|link card|dimm|ddr|dram|edram|"
-        r"memory error|pci|acpi|irq|usb|device)",
+        r"memory error|pci|acpi|irq|usb)",
     ),
     (
         "lifecycle",
@@ -126,8 +126,11 @@ class Classifier:
         return (*dict.fromkeys(rule.name for rule in self.rules), APPLICATION_ERROR, OTHER)
 
 
-def classifier(extra: Sequence[tuple[str, str]] = (), builtin: bool = True) -> Classifier:
-    """A classifier of the built-in rules (unless not `builtin`) and `extra` (name, regex)."""
+def classifier(
+    extra: Sequence[tuple[str, str]] = (), builtin: bool = True, where: str = "categories"
+) -> Classifier:
+    """A classifier of the built-in rules (unless not `builtin`) and `extra` (name, regex);
+    `where` names the rules' origin in errors."""
     merged: dict[str, list[str]] = {}
     for name, pattern in (*(BUILTIN_RULES if builtin else ()), *extra):
         merged.setdefault(name, []).append(pattern)
@@ -137,7 +140,9 @@ def classifier(extra: Sequence[tuple[str, str]] = (), builtin: bool = True) -> C
         try:
             compiled = re.compile(joined, re.IGNORECASE)
         except re.error as exc:
-            raise ConfigError(f"category {name!r}: invalid regular expression: {exc}") from exc
+            raise ConfigError(
+                f"{where}: category {name!r}: invalid regular expression: {exc}"
+            ) from exc
         rules.append(CategoryRule(name, compiled))
     return Classifier(tuple(rules))
 
@@ -177,4 +182,4 @@ def classifier_from_mapping(data: Mapping[str, object], where: str) -> Classifie
         extra.append((name.strip(), pattern))
     if not builtin and not extra:
         raise ConfigError(f"{where}: builtin = false and no [[category]]: nothing to classify by")
-    return classifier(extra, builtin)
+    return classifier(extra, builtin, where)

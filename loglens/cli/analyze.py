@@ -103,12 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("give at least one PATH (a file, directory, glob, or - for stdin)")
         if args.format is not None:
             format_by_name(args.format, formats)  # fail now, not once per file
+        options = options_from_config(config, formats, args.format, args.events)
     except (ConfigError, FormatError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
 
     sources, problems = expand_paths(args.paths)
-    options = options_from_config(config, formats, args.format, args.events)
     try:
         with _progress(sum(s.size for s in sources), enabled=not args.quiet) as advance:
             analysis = analyse(sources, options, progress=advance)
