@@ -50,6 +50,152 @@ class TopError(BaseModel):
     original_name: str | None = Field(None, description="That upload's file name")
     file: str | None = Field(None, description="Same as original_name (as in the report)")
     line: int | None = Field(None, description="Line of the example in that upload")
+    categories: list[str] = Field(
+        default_factory=list, description="The template's categories (database, network, ...)"
+    )
+
+
+class AnomalyExample(BaseModel):
+    """Where to look: an entry the anomaly covers."""
+
+    file: str = Field(description="The upload's file name (or the file within it)")
+    line: int = Field(description="1-based line of the entry")
+
+
+class Anomaly(BaseModel):
+    """Something unusual in an upload: what, how unusual, when, and where to look."""
+
+    kind: str = Field(
+        description="error_spike, volume_spike, silence, level_shift, new_template or rare_template"
+    )
+    score: float = Field(description="How unusual (higher is more; comparable within a kind)")
+    start: str = Field(description="Start of its time window (ISO-8601, UTC)")
+    end: str = Field(description="End of its time window (exclusive)")
+    explanation: str = Field(description="What happened, in a sentence a person reads at once")
+    template_ids: list[str] = Field(description="Templates of the entries it covers")
+    source: str | None = Field(description="The file it was found in, when an upload has several")
+    examples: list[AnomalyExample] = Field(description="Example entries: file and line")
+    anomaly_id: int | None = Field(None, description="Its id in the database")
+    flag_levels: list[str] = Field(
+        default_factory=list, description="Levels of the entries it covers"
+    )
+    upload_id: int | None = Field(None, description="The upload it was found in")
+    original_name: str | None = Field(None, description="That upload's file name")
+
+
+class AnomalyPage(BaseModel):
+    """One page of anomalies, highest score first unless sorted otherwise."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[Anomaly]
+
+
+class CategoryTemplate(BaseModel):
+    """A template of a category and its entries."""
+
+    template_id: str
+    template: str
+    count: int
+
+
+class Category(BaseModel):
+    """Entries of one category (an entry counts in each category of its template)."""
+
+    category: str = Field(description="database, network, security, storage, ...")
+    count: int = Field(description="Entries of templates in this category")
+    templates: int = Field(description="Distinct templates in it")
+    top_templates: list[CategoryTemplate] = Field(description="Its biggest templates")
+
+
+class Categories(BaseModel):
+    """Categories over the selection, most entries first (counts overlap)."""
+
+    items: list[Category]
+
+
+class TrendKey(BaseModel):
+    """One line of a trend: a level, template or category, and its entries in all."""
+
+    key: str = Field(description="The level, template id or category")
+    label: str = Field(description="What it stands for (a template's text)")
+    count: int
+
+
+class TrendPoint(BaseModel):
+    """Entries of one key in one bucket."""
+
+    bucket: str = Field(description="Start of the minute, hour or day (ISO-8601, UTC)")
+    key: str
+    count: int
+
+
+class Trend(BaseModel):
+    """Entries over time per level, template or category; empty buckets are left out."""
+
+    by: Literal["level", "template", "category"]
+    bucket: Bucket
+    key: str | None = Field(description="The one key asked for, or null")
+    levels: list[str] | None = Field(
+        description="Levels counted (null: all); minute trends of templates and categories "
+        "count WARNING, ERROR and CRITICAL only"
+    )
+    keys: list[TrendKey]
+    points: list[TrendPoint]
+
+
+class DiffSide(BaseModel):
+    """What one side of a comparison covers."""
+
+    upload: int | None = Field(description="The upload, when the side is one")
+    start: str | None = Field(description="Start of the side (its window, or first entry)")
+    end: str | None = Field(description="End of the side (its window, or last entry)")
+    uploads: int
+    blobs: int
+    first_timestamp: str | None
+    last_timestamp: str | None
+    hours: float = Field(description="Hours from start to end (at least a minute)")
+    levels: dict[str, int]
+    entries: int = Field(description="Entries of its templates (at the level, if given)")
+    templates: int
+
+
+class DiffItem(BaseModel):
+    """A template on both sides of a comparison, with its rates and an example."""
+
+    template_id: str
+    template: str
+    count_a: int
+    count_b: int
+    rate_a: float = Field(description="Share of side a's entries, or entries per hour")
+    rate_b: float
+    change: float = Field(description="rate_b - rate_a")
+    ratio: float | None = Field(description="rate_b / rate_a (null when rate_a is 0)")
+    score: float = Field(description="The change in standard errors of the two rates")
+    example: str | None = None
+    upload_id: int | None = None
+    original_name: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+
+class DiffList(BaseModel):
+    """Some of the templates of one kind of change, and how many there are."""
+
+    total: int
+    items: list[DiffItem]
+
+
+class Diff(BaseModel):
+    """What changed from a to b: templates that appeared, vanished, or moved most."""
+
+    a: DiffSide
+    b: DiffSide
+    rate: Literal["share", "hour"]
+    appeared: DiffList = Field(description="Entries in b, none in a; most entries first")
+    vanished: DiffList = Field(description="Entries in a, none in b; most entries first")
+    changed: DiffList = Field(description="In both; the biggest moves of rate first")
 
 
 class RejectedSample(BaseModel):
@@ -90,6 +236,12 @@ class Stats(BaseModel):
     filtered: dict[str, int]
     filtered_lines: int
     formats: list[FormatInfo]
+    categories: dict[str, int] = Field(
+        description="Entries per category, most first (an entry counts in each category of "
+        "its template)"
+    )
+    anomalies: list[Anomaly] = Field(description="Anomalies, highest score first (at most 200)")
+    anomalies_total: int = Field(description="Anomalies of the selection in all")
     uploads: int = Field(description="Uploads selected")
     blobs: int = Field(description="Distinct contents among them (each counted once)")
     window: Window | None = Field(description="The time window, when start or end is given")
@@ -162,6 +314,7 @@ class Template(BaseModel):
     template: str
     count: int
     levels: dict[str, int]
+    categories: list[str] = Field(default_factory=list)
     example: str | None = None
     upload_id: int | None = None
     original_name: str | None = None

@@ -34,6 +34,7 @@ from loglens.processor.workers import configure_process, limit_threads
 from loglens.storage import Database, Job, Results
 
 if TYPE_CHECKING:
+    from loglens.processor.alerting import Alerting
     from loglens.processor.local import Options
 
 logger = logging.getLogger(__name__)
@@ -59,16 +60,21 @@ def run_processor(conn: Connection, config: Config) -> None:
 
 async def _main(conn: Connection, config: Config) -> None:
     """Open the database and the pool, serve, and close both."""
+    from loglens.processor.alerting import Alerting
     from loglens.processor.options import options_from_config
 
     options = options_from_config(config)
     db = await Database.open(config.db_path)
     try:
+        alerting = await Alerting.open(config)  # None without alert rules and webhook
         processor = _Processor(conn, config, options, db)
+        processor.alerting = alerting
         try:
             await processor.serve()
         finally:
             processor.close()
+            if alerting is not None:
+                await alerting.close()
     finally:
         await db.close()
 
@@ -91,6 +97,7 @@ class _Processor:
         self._analysing = 0
         self._stopping = False
         self._inbox: asyncio.Queue[object] = asyncio.Queue()
+        self.alerting: Alerting | None = None
 
     async def serve(self) -> None:
         """Take messages until stop (then finish the running jobs) or the pipe closes."""
@@ -167,7 +174,10 @@ class _Processor:
             loop = asyncio.get_running_loop()
             self._analysing += 1
             try:
-                results = await loop.run_in_executor(self._threads, self._analyse, path, name)
+                history = await self._db.source_history(job.blob_id)
+                results = await loop.run_in_executor(
+                    self._threads, self._analyse, path, name, history
+                )
             except Exception as exc:
                 await self._fail(job, _describe(name, exc))
                 return
@@ -187,6 +197,8 @@ class _Processor:
                 "job %d (%s): done in %.2f s, %d entries",
                 job_id, name, time.monotonic() - started, results.entries,
             )  # fmt: skip
+            if self.alerting is not None:
+                await self.alerting.after_job(job.blob_id)
             self._send(messages.state(job_id, "done"))
 
     async def _fail(self, job: Job, error: str) -> None:
@@ -200,8 +212,12 @@ class _Processor:
         if recorded:
             self._send(messages.state(job.id, "failed", error))
 
-    def _analyse(self, path: str, name: str) -> Results:
-        """Analyse one stored file (in a thread) and turn it into the rows to store."""
+    def _analyse(
+        self, path: str, name: str, history: tuple[frozenset[str], int, int] | None
+    ) -> Results:
+        """Analyse one stored file (in a thread) and turn it into the rows to store;
+        `history` is what earlier uploads of the same source tell (see anomalies)."""
+        from loglens.analysis.anomalies import History
         from loglens.analysis.report import build_report
         from loglens.processor.local import analyse
         from loglens.processor.options import file_source
@@ -210,7 +226,8 @@ class _Processor:
         source = file_source(Path(path), name)
         for attempt in range(2):
             pool = self._pool
-            analysis = analyse([source], self._options, pool=pool)
+            known = None if history is None else History(*history)
+            analysis = analyse([source], self._options, pool=pool, history=known)
             if not analysis.pool_broken:
                 break
             # A worker died: of this job, or of another one sharing the pool, or while the
@@ -225,7 +242,9 @@ class _Processor:
         report = build_report(
             analysis.summary, analysis.templates, self._config.top_n, analysis.findings
         )
-        return results_from_analysis(analysis.summary, analysis.templates, report)
+        return results_from_analysis(
+            analysis.summary, analysis.templates, report, analysis.findings
+        )
 
     def _replace_pool(self, broken: ProcessPoolExecutor) -> None:
         """Put a new pool in place of a broken one (once, whichever job saw it first)."""

@@ -8,8 +8,9 @@ database driver.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from loglens.errors import LoglensError
@@ -21,6 +22,21 @@ JOB_STATES = ("queued", "running", "done", "failed")
 STATUSES = ("receiving", "stored", "queued", "running", "done", "failed")
 MAX_LIMIT = 1000
 MAX_TEXT = 1000
+# The kinds of anomalies the analysis finds (loglens.analysis.anomalies.KINDS: this module
+# imports no analysis code, a unit test keeps the two equal).
+ANOMALY_KINDS = (
+    "error_spike",
+    "new_template",
+    "rare_template",
+    "level_shift",
+    "volume_spike",
+    "silence",
+)
+# Template series keep these levels per minute, the others per hour
+# (loglens.analysis.summary.FINE_LEVELS).
+MINUTE_LEVELS = ("WARNING", "ERROR", "CRITICAL")
+TREND_BY = ("level", "template", "category")
+RATES = ("share", "hour")
 
 _SORT = re.compile(r"^-?[a-z_][a-z0-9_]*$")
 _RELATIVE = re.compile(r"^\s*-\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
@@ -110,6 +126,38 @@ class Page:
             raise QueryError(f"sort={self.sort!r} is not a column name (or -name)")
 
 
+@dataclass(frozen=True)
+class AnomalyFilters:
+    """Which anomalies `Reader.anomalies` lists, besides the `Filters` of their uploads:
+    of this `kind`, scoring at least `min_score`, naming template `template_id`."""
+
+    kind: str | None = None
+    min_score: float | None = None
+    template_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is not None:
+            check_choice(self.kind, "kind", ANOMALY_KINDS)
+        if self.min_score is not None and (
+            isinstance(self.min_score, bool)
+            or not isinstance(self.min_score, int | float)
+            or not math.isfinite(self.min_score)
+            or self.min_score < 0
+        ):
+            raise QueryError(f"min_score={self.min_score!r} must be a number >= 0")
+        if self.template_id is not None and (
+            not isinstance(self.template_id, str) or not 1 <= len(self.template_id) <= MAX_TEXT
+        ):
+            raise QueryError(f"template={self.template_id!r} must be 1 to {MAX_TEXT} characters")
+
+
+def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
+    """Return `value` if it is one of `choices`, else raise QueryError naming `name`."""
+    if value not in choices:
+        raise QueryError(f"{name}={value!r} is unknown: use one of {', '.join(choices)}")
+    return value
+
+
 def check_bucket(bucket: str) -> str:
     """Return `bucket` if it is one of BUCKETS, else raise QueryError."""
     if bucket not in BUCKETS:
@@ -147,3 +195,26 @@ def parse_time(text: str, name: str = "time", now: datetime | None = None) -> da
             "2024-05-01T12:00[:00][Z|+02:00] (UTC without a zone), or -15m, -1h, -2d"
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def parse_side(text: str, name: str, base: Filters, now: datetime | None = None) -> Filters:
+    """One side of a comparison as `base` narrowed to it: an upload id (`42`), or a log-time
+    window `START..END` (either end may be empty; times as `parse_time` reads them)."""
+    raw = text.strip()
+    if raw.isdigit():
+        return replace(base, upload=int(raw), start=None, end=None)
+    if ".." not in raw:
+        raise QueryError(
+            f"{name}={text!r} is neither an upload id nor a window: give an id like 42, or "
+            "START..END like 2024-05-01T10:00..2024-05-01T11:00 or -2h..-1h"
+        )
+    low, _, high = raw.partition("..")
+    current = now or datetime.now(UTC)
+    start = parse_time(low, f"{name} start", current) if low.strip() else None
+    end = parse_time(high, f"{name} end", current) if high.strip() else None
+    if start is None and end is None:
+        raise QueryError(f"{name}={text!r} gives neither a start nor an end")
+    try:
+        return replace(base, start=start, end=end)
+    except QueryError as exc:
+        raise QueryError(f"{name}={text!r}: {exc}") from None

@@ -136,6 +136,53 @@ class FormatInfo:
     bytes: int
 
 
+@dataclass(frozen=True, slots=True)
+class CategoryCount:
+    """Entries of one category (an entry counts in each category of its template), and the
+    category's place in the report (most entries first)."""
+
+    category: str
+    count: int
+    rank: int
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateCategory:
+    """One category of a template, and its place among that template's categories."""
+
+    template_id: str
+    category: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnomaly:
+    """An anomaly as stored: its place in the report, times in the storage form, and its
+    template ids, flagged levels and examples (`{file, line}` objects) as JSON text."""
+
+    rank: int
+    kind: str
+    score: float
+    start_ts: str
+    end_ts: str
+    explanation: str
+    template_ids: str
+    flag_levels: str
+    examples: str
+    source: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesCount:
+    """Entries of one template at one level in one bucket: a minute for WARNING, ERROR and
+    CRITICAL, an hour (`minute` is its first minute) for the other levels."""
+
+    minute: str
+    template_id: str
+    level: str
+    count: int
+
+
 @dataclass(frozen=True)
 class Results:
     """Everything stored about the analysis of one blob: the `results` row and its details."""
@@ -158,3 +205,7 @@ class Results:
     rejected_samples: tuple[RejectedSample, ...] = ()
     filtered: tuple[RuleCount, ...] = ()
     formats: tuple[FormatInfo, ...] = ()
+    category_counts: tuple[CategoryCount, ...] = ()
+    template_categories: tuple[TemplateCategory, ...] = ()
+    anomalies: tuple[StoredAnomaly, ...] = ()
+    template_series: tuple[SeriesCount, ...] = ()

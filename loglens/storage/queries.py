@@ -36,12 +36,15 @@ from loglens.storage import ranking
 from loglens.storage.filters import (
     BUCKETS,
     LEVELS,
+    AnomalyFilters,
     Filters,
     Page,
     QueryError,
     check_bucket,
     check_sort,
 )
+from loglens.storage.findings import FindingsQueries
+from loglens.storage.insights import anomaly_page, category_counts, template_categories
 from loglens.storage.listing import STATUS_COLUMNS, status_row, upload_detail
 from loglens.storage.readpool import ReadPool
 from loglens.storage.schema import format_time
@@ -62,15 +65,17 @@ from loglens.storage.summaries import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BUCKETS", "LEVELS", "Filters", "Page", "QueryError", "Reader"]
+__all__ = ["BUCKETS", "LEVELS", "AnomalyFilters", "Filters", "Page", "QueryError", "Reader"]
 
 # Read connections of a Reader: queries of this many tasks run at once.
 CONNECTIONS = 4
 # "auto" timelines have at most this many buckets.
 AUTO_BUCKETS = 1500
+# `stats` lists at most this many anomalies (the highest scores; `anomalies` pages them all).
+STATS_ANOMALIES = 200
 
 
-class Reader:
+class Reader(FindingsQueries):
     """Read-only queries over the results database; open it with `await Reader.open(path)`."""
 
     SORTS: ClassVar[dict[str, dict[str, str]]] = {
@@ -167,10 +172,14 @@ class Reader:
 
     async def stats(self, f: Filters, top: int = 5) -> dict[str, Any]:
         """The classic report over the selection, with the keys of `build_report`
-        (`render_text` prints it) plus `uploads`, `blobs`, `window` and `templates_scope`.
+        (`render_text` prints it) plus `uploads`, `blobs`, `window`, `templates_scope` and
+        `anomalies_total`.
 
         With `level`, levels, entries and the timeline count that level only, and top
-        errors rank templates at it; otherwise top errors are ERROR and CRITICAL."""
+        errors rank templates at it; otherwise top errors are ERROR and CRITICAL.
+        Categories are whole-upload counts like templates (at `level`, if given); the
+        anomalies are those of the selected contents (overlapping the window, if any),
+        highest score first, at most STATS_ANOMALIES, each with its upload."""
         _check_top(top)
         async with self._read("stats") as conn:
             sel, figures = await totals(conn, select(f))
@@ -193,6 +202,12 @@ class Reader:
             if f.text is not None:
                 _all, counted = await ranking.tally(conn, sel, ranked, ranked, f.text)
             top_errors = await ranking.top(conn, sel, counted, ranked, top)
+            shown = await template_categories(conn, sel, [t["template_id"] for t in top_errors])
+            for item in top_errors:
+                item["categories"] = shown.get(item["template_id"], [])
+            anomalies, anomalies_total = await anomaly_page(
+                conn, sel, f, AnomalyFilters(), Page(limit=STATS_ANOMALIES)
+            )
             rejected = await grouped(conn, sel, "rejected", "reason")
             samples = await rejected_samples(conn, sel, per_reason=3)
             report: dict[str, Any] = {
@@ -216,6 +231,9 @@ class Reader:
                 "filtered": dict(sorted((await grouped(conn, sel, "filtered", "rule")).items())),
                 "filtered_lines": filtered_lines,
                 "formats": await formats_of(conn, sel),
+                "categories": await category_counts(conn, sel, f.level),
+                "anomalies": anomalies,
+                "anomalies_total": anomalies_total,
                 "uploads": uploads,
                 "blobs": blobs,
                 "window": {
@@ -237,7 +255,11 @@ class Reader:
         async with self._read("top errors") as conn:
             sel, _figures = await totals(conn, select(f))
             _count, counted = await ranking.tally(conn, sel, ranked, ranked, f.text)
-            return await ranking.top(conn, sel, counted, ranked, n)
+            top = await ranking.top(conn, sel, counted, ranked, n)
+            shown = await template_categories(conn, sel, [t["template_id"] for t in top])
+        for item in top:
+            item["categories"] = shown.get(item["template_id"], [])
+        return top
 
     async def templates(self, f: Filters, page: Page) -> tuple[list[dict[str, Any]], int]:
         """One page of templates across the selection (matching `text` and `level`), and
@@ -270,12 +292,14 @@ class Reader:
             ids = [row[0] for row in found]
             levels = await ranking.template_levels(conn, sel, ids, f.level)
             shown = await ranking.examples(conn, sel, ids, (f.level,) if f.level else None)
+            categories = await template_categories(conn, sel, ids)
         items = [
             {
                 "template_id": tid,
                 "template": text,
                 "count": count,
                 "levels": levels.get(tid, {}),
+                "categories": categories.get(tid, []),
                 **shown[tid][1],
             }
             for tid, text, count, _total in found

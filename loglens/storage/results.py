@@ -1,16 +1,21 @@
-"""Turn a merged analysis (summary, templates, report) into the rows stored for a blob."""
+"""Turn a merged analysis (summary, templates, report, findings) into the rows stored for
+a blob."""
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 import polars as pl
 
+from loglens.analysis.anomalies import Anomaly
+from loglens.analysis.findings import Findings
 from loglens.analysis.lines import printable
 from loglens.analysis.summary import Summary
 from loglens.analysis.templates import Template
 from loglens.storage.models import (
+    CategoryCount,
     FormatInfo,
     LevelCount,
     MinuteCount,
@@ -18,6 +23,9 @@ from loglens.storage.models import (
     RejectedSample,
     Results,
     RuleCount,
+    SeriesCount,
+    StoredAnomaly,
+    TemplateCategory,
     TemplateCount,
 )
 from loglens.storage.schema import from_micros, from_minutes
@@ -29,9 +37,14 @@ EXAMPLE_CHARS = 500
 
 
 def results_from_analysis(
-    summary: Summary, templates: dict[str, Template], report: dict[str, Any]
+    summary: Summary,
+    templates: dict[str, Template],
+    report: dict[str, Any],
+    findings: Findings | None = None,
 ) -> Results:
-    """The rows of an analysis: counts, templates per level, timeline, rejections, formats."""
+    """The rows of an analysis: counts, templates per level, timeline, rejections, formats,
+    and (from `findings`) categories, anomalies and the series per template."""
+    findings = findings or Findings()
     return Results(
         entries=summary.entries,
         lines=summary.lines,
@@ -64,7 +77,48 @@ def results_from_analysis(
             FormatInfo(info.format, round(info.confidence, 3), info.lines, info.entries, info.bytes)
             for _name, info in sorted(summary.files.items())
         ),
+        category_counts=tuple(
+            CategoryCount(category, count, rank)
+            for rank, (category, count) in enumerate(findings.categories.items())
+        ),
+        template_categories=tuple(
+            TemplateCategory(tid, category, position)
+            for tid, categories in sorted(findings.template_categories.items())
+            for position, category in enumerate(categories)
+        ),
+        anomalies=tuple(
+            stored_anomaly(rank, anomaly) for rank, anomaly in enumerate(findings.anomalies)
+        ),
+        template_series=tuple(
+            SeriesCount(from_minutes(minute), tid, level, count)
+            for minute, tid, level, count in findings.series.iter_rows()
+            if count
+        ),
     )
+
+
+def stored_anomaly(rank: int, anomaly: Anomaly) -> StoredAnomaly:
+    """An anomaly as its row: times in the storage form, lists as JSON text."""
+    return StoredAnomaly(
+        rank=rank,
+        kind=anomaly.kind,
+        score=float(anomaly.score),
+        start_ts=_stamp(anomaly.start),
+        end_ts=_stamp(anomaly.end),
+        explanation=anomaly.explanation,
+        template_ids=json.dumps(list(anomaly.template_ids)),
+        flag_levels=json.dumps(list(anomaly.flag_levels)),
+        examples=json.dumps(
+            [{"file": file, "line": line} for file, line in anomaly.examples], ensure_ascii=False
+        ),
+        source=anomaly.source or None,
+    )
+
+
+def _stamp(micros: int) -> str:
+    stored = from_micros(micros)
+    assert stored is not None  # only None for None
+    return stored
 
 
 def template_counts(summary: Summary, templates: dict[str, Template]) -> tuple[TemplateCount, ...]:

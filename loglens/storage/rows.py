@@ -99,6 +99,15 @@ def result_inserts(
         ("rejected_samples", "reason, line, text", results.rejected_samples),
         ("filtered", "rule, count", results.filtered),
         ("formats", "format, confidence, lines, entries, bytes", results.formats),
+        ("category_counts", "category, count, rank", results.category_counts),
+        ("template_categories", "template_id, category, position", results.template_categories),
+        (
+            "anomalies",
+            "rank, kind, score, start_ts, end_ts, explanation, template_ids, flag_levels,"
+            " examples, source",
+            results.anomalies,
+        ),
+        ("template_series", "minute, template_id, level, count", results.template_series),
     )
     for table, columns, items in details:
         if items:

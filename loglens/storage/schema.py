@@ -165,6 +165,43 @@ CREATE TABLE IF NOT EXISTS timeline_all (
     count  INTEGER NOT NULL,
     PRIMARY KEY (minute, level)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS category_counts (
+    blob_id  INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    category TEXT    NOT NULL,
+    count    INTEGER NOT NULL,
+    rank     INTEGER NOT NULL,
+    PRIMARY KEY (blob_id, category)
+);
+CREATE TABLE IF NOT EXISTS template_categories (
+    blob_id     INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    template_id TEXT    NOT NULL,
+    category    TEXT    NOT NULL,
+    position    INTEGER NOT NULL,
+    PRIMARY KEY (blob_id, template_id, category)
+);
+CREATE TABLE IF NOT EXISTS anomalies (
+    id           INTEGER PRIMARY KEY,
+    blob_id      INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    rank         INTEGER NOT NULL,
+    kind         TEXT    NOT NULL,
+    score        REAL    NOT NULL,
+    start_ts     TEXT    NOT NULL,
+    end_ts       TEXT    NOT NULL,
+    explanation  TEXT    NOT NULL,
+    template_ids TEXT    NOT NULL DEFAULT '[]',
+    flag_levels  TEXT    NOT NULL DEFAULT '[]',
+    examples     TEXT    NOT NULL DEFAULT '[]',
+    source       TEXT,
+    UNIQUE (blob_id, rank)
+);
+CREATE TABLE IF NOT EXISTS template_series (
+    blob_id     INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    minute      TEXT    NOT NULL,
+    template_id TEXT    NOT NULL,
+    level       TEXT    NOT NULL,
+    count       INTEGER NOT NULL,
+    PRIMARY KEY (blob_id, template_id, minute, level)
+);
 CREATE TABLE IF NOT EXISTS formats (
     blob_id    INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
     format     TEXT    NOT NULL,
@@ -189,6 +226,10 @@ CREATE INDEX IF NOT EXISTS templates_id ON templates (template_id, level, blob_i
 CREATE INDEX IF NOT EXISTS timeline_minute_level ON timeline (minute, level, blob_id, count);
 CREATE INDEX IF NOT EXISTS rejected_samples_blob ON rejected_samples (blob_id, reason, line);
 CREATE INDEX IF NOT EXISTS formats_blob ON formats (blob_id);
+CREATE INDEX IF NOT EXISTS template_categories_category
+    ON template_categories (category, blob_id, template_id);
+CREATE INDEX IF NOT EXISTS template_series_id
+    ON template_series (template_id, minute, level, blob_id, count);
 """
 
 # Each view: one row per upload and detail row, led by the upload's identity.
@@ -214,6 +255,23 @@ CREATE VIEW IF NOT EXISTS upload_rejected_samples AS
 SELECT {_UPLOAD}, d.reason, d.line, d.text
 FROM uploads AS u JOIN rejected_samples AS d ON d.blob_id = u.blob_id;
 
+CREATE VIEW IF NOT EXISTS upload_categories AS
+SELECT {_UPLOAD}, d.category, d.count
+FROM uploads AS u JOIN category_counts AS d ON d.blob_id = u.blob_id;
+
+CREATE VIEW IF NOT EXISTS upload_template_categories AS
+SELECT {_UPLOAD}, d.template_id, d.category
+FROM uploads AS u JOIN template_categories AS d ON d.blob_id = u.blob_id;
+
+CREATE VIEW IF NOT EXISTS upload_anomalies AS
+SELECT {_UPLOAD}, d.id AS anomaly_id, d.kind, d.score, d.start_ts, d.end_ts, d.explanation,
+       d.template_ids, d.flag_levels, d.examples, d.source
+FROM uploads AS u JOIN anomalies AS d ON d.blob_id = u.blob_id;
+
+CREATE VIEW IF NOT EXISTS upload_template_series AS
+SELECT {_UPLOAD}, d.minute, d.template_id, d.level, d.count
+FROM uploads AS u JOIN template_series AS d ON d.blob_id = u.blob_id;
+
 CREATE VIEW IF NOT EXISTS upload_results AS
 SELECT {_UPLOAD}, r.entries, r.lines, r.bytes, r.continuation_lines, r.untimed_entries,
        r.filtered_lines, r.first_ts, r.last_ts, r.templates, r.templates_approximate
@@ -226,7 +284,39 @@ SELECT {_UPLOAD}, u.size, u.sha256, u.compression, u.started_at, u.status, u.dup
 FROM uploads AS u LEFT JOIN jobs AS j ON j.blob_id = u.blob_id;
 """
 
-SCHEMA = _TABLES + _INDEXES + _VIEWS
+# Alerts: one row per incident of an alert rule (loglens/storage/alerts.py, docs/alerts.md).
+ALERT_TABLES = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id              INTEGER PRIMARY KEY,
+    rule            TEXT    NOT NULL,
+    kind            TEXT    NOT NULL CHECK (kind IN ('threshold', 'anomaly')),
+    subject         TEXT    NOT NULL DEFAULT '',
+    blob_id         INTEGER NOT NULL REFERENCES blobs (id),
+    upload_id       INTEGER REFERENCES uploads (id),
+    source          TEXT    NOT NULL,
+    last_blob_id    INTEGER NOT NULL REFERENCES blobs (id),
+    state           TEXT    NOT NULL CHECK (state IN ('firing', 'resolved')),
+    window_start    TEXT    NOT NULL,
+    window_end      TEXT    NOT NULL,
+    fired_at        TEXT    NOT NULL,
+    resolved_at     TEXT,
+    value           REAL    NOT NULL,
+    message         TEXT    NOT NULL,
+    delivery        TEXT    NOT NULL DEFAULT 'off'
+                    CHECK (delivery IN ('off', 'pending', 'delivered')),
+    delivered       TEXT    CHECK (delivered IN ('firing', 'resolved')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    failures        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    delivery_error  TEXT,
+    UNIQUE (rule, blob_id, window_start, subject)
+);
+CREATE INDEX IF NOT EXISTS alerts_open ON alerts (rule, source, state, window_start);
+CREATE INDEX IF NOT EXISTS alerts_delivery ON alerts (delivery, next_attempt_at);
+CREATE INDEX IF NOT EXISTS alerts_fired ON alerts (state, fired_at);
+"""
+
+SCHEMA = _TABLES + _INDEXES + _VIEWS + ALERT_TABLES
 
 # The hourly and daily rollups of a blob's minute timeline, written with it: a timeline
 # over months of uploads reads a few rows per upload instead of one per minute.
@@ -272,4 +362,8 @@ RESULT_TABLES = (
     "repaired",
     "filtered",
     "formats",
+    "category_counts",
+    "template_categories",
+    "anomalies",
+    "template_series",
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,13 +34,18 @@ def query(*args: str, db: Path | None = None, env: dict[str, str] | None = None)
     return Run(done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
-def test_stats_of_one_upload_prints_the_classic_report(world: World) -> None:
-    local = run_cli(str(world.files["worker.log"]), "--quiet")
+def test_stats_of_one_upload_prints_the_classic_report(world: World, tmp_path: Path) -> None:
+    # processor.py on the file under its upload's name, so examples name the same file.
+    named = tmp_path / "worker.log"
+    shutil.copy2(world.files["worker.log"], named)
+    local = run_cli("worker.log", "--quiet", cwd=tmp_path)
     assert local.code == 0, local.err
     run = query("stats", "--upload", str(world.ids["worker.log"]), db=world.db)
     assert run.code == 0, run.err
-    # Everything up to the formats is the same report; file names differ (path vs name).
+    # Everything up to the entries is the same report, categories and anomalies included.
     classic = local.out.split("\nEntries:")[0]
+    assert "\nCategories (entries;" in classic and "\nAnomalies: " in classic
+    assert "e.g. worker.log:" in classic  # the anomalies' examples
     assert run.out.startswith(classic + "\nEntries:")
     assert run.out.splitlines()[-1] == "Uploads counted: 1"
 

@@ -1,0 +1,175 @@
+"""The Reader's queries of the findings: anomalies, categories, trends and what changed.
+
+`FindingsQueries` is a part of `Reader` (its base class), kept apart so each module holds
+one concern; the semantics of selections, windows and blobs are the Reader's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import aiosqlite
+
+from loglens.storage.filters import (
+    LEVELS,
+    RATES,
+    TREND_BY,
+    AnomalyFilters,
+    Filters,
+    Page,
+    QueryError,
+    check_bucket,
+    check_choice,
+)
+from loglens.storage.insights import anomaly_page, categories_of
+from loglens.storage.selection import select
+from loglens.storage.summaries import rows, totals
+from loglens.storage.trends import (
+    compare,
+    key_labels,
+    level_trend,
+    name_templates,
+    series_totals,
+    series_trend,
+    side_counts,
+    side_summary,
+    trend_levels,
+)
+
+# A trend without a key shows this many templates (the most entries) unless told.
+TREND_KEYS = 10
+
+
+class FindingsQueries:
+    """Anomalies, categories, trends and diffs over the results (see `Reader`)."""
+
+    def _read(self, what: str) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+        raise NotImplementedError  # the Reader's read transaction
+
+    async def anomalies(
+        self, f: Filters, page: Page, a: AnomalyFilters | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of anomalies of the selected uploads (each content once, listed with
+        its first selected upload), and how many match. `start`/`end` keep anomalies that
+        overlap [start, end); `level` those covering entries at that level; `a` filters
+        kind, score and template. Sorts: score (default -score), start, kind, upload_id.
+
+        Each: the report's {kind, score, start, end, explanation, template_ids, source,
+        examples: [{file, line}]} plus anomaly_id, flag_levels, upload_id, original_name."""
+        uploads = dataclasses.replace(f, start=None, end=None)
+        async with self._read("anomalies") as conn:
+            return await anomaly_page(conn, select(uploads), f, a or AnomalyFilters(), page)
+
+    async def categories(self, f: Filters, shown: int = 3) -> list[dict[str, Any]]:
+        """Entries per category over the selection (at `level`), most first: {category,
+        count, templates, top_templates: [{template_id, template, count}]} with the `shown`
+        biggest templates. Whole-upload counts, as templates (an entry counts in each
+        category of its template)."""
+        if isinstance(shown, bool) or not isinstance(shown, int) or not 0 <= shown <= 100:
+            raise QueryError(f"shown={shown!r} must be a whole number from 0 to 100")
+        async with self._read("categories") as conn:
+            sel, _figures = await totals(conn, select(f))
+            return await categories_of(conn, sel, f.level, shown)
+
+    async def trend(
+        self,
+        f: Filters,
+        by: str = "level",
+        key: str | None = None,
+        bucket: str = "hour",
+        top: int = TREND_KEYS,
+    ) -> dict[str, Any]:
+        """Entries over time per level, template or category (`by`): {by, bucket, key,
+        levels (counted; null: all), keys: [{key, label, count}], points: [{bucket (ISO
+        start), key, count}]}, buckets without entries left out.
+
+        `key` picks one level, template id or category; without it, every level or
+        category, or the `top` templates with most entries. Template and category counts
+        below WARNING are kept per hour: a minute trend counts WARNING, ERROR and CRITICAL
+        only (`levels` says so), and refuses another `level`."""
+        check_choice(by, "by", TREND_BY)
+        check_bucket(bucket)
+        if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= 100:
+            raise QueryError(f"top={top!r} must be a whole number from 1 to 100")
+        if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 1000):
+            raise QueryError(f"key={key!r} must be 1 to 1000 characters")
+        level = f.level
+        if by == "level" and key is not None:
+            key = key.upper()
+            check_choice(key, "key", LEVELS)
+            if level is not None and level != key:
+                raise QueryError(f"key={key!r} and level={level!r} disagree: give one of them")
+            level = key
+        levels = trend_levels(level, bucket, by)
+        async with self._read("trend") as conn:
+            sel, _figures = await totals(conn, select(f))
+            if by == "level":
+                points = await level_trend(conn, sel, level, bucket)
+                counted: dict[str, int] = {}
+                for point in points:
+                    counted[point["key"]] = counted.get(point["key"], 0) + point["count"]
+                keys = list(counted)
+            else:
+                counted = await series_totals(conn, sel, by, levels)
+                if key is not None:
+                    counted = {key: counted.get(key, 0)}
+                ranked = sorted(counted, key=lambda k: (-counted[k], k))
+                keys = ranked[:top] if by == "template" and key is None else ranked
+                points = await series_trend(conn, sel, by, keys, levels, bucket)
+            labels = await key_labels(conn, by, keys)
+        return {
+            "by": by,
+            "bucket": bucket,
+            "key": key,
+            "levels": list(levels) if levels else None,
+            "keys": [{"key": k, "label": labels[k], "count": counted[k]} for k in keys],
+            "points": points,
+        }
+
+    async def diff(
+        self, a: Filters, b: Filters, top: int = 10, rate: str = "share"
+    ) -> dict[str, Any]:
+        """What changed from selection `a` to selection `b` (two uploads, two windows, ...):
+        {a, b (what each covers: uploads, span, hours, levels), rate, appeared, vanished,
+        changed}. `appeared` lists templates with entries in b and none in a (most entries
+        first), `vanished` the reverse, `changed` the templates of both whose rate moved
+        most; each {total, items} with `top` items of {template_id, template, count_a,
+        count_b, rate_a, rate_b, change, ratio, score, example, upload_id, file, line}.
+
+        `rate` "share": a template's share of its side's entries; "hour": its entries per
+        hour of its side's time span. `score` is the change in standard errors of the two
+        rates (Poisson counts). Without a window a side counts whole uploads; in a window,
+        the template series (hourly rows below WARNING by overlap)."""
+        check_choice(rate, "rate", RATES)
+        if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= 1000:
+            raise QueryError(f"top={top!r} must be a whole number from 1 to 1000")
+        async with self._read("diff") as conn:
+            sel_a, figures_a = await totals(conn, select(a))
+            sel_b, figures_b = await totals(conn, select(b))
+            side_a = await side_summary(conn, sel_a, a, figures_a)
+            side_b = await side_summary(conn, sel_b, b, figures_b)
+            counts_a = await side_counts(conn, sel_a, a.level)
+            counts_b = await side_counts(conn, sel_b, b.level)
+            side_a["entries"], side_b["entries"] = sum(counts_a.values()), sum(counts_b.values())
+            side_a["templates"], side_b["templates"] = len(counts_a), len(counts_b)
+            per = "entries" if rate == "share" else "hours"
+            found = compare(counts_a, counts_b, side_a[per], side_b[per], top)
+            await name_templates(conn, found, sel_a, sel_b)
+        return {"a": side_a, "b": side_b, "rate": rate, **found}
+
+    async def previous_upload(self, upload_id: int) -> int | None:
+        """The analysed upload before `upload_id` (lower id) of the same operator and file
+        name, of other content; None if there is none (or no such upload)."""
+        async with self._read("previous upload") as conn:
+            found = await rows(
+                conn,
+                "SELECT p.id FROM uploads AS u JOIN uploads AS p ON p.operator = u.operator"
+                " AND p.original_name = u.original_name AND p.id < u.id"
+                " AND p.status = 'stored' AND p.blob_id IS NOT u.blob_id"
+                " JOIN jobs AS j ON j.blob_id = p.blob_id AND j.state = 'done'"
+                " WHERE u.id = ? ORDER BY p.id DESC LIMIT 1",
+                [upload_id],
+            )
+        return int(found[0][0]) if found else None
