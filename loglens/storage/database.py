@@ -310,6 +310,39 @@ class Database:
         report: dict[str, Any] = json.loads(found[0][0])
         return report
 
+    async def source_history(self, blob_id: int) -> tuple[frozenset[str], int, int] | None:
+        """What earlier analysed uploads of the same source (the same original name) tell
+        about this blob's: their template ids, entries and errors; None if there are none.
+        (A tuple, not the analysis' `History`: the server process never loads polars.)"""
+        earlier = await self._fetch(
+            "read the history of a source",
+            "WITH me AS (SELECT original_name, MIN(received_at) AS at FROM uploads"
+            "  WHERE blob_id = ? AND status = 'stored' GROUP BY original_name)"
+            " SELECT DISTINCT u.blob_id FROM uploads AS u JOIN me"
+            "  ON u.original_name = me.original_name AND u.received_at < me.at"
+            " JOIN results AS r ON r.blob_id = u.blob_id"
+            " WHERE u.status = 'stored' AND u.blob_id != ?",
+            (blob_id, blob_id),
+        )
+        blobs = [int(row[0]) for row in earlier]
+        if not blobs:
+            return None
+        marks = ",".join("?" * len(blobs))
+        templates = await self._fetch(
+            "read the templates of a source",
+            f"SELECT DISTINCT template_id FROM templates WHERE blob_id IN ({marks})",
+            blobs,
+        )
+        totals = await self._fetch(
+            "read the counts of a source",
+            "SELECT COALESCE(SUM(count), 0),"
+            " COALESCE(SUM(CASE WHEN level IN ('ERROR', 'CRITICAL') THEN count END), 0)"
+            f" FROM level_counts WHERE blob_id IN ({marks})",
+            blobs,
+        )
+        entries, errors = (int(value) for value in totals[0])
+        return frozenset(str(row[0]) for row in templates), entries, errors
+
     # plumbing ---------------------------------------------------------------------------
 
     async def _fetch(self, what: str, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:

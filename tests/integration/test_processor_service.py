@@ -280,3 +280,45 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def service_log(path: Path, errors: int) -> Path:
+    """An hour of a Python service; `errors` of its entries say a disk is full."""
+    lines = []
+    for n in range(1_200):
+        stamp = f"2025-05-06 10:{n // 20:02d}:{n % 20 * 3:02d},000"
+        if n % 100 == 50 and errors:
+            lines.append(f"{stamp} - disk - ERROR - Disk sdb{n % 7} is full")
+            errors -= 1
+        elif n % 40 == 0:
+            lines.append(f"{stamp} - db - WARNING - Slow query on shard {n % 9}")
+        else:
+            lines.append(f"{stamp} - web - INFO - Handled request {n * 7919 % 10007}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_templates_an_earlier_upload_of_the_source_never_had_are_new(
+    processor: Processor, tmp_path: Path
+) -> None:
+    before = service_log(tmp_path / "monday.log", errors=0)
+    after = service_log(tmp_path / "tuesday.log", errors=5)
+    first = queue_job(processor.db_path, "app.log", "monday")
+    processor.run(first, before, "app.log")
+    assert processor.states(2) == [(first, "running", None), (first, "done", None)]
+    second = queue_job(processor.db_path, "app.log", "tuesday")
+    processor.run(second, after, "app.log")
+    assert processor.states(2) == [(second, "running", None), (second, "done", None)]
+    _, report = read_job(processor.db_path, second)
+    assert report is not None
+    new = [a for a in report["anomalies"] if a["kind"] == "new_template"]
+    assert len(new) == 1, report["anomalies"]
+    assert "Disk <*> is full" in new[0]["explanation"]
+    assert "never seen in earlier uploads of this source" in new[0]["explanation"]
+    # The same content under another name has no history: nothing is new there.
+    other = queue_job(processor.db_path, "db.log", "tuesday-again")
+    processor.run(other, after, "db.log")
+    assert processor.states(2) == [(other, "running", None), (other, "done", None)]
+    _, alone = read_job(processor.db_path, other)
+    assert alone is not None
+    assert not [a for a in alone["anomalies"] if "earlier uploads" in a["explanation"]]
