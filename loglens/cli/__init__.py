@@ -14,6 +14,7 @@ commands:
   demo [PATH...]    start a server, upload logs/ with the client, report, stop
   query SUBCOMMAND  read the results database: uploads, stats, top-errors, templates,
                     timeline, rejected (loglens query --help)
+  alerts SUBCOMMAND recorded alerts (list) and rule backtests (backtest RULES.toml)
 """
 
 
@@ -44,5 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from loglens.cli.query import main as query_main
 
         return query_main(rest)
+    if command == "alerts":
+        from loglens.cli.alerts import main as alerts_main
+
+        return alerts_main(rest)
     sys.stderr.write(f"loglens: unknown command {command!r}\n{USAGE}")
     return 2

@@ -1,0 +1,550 @@
+"""The alerts table: alerts recorded from incidents, their webhook deliveries, and the
+stored rows alert rules are evaluated over (the same for new results and backtests).
+
+`AlertStore` writes (the processor); `AlertReader` only reads (the CLI and the API). The
+table is in `schema.ALERT_TABLES` and described in docs/alerts.md.
+
+An alert is keyed by (rule, blob_id, window_start, subject): evaluating the same blob again
+updates its alerts instead of adding new ones. An alert still firing at the end of its
+upload is carried to the next upload of the same source: it goes on (same row) if that
+upload starts inside an incident of the rule, and is resolved otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+import aiosqlite
+
+from loglens.errors import StorageError
+from loglens.storage.readpool import ReadPool
+from loglens.storage.schema import ALERT_TABLES, format_time, from_micros, now
+
+if TYPE_CHECKING:
+    from loglens.analysis.alerts import AlertInput, Incident
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 30_000
+AlertState = Literal["firing", "resolved"]
+ALERT_STATES = ("firing", "resolved")
+_COLUMNS = (
+    "id, rule, kind, subject, blob_id, upload_id, source, last_blob_id, state, window_start,"
+    " window_end, fired_at, resolved_at, value, message, delivery, delivered, attempts,"
+    " failures, next_attempt_at, delivery_error"
+)
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert: a rule's incident in the uploads of one source, and its delivery."""
+
+    id: int
+    rule: str
+    kind: str  # threshold | anomaly
+    subject: str
+    blob_id: int
+    upload_id: int | None
+    source: str
+    last_blob_id: int
+    state: AlertState
+    window_start: str  # log time
+    window_end: str
+    fired_at: str  # wall time
+    resolved_at: str | None
+    value: float
+    message: str
+    delivery: str  # off | pending | delivered
+    delivered: str | None  # the last event the webhook took: firing | resolved
+    attempts: int  # POSTs tried in all
+    failures: int  # failed POSTs since the last one that went through
+    next_attempt_at: str | None
+    delivery_error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The alert as JSON-ready data (the API, the CLI's --json and the webhook)."""
+        data = asdict(self)
+        data.pop("subject")
+        data.pop("failures")
+        return data
+
+
+@dataclass(frozen=True)
+class Event:
+    """An alert fired or resolved by one evaluation."""
+
+    event: AlertState
+    alert: Alert
+
+
+@dataclass(frozen=True)
+class StoredUpload:
+    """An analysed blob, as backtests walk them: its first upload and that one's name."""
+
+    blob_id: int
+    upload_id: int
+    source: str
+
+
+# writing --------------------------------------------------------------------------------
+
+
+class AlertStore:
+    """Records alerts and their deliveries; open it with `await AlertStore.open(path)`."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path) -> AlertStore:
+        """Open the database at `path`, adding the alerts table if it has none yet."""
+        conn: aiosqlite.Connection | None = None
+        try:
+            conn = await aiosqlite.connect(path, isolation_level=None)
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            # A database made before alerts existed has the schema's version but no table.
+            await conn.executescript(f"BEGIN IMMEDIATE;\n{ALERT_TABLES}\nCOMMIT;")
+        except sqlite3.Error as exc:
+            if conn is not None:
+                await conn.close()
+            raise StorageError(f"database {path}: cannot open for alerts: {exc}") from exc
+        return cls(conn, path)
+
+    async def close(self) -> None:
+        """Close the connection."""
+        async with self._lock:
+            try:
+                await self._conn.close()
+            except sqlite3.Error as exc:
+                raise StorageError(f"database {self.path}: cannot close: {exc}") from exc
+
+    async def alert_input(self, blob_id: int) -> AlertInput | None:
+        """What the rules are evaluated over for a blob with results, or None."""
+        async with self._lock:
+            try:
+                return await read_input(self._conn, blob_id)
+            except sqlite3.Error as exc:
+                raise StorageError(f"read results of blob {blob_id}: {exc}") from exc
+
+    async def record(
+        self,
+        blob_id: int,
+        rules: Sequence[tuple[str, str]],
+        incidents: Sequence[Incident],
+        data_start: int | None,
+        webhook: bool,
+    ) -> list[Event]:
+        """Record a blob's incidents of `rules` ((name, kind) pairs) as alerts, carry on or
+        resolve the alerts of the same source still firing from earlier uploads, and return
+        what fired and what resolved. `data_start`: the blob's first entry (microseconds)."""
+        events: list[tuple[AlertState, int]] = []
+        async with self._transaction(f"record alerts of blob {blob_id}") as conn:
+            found = await _fetchone(
+                conn,
+                "SELECT id, original_name FROM uploads WHERE blob_id = ? AND status = 'stored'"
+                " ORDER BY id LIMIT 1",
+                (blob_id,),
+            )
+            if found is None:
+                return []
+            upload_id, source = int(found[0]), str(found[1])
+            stamp = now()
+            delivery = "pending" if webhook else "off"
+            start = from_micros(data_start) if data_start is not None else None
+            for rule, kind in rules:
+                mine = [i for i in incidents if i.rule == rule]
+                earlier = await _carried(conn, rule, source, blob_id, start)
+                rest = list(mine)
+                if earlier:
+                    from loglens.analysis.alerts import continues
+
+                    *older, latest = earlier
+                    for alert_id, state in older:
+                        if state == "firing":
+                            await _resolve(conn, alert_id, blob_id, stamp)
+                            events.append(("resolved", alert_id))
+                    alert_id, state = latest
+                    # Still firing, or met again by a rerun of the blob that carried it on.
+                    going_on = continues(True, mine)
+                    if going_on is not None:
+                        rest.remove(going_on)
+                        events += await _carry_on(conn, alert_id, state, blob_id, going_on, stamp)
+                    elif state == "firing":
+                        await _resolve(conn, alert_id, blob_id, stamp)
+                        events.append(("resolved", alert_id))
+                for incident in rest:
+                    events += await _upsert(
+                        conn, incident, kind, blob_id, upload_id, source, stamp, delivery
+                    )
+            alerts = {a.id: a for a in await _alerts(conn, {i for _, i in events})}
+        return [Event(event, alerts[alert_id]) for event, alert_id in events]
+
+    # deliveries ---------------------------------------------------------------------------
+
+    async def due(self, limit: int = 100) -> list[Alert]:
+        """Alerts with an event to deliver whose next attempt is due, oldest first."""
+        rows = await self._fetch(
+            "read due deliveries",
+            f"SELECT {_COLUMNS} FROM alerts WHERE delivery = 'pending' AND next_attempt_at <= ?"
+            " ORDER BY next_attempt_at, id LIMIT ?",
+            (now(), limit),
+        )
+        return [_alert(row) for row in rows]
+
+    async def next_due(self) -> str | None:
+        """When the next delivery attempt is due (storage time form), or None."""
+        rows = await self._fetch(
+            "read next delivery",
+            "SELECT MIN(next_attempt_at) FROM alerts WHERE delivery = 'pending'",
+        )
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    async def delivered(self, alert_id: int, event: AlertState) -> None:
+        """The webhook took `event` of an alert: done, or the resolve is next."""
+        async with self._transaction(f"record delivery of alert {alert_id}") as conn:
+            await conn.execute(
+                "UPDATE alerts SET delivered = ?, attempts = attempts + 1, failures = 0,"
+                " delivery_error = NULL,"
+                " delivery = CASE WHEN state = ? THEN 'delivered' ELSE 'pending' END,"
+                " next_attempt_at = CASE WHEN state = ? THEN NULL ELSE ? END WHERE id = ?",
+                (event, event, event, now(), alert_id),
+            )
+
+    async def failed(self, alert_id: int, error: str, retry_at: datetime) -> None:
+        """A delivery attempt failed: try again at `retry_at`."""
+        async with self._transaction(f"record failed delivery of alert {alert_id}") as conn:
+            await conn.execute(
+                "UPDATE alerts SET attempts = attempts + 1, failures = failures + 1,"
+                " delivery_error = ?, next_attempt_at = ? WHERE id = ?",
+                (error, _stamp(retry_at), alert_id),
+            )
+
+    # plumbing -------------------------------------------------------------------------------
+
+    async def _fetch(self, what: str, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        async with self._lock:
+            try:
+                return list(await self._conn.execute_fetchall(sql, tuple(params)))
+            except (sqlite3.Error, ValueError) as exc:
+                raise StorageError(f"{what}: {self.path}: {exc}") from exc
+
+    @asynccontextmanager
+    async def _transaction(self, what: str) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction (BEGIN IMMEDIATE), committed unless the block raises."""
+        async with self._lock:
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._conn
+                except BaseException:
+                    await self._conn.rollback()
+                    raise
+                await self._conn.commit()
+            except (sqlite3.Error, ValueError) as exc:
+                raise StorageError(f"{what}: {self.path}: {exc}") from exc
+
+
+async def _carried(
+    conn: aiosqlite.Connection, rule: str, source: str, blob_id: int, start: str | None
+) -> list[tuple[int, str]]:
+    """The rule's alerts of `source` from earlier uploads that this blob may carry on or
+    resolve: those still firing, and those it carried on or resolved before (a rerun),
+    which began before its first entry; oldest first."""
+    if start is None:
+        return []
+    rows = await conn.execute_fetchall(
+        "SELECT id, state FROM alerts WHERE rule = ? AND source = ? AND blob_id != ?"
+        " AND (state = 'firing' OR last_blob_id = ?) AND window_start < ?"
+        " ORDER BY window_start, id",
+        (rule, source, blob_id, blob_id, start),
+    )
+    return [(int(row[0]), str(row[1])) for row in rows]
+
+
+async def _carry_on(
+    conn: aiosqlite.Connection,
+    alert_id: int,
+    state: str,
+    blob_id: int,
+    incident: Incident,
+    stamp: str,
+) -> list[tuple[AlertState, int]]:
+    """An earlier alert goes on in this blob: extend it, and resolve it if it ends here."""
+    ends = not incident.open_at_end
+    await conn.execute(
+        "UPDATE alerts SET window_end = ?, value = MAX(value, ?), message = ?,"
+        " last_blob_id = ? WHERE id = ?",
+        (from_micros(incident.end), incident.value, incident.message, blob_id, alert_id),
+    )
+    if ends and state == "firing":
+        await _resolve(conn, alert_id, blob_id, stamp)
+        return [("resolved", alert_id)]
+    return []
+
+
+async def _upsert(
+    conn: aiosqlite.Connection,
+    incident: Incident,
+    kind: str,
+    blob_id: int,
+    upload_id: int,
+    source: str,
+    stamp: str,
+    delivery: str,
+) -> list[tuple[AlertState, int]]:
+    """Record an incident of this blob as an alert (once: a rerun updates it)."""
+    window_start, window_end = from_micros(incident.start), from_micros(incident.end)
+    key = (incident.rule, blob_id, window_start, incident.subject)
+    found = await _fetchone(
+        conn,
+        "SELECT id, state FROM alerts WHERE rule = ? AND blob_id = ? AND window_start = ?"
+        " AND subject = ?",
+        key,
+    )
+    if found is None:
+        cursor = await conn.execute(
+            "INSERT INTO alerts (rule, kind, subject, blob_id, upload_id, source, last_blob_id,"
+            " state, window_start, window_end, fired_at, value, message, delivery,"
+            " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'firing', ?, ?, ?, ?, ?, ?, ?)",
+            (
+                incident.rule, kind, incident.subject, blob_id, upload_id, source, blob_id,
+                window_start, window_end, stamp, incident.value, incident.message, delivery,
+                stamp if delivery == "pending" else None,
+            ),
+        )  # fmt: skip
+        assert cursor.lastrowid is not None
+        alert_id = cursor.lastrowid
+        if incident.open_at_end:
+            return [("firing", alert_id)]
+        await _resolve(conn, alert_id, blob_id, stamp)
+        return [("firing", alert_id), ("resolved", alert_id)]
+    alert_id, state = int(found[0]), str(found[1])
+    await conn.execute(
+        "UPDATE alerts SET window_end = ?, value = ?, message = ? WHERE id = ?",
+        (window_end, incident.value, incident.message, alert_id),
+    )
+    if state == "firing" and not incident.open_at_end:
+        await _resolve(conn, alert_id, blob_id, stamp)
+        return [("resolved", alert_id)]
+    return []
+
+
+async def _resolve(conn: aiosqlite.Connection, alert_id: int, blob_id: int, stamp: str) -> None:
+    """Mark a firing alert resolved; its resolve is to be delivered if its fire was."""
+    await conn.execute(
+        "UPDATE alerts SET state = 'resolved', resolved_at = ?, last_blob_id = ?,"
+        " delivery = CASE delivery WHEN 'off' THEN 'off' ELSE 'pending' END,"
+        " next_attempt_at = CASE delivery WHEN 'delivered' THEN ? ELSE next_attempt_at END"
+        " WHERE id = ? AND state = 'firing'",
+        (stamp, blob_id, stamp, alert_id),
+    )
+
+
+async def _alerts(conn: aiosqlite.Connection, ids: Iterable[int]) -> list[Alert]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    marks = ", ".join("?" * len(wanted))
+    rows = await conn.execute_fetchall(
+        f"SELECT {_COLUMNS} FROM alerts WHERE id IN ({marks})", wanted
+    )
+    return [_alert(row) for row in rows]
+
+
+# reading --------------------------------------------------------------------------------
+
+
+class AlertReader:
+    """Read-only access to alerts and to what backtests need; `await AlertReader.open(path)`."""
+
+    def __init__(self, pool: ReadPool) -> None:
+        self._pool = pool
+        self.path = pool.path
+
+    @classmethod
+    async def open(cls, path: Path) -> AlertReader:
+        """Open the database at `path` read-only; StorageError if there is none."""
+        return cls(await ReadPool.open(path, 1))
+
+    async def close(self) -> None:
+        """Close the connections."""
+        await self._pool.close()
+
+    async def __aenter__(self) -> AlertReader:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def alerts(
+        self,
+        state: str | None = None,
+        source: str | None = None,
+        rule: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[Alert], int]:
+        """Alerts, newest first, and how many match in all."""
+        where, params = _where(state=state, source=source, rule=rule)
+        async with self._pool.transaction("read alerts") as conn:
+            if not await _has_table(conn, "alerts"):
+                return [], 0
+            rows = await conn.execute_fetchall(
+                f"SELECT {_COLUMNS} FROM alerts{where} ORDER BY fired_at DESC, id DESC"
+                " LIMIT ? OFFSET ?",
+                (*params, limit, offset),
+            )
+            total = await conn.execute_fetchall(f"SELECT count(*) FROM alerts{where}", params)
+        return [_alert(row) for row in rows], int(next(iter(total))[0])
+
+    async def uploads(self) -> list[StoredUpload]:
+        """Every analysed blob, in the order of its first stored upload."""
+        async with self._pool.transaction("read analysed uploads") as conn:
+            rows = await conn.execute_fetchall(
+                "SELECT u.blob_id, u.id, u.original_name FROM uploads AS u"
+                " JOIN results AS r ON r.blob_id = u.blob_id WHERE u.status = 'stored'"
+                " AND u.id = (SELECT MIN(f.id) FROM uploads AS f"
+                " WHERE f.blob_id = u.blob_id AND f.status = 'stored') ORDER BY u.id"
+            )
+        return [StoredUpload(int(r[0]), int(r[1]), str(r[2])) for r in rows]
+
+    async def alert_input(self, blob_id: int) -> AlertInput | None:
+        """What the rules are evaluated over for a blob with results, or None."""
+        async with self._pool.transaction(f"read results of blob {blob_id}") as conn:
+            return await read_input(conn, blob_id)
+
+
+def _where(**equal: str | None) -> tuple[str, tuple[str, ...]]:
+    """A WHERE clause of column = value for the values given."""
+    given = {column: value for column, value in equal.items() if value is not None}
+    if not given:
+        return "", ()
+    return " WHERE " + " AND ".join(f"{c} = ?" for c in given), tuple(given.values())
+
+
+# the evaluation input -----------------------------------------------------------------------
+
+
+async def read_input(conn: aiosqlite.Connection, blob_id: int) -> AlertInput | None:
+    """A blob's stored series, template texts and categories, anomalies and time span."""
+    import json
+
+    import polars as pl
+
+    from loglens.analysis.alerts import SERIES_SCHEMA, AlertInput
+    from loglens.analysis.anomalies import Anomaly
+
+    span = await _fetchone(
+        conn, "SELECT first_ts, last_ts FROM results WHERE blob_id = ?", (blob_id,)
+    )
+    if span is None:
+        return None
+    series = pl.DataFrame(schema=SERIES_SCHEMA)
+    if await _has_table(conn, "template_series"):
+        rows = await conn.execute_fetchall(
+            "SELECT minute, template_id, level, count FROM template_series WHERE blob_id = ?",
+            (blob_id,),
+        )
+        frame = pl.DataFrame(
+            [tuple(row) for row in rows],
+            schema={
+                "minute": pl.String,
+                **{k: SERIES_SCHEMA[k] for k in ("template_id", "level", "count")},
+            },
+            orient="row",
+        )
+        series = frame.with_columns(
+            minute=pl.col("minute")
+            .str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC")
+            .dt.epoch("s")
+            // 60
+        ).select(list(SERIES_SCHEMA))
+    texts = {
+        str(row[0]): str(row[1])
+        for row in await conn.execute_fetchall(
+            "SELECT template_id, MIN(template) FROM templates WHERE blob_id = ? GROUP BY 1",
+            (blob_id,),
+        )
+    }
+    categories: dict[str, list[str]] = {}
+    if await _has_table(conn, "template_categories"):
+        for row in await conn.execute_fetchall(
+            "SELECT template_id, category FROM template_categories WHERE blob_id = ?"
+            " ORDER BY template_id, position",
+            (blob_id,),
+        ):
+            categories.setdefault(str(row[0]), []).append(str(row[1]))
+    anomalies = []
+    if await _has_table(conn, "anomalies"):
+        for row in await conn.execute_fetchall(
+            "SELECT kind, score, start_ts, end_ts, explanation, template_ids, source"
+            " FROM anomalies WHERE blob_id = ? ORDER BY rank",
+            (blob_id,),
+        ):
+            anomalies.append(
+                Anomaly(
+                    str(row[0]), float(row[1]), to_micros(str(row[2])), to_micros(str(row[3])),
+                    str(row[4]), tuple(json.loads(row[5] or "[]")), source=str(row[6] or ""),
+                )
+            )  # fmt: skip
+    first = None if span[0] is None else to_micros(str(span[0])) // 60_000_000
+    last = None if span[1] is None else to_micros(str(span[1])) // 60_000_000
+    return AlertInput(
+        series,
+        texts,
+        {tid: tuple(names) for tid, names in categories.items()},
+        tuple(anomalies),
+        first,
+        last,
+    )
+
+
+def to_micros(stamp: str) -> int:
+    """A time in the storage form as microseconds since the epoch."""
+    moment = datetime.fromisoformat(stamp)
+    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+
+
+def _stamp(moment: datetime) -> str:
+    return format_time(moment.astimezone(UTC))
+
+
+async def _has_table(conn: aiosqlite.Connection, name: str) -> bool:
+    found = await _fetchone(
+        conn, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    )
+    return found is not None
+
+
+async def _fetchone(
+    conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
+) -> sqlite3.Row | None:
+    async with conn.execute(sql, tuple(params)) as cursor:
+        return await cursor.fetchone()
+
+
+def _alert(row: Sequence[Any]) -> Alert:
+    return Alert(
+        int(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]),
+        None if row[5] is None else int(row[5]), str(row[6]), int(row[7]),
+        "firing" if row[8] == "firing" else "resolved", str(row[9]), str(row[10]),
+        str(row[11]), row[12], float(row[13]), str(row[14]), str(row[15]), row[16],
+        int(row[17]), int(row[18]), row[19], row[20],
+    )  # fmt: skip
