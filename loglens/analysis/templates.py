@@ -3,8 +3,9 @@
 Mining runs in two stages so that results merge exactly across byte ranges and processes:
 
 1. ``mask_expr`` turns every message into a *pattern key* inside polars (one regex pass in
-   Rust, never per-line Python): numbers, hex, IPs, UUIDs, ids such as ``blk_-42``, sizes,
-   timestamps and paths or URLs holding digits become ``<*>``. Workers count the keys.
+   Rust, never per-line Python): numbers, hex, IPv4, IPv6 and MAC addresses, UUIDs, ids such
+   as ``blk_-42``, sizes, timestamps and paths or URLs holding digits become ``<*>``.
+   Workers count the keys.
 2. ``build_templates`` runs once on the merged counts and clusters the distinct keys,
    Brain-style: keys with the same number of tokens are grouped by the words they share at
    the same frequency (the words of one logging statement occur together), then each other
@@ -49,6 +50,15 @@ _PATH_CHAR = r"""[^\s,;()\[\]{}'"<>]"""
 _MONTH = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _WEEKDAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _CLOCK = "[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?"
+_IPV4 = r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}"
+_HEX_GROUP = f"{_HEX}{{1,4}}"
+# The groups of an IPv6 address after its "::", the last maybe an IPv4 address (::ffff:10.0.0.1).
+_IPV6_TAIL = f"(?:{_HEX_GROUP}:)*(?:{_IPV4}|{_HEX_GROUP})"
+# The first group of a compressed IPv6 address holds a digit (fe80, 2001), so that a name
+# such as "Bad::Foo" stays a name.
+_IPV6_HEAD = (
+    f"(?:[0-9]{_HEX}{{0,3}}|{_HEX}[0-9]{_HEX}{{0,2}}|{_HEX}{{2}}[0-9]{_HEX}?|{_HEX}{{3}}[0-9])"
+)
 
 # One alternation, so the messages are scanned once. At a given position the first listed
 # alternative that matches wins, so the longer shapes (timestamps, UUIDs, sizes with their
@@ -61,12 +71,17 @@ _VARIABLE_SHAPES = (
     rf"(?:{_WEEKDAY},? +)?{_MONTH} +[0-9]{{1,2}},? +(?:[0-9]{{4}} +)?{_CLOCK}(?: +[0-9]{{4}})?",
     rf"{_B}[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ]{_CLOCK}(?:Z|[+-][0-9]{{2}}:?[0-9]{{2}})?",
     rf"{_B}{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}{_B}",
+    # Six or more colon-separated hex groups: MAC addresses, full IPv6 addresses, chip ids.
+    rf"{_B}{_HEX_GROUP}(?::{_HEX_GROUP}){{5,}}{_B}",
+    # Compressed IPv6 addresses: 2001:db8::8a2e:370:7334, fe80::, ::1, ::ffff:10.0.0.1.
+    rf"{_B}{_IPV6_HEAD}(?::{_HEX_GROUP})*::(?:{_IPV6_TAIL}{_B})?",
+    rf"{_NB}::{_IPV6_TAIL}{_B}",
     # A size with its unit as a separate word: "1.2 KB", "384.0 B".
     rf"{_B}[0-9]+(?:\.[0-9]+)? ?(?:[KMGTP]i?B|B){_B}",
     # Identifiers with a numeric part after an underscore: blk_-42, job_1445_0020, rdd_4_2.
     rf"{_B}[A-Za-z][A-Za-z0-9_]*_-?[0-9][A-Za-z0-9_]*",
     # IPv4 address with its port, as one variable: 10.0.0.1:50010.
-    rf"{_B}[0-9]{{1,3}}(?:\.[0-9]{{1,3}}){{3}}(?::[0-9]{{1,5}})?{_B}",
+    rf"{_B}{_IPV4}(?::[0-9]{{1,5}})?{_B}",
     # Host name (dotted or hyphenated, maybe with "/address") and port: msra-sa-41:8030.
     rf"{_B}[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)+(?:/[0-9.]+)?:[0-9]{{1,5}}{_B}",
     # Long hex words without a leading digit: deadbeef, ffffffff.

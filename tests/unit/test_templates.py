@@ -60,6 +60,12 @@ def mine(messages: list[str]) -> list[str]:
         ("(uid=0) [pid 42]", "(uid=<*>) [pid <*>]"),
         ("connect to server: msra-sa-41:8030.", "connect to server: <*>."),
         ("Old: msra-sa-41/10.190.173.170:8030 New: x", "Old: <*> New: x"),
+        ("peer 2001:db8:b261:aa::dbf3, closed", "peer <*>, closed"),
+        ("bound to fe80::1%eth0 and ::1", "bound to <*>%eth0 and <*>"),
+        ("client ::ffff:10.0.0.1 left", "client <*> left"),
+        ("via 2001:0db8:85a3:0000:0000:8a2e:0370:7334 up", "via <*> up"),
+        ("link 00:1a:2b:3c:4d:5e up", "link <*> up"),
+        ("chip FF:F0:7F:95:CF:6F:66:6D:56:E7:26:F6 found", "chip <*> found"),
     ],
 )
 def test_mask_replaces_each_kind_of_variable(message: str, expected: str) -> None:
@@ -74,6 +80,7 @@ def test_mask_replaces_each_kind_of_variable(message: str, expected: str) -> Non
         "Directory index forbidden by rule: /var/www/html/",
         "see http://wiki.apache.org/hadoop/NoRouteToHost",
         "Decade of facade",
+        "in Bad::Foo and std::vector",
     ],
 )
 def test_mask_keeps_words_that_only_contain_digits_or_look_like_hex(message: str) -> None:
