@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -234,3 +235,16 @@ def test_a_backtest_carries_an_open_incident_into_the_next_upload_of_its_source(
     ]
     [still] = backtest([rule], [(1, "a.log", ending_in_a_burst)])
     assert still.state == "firing"
+
+
+def test_the_example_rules_of_the_docs_parse() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "alerts.md").read_text()
+    example = docs.split("```toml\n", 1)[1].split("```", 1)[0]
+    parsed = rules(example)
+    assert [rule.name for rule in parsed] == [
+        "database errors",
+        "payment failures",
+        "login storm",
+        "anything very unusual",
+        "new error templates",
+    ]
