@@ -8,7 +8,17 @@ from typing import Annotated
 from fastapi import Query
 
 from loglens.errors import LoglensError
-from loglens.storage.filters import LEVELS, MAX_LIMIT, MAX_TEXT, Filters, Page, parse_time
+from loglens.storage.filters import (
+    ANOMALY_KINDS,
+    LEVELS,
+    MAX_LIMIT,
+    MAX_TEXT,
+    AnomalyFilters,
+    Filters,
+    Page,
+    parse_side,
+    parse_time,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +62,28 @@ Search = Annotated[
 ]
 
 
+Kind = Annotated[
+    str | None, Query(description=f"Only anomalies of this kind: {', '.join(ANOMALY_KINDS)}")
+]
+MinScore = Annotated[
+    float | None, Query(ge=0, description="Only anomalies scoring at least this much")
+]
+TemplateId = Annotated[
+    str | None,
+    Query(min_length=1, max_length=MAX_TEXT, description="Only anomalies naming this template id"),
+]
+_SIDE_HELP = (
+    "an upload id (`42`), or a log-time window `START..END` (either end may be left out; "
+    f"times as for `start`). {_TIME_HELP}"
+)
+SideA = Annotated[
+    str, Query(min_length=1, max_length=200, description=f"The before side: {_SIDE_HELP}")
+]
+SideB = Annotated[
+    str, Query(min_length=1, max_length=200, description=f"The after side: {_SIDE_HELP}")
+]
+
+
 def make_filters(
     *,
     start: str | None = None,
@@ -74,6 +106,24 @@ def make_filters(
             text=text,
         )
     except ValueError as exc:  # QueryError is a ValueError, and names the field
+        raise ParameterError(str(exc)) from exc
+
+
+def make_anomaly_filters(
+    kind: str | None, min_score: float | None, template: str | None
+) -> AnomalyFilters:
+    """Validated AnomalyFilters; ParameterError names the bad parameter."""
+    try:
+        return AnomalyFilters(kind=kind, min_score=min_score, template_id=template)
+    except ValueError as exc:
+        raise ParameterError(str(exc)) from exc
+
+
+def make_side(text: str, name: str, base: Filters) -> Filters:
+    """One side of a diff (`a` or `b`) narrowed from `base`; ParameterError names it."""
+    try:
+        return parse_side(text, name, base)
+    except ValueError as exc:
         raise ParameterError(str(exc)) from exc
 
 

@@ -5,15 +5,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import TypeAdapter
 
 from loglens.api import models
+from loglens.api.answers import (
+    ERRORS,
+    NOT_ANALYSED,
+    NOT_FOUND,
+    Answering,
+    Json,
+    analysed_upload,
+    upload_or_404,
+)
 from loglens.api.auth import authenticate
-from loglens.api.cache import ResponseCache
+from loglens.api.findings import add_finding_routes
 from loglens.api.params import (
     End,
     Level,
@@ -35,55 +43,16 @@ from loglens.storage.queries import Reader
 
 logger = logging.getLogger(__name__)
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": models.Problem, "description": "No bearer token, or not an operator's"},
-    422: {"model": models.Problem, "description": "A parameter is invalid (the message names it)"},
-    503: {"model": models.Problem, "description": "The results database cannot be read"},
-}
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {
-    404: {"model": models.Problem, "description": "No upload has this id"}
-}
 _UPLOAD_SORTS = ", ".join(sorted(Reader.SORTS["uploads"]))
 _TEMPLATE_SORTS = ", ".join(sorted(Reader.SORTS["templates"]))
 
 Filtered = Annotated[Filters, Depends(result_filters)]
-
-
-Compute = Callable[[Reader], Awaitable[Any]]
-
-
-class Answer:
-    """A route's JSON body: from the cache while the database is unchanged, else computed
-    by the Reader and validated and serialised at once by the response model's adapter."""
-
-    def __init__(self, request: Request) -> None:
-        self.reader: Reader = request.app.state.reader
-        self._cache: ResponseCache | None = request.app.state.cache
-        self._key = f"{request.url.path}?{request.url.query}"
-
-    async def __call__(self, adapter: TypeAdapter[Any] | None, compute: Compute) -> Response:
-        """The body of `compute(reader)` as the response model has it (`adapter` None: the
-        answer is JSON already)."""
-        if self._cache is None:
-            body = _body(adapter, await compute(self.reader))
-        else:
-            version = await self.reader.data_version()  # before computing: never newer
-            cached = self._cache.get(self._key, version)
-            if cached is None:
-                body = _body(adapter, await compute(self.reader))
-                self._cache.put(self._key, version, body)
-            else:
-                body = cached
-        return Response(body, media_type="application/json")
-
-
-Answering = Annotated[Answer, Depends(Answer)]
 Caller = Annotated[str, Depends(authenticate)]
 
 
 def build_router(default_top: int) -> APIRouter:
     """Every authenticated endpoint; `default_top` is TOP_N, the report's top errors."""
-    router = APIRouter(dependencies=[Depends(authenticate)], responses=_ERRORS)
+    router = APIRouter(dependencies=[Depends(authenticate)], responses=ERRORS)
     stats_json = TypeAdapter(models.Stats)
     uploads_json = TypeAdapter(models.UploadPage)
     upload_json = TypeAdapter(models.UploadDetail)
@@ -142,23 +111,20 @@ def build_router(default_top: int) -> APIRouter:
         response_model=models.UploadDetail,
         summary="One upload",
         tags=["uploads"],
-        responses=_NOT_FOUND,
+        responses=NOT_FOUND,
     )
     async def upload_detail(
         answer: Answering, upload_id: Annotated[int, Path(ge=1, description="The upload's id")]
     ) -> Response:
         """An upload, its job, and its results once analysed (levels, rejected, formats)."""
-        return await answer(upload_json, lambda db: _upload_or_404(db, upload_id))
+        return await answer(upload_json, lambda db: upload_or_404(db, upload_id))
 
     @router.get(
         "/uploads/{upload_id}/stats",
         response_model=models.Stats,
         summary="Report of one upload",
         tags=["uploads"],
-        responses={
-            **_NOT_FOUND,
-            409: {"model": models.Problem, "description": "Not analysed (yet, or it failed)"},
-        },
+        responses=NOT_ANALYSED,
     )
     async def upload_stats(
         answer: Answering,
@@ -173,13 +139,7 @@ def build_router(default_top: int) -> APIRouter:
         f = make_filters(start=start, end=end, level=level, upload=upload_id)
 
         async def compute(db: Reader) -> Json:
-            found = await _upload_or_404(db, upload_id)
-            if found.get("results") is None:
-                raise HTTPException(
-                    status.HTTP_409_CONFLICT,
-                    f"upload {upload_id} has no results: it is {found.get('status')}, its "
-                    f"analysis {found.get('job_state') or 'not started'}",
-                )
+            await analysed_upload(db, upload_id)
             return await db.stats(f, n)
 
         return await answer(stats_json, compute)
@@ -278,26 +238,8 @@ def build_router(default_top: int) -> APIRouter:
 
         return await answer(rejected_json, compute)
 
+    add_finding_routes(router)
     return router
-
-
-Json = dict[str, Any]
-
-
-def _body(adapter: TypeAdapter[Any] | None, data: Any) -> bytes:
-    """`data` validated by the response model and serialised, both in pydantic-core (or
-    as it is, without a model: JSON bytes already)."""
-    if adapter is None:
-        return bytes(data)
-    return adapter.dump_json(adapter.validate_python(data))
-
-
-async def _upload_or_404(db: Reader, upload_id: int) -> dict[str, Any]:
-    """The Reader's upload, or a 404 that names the id."""
-    found = await db.upload(upload_id)
-    if found is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"upload {upload_id} does not exist")
-    return found
 
 
 def _with_text(f: Filters, text: str | None) -> Filters:

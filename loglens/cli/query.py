@@ -5,6 +5,9 @@
     loglens query top-errors N [filters]       loglens query templates [--search TEXT]
     loglens query timeline [--bucket auto|minute|hour|day] [--level L]
     loglens query rejected [filters]
+    loglens query anomalies [--kind K] [--min-score X] [--template ID] [filters]
+    loglens query categories [filters]      loglens query trend --by level|template|category
+    loglens query diff A B                  (A, B: upload ids, or windows START..END)
 
 Times are ISO-8601 (`2024-05-01`, `2024-05-01T12:00`, a zone or UTC), `now`, or relative
 (`-15m`, `-1h`, `-2d`). `--json` prints the Reader's dicts for machines; otherwise tables
@@ -23,13 +26,29 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from loglens.cli.query_output import FINDINGS as _FINDINGS
+from loglens.cli.query_output import cells
+from loglens.cli.query_output import console as _console
+from loglens.cli.query_output import table as _table
 from loglens.config import config_from_environment
 from loglens.errors import ConfigError, StorageError
-from loglens.storage.filters import BUCKETS, STATUSES, Filters, Page, QueryError, parse_time
+from loglens.storage.filters import (
+    ANOMALY_KINDS,
+    BUCKETS,
+    RATES,
+    STATUSES,
+    TREND_BY,
+    AnomalyFilters,
+    Filters,
+    Page,
+    QueryError,
+    parse_side,
+    parse_time,
+)
 from loglens.storage.queries import Reader
 
 if TYPE_CHECKING:
-    from rich.console import Console
+    pass
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 _BAR_MARKS = {"TRACE": ".", "DEBUG": ":", "INFO": "=", "NOTICE": "n", "WARNING": "w",
@@ -87,6 +106,34 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_argument("--bucket", choices=("auto", *BUCKETS), default="auto",
                           help="bucket size (auto: fit the time range)")  # fmt: skip
     sub.add_parser("rejected", parents=[common, filters], help="rejected lines by reason")
+    anomalies = sub.add_parser("anomalies", parents=[common, logged, paged],
+                               help="spikes, silences, new and rare templates, ...")  # fmt: skip
+    anomalies.add_argument("--kind", choices=ANOMALY_KINDS, help="only this kind")
+    anomalies.add_argument("--min-score", type=float, metavar="X", help="only scores >= X")
+    anomalies.add_argument("--template", metavar="ID", help="only those naming this template")
+    categories = sub.add_parser("categories", parents=[common, logged],
+                                help="entries per category (database, network, ...)")  # fmt: skip
+    categories.add_argument("--shown", type=int, default=3, help="templates per category (3)")
+    trend = sub.add_parser("trend", parents=[common, logged],
+                           help="entries over time per level, template or category")  # fmt: skip
+    trend.add_argument("--by", choices=TREND_BY, default="level", help="what to count (level)")
+    trend.add_argument("--key", metavar="K", help="one level, template id or category")
+    trend.add_argument("--bucket", choices=BUCKETS, default="hour", help="bucket size (hour)")
+    trend.add_argument("--top", type=int, default=10, help="templates without --key (10)")
+    sides = argparse.ArgumentParser(add_help=False)
+    sides.add_argument("--operator", metavar="OP", help="only this operator's uploads")
+    sides.add_argument("--upload", metavar="ID", type=int, help="windows of this upload only")
+    sides.add_argument("--level", metavar="LEVEL", help="only entries of this level")
+    diff = sub.add_parser("diff", parents=[common, sides],
+                          help="what changed from A to B: templates that appeared, vanished, "
+                          "moved", epilog="A and B: an upload id (42) or a log-time window "
+                          "START..END (an end may be left out); -- before relative ones: "
+                          "diff -- -2h..-1h -1h..now")  # fmt: skip
+    diff.add_argument("a", metavar="A", help="before: an upload id or a window START..END")
+    diff.add_argument("b", metavar="B", help="after: an upload id or a window START..END")
+    diff.add_argument("--top", type=int, default=10, help="templates per list (10)")
+    diff.add_argument("--rate", choices=RATES, default="share",
+                      help="compare shares of entries, or entries per hour (share)")  # fmt: skip
     return parser
 
 
@@ -126,9 +173,10 @@ def _joined(argv: Sequence[str]) -> list[str]:
 
 def _filters(args: argparse.Namespace) -> Filters:
     now = datetime.now(UTC)
+    start, end = getattr(args, "start", None), getattr(args, "end", None)
     return Filters(
-        start=None if args.start is None else parse_time(args.start, "--start", now),
-        end=None if args.end is None else parse_time(args.end, "--end", now),
+        start=None if start is None else parse_time(start, "--start", now),
+        end=None if end is None else parse_time(end, "--end", now),
         operator=args.operator,
         level=getattr(args, "level", None),
         upload=args.upload,
@@ -165,6 +213,20 @@ async def _run(args: argparse.Namespace, db_path: Path, f: Filters, page: Page) 
         elif command == "timeline":
             bucket = args.bucket if args.bucket != "auto" else _auto_bucket(await reader.span(f))
             data = {"bucket": bucket, "timeline": await reader.timeline(f, bucket)}
+        elif command == "anomalies":
+            chosen = AnomalyFilters(args.kind, args.min_score, args.template)
+            rows, total = await reader.anomalies(f, page, chosen)
+            data = {"total": total, "limit": page.limit, "offset": page.offset,
+                    "anomalies": rows}  # fmt: skip
+        elif command == "categories":
+            data = await reader.categories(f, _count(args.shown, "--shown", 0, 100))
+        elif command == "trend":
+            data = await reader.trend(f, args.by, args.key, args.bucket,
+                                      _count(args.top, "--top", 1, 100))  # fmt: skip
+        elif command == "diff":
+            now = datetime.now(UTC)
+            a, b = parse_side(args.a, "A", f, now), parse_side(args.b, "B", f, now)
+            data = await reader.diff(a, b, _count(args.top, "--top"), args.rate)
         else:
             data = await reader.rejected(f)
     if args.json:
@@ -174,9 +236,9 @@ async def _run(args: argparse.Namespace, db_path: Path, f: Filters, page: Page) 
     return EXIT_OK
 
 
-def _count(n: int, name: str) -> int:
-    if not 1 <= n <= 1000:
-        raise UsageError(f"{name}={n} must be from 1 to 1000")
+def _count(n: int, name: str, low: int = 1, high: int = 1000) -> int:
+    if not low <= n <= high:
+        raise UsageError(f"{name}={n} must be from {low} to {high}")
     return n
 
 
@@ -196,12 +258,6 @@ def _when(text: str) -> datetime:
 # output for people ----------------------------------------------------------------------
 
 
-def _console() -> Console:
-    from rich.console import Console
-
-    return Console(highlight=False, soft_wrap=False)
-
-
 def _show(command: str, data: Any, f: Filters) -> None:
     if command == "stats":
         _show_stats(data)
@@ -213,6 +269,8 @@ def _show(command: str, data: Any, f: Filters) -> None:
         _show_templates(data["templates"], data)
     elif command == "timeline":
         _show_timeline(data["timeline"], data["bucket"], f)
+    elif command in _FINDINGS:
+        _FINDINGS[command](data)
     else:
         _show_rejected(data)
 
@@ -234,25 +292,12 @@ def _show_stats(report: dict[str, Any]) -> None:
             "templates, rejected lines, lines and formats are those of whole uploads with "
             "entries in it\n"
         )
+    if report["anomalies_total"] > len(report["anomalies"]):
+        out += (
+            f"Anomalies: the {len(report['anomalies']):,} highest scores of "
+            f"{report['anomalies_total']:,} (loglens query anomalies lists them all)\n"
+        )
     sys.stdout.write(out)
-
-
-def _table(*columns: str) -> Any:
-    from rich import box
-    from rich.table import Table
-
-    ascii_only = not sys.stdout.isatty()
-    table = Table(box=box.ASCII if ascii_only else box.SIMPLE_HEAD, show_edge=not ascii_only)
-    for name in columns:
-        numeric = name in ("id", "count", "entries", "size", "#")
-        table.add_column(name, justify="right" if numeric else "left", overflow="fold")
-    return table
-
-
-def _cells(*values: object) -> list[Any]:
-    from rich.text import Text
-
-    return [Text("" if v is None else f"{v:,}" if isinstance(v, int) else str(v)) for v in values]
 
 
 def _show_uploads(data: dict[str, Any]) -> None:
@@ -260,7 +305,7 @@ def _show_uploads(data: dict[str, Any]) -> None:
     for row in data["uploads"]:
         state = row["status"] if row["status"] != "stored" else row["job_state"] or "stored"
         received = (row["received_at"] or "")[:19].replace("T", " ")
-        table.add_row(*_cells(row["upload_id"], row["operator"], row["original_name"],
+        table.add_row(*cells(row["upload_id"], row["operator"], row["original_name"],
                               received, row["size"], state, row["entries"]))  # fmt: skip
     console = _console()
     console.print(table)
@@ -278,9 +323,9 @@ def _show_templates(rows: list[dict[str, Any]], page: dict[str, Any] | None) -> 
         example = f"{row['example']}\n  {where}"
         if page:
             levels = " ".join(f"{lvl} {n:,}" for lvl, n in row["levels"].items())
-            table.add_row(*_cells(i, row["count"], levels, row["template"], example))
+            table.add_row(*cells(i, row["count"], levels, row["template"], example))
         else:
-            table.add_row(*_cells(i, row["count"], row["template"], example))
+            table.add_row(*cells(i, row["count"], row["template"], example))
     console = _console()
     console.print(table)
     if page:
@@ -298,7 +343,7 @@ def _show_rejected(rows: list[dict[str, Any]]) -> None:
             f"{s['original_name']} (upload {s['upload_id']}):{s['line']}: {s['text'][:200]}"
             for s in row["samples"]
         )
-        table.add_row(*_cells(row["reason"], row["count"], samples))
+        table.add_row(*cells(row["reason"], row["count"], samples))
     console = _console()
     console.print(table)
     console.print(f"rejected lines: {sum(r['count'] for r in rows):,}", markup=False)

@@ -42,6 +42,10 @@ from loglens.storage.trends import (
 TREND_KEYS = 10
 
 
+def _level_rank(level: str) -> tuple[int, str]:
+    return (LEVELS.index(level) if level in LEVELS else len(LEVELS), level)
+
+
 class FindingsQueries:
     """Anomalies, categories, trends and diffs over the results (see `Reader`)."""
 
@@ -110,7 +114,7 @@ class FindingsQueries:
                 counted: dict[str, int] = {}
                 for point in points:
                     counted[point["key"]] = counted.get(point["key"], 0) + point["count"]
-                keys = list(counted)
+                keys = sorted(counted, key=_level_rank)
             else:
                 counted = await series_totals(conn, sel, by, levels)
                 if key is not None:

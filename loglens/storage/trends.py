@@ -203,10 +203,10 @@ def compare(
             "template_id": tid,
             "count_a": a,
             "count_b": b,
-            "rate_a": rate_a,
-            "rate_b": rate_b,
-            "change": rate_b - rate_a,
-            "ratio": rate_b / rate_a if rate_a else None,
+            "rate_a": round(rate_a, 6),
+            "rate_b": round(rate_b, 6),
+            "change": round(rate_b - rate_a, 6),
+            "ratio": round(rate_b / rate_a, 4) if rate_a else None,
             "score": round(abs(rate_b - rate_a) / spread, 2),
         }
 
@@ -214,6 +214,7 @@ def compare(
     vanished = sorted((t for t in counts_a if t not in counts_b), key=lambda t: (-counts_a[t], t))
     both = [item(t) for t in counts_a if t in counts_b]
     both.sort(key=lambda i: (-i["score"], -abs(i["change"]), i["template_id"]))
+    # Appeared and vanished templates go by entries: their rate moved from or to nothing.
     return {
         "appeared": {"total": len(appeared), "items": [item(t) for t in appeared[:top]]},
         "vanished": {"total": len(vanished), "items": [item(t) for t in vanished[:top]]},

@@ -1,0 +1,86 @@
+"""How the endpoints answer: cached JSON bodies, the documented errors, and the upload
+lookups that answer 404 or 409."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, Response, status
+from pydantic import TypeAdapter
+
+from loglens.api import models
+from loglens.api.cache import ResponseCache
+from loglens.storage.queries import Reader
+
+Json = dict[str, Any]
+Compute = Callable[[Reader], Awaitable[Any]]
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": models.Problem, "description": "No bearer token, or not an operator's"},
+    422: {"model": models.Problem, "description": "A parameter is invalid (the message names it)"},
+    503: {"model": models.Problem, "description": "The results database cannot be read"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": models.Problem, "description": "No upload has this id"}
+}
+NOT_ANALYSED: dict[int | str, dict[str, Any]] = {
+    **NOT_FOUND,
+    409: {"model": models.Problem, "description": "Not analysed (yet, or it failed)"},
+}
+
+
+class Answer:
+    """A route's JSON body: from the cache while the database is unchanged, else computed
+    by the Reader and validated and serialised at once by the response model's adapter."""
+
+    def __init__(self, request: Request) -> None:
+        self.reader: Reader = request.app.state.reader
+        self._cache: ResponseCache | None = request.app.state.cache
+        self._key = f"{request.url.path}?{request.url.query}"
+
+    async def __call__(self, adapter: TypeAdapter[Any] | None, compute: Compute) -> Response:
+        """The body of `compute(reader)` as the response model has it (`adapter` None: the
+        answer is JSON already)."""
+        if self._cache is None:
+            body = _body(adapter, await compute(self.reader))
+        else:
+            version = await self.reader.data_version()  # before computing: never newer
+            cached = self._cache.get(self._key, version)
+            if cached is None:
+                body = _body(adapter, await compute(self.reader))
+                self._cache.put(self._key, version, body)
+            else:
+                body = cached
+        return Response(body, media_type="application/json")
+
+
+Answering = Annotated[Answer, Depends(Answer)]
+
+
+def _body(adapter: TypeAdapter[Any] | None, data: Any) -> bytes:
+    """`data` validated by the response model and serialised, both in pydantic-core (or
+    as it is, without a model: JSON bytes already)."""
+    if adapter is None:
+        return bytes(data)
+    return adapter.dump_json(adapter.validate_python(data))
+
+
+async def upload_or_404(db: Reader, upload_id: int) -> dict[str, Any]:
+    """The Reader's upload, or a 404 that names the id."""
+    found = await db.upload(upload_id)
+    if found is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"upload {upload_id} does not exist")
+    return found
+
+
+async def analysed_upload(db: Reader, upload_id: int) -> dict[str, Any]:
+    """The Reader's upload if it has results; else 404 (no such upload) or 409."""
+    found = await upload_or_404(db, upload_id)
+    if found.get("results") is None:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"upload {upload_id} has no results: it is {found.get('status')}, its "
+            f"analysis {found.get('job_state') or 'not started'}",
+        )
+    return found

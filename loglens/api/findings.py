@@ -1,0 +1,290 @@
+"""The endpoints of the findings: anomalies, categories, trends and diffs, over every
+analysed upload the filters select and per upload."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from pydantic import TypeAdapter
+
+from loglens.api import models
+from loglens.api.answers import NOT_ANALYSED, Answering, Json, analysed_upload
+from loglens.api.params import (
+    End,
+    Kind,
+    Level,
+    Limit,
+    MinScore,
+    Offset,
+    Operator,
+    SideA,
+    SideB,
+    Start,
+    TemplateId,
+    UploadId,
+    make_anomaly_filters,
+    make_filters,
+    make_page,
+    make_side,
+    result_filters,
+)
+from loglens.storage.filters import Filters
+from loglens.storage.insights import ANOMALY_SORTS
+from loglens.storage.queries import Reader
+
+Filtered = Annotated[Filters, Depends(result_filters)]
+UploadPath = Annotated[int, Path(ge=1, description="The upload's id")]
+AnomalySort = Annotated[
+    str | None,
+    Query(
+        description=f"One of {', '.join(sorted(ANOMALY_SORTS))}; prefix - to reverse "
+        "(default -score)"
+    ),
+]
+Shown = Annotated[int, Query(ge=0, le=100, description="Biggest templates shown per category")]
+By = Annotated[
+    Literal["level", "template", "category"],
+    Query(description="Count per level, per template or per category"),
+]
+Key = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=1000,
+        description="One level, template id or category; without it every level or "
+        "category, or the `top` templates with most entries",
+    ),
+]
+TrendBucket = Annotated[
+    models.Bucket,
+    Query(
+        description="Bucket size (UTC). Templates and categories below WARNING are kept per "
+        "hour: a minute trend of them counts WARNING, ERROR and CRITICAL only"
+    ),
+]
+TrendTop = Annotated[int, Query(ge=1, le=100, description="Templates shown without a key")]
+DiffTop = Annotated[int, Query(ge=1, le=1000, description="Templates listed per kind of change")]
+Rate = Annotated[
+    Literal["share", "hour"],
+    Query(description="Compare shares of the entries (`share`) or entries per hour (`hour`)"),
+]
+
+
+def add_finding_routes(router: APIRouter) -> None:
+    """Add the anomalies, categories, trend and diff endpoints to `router`."""
+    anomalies_json = TypeAdapter(models.AnomalyPage)
+    categories_json = TypeAdapter(models.Categories)
+    trend_json = TypeAdapter(models.Trend)
+    diff_json = TypeAdapter(models.Diff)
+
+    async def anomaly_answer(
+        answer: Answering,
+        f: Filters,
+        kind: str | None,
+        min_score: float | None,
+        template: str | None,
+        limit: int,
+        offset: int,
+        sort: str | None,
+        upload_id: int | None = None,
+    ) -> Response:
+        a = make_anomaly_filters(kind, min_score, template)
+        page = make_page(limit, offset, sort)
+
+        async def compute(db: Reader) -> Json:
+            if upload_id is not None:
+                await analysed_upload(db, upload_id)
+            items, total = await db.anomalies(f, page, a)
+            return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+        return await answer(anomalies_json, compute)
+
+    @router.get(
+        "/anomalies", response_model=models.AnomalyPage, summary="Anomalies", tags=["findings"]
+    )
+    async def anomalies(
+        answer: Answering,
+        f: Filtered,
+        kind: Kind = None,
+        min_score: MinScore = None,
+        template: TemplateId = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        sort: AnomalySort = None,
+    ) -> Response:
+        """Spikes, silences, level shifts, new and rare templates of the selected uploads,
+        highest score first, each with its time window, explanation, templates, example
+        lines and upload. `start`/`end` keep those overlapping [start, end); `level` those
+        covering entries at that level. Each content counts once."""
+        return await anomaly_answer(answer, f, kind, min_score, template, limit, offset, sort)
+
+    @router.get(
+        "/uploads/{upload_id}/anomalies",
+        response_model=models.AnomalyPage,
+        summary="Anomalies of one upload",
+        tags=["uploads"],
+        responses=NOT_ANALYSED,
+    )
+    async def upload_anomalies(
+        answer: Answering,
+        upload_id: UploadPath,
+        start: Start = None,
+        end: End = None,
+        level: Level = None,
+        kind: Kind = None,
+        min_score: MinScore = None,
+        template: TemplateId = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        sort: AnomalySort = None,
+    ) -> Response:
+        """The anomalies of one upload (its report's `anomalies`, paged and filtered)."""
+        f = make_filters(start=start, end=end, level=level, upload=upload_id)
+        return await anomaly_answer(
+            answer, f, kind, min_score, template, limit, offset, sort, upload_id
+        )
+
+    @router.get(
+        "/categories",
+        response_model=models.Categories,
+        summary="Entries per category",
+        tags=["findings"],
+    )
+    async def categories(answer: Answering, f: Filtered, shown: Shown = 3) -> Response:
+        """Entries per category (database, network, security, ...) over the selected
+        uploads, most first, with their biggest templates. An entry counts in each category
+        of its template; whole-upload counts (a window selects uploads, as for templates)."""
+
+        async def compute(db: Reader) -> Json:
+            return {"items": await db.categories(f, shown)}
+
+        return await answer(categories_json, compute)
+
+    @router.get(
+        "/uploads/{upload_id}/categories",
+        response_model=models.Categories,
+        summary="Entries per category of one upload",
+        tags=["uploads"],
+        responses=NOT_ANALYSED,
+    )
+    async def upload_categories(
+        answer: Answering, upload_id: UploadPath, level: Level = None, shown: Shown = 3
+    ) -> Response:
+        """The categories of one upload, most entries first, with their biggest templates."""
+        f = make_filters(level=level, upload=upload_id)
+
+        async def compute(db: Reader) -> Json:
+            await analysed_upload(db, upload_id)
+            return {"items": await db.categories(f, shown)}
+
+        return await answer(categories_json, compute)
+
+    @router.get(
+        "/trend",
+        response_model=models.Trend,
+        summary="Entries over time per level, template or category",
+        tags=["findings"],
+    )
+    async def trend(
+        answer: Answering,
+        f: Filtered,
+        by: By = "level",
+        key: Key = None,
+        bucket: TrendBucket = "hour",
+        top: TrendTop = 10,
+    ) -> Response:
+        """Entries per bucket (minute, hour, day) of each level, template or category over
+        the selected uploads; empty buckets are left out."""
+        return await answer(trend_json, lambda db: db.trend(f, by, key, bucket, top))
+
+    @router.get(
+        "/uploads/{upload_id}/trend",
+        response_model=models.Trend,
+        summary="Entries over time of one upload",
+        tags=["uploads"],
+        responses=NOT_ANALYSED,
+    )
+    async def upload_trend(
+        answer: Answering,
+        upload_id: UploadPath,
+        start: Start = None,
+        end: End = None,
+        level: Level = None,
+        by: By = "level",
+        key: Key = None,
+        bucket: TrendBucket = "hour",
+        top: TrendTop = 10,
+    ) -> Response:
+        """Entries per bucket of each level, template or category of one upload."""
+        f = make_filters(start=start, end=end, level=level, upload=upload_id)
+
+        async def compute(db: Reader) -> Json:
+            await analysed_upload(db, upload_id)
+            return await db.trend(f, by, key, bucket, top)
+
+        return await answer(trend_json, compute)
+
+    @router.get("/diff", response_model=models.Diff, summary="What changed", tags=["findings"])
+    async def diff(
+        answer: Answering,
+        a: SideA,
+        b: SideB,
+        operator: Operator = None,
+        upload: UploadId = None,
+        level: Level = None,
+        top: DiffTop = 10,
+        rate: Rate = "share",
+    ) -> Response:
+        """What changed from `a` to `b` (two uploads, or two time windows of the uploads
+        `operator` and `upload` select): templates that appeared or vanished, and those
+        whose rate moved most, with their counts and an example."""
+        base = make_filters(operator=operator, level=level, upload=upload)
+        side_a, side_b = make_side(a, "a", base), make_side(b, "b", base)
+        return await answer(diff_json, lambda db: db.diff(side_a, side_b, top, rate))
+
+    @router.get(
+        "/uploads/{upload_id}/diff",
+        response_model=models.Diff,
+        summary="What changed since an earlier upload",
+        tags=["uploads"],
+        responses=NOT_ANALYSED,
+    )
+    async def upload_diff(
+        answer: Answering,
+        upload_id: UploadPath,
+        against: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                description="The upload to compare with; by default the latest earlier "
+                "analysed upload of the same operator and file name (of other content)",
+            ),
+        ] = None,
+        level: Level = None,
+        top: DiffTop = 10,
+        rate: Rate = "share",
+    ) -> Response:
+        """What changed from `against` to this upload: templates that appeared or vanished,
+        and those whose rate moved most."""
+        base = make_filters(level=level)
+
+        async def compute(db: Reader) -> Json:
+            found = await analysed_upload(db, upload_id)
+            before = against
+            if before is None:
+                before = await db.previous_upload(upload_id)
+                if before is None:
+                    raise HTTPException(
+                        status.HTTP_409_CONFLICT,
+                        f"upload {upload_id} has no earlier analysed upload of "
+                        f"{found['original_name']!r} by {found['operator']}: give against=ID",
+                    )
+            else:
+                await analysed_upload(db, before)
+            side_a = dataclasses.replace(base, upload=before)
+            side_b = dataclasses.replace(base, upload=upload_id)
+            return await db.diff(side_a, side_b, top, rate)
+
+        return await answer(diff_json, compute)

@@ -1,0 +1,155 @@
+"""Output for people of `loglens query`: tables, and the views of the findings (anomalies,
+categories, trends, diffs). Rich tables; plain ASCII when stdout is not a terminal."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+_NUMERIC = frozenset({"id", "count", "entries", "size", "#", "score", "templates", "a", "b"})
+_LABEL_CHARS = 60  # of a template's text in the legends
+
+
+def console() -> Console:
+    """A console for the query output (no highlighting, no soft wrap)."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def table(*columns: str) -> Any:
+    """A table with these columns, numbers right-aligned."""
+    from rich import box
+    from rich.table import Table
+
+    ascii_only = not sys.stdout.isatty()
+    made = Table(box=box.ASCII if ascii_only else box.SIMPLE_HEAD, show_edge=not ascii_only)
+    for name in columns:
+        made.add_column(name, justify="right" if name in _NUMERIC else "left", overflow="fold")
+    return made
+
+
+def cells(*values: object) -> list[Any]:
+    """Table cells of values (whole numbers with thousands separators)."""
+    from rich.text import Text
+
+    return [Text("" if v is None else f"{v:,}" if isinstance(v, int) else str(v)) for v in values]
+
+
+def _when(iso: str | None) -> str:
+    return "" if iso is None else iso.replace("T", " ").removesuffix("Z")[:16]
+
+
+def _cut(text: str, size: int = _LABEL_CHARS) -> str:
+    return text if len(text) <= size else text[: size - 3] + "..."
+
+
+def show_anomalies(data: dict[str, Any]) -> None:
+    """One row per anomaly: score, kind, window, upload, explanation and examples."""
+    rows = data["anomalies"]
+    shown = table("score", "kind", "window (UTC)", "upload", "explanation (e.g. file:line)")
+    for row in rows:
+        examples = ", ".join(f"{e['file']}:{e['line']}" for e in row["examples"][:3])
+        text = row["explanation"] + (f"\n  e.g. {examples}" if examples else "")
+        window = f"{_when(row['start'])} to {_when(row['end'])[11:]}"
+        shown.add_row(*cells(f"{row['score']:.1f}", row["kind"], window, row["upload_id"], text))
+    out = console()
+    out.print(shown)
+    first = data["offset"] + 1 if rows else 0
+    out.print(f"anomalies {first}-{data['offset'] + len(rows)} of {data['total']:,}", markup=False)
+
+
+def show_categories(rows: list[dict[str, Any]]) -> None:
+    """One row per category: entries, templates, and its biggest templates."""
+    shown = table("category", "entries", "templates", "biggest templates (entries)")
+    for row in rows:
+        top = "\n".join(f"{_cut(t['template'])} ({t['count']:,})" for t in row["top_templates"])
+        shown.add_row(*cells(row["category"], row["count"], row["templates"], top))
+    out = console()
+    out.print(shown)
+    out.print(
+        "an entry counts in each category of its template"
+        if rows
+        else "no categories: no analysed entries selected",
+        markup=False,
+    )
+
+
+def show_trend(data: dict[str, Any]) -> None:
+    """A legend of the keys, then one row per bucket with a column per key."""
+    keys = data["keys"]
+    out = console()
+    if not keys or not data["points"]:
+        out.print("no entries", markup=False)
+        return
+    legend = table("#", data["by"], "entries", *(("template",) if data["by"] == "template" else ()))
+    for i, key in enumerate(keys, 1):
+        extra = (_cut(key["label"]),) if data["by"] == "template" else ()
+        legend.add_row(*cells(i, key["key"], key["count"], *extra))
+    out.print(legend)
+    column = {key["key"]: i for i, key in enumerate(keys)}
+    per_bucket: dict[str, list[int]] = {}
+    for point in data["points"]:
+        per_bucket.setdefault(point["bucket"], [0] * len(keys))[column[point["key"]]] = point[
+            "count"
+        ]
+    grid = table(data["bucket"], *(f"#{i}" for i in range(1, len(keys) + 1)))
+    for name in column:
+        grid.columns[column[name] + 1].justify = "right"
+    for bucket, counts in per_bucket.items():
+        grid.add_row(*cells(_when(bucket), *counts))
+    out.print(grid)
+    levels = data["levels"]
+    note = f"levels {', '.join(levels)} only; " if levels else ""
+    out.print(f"{note}{data['bucket']} buckets in UTC; empty ones left out", markup=False)
+
+
+def show_diff(data: dict[str, Any]) -> None:
+    """What each side covers, then the templates that appeared, vanished and moved."""
+    out = console()
+    for name in ("a", "b"):
+        side = data[name]
+        what = f"upload {side['upload']}" if side["upload"] is not None else "window"
+        out.print(
+            f"{name.upper()}: {what}, {_when(side['start'])} to {_when(side['end'])}, "
+            f"{side['entries']:,} entries, {side['templates']:,} templates",
+            markup=False,
+        )
+    share = data["rate"] == "share"
+    unit = "share of entries" if share else "entries per hour"
+
+    def rate(value: float) -> str:
+        return f"{value:.2%}" if share else f"{value:,.1f}/h"
+
+    for key, title in (("appeared", "Appeared (in B, not in A)"),
+                       ("vanished", "Vanished (in A, not in B)")):  # fmt: skip
+        found = data[key]
+        out.print(f"{title}: {found['total']:,}", markup=False)
+        if found["items"]:
+            shown = table("a", "b", "template", "example (file:line)")
+            for item in found["items"]:
+                where = f"{item.get('file')}:{item.get('line')}" if item.get("file") else ""
+                shown.add_row(*cells(item["count_a"], item["count_b"], item["template"], where))
+            out.print(shown)
+    changed = data["changed"]
+    out.print(f"Changed most ({unit}; of {changed['total']:,} in both):", markup=False)
+    if changed["items"]:
+        shown = table("a", "b", "rate a -> b", "score", "template")
+        for item in changed["items"]:
+            move = f"{rate(item['rate_a'])} -> {rate(item['rate_b'])}"
+            shown.add_row(*cells(item["count_a"], item["count_b"], move,
+                                 f"{item['score']:.1f}", item["template"]))  # fmt: skip
+        out.print(shown)
+
+
+FINDINGS: dict[str, Callable[[Any], None]] = {
+    "anomalies": show_anomalies,
+    "categories": show_categories,
+    "trend": show_trend,
+    "diff": show_diff,
+}
+"""The view of each findings subcommand's answer."""
