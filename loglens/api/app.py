@@ -39,7 +39,9 @@ _DASHBOARD_HEADERS = {
 }
 _DESCRIPTION = """\
 Read the results of the logs uploaded to loglens: a global summary, uploads, top error
-templates, templates, a timeline per level and rejected lines.
+templates, templates, a timeline per level, rejected lines, and the findings: anomalies,
+categories, trends per level, template or category, and what changed between two uploads
+or two time windows (each also per upload, under `/uploads/{upload_id}/`).
 
 Every endpoint but `/healthz` needs an operator's token (`AUTH_TOKENS`) as
 `Authorization: Bearer <token>`. Filters are query parameters: `start` and `end` (ISO-8601,

@@ -4,6 +4,7 @@ categories, trends, diffs). Rich tables; plain ASCII when stdout is not a termin
 from __future__ import annotations
 
 import sys
+import textwrap
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -44,21 +45,30 @@ def _when(iso: str | None) -> str:
     return "" if iso is None else iso.replace("T", " ").removesuffix("Z")[:16]
 
 
+def _indented(text: str, width: int) -> str:
+    return textwrap.fill(text, max(width, 40), initial_indent="    ", subsequent_indent="    ")
+
+
 def _cut(text: str, size: int = _LABEL_CHARS) -> str:
     return text if len(text) <= size else text[: size - 3] + "..."
 
 
 def show_anomalies(data: dict[str, Any]) -> None:
-    """One row per anomaly: score, kind, window, upload, explanation and examples."""
+    """Each anomaly: its score, kind, window and upload, then its explanation and examples
+    (as the stats report lists them)."""
     rows = data["anomalies"]
-    shown = table("score", "kind", "window (UTC)", "upload", "explanation (e.g. file:line)")
-    for row in rows:
-        examples = ", ".join(f"{e['file']}:{e['line']}" for e in row["examples"][:3])
-        text = row["explanation"] + (f"\n  e.g. {examples}" if examples else "")
-        window = f"{_when(row['start'])} to {_when(row['end'])[11:]}"
-        shown.add_row(*cells(f"{row['score']:.1f}", row["kind"], window, row["upload_id"], text))
     out = console()
-    out.print(shown)
+    for row in rows:
+        window = f"{_when(row['start'])} to {_when(row['end'])[11:]}"
+        out.print(
+            f"[{row['kind']}, score {row['score']:.1f}] {window} UTC, upload "
+            f"{row['upload_id']} ({row['original_name']})",
+            markup=False,
+        )
+        out.print(_indented(row["explanation"], out.width), markup=False)
+        examples = ", ".join(f"{e['file']}:{e['line']}" for e in row["examples"][:3])
+        if examples:
+            out.print(f"    e.g. {examples}", markup=False)
     first = data["offset"] + 1 if rows else 0
     out.print(f"anomalies {first}-{data['offset'] + len(rows)} of {data['total']:,}", markup=False)
 
@@ -86,9 +96,11 @@ def show_trend(data: dict[str, Any]) -> None:
     if not keys or not data["points"]:
         out.print("no entries", markup=False)
         return
-    legend = table("#", data["by"], "entries", *(("template",) if data["by"] == "template" else ()))
+    templates = data["by"] == "template"
+    legend = table("#", "template id" if templates else data["by"], "entries",
+                   *(("template",) if templates else ()))  # fmt: skip
     for i, key in enumerate(keys, 1):
-        extra = (_cut(key["label"]),) if data["by"] == "template" else ()
+        extra = (_cut(key["label"]),) if templates else ()
         legend.add_row(*cells(i, key["key"], key["count"], *extra))
     out.print(legend)
     column = {key["key"]: i for i, key in enumerate(keys)}
