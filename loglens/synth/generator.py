@@ -90,7 +90,7 @@ class _Batch:
 class _Engine:
     """The state of one generation: random source, clock and bound templates."""
 
-    def __init__(self, fmt: str, seed: int, mess: Mess) -> None:
+    def __init__(self, fmt: str, seed: int, mess: Mess, pauses: bool = True) -> None:
         # Seeding with the format too keeps two formats of one seed from sharing noise lines.
         self._rng = rng = random.Random(f"{fmt}/{seed}")
         values = Values(rng)
@@ -113,6 +113,9 @@ class _Engine:
         self.clock_us = START_US + rng.getrandbits(24) * 1_000_000
         self._offsets = mess.utc_offsets_minutes if self.format.carries_offset else (0,)
         self._mess = mess
+        # A gap at or below this many microseconds is stretched into a pause (of up to ~67 s);
+        # -1 keeps every gap as drawn: a steady rate.
+        self._pause_below = 40 if pauses else -1
         # Cumulative thresholds on one uniform draw per line choose what the line is.
         self._p_empty = mess.empty
         self._p_binary = self._p_empty + mess.binary
@@ -143,7 +146,7 @@ class _Engine:
         levels, injected = tally.levels, tally.injected
         clock, offset, entries, lines = self.clock_us, offsets[0], 0, 0
         several_offsets = len(offsets) > 1
-        error = _ERROR
+        error, pause_below = _ERROR, self._pause_below
         while lines < budget:
             lines += 1
             draw = uniform()
@@ -162,7 +165,7 @@ class _Engine:
                     injected[_UNPARSEABLE] += 1
                 continue
             jitter = bits(16)  # up to 65 ms between entries, and now and then a pause
-            clock += jitter if jitter > 40 else jitter + bits(26)
+            clock += jitter if jitter > pause_below else jitter + bits(26)
             if entries == 0:
                 tally.first_us = clock
             render, level, level_text, logger, _, template = chosen[entries]
@@ -228,8 +231,13 @@ class Generation:
         size_bytes: int | None = None,
         mess: Mess | None = None,
         record_templates: bool = False,
+        pauses: bool = True,
     ) -> None:
-        """Check the arguments; exactly one of ``lines`` and ``size_bytes`` sets the length."""
+        """Check the arguments; exactly one of ``lines`` and ``size_bytes`` sets the length.
+
+        ``pauses=False`` gives a steady rate (entries 0-65 ms apart, no pause of up to ~67 s
+        now and then): a base for injected incidents whose only gaps are the injected ones.
+        """
         _format_class(fmt)
         if (lines is None) == (size_bytes is None):
             raise ValueError("give exactly one of lines and size_bytes")
@@ -243,6 +251,7 @@ class Generation:
         self.size_bytes = size_bytes
         self.mess = mess if mess is not None else Mess()
         self.record_templates = record_templates
+        self.pauses = pauses
         self._truth: Truth | None = None
 
     @property
@@ -256,7 +265,7 @@ class Generation:
 
     def __iter__(self) -> Iterator[bytes]:
         """Yield the log in blocks of encoded lines, then record the truth."""
-        engine = _Engine(self.fmt, self.seed, self.mess)
+        engine = _Engine(self.fmt, self.seed, self.mess, self.pauses)
         truth = Truth(
             format=self.fmt,
             seed=self.seed,
@@ -345,10 +354,17 @@ def write_log(
     seed: int = 0,
     mess: Mess | None = None,
     record_templates: bool = False,
+    pauses: bool = True,
 ) -> Truth:
     """Write a generated log to ``path`` (gzip-compressed if it ends in .gz); return its truth."""
     generation = Generation(
-        fmt, seed, lines=lines, size_bytes=size_bytes, mess=mess, record_templates=record_templates
+        fmt,
+        seed,
+        lines=lines,
+        size_bytes=size_bytes,
+        mess=mess,
+        record_templates=record_templates,
+        pauses=pauses,
     )
     path = Path(path)
     if path.suffix == ".gz":
