@@ -32,6 +32,7 @@ import tomllib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from itertools import accumulate
 from typing import Any
 
 import polars as pl
@@ -334,25 +335,40 @@ def threshold_incidents(rule: ThresholdRule, data: AlertInput) -> list[Incident]
         .with_columns(total=pl.col("count").rolling_sum(width, min_samples=1))
         .with_row_index("position")
     )
-    flagged = grid.filter(pl.col("total") >= rule.threshold)
-    if flagged.is_empty():
+    over = grid["total"] >= rule.threshold
+    if not over.any():
         return []
-    runs = flagged.with_columns(run=(pl.col("position").diff().fill_null(1) != 1).cum_sum())
-    incidents = []
-    for run in runs.partition_by("run", maintain_order=True):
-        first_pos, last_pos = int(run["position"][0]), int(run["position"][-1])
+    # Per-position lists: a run's entries are found by index, not by a filter per run.
+    counts_at = grid["count"].to_list()
+    cumulative = list(accumulate(counts_at))
+    positions = pl.when(pl.col("count") > 0).then(pl.col("position"))
+    marks = grid.select(after=positions.backward_fill(), before=positions.forward_fill())
+    next_entry, last_entry = marks["after"].to_list(), marks["before"].to_list()
+    runs = (
+        grid.filter(over)
+        .with_columns(run=(pl.col("position").diff().fill_null(1) != 1).cum_sum())
+        .group_by("run", maintain_order=True)
+        .agg(
+            first=pl.col("position").first(),
+            last=pl.col("position").last(),
+            peak=pl.col("total").max(),
+        )
+    )
+    spans = []
+    for _, first_pos, last_pos, peak in runs.iter_rows():
         # The entries of the incident: those in its windows (the first one reaches back).
-        lo = int(run["bucket"][0]) - width + 1
-        hi = int(run["bucket"][-1])
-        inside = grid.filter(pl.col("bucket").is_between(lo, hi) & (pl.col("count") > 0))
-        start = int(inside["bucket"][0]) * step
-        end = (int(inside["bucket"][-1]) + 1) * step
-        peak = int(run["total"].max())  # type: ignore[arg-type]
-        total = int(inside["count"].sum())
+        lo = max(0, first_pos - width + 1)
+        start = (first + next_entry[lo]) * step
+        end = (first + last_entry[last_pos] + 1) * step
+        total = cumulative[last_pos] - (cumulative[lo - 1] if lo else 0)
+        spans.append((start, end, peak, total, first_pos < width, last_pos == grid.height - 1))
+    tops = _top_templates(rows, [(start, end) for start, end, *_ in spans])
+    incidents = []
+    for (start, end, peak, total, at_start, at_end), top in zip(spans, tops, strict=True):
         message = (
             f"{peak:,} entries within {rule.window_text} (threshold "
             f"{rule.threshold:,}) from {_clock(start)} to {_clock(end)}, {total:,} in all "
-            f"({rule.describe()})" + _top_template(rows, data, start, end)
+            f"({rule.describe()})" + _mostly(top, data)
         )
         incidents.append(
             Incident(
@@ -362,28 +378,47 @@ def threshold_incidents(rule: ThresholdRule, data: AlertInput) -> list[Incident]
                 end * MICROS_PER_MINUTE,
                 peak,
                 message,
-                open_at_start=first_pos < width,
-                open_at_end=last_pos == grid.height - 1,
+                open_at_start=at_start,
+                open_at_end=at_end,
             )
         )
     return incidents
 
 
-def _top_template(rows: pl.DataFrame, data: AlertInput, start: int, end: int) -> str:
-    """ "; mostly template ID 'text'" for the template with most entries in [start, end)."""
-    top = (
-        rows.filter(pl.col("minute").is_between(start, end - 1))
-        .group_by("template_id")
-        .agg(pl.col("count").sum())
-        .sort(["count", "template_id"], descending=[True, False])
-        .head(1)
+def _top_templates(rows: pl.DataFrame, spans: Sequence[tuple[int, int]]) -> list[str | None]:
+    """The template with most entries in each [start, end) of `spans` (minutes, in order);
+    a minute in two spans counts for the later one."""
+    bounds = pl.DataFrame(
+        {
+            "incident": range(len(spans)),
+            "start": [start for start, _ in spans],
+            "end": [end for _, end in spans],
+        },
+        schema={"incident": pl.Int64, "start": pl.Int64, "end": pl.Int64},
     )
-    if top.is_empty():
+    best = (
+        rows.sort("minute")
+        .join_asof(bounds, left_on="minute", right_on="start")
+        .filter(pl.col("minute") < pl.col("end"))
+        .group_by("incident", "template_id")
+        .agg(pl.col("count").sum())
+        .sort(["incident", "count", "template_id"], descending=[False, True, False])
+        .group_by("incident", maintain_order=True)
+        .first()
+    )
+    found = dict(zip(best["incident"].to_list(), best["template_id"].to_list(), strict=True))
+    return [found.get(number) for number in range(len(spans))]
+
+
+def _mostly(template_id: str | None, data: AlertInput) -> str:
+    """ "; mostly template ID 'text'", or nothing."""
+    if template_id is None:
         return ""
-    tid = str(top["template_id"][0])
-    text = data.texts.get(tid, "")
+    text = data.texts.get(template_id, "")
     shown = text if len(text) <= 80 else text[:77] + "..."
-    return f"; mostly template {tid} {shown!r}" if text else f"; mostly template {tid}"
+    return (
+        f"; mostly template {template_id} {shown!r}" if text else f"; mostly template {template_id}"
+    )
 
 
 def anomaly_incidents(rule: AnomalyRule, data: AlertInput) -> list[Incident]:

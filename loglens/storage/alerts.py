@@ -309,8 +309,8 @@ async def _upsert(
     key = (incident.rule, blob_id, window_start, incident.subject)
     found = await _fetchone(
         conn,
-        "SELECT id, state FROM alerts WHERE rule = ? AND blob_id = ? AND window_start = ?"
-        " AND subject = ?",
+        "SELECT id, state, last_blob_id FROM alerts WHERE rule = ? AND blob_id = ?"
+        " AND window_start = ? AND subject = ?",
         key,
     )
     if found is None:
@@ -331,6 +331,8 @@ async def _upsert(
         await _resolve(conn, alert_id, blob_id, stamp)
         return [("firing", alert_id), ("resolved", alert_id)]
     alert_id, state = int(found[0]), str(found[1])
+    if int(found[2]) != blob_id:
+        return []  # a later upload carried it on: that one says how it went on
     await conn.execute(
         "UPDATE alerts SET window_end = ?, value = ?, message = ? WHERE id = ?",
         (window_end, incident.value, incident.message, alert_id),
