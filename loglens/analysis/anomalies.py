@@ -17,9 +17,9 @@ Kinds:
 - ``silence``: a run of buckets lasting at least `SILENCE_MINUTES` with at most
   `SILENCE_SHARE` of the entries the baseline expects (and at least `SILENCE_EXPECTED`).
 - ``level_shift``: the mix of levels in `SHIFT_RUN` or more consecutive buckets differs from
-  the baseline's mix by a Jensen-Shannon divergence of at least `SHIFT_DIVERGENCE` (a
-  sustained change: a shorter burst of errors is an ``error_spike``, and a shift within
-  one is not reported again).
+  the usual mix (see `_level_shifts`) by a Jensen-Shannon divergence of at least
+  `SHIFT_DIVERGENCE`, and by more than chance (a G-test); a shift inside an error spike is
+  not reported again.
 - ``new_template``: a template with WARNING-or-worse entries first seen after the first
   `WARM_UP_SHARE` of the log's time span, or never seen in earlier uploads of the same
   source (when those are given).
@@ -27,12 +27,15 @@ Kinds:
   entries and at most `RARE_SHARE` of all entries (judged only from `RARE_MIN_ENTRIES`).
 
 Each anomaly names the entries it covers (`template_ids`, `flag_levels`, its window), which
-is how each entry of the events output gets its ``anomaly`` kind.
+is how each entry of the events output gets its ``anomaly`` kind. Only WARNING-or-worse
+entries are ever flagged: a flood of INFO lines is an anomaly of the log, and the report
+says so, but each of its lines is an ordinary one.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -51,15 +54,17 @@ MIN_HISTORY = 5
 SPIKE_RATIO = 2.0
 SPIKE_MIN_EXCESS = 5
 SPIKE_SCORE = 5.0
-SILENCE_MINUTES = 5
+SILENCE_MINUTES = 3
 SILENCE_SHARE = 0.05
 SILENCE_EXPECTED = 50
-SHIFT_DIVERGENCE = 0.05
-SHIFT_RUN = 5
+SHIFT_DIVERGENCE = 0.01
+SHIFT_G = 40.0
+SHIFT_RUN = 3
+SHIFT_NEW_NORMAL = 2 * HISTORY_BUCKETS
 SHIFT_MIN_ENTRIES = 50
 WARM_UP_SHARE = 0.2
 RARE_MAX = 20
-RARE_SHARE = 1e-4
+RARE_SHARE = 1e-3
 RARE_MIN_ENTRIES = 1_000
 # The templates named as the cause of a spike: the largest shares of its excess, until
 # they explain this much of it (at most `CAUSE_TEMPLATES`).
@@ -262,7 +267,7 @@ def _spikes(ctx: _Context, kind: str, values: pl.Expr, levels: Sequence[str]) ->
                 end,
                 explanation,
                 ids,
-                tuple(levels) if ids else (),
+                tuple(level for level in levels if level in FINE_LEVELS) if ids else (),
                 _examples(ctx.templates, ids),
             )
         )
@@ -296,62 +301,103 @@ def _silences(ctx: _Context) -> None:
 
 
 def _level_shifts(ctx: _Context) -> None:
-    """Runs of buckets whose mix of levels differs from the mix of the buckets before."""
-    before = [
-        pl.col(level).shift(1).rolling_sum(HISTORY_BUCKETS, min_samples=MIN_HISTORY)
-        for level in LEVEL_ORDER
-    ]
-    past = ctx.frame.with_columns(
-        pl.sum_horizontal(before).alias("past_total"),
-        *(expr.alias(f"past_{level}") for expr, level in zip(before, LEVEL_ORDER, strict=True)),
-    )
-    now = [pl.col(level) / pl.col("total") for level in LEVEL_ORDER]
-    then = [pl.col(f"past_{level}") / pl.col("past_total") for level in LEVEL_ORDER]
-    scored = past.filter(
-        (pl.col("total") >= SHIFT_MIN_ENTRIES) & (pl.col("past_total") >= SHIFT_MIN_ENTRIES)
-    ).with_columns(divergence=_jensen_shannon(now, then))
-    flagged = scored.filter(pl.col("divergence") >= SHIFT_DIVERGENCE)
-    spikes = [(a.start, a.end) for a in ctx.found if a.kind == "error_spike"]
-    for run in _runs(flagged):
-        if run.height < SHIFT_RUN:
+    """Runs of buckets whose mix of levels differs from the usual mix.
+
+    The usual mix is that of the last `HISTORY_BUCKETS` active buckets that were not part
+    of a shift, so a shift stays visible for as long as it lasts instead of becoming its
+    own baseline, and the return to normal is not a second shift. A shift that outlasts
+    `SHIFT_NEW_NORMAL` buckets becomes the new normal. A bucket differs when the
+    divergence is large enough to matter (`SHIFT_DIVERGENCE`) and too large to be chance
+    (a G-test over the bucket's counts, `SHIFT_G`).
+    """
+    rows = ctx.frame.select(LEVEL_ORDER).rows()
+    usual: deque[tuple[int, ...]] = deque(maxlen=HISTORY_BUCKETS)
+    run: list[tuple[int, float, tuple[int, ...], tuple[int, ...]]] = []
+
+    def close() -> None:
+        if len(run) >= SHIFT_RUN:
+            _report_shift(ctx, run)
+        run.clear()
+
+    for index, counts in enumerate(rows):
+        total = sum(counts)
+        if total == 0:
+            continue  # an empty bucket says nothing of the mix (a silence is its own kind)
+        reference = tuple(map(sum, zip(*usual, strict=True))) if usual else ()
+        divergence = _shift(counts, reference) if len(usual) >= MIN_HISTORY else None
+        if divergence is None:
+            close()
+            usual.append(counts)
             continue
-        start, end = _window(ctx, run)
-        if any(s_start <= start and end <= s_end for s_start, s_end in spikes):
-            continue  # a burst of errors, already reported as such
-        total, past_total = int(run["total"].sum()), int(run["past_total"][0])
-        moves = sorted(
-            (
-                (int(run[level].sum()) / total, int(run[f"past_{level}"][0]) / past_total, level)
-                for level in LEVEL_ORDER
-            ),
-            key=lambda move: -abs(move[0] - move[1]),
-        )[:2]
-        changes = ", ".join(f"{level} {was:.0%} -> {share:.0%}" for share, was, level in moves)
-        rising = tuple(level for share, was, level in moves if share > was)
-        ctx.found.append(
-            Anomaly(
-                "level_shift",
-                10 * float(run["divergence"].max()),  # type: ignore[arg-type]
-                start,
-                end,
-                f"Mix of levels shifted between {_clock(start)} and {_clock(end)}: {changes}",
-                (),
-                rising,
-            )
+        run.append((index, divergence, counts, reference))
+        if len(run) >= SHIFT_NEW_NORMAL:
+            recent = [counts for _index, _div, counts, _ref in run[-HISTORY_BUCKETS:]]
+            close()
+            usual.clear()
+            usual.extend(recent)
+    close()
+
+
+def _shift(counts: tuple[int, ...], reference: tuple[int, ...]) -> float | None:
+    """The divergence (bits) of a bucket's mix from the reference mix, or None when the
+    bucket or the reference is too small, or the difference too small or likely chance."""
+    total, reference_total = sum(counts), sum(reference)
+    if total < SHIFT_MIN_ENTRIES or reference_total < SHIFT_MIN_ENTRIES:
+        return None
+    # Half a count on every level, so that a level the reference never had is not
+    # infinitely surprising.
+    smoothed = [(count + 0.5) / (reference_total + 0.5 * len(reference)) for count in reference]
+    observed = [count / total for count in counts]
+    g = 2 * sum(c * math.log(c / (total * q)) for c, q in zip(counts, smoothed, strict=True) if c)
+    if g < SHIFT_G:
+        return None
+    divergence = _jensen_shannon(observed, smoothed)
+    return divergence if divergence >= SHIFT_DIVERGENCE else None
+
+
+def _report_shift(
+    ctx: _Context, run: list[tuple[int, float, tuple[int, ...], tuple[int, ...]]]
+) -> None:
+    """Report a run of shifted buckets (unless an error spike already covers it)."""
+    first, last = run[0][0], run[-1][0]
+    frame = ctx.frame
+    start = int(frame["start"][first]) * MICROS_PER_MINUTE
+    end = (int(frame["start"][last]) + ctx.bucket) * MICROS_PER_MINUTE
+    if any(a.kind == "error_spike" and a.start <= start and end <= a.end for a in ctx.found):
+        return  # a burst of errors, already reported as such
+    now = [sum(column) for column in zip(*(counts for _i, _d, counts, _r in run), strict=True)]
+    reference = run[0][3]
+    total, reference_total = sum(now), sum(reference)
+    moves = sorted(
+        ((now[i] / total, reference[i] / reference_total, level)
+         for i, level in enumerate(LEVEL_ORDER)),
+        key=lambda move: -abs(move[0] - move[1]),
+    )[:2]  # fmt: skip
+    changes = ", ".join(f"{level} {was:.0%} -> {share:.0%}" for share, was, level in moves)
+    rising = tuple(level for share, was, level in moves if share > was and level in FINE_LEVELS)
+    ctx.found.append(
+        Anomaly(
+            "level_shift",
+            100 * max(divergence for _i, divergence, _c, _r in run),
+            start,
+            end,
+            f"Mix of levels shifted between {_clock(start)} and {_clock(end)}: {changes}",
+            (),
+            rising,
         )
+    )
 
 
-def _jensen_shannon(p: list[pl.Expr], q: list[pl.Expr]) -> pl.Expr:
-    """The Jensen-Shannon divergence (bits) of two distributions given as columns."""
-
-    def part(a: pl.Expr, m: pl.Expr) -> pl.Expr:
-        return pl.when(a > 0).then(a * (a / m).log(2)).otherwise(0.0)
-
-    terms = []
+def _jensen_shannon(p: Sequence[float], q: Sequence[float]) -> float:
+    """The Jensen-Shannon divergence (bits) of two distributions."""
+    total = 0.0
     for a, b in zip(p, q, strict=True):
         m = (a + b) / 2
-        terms.append((part(a, m) + part(b, m)) / 2)
-    return pl.sum_horizontal(terms)
+        if a > 0:
+            total += a * math.log2(a / m) / 2
+        if b > 0:
+            total += b * math.log2(b / m) / 2
+    return total
 
 
 def _new_templates(ctx: _Context, history: History | None) -> None:
