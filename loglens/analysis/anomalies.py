@@ -43,9 +43,8 @@ from typing import Any
 
 import polars as pl
 
-from loglens.analysis.summary import FINE_LEVELS
+from loglens.analysis.vocabulary import ANOMALY_KINDS, FINE_LEVELS, LEVEL_ORDER, MICROS_PER_MINUTE
 
-MICROS_PER_MINUTE = 60_000_000
 BUCKET_MINUTES = (1, 5, 15, 60, 360, 1440)
 MIN_MEAN_PER_BUCKET = 20
 MAX_BUCKETS = 20_000
@@ -73,16 +72,7 @@ CAUSE_TEMPLATES = 3
 MAX_ANOMALIES = 200
 
 ERROR_LEVELS = ("ERROR", "CRITICAL")
-LEVEL_ORDER = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "UNKNOWN")
-# The kinds, most telling first: the events output names the first that covers an entry.
-KINDS = (
-    "error_spike",
-    "new_template",
-    "rare_template",
-    "level_shift",
-    "volume_spike",
-    "silence",
-)
+KINDS = ANOMALY_KINDS
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, fields
 import polars as pl
 
 from loglens.analysis.templates import build_templates
+from loglens.analysis.vocabulary import FINE_LEVELS as FINE_LEVELS  # where the series is made
 
 SAMPLES_PER_REASON = 3
 UNKNOWN_LEVEL = "UNKNOWN"
@@ -74,7 +75,6 @@ _FOLD_FROM_ROWS = 32_768
 # One row per (bucket, pattern key, level): how many entries. `minute` is minutes since
 # the epoch; for levels below `FINE_LEVELS` it is the first minute of the hour.
 SERIES_SCHEMA = {"minute": pl.Int64, "key": pl.UInt64, "level": pl.String, "count": pl.Int64}
-FINE_LEVELS = ("WARNING", "ERROR", "CRITICAL")
 _SERIES_KEYS = ("minute", "key", "level")
 
 

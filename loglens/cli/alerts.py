@@ -25,7 +25,7 @@ from loglens.storage.alerts import ALERT_STATES, Alert, AlertReader
 from loglens.storage.schema import from_micros
 
 if TYPE_CHECKING:
-    from loglens.analysis.alerts import Rule
+    from loglens.analysis.alert_rules import Rule
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 _MESSAGE_CHARS = 100
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.limit < 1:
                 raise ConfigError(f"--limit {args.limit}: show at least 1 alert")
             return asyncio.run(_list(args, db_path))
-        from loglens.processor.alerting import load_rules
+        from loglens.analysis.alert_rules import load_rules
         from loglens.processor.options import classifier_from_config
 
         rules = load_rules(args.rules, classifier_from_config(config).names)

@@ -61,6 +61,19 @@ def _settings(args: argparse.Namespace) -> Config:
     return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
 
 
+def check_rule_files(config: Config) -> None:
+    """Read CATEGORIES_FILE and ALERT_RULES_FILE now: a mistake in either stops the server
+    before it starts, instead of stopping each processor it starts (ConfigError)."""
+    from loglens.analysis.alert_rules import load_rules
+    from loglens.analysis.categories import DEFAULT_CLASSIFIER, load_classifier
+
+    classifier = DEFAULT_CLASSIFIER
+    if config.categories_file is not None:
+        classifier = load_classifier(config.categories_file)
+    if config.alert_rules_file is not None:
+        load_rules(config.alert_rules_file, classifier.names)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the server; return the exit status."""
     args = build_parser().parse_args(argv)
@@ -73,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("loglens.server.session").setLevel(logging.WARNING)
     try:
         config = _settings(args)
+        check_rule_files(config)
     except ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE

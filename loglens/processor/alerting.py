@@ -18,18 +18,13 @@ import logging
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from loglens.analysis.alerts import (
-    AnomalyRule,
-    Rule,
-    evaluate,
-    parse_rules,
-)
+from loglens.analysis.alert_rules import AnomalyRule, Rule, load_rules
+from loglens.analysis.alerts import evaluate
 from loglens.config import Config
-from loglens.errors import ConfigError, LoglensError
+from loglens.errors import LoglensError
 from loglens.storage.alerts import Alert, AlertState, AlertStore, Event, to_micros
 
 logger = logging.getLogger(__name__)
@@ -39,15 +34,6 @@ BACKOFF_MAX = 60.0
 POST_TIMEOUT = 10.0
 IDLE_WAKE = 300.0  # look at the table this often even when nothing is due (another writer)
 _MICROS_PER_MINUTE = 60_000_000
-
-
-def load_rules(path: Path, categories: tuple[str, ...] | None = None) -> tuple[Rule, ...]:
-    """Read and parse a rules file (ConfigError names the file, the rule and the key)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"ALERT_RULES_FILE={path}: cannot read: {exc}") from exc
-    return parse_rules(text, f"ALERT_RULES_FILE={path}", categories)
 
 
 def rules_from_config(config: Config) -> tuple[Rule, ...]:

@@ -8,17 +8,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from loglens.analysis.alerts import (
-    SERIES_SCHEMA,
-    AlertInput,
-    AnomalyRule,
-    ThresholdRule,
-    backtest,
-    evaluate,
-    parse_rules,
-)
-from loglens.analysis.anomalies import MICROS_PER_MINUTE, Anomaly
+from loglens.analysis.alert_rules import AnomalyRule, ThresholdRule, parse_rules
+from loglens.analysis.alerts import SERIES_SCHEMA, AlertInput, backtest, evaluate
+from loglens.analysis.anomalies import Anomaly
 from loglens.analysis.categories import DEFAULT_CLASSIFIER
+from loglens.analysis.vocabulary import MICROS_PER_MINUTE
 from loglens.errors import ConfigError
 
 T0 = 28_000_020  # a minute since the epoch (2023-03-28 10:00), on the hour

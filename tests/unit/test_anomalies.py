@@ -11,7 +11,6 @@ import polars as pl
 import pytest
 
 from loglens.analysis.anomalies import (
-    MICROS_PER_MINUTE,
     Anomaly,
     History,
     TemplateInfo,
@@ -19,6 +18,7 @@ from loglens.analysis.anomalies import (
     detect,
     rare_templates,
 )
+from loglens.analysis.vocabulary import MICROS_PER_MINUTE
 
 T0 = 28_000_000  # minutes since the epoch (2023-03-27): any whole hour works
 HOUR = 60
