@@ -59,6 +59,8 @@ SILENCE_EXPECTED = 50
 SHIFT_DIVERGENCE = 0.01
 SHIFT_G = 40.0
 SHIFT_RUN = 3
+# A shift goes on through at most this many buckets of the usual mix in a row.
+SHIFT_GAP = 2
 SHIFT_NEW_NORMAL = 2 * HISTORY_BUCKETS
 SHIFT_MIN_ENTRIES = 50
 WARM_UP_SHARE = 0.2
@@ -295,14 +297,17 @@ def _level_shifts(ctx: _Context) -> None:
 
     The usual mix is that of the last `HISTORY_BUCKETS` active buckets that were not part
     of a shift, so a shift stays visible for as long as it lasts instead of becoming its
-    own baseline, and the return to normal is not a second shift. A shift that outlasts
-    `SHIFT_NEW_NORMAL` buckets becomes the new normal. A bucket differs when the
+    own baseline, and the return to normal is not a second shift. A shift goes on through
+    up to `SHIFT_GAP` usual-looking buckets in a row (a lull, or a bucket too small to
+    tell), and one that outlasts `SHIFT_NEW_NORMAL` buckets becomes the new normal.
+    Buckets of fewer than `SHIFT_MIN_ENTRIES` entries are skipped. A bucket differs when the
     divergence is large enough to matter (`SHIFT_DIVERGENCE`) and too large to be chance
     (a G-test over the bucket's counts, `SHIFT_G`).
     """
     rows = ctx.frame.select(LEVEL_ORDER).rows()
     usual: deque[tuple[int, ...]] = deque(maxlen=HISTORY_BUCKETS)
     run: list[tuple[int, float, tuple[int, ...], tuple[int, ...]]] = []
+    gap: list[tuple[int, tuple[int, ...]]] = []  # unshifted buckets since the run's last
 
     def close() -> None:
         if len(run) >= SHIFT_RUN:
@@ -310,15 +315,21 @@ def _level_shifts(ctx: _Context) -> None:
         run.clear()
 
     for index, counts in enumerate(rows):
-        total = sum(counts)
-        if total == 0:
-            continue  # an empty bucket says nothing of the mix (a silence is its own kind)
+        if sum(counts) < SHIFT_MIN_ENTRIES:
+            continue  # too few entries to say anything of the mix (a silence is its own kind)
         reference = tuple(map(sum, zip(*usual, strict=True))) if usual else ()
         divergence = _shift(counts, reference) if len(usual) >= MIN_HISTORY else None
         if divergence is None:
+            if run and len(gap) < SHIFT_GAP:
+                gap.append((index, counts))  # a lull inside a shift, or its end: see next
+                continue
             close()
+            usual.extend(counts for _index, counts in gap)
+            gap.clear()
             usual.append(counts)
             continue
+        run.extend((i, 0.0, c, reference) for i, c in gap)  # the shift went on through it
+        gap.clear()
         run.append((index, divergence, counts, reference))
         if len(run) >= SHIFT_NEW_NORMAL:
             recent = [counts for _index, _div, counts, _ref in run[-HISTORY_BUCKETS:]]
@@ -348,13 +359,12 @@ def _shift(counts: tuple[int, ...], reference: tuple[int, ...]) -> float | None:
 def _report_shift(
     ctx: _Context, run: list[tuple[int, float, tuple[int, ...], tuple[int, ...]]]
 ) -> None:
-    """Report a run of shifted buckets (unless an error spike already covers it)."""
+    """Report a run of shifted buckets, unless it is a rise of errors during an error spike
+    (already reported as such)."""
     first, last = run[0][0], run[-1][0]
     frame = ctx.frame
     start = int(frame["start"][first]) * MICROS_PER_MINUTE
     end = (int(frame["start"][last]) + ctx.bucket) * MICROS_PER_MINUTE
-    if any(a.kind == "error_spike" and a.start <= start and end <= a.end for a in ctx.found):
-        return  # a burst of errors, already reported as such
     now = [sum(column) for column in zip(*(counts for _i, _d, counts, _r in run), strict=True)]
     reference = run[0][3]
     total, reference_total = sum(now), sum(reference)
@@ -363,8 +373,11 @@ def _report_shift(
          for i, level in enumerate(LEVEL_ORDER)),
         key=lambda move: -abs(move[0] - move[1]),
     )[:2]  # fmt: skip
-    changes = ", ".join(f"{level} {was:.0%} -> {share:.0%}" for share, was, level in moves)
     rising = tuple(level for share, was, level in moves if share > was and level in FINE_LEVELS)
+    spiking = any(a.kind == "error_spike" and a.start < end and start < a.end for a in ctx.found)
+    if spiking and set(rising) <= set(ERROR_LEVELS):
+        return
+    changes = ", ".join(f"{level} {was:.0%} -> {share:.0%}" for share, was, level in moves)
     ctx.found.append(
         Anomaly(
             "level_shift",
