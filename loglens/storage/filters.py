@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from loglens.analysis.vocabulary import ANOMALY_KINDS as ANOMALY_KINDS
+from loglens.analysis.vocabulary import FINE_LEVELS
 from loglens.errors import LoglensError
 
 BUCKETS = ("minute", "hour", "day")
@@ -22,19 +24,9 @@ JOB_STATES = ("queued", "running", "done", "failed")
 STATUSES = ("receiving", "stored", "queued", "running", "done", "failed")
 MAX_LIMIT = 1000
 MAX_TEXT = 1000
-# The kinds of anomalies the analysis finds (loglens.analysis.anomalies.KINDS: this module
-# imports no analysis code, a unit test keeps the two equal).
-ANOMALY_KINDS = (
-    "error_spike",
-    "new_template",
-    "rare_template",
-    "level_shift",
-    "volume_spike",
-    "silence",
-)
-# Template series keep these levels per minute, the others per hour
-# (loglens.analysis.summary.FINE_LEVELS).
-MINUTE_LEVELS = ("WARNING", "ERROR", "CRITICAL")
+# The kinds of anomalies, and the levels template series keep per minute (the others per
+# hour): from the analysis' polars-free vocabulary.
+MINUTE_LEVELS = FINE_LEVELS
 TREND_BY = ("level", "template", "category")
 RATES = ("share", "hour")
 

@@ -20,11 +20,8 @@ from typing import Any
 
 import pytest
 
-from loglens.analysis.anomalies import KINDS
-from loglens.analysis.summary import FINE_LEVELS
 from loglens.protocol import FrameType
 from loglens.storage.filters import (
-    ANOMALY_KINDS,
     MINUTE_LEVELS,
     AnomalyFilters,
     Filters,
@@ -165,11 +162,6 @@ def template_id(report: dict[str, Any], text: str) -> str:
 
 
 # the database ------------------------------------------------------------------------
-
-
-def test_the_constants_of_the_storage_match_the_analysis() -> None:
-    assert ANOMALY_KINDS == KINDS
-    assert MINUTE_LEVELS == FINE_LEVELS
 
 
 def test_anomalies_and_categories_in_the_database_equal_the_report(world: World) -> None:
