@@ -10,8 +10,10 @@ benchmarks/out/, started and quiet before any clock runs), measures one after th
 1. the raw socket copy of the big file (see `benchmarks/uploadkit.py`): sendfile over
    loopback to another process that writes it to a file in the server's storage folder
    and fsyncs it: the physical limit;
-2. the same file uploaded with `upload_file(..., wait=True)`: MiB/s until STORED (hash,
-   send, the server's last fsync, verification and rename), split at the client's
+2. the same file uploaded with `upload_file(..., wait=True)`: MiB/s until STORED (send
+   while hashing — the client hashes files of 64 MiB or more as it sends them and puts
+   the SHA-256 in END —, the server's last fsync, verification and rename), split at the
+   client's
    progress events, and the end-to-end time until PROCESSED (the job done, its results in
    the database), then checked in the database read-only;
 3. `python processor.py FILE --json` on the same file (the end-to-end baseline is the
@@ -292,10 +294,11 @@ def report_big(rounds: list[BigRound], size: int) -> None:
     print(f"   loglens upload    MiB/s {_cells(up, '6.0f')}   (start of upload_file → STORED)")
     print(f"   loglens / raw           {_cells(ratios, '6.2f')}   target >= 0.50")
     for stage, what in (
-        ("hashing", "client hashes the file (SHA-256, before connecting)"),
-        ("sending", "handshake, header, DATA frames (server writes, hashes, fsyncs/256 MiB)"),
+        ("hashing", "client hashes before connecting (only files under 64 MiB)"),
+        ("sending", "header, DATA frames; the client hashes meanwhile, the server writes, "
+                    "hashes, fsyncs every 256 MiB"),
         ("verifying", "END → STORED: server's last fsync, hash check, rename, database"),
-    ):
+    ):  # fmt: skip
         print(f"   {stage:<10} s {_cells([r.stages[stage] for r in rounds], '6.2f')}   {what}")
     print("   CPU s   raw: sender (sendfile) " + _cells([r.raw.client for r in rounds], "5.2f")
           + ", receiver " + _cells([r.raw.server for r in rounds], "5.2f"))  # fmt: skip

@@ -9,7 +9,7 @@ Everything is big-endian. A connection (plain TCP, or TLS around it) goes like t
                                     ◀──────     ACCEPTED {upload_id, offset, duplicate}
     DATA bytes[offset:…] …          ──────▶                       any number of frames
                                     ◀──────     PROGRESS {offset} now and then (informative)
-    END {}                          ──────▶
+    END {} or {sha256}              ──────▶
                                     ◀──────     STORED {upload_id, sha256, size, job_id, …}
                                     ◀──────     PROCESSED {…, report}   only if header.wait
     UPLOAD … (another file) or close
@@ -17,6 +17,8 @@ Everything is big-endian. A connection (plain TCP, or TLS around it) goes like t
 **Handshake.** The client sends the 4 magic bytes ``LGLN`` and one byte, its protocol
 version (1). The server answers with the magic and its own version. If it does not speak
 the client's version it then sends an ERROR frame (``unsupported_version``) and closes.
+Version 1 was amended before its first release, and keeps its number: ``sha256`` in
+UPLOAD may be null, and END then carries it.
 
 **Frames.** Every later message is a frame: a 1-byte type, a 4-byte unsigned body length,
 then the body. Control frames carry a UTF-8 JSON object; DATA carries raw bytes. A receiver
@@ -27,17 +29,25 @@ body that is not a JSON object, or a frame that is not allowed at that point is 
 
 Client → server:
 
-- ``UPLOAD`` (0x01): ``{"token": str, "name": str, "size": int, "sha256": hex str,
+- ``UPLOAD`` (0x01): ``{"token": str, "name": str, "size": int, "sha256": hex str|null,
   "compression": "none"|"gzip", "wait": bool, "resume": int|null, "mtime": float|null}``.
   ``size`` and ``sha256`` describe the bytes that will be sent (still compressed, for
-  gzip). ``name`` is the original file name, shown to people and never used as a path.
+  gzip). ``sha256`` (64 lowercase hex digits) must be present; ``null`` defers it to END,
+  so that a client can hash a big file while sending it instead of before. A deferred
+  hash gives up two things: ACCEPTED cannot tell a duplicate (the server recognises
+  content it already stores only at END, after receiving the bytes), and a header
+  without ``resume`` never resumes an earlier upload. ``name`` is the original file
+  name, shown to people and never used as a path.
   ``mtime`` is the file's modification time (seconds since the epoch), which gives
   year-less timestamps (classic syslog) their year, as it does for a local analysis.
-  ``resume`` is the id of an earlier upload to take over (after a dropped connection);
-  without it the server still resumes the operator's unfinished upload of the same bytes
-  if one is idle.
+  ``resume`` is the id of an earlier upload to take over (after a dropped connection),
+  described the same way (``sha256`` equal, or null for both); without it the server
+  still resumes the operator's unfinished upload of the same bytes if one is idle.
 - ``DATA`` (0x02): the next bytes of the upload, starting at the offset the server named.
-- ``END`` (0x03): ``{}``, all ``size`` bytes have been sent.
+- ``END`` (0x03): all ``size`` bytes have been sent. ``{}`` when the header gave
+  ``sha256``; ``{"sha256": hex str}`` when it was null (a ``sha256`` in any other case, or
+  none when it is needed, is ``malformed_frame``). The server checks the bytes against
+  this hash exactly as against the header's.
 
 Server → client:
 
@@ -48,7 +58,9 @@ Server → client:
 - ``PROGRESS`` (0x82): ``{"offset": int}``, bytes durably held so far.
 - ``STORED`` (0x83): ``{"upload_id", "sha256", "size", "content_sha256", "content_size",
   "job_id", "duplicate"}``: the upload is fsynced, its SHA-256 verified, and it is
-  recorded; ``content_*`` describe the decompressed content that is analysed.
+  recorded; ``sha256`` is the verified hash (the header's or END's); ``content_*``
+  describe the decompressed content that is analysed. ``duplicate`` is true when the
+  content was already stored (stored once, analysed once: this upload shares its job).
 - ``PROCESSED`` (0x84): ``{"upload_id", "job_id", "state": "done"|"failed",
   "report": {…}|null, "error": str|null}``: the analysis ended (sent only when asked).
 - ``ERROR`` (0xEE): ``{"code": str, "message": str}``, then the server closes the
@@ -62,6 +74,7 @@ import enum
 import json
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -146,7 +159,7 @@ class Frame:
     """One received frame: its type and body (raw for DATA, else the decoded JSON object)."""
 
     type: FrameType
-    data: bytes = b""
+    data: bytes | memoryview = b""
     body: dict[str, Any] | None = None
 
     def field(self, name: str) -> Any:
@@ -163,7 +176,7 @@ class UploadHeader:
     token: str
     name: str
     size: int
-    sha256: str
+    sha256: str | None  # None: deferred, END carries it
     compression: str = "none"
     wait: bool = False
     resume: int | None = None
@@ -195,8 +208,8 @@ class UploadHeader:
             raise _bad(f"'name' must be a string of at most {MAX_NAME_CHARS} characters")
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise _bad(f"'size' must be a whole number of bytes, not {size!r}")
-        if not isinstance(sha256, str) or not _SHA256.match(sha256):
-            raise _bad("'sha256' must be 64 lowercase hex digits")
+        if "sha256" not in body or (sha256 is not None and not _is_sha256(sha256)):
+            raise _bad("'sha256' must be 64 lowercase hex digits, or null to give it in END")
         if compression not in COMPRESSIONS:
             raise _bad(
                 f"'compression' must be one of {', '.join(COMPRESSIONS)}, not {compression!r}"
@@ -212,8 +225,35 @@ class UploadHeader:
         return cls(token, name, size, sha256, compression, wait, resume, mtime)
 
 
+def end_sha256(header: UploadHeader, end: Frame) -> str:
+    """The SHA-256 an upload's bytes must have: the header's, or, when the header deferred
+    it (null), the one its END frame carries; PeerError(malformed_frame) if END breaks that
+    rule."""
+    given = (end.body or {}).get("sha256")
+    if header.sha256 is not None:
+        if given is not None:
+            raise PeerError(
+                ErrorCode.MALFORMED_FRAME,
+                "END carries 'sha256' only when the UPLOAD header's was null; "
+                "this header gave it: send END {}",
+            )
+        return header.sha256
+    if not _is_sha256(given):
+        raise PeerError(
+            ErrorCode.MALFORMED_FRAME,
+            "END must carry 'sha256' (64 lowercase hex digits) when the UPLOAD header's "
+            f"was null, not {given!r}",
+        )
+    assert isinstance(given, str)
+    return given
+
+
 def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_sha256(value: object) -> bool:
+    return isinstance(value, str) and _SHA256.match(value) is not None
 
 
 def _bad(message: str) -> PeerError:
@@ -225,6 +265,14 @@ class Reader(Protocol):
 
     async def readexactly(self, n: int, /) -> bytes:
         """Read exactly `n` bytes (IncompleteReadError at the end of the stream)."""
+        ...
+
+
+class IntoReader(Reader, Protocol):
+    """A reader that can also fill a buffer it is given (the server's `Stream`)."""
+
+    async def readinto(self, target: memoryview, /) -> None:
+        """Fill `target` exactly (IncompleteReadError at the end of the stream)."""
         ...
 
 
@@ -252,14 +300,11 @@ def check_handshake(data: bytes) -> int:
     return data[len(MAGIC)]
 
 
-async def read_frame(
+async def read_head(
     reader: Reader, max_header: int = MAX_HEADER_BYTES, max_data: int = MAX_FRAME_BYTES
-) -> Frame:
-    """Read one frame, checking the declared length against the limits before the body.
-
-    Raises PeerError for a bad frame and `asyncio.IncompleteReadError` when the stream
-    ends, at a frame boundary or not (`.partial` tells which).
-    """
+) -> tuple[FrameType, int]:
+    """Read a frame's 5-byte head; PeerError unless its type is known and its declared
+    length is within the limit of its kind."""
     head = await reader.readexactly(FRAME_HEAD.size)
     raw_type, length = FRAME_HEAD.unpack(head)
     try:
@@ -273,8 +318,7 @@ async def read_frame(
                 f"DATA frame of {length:,} bytes: the server accepts at most {max_data:,} "
                 "(MAX_FRAME_BYTES)",
             )
-        return Frame(frame_type, data=await reader.readexactly(length))
-    if length > max_header:
+    elif length > max_header:
         code = (
             ErrorCode.HEADER_TOO_LARGE
             if frame_type is FrameType.UPLOAD
@@ -285,6 +329,37 @@ async def read_frame(
             f"{frame_type.name} frame of {length:,} bytes: at most {max_header:,} are accepted "
             "(MAX_HEADER_BYTES)",
         )
+    return frame_type, length
+
+
+async def read_frame(
+    reader: Reader, max_header: int = MAX_HEADER_BYTES, max_data: int = MAX_FRAME_BYTES
+) -> Frame:
+    """Read one frame, checking the declared length against the limits before the body.
+
+    Raises PeerError for a bad frame and `asyncio.IncompleteReadError` when the stream
+    ends, at a frame boundary or not (`.partial` tells which).
+    """
+    frame_type, length = await read_head(reader, max_header, max_data)
+    payload = await reader.readexactly(length)
+    if frame_type is FrameType.DATA:
+        return Frame(frame_type, data=payload)
+    return Frame(frame_type, body=decode_body(frame_type, payload))
+
+
+async def read_frame_into(
+    reader: IntoReader,
+    buffer_for: Callable[[int], memoryview],
+    max_header: int = MAX_HEADER_BYTES,
+    max_data: int = MAX_FRAME_BYTES,
+) -> Frame:
+    """Read one frame as `read_frame` does, but a DATA body straight into the buffer that
+    `buffer_for(length)` returns (`Frame.data` is then that memoryview)."""
+    frame_type, length = await read_head(reader, max_header, max_data)
+    if frame_type is FrameType.DATA:
+        target = buffer_for(length)
+        await reader.readinto(target)
+        return Frame(frame_type, data=target)
     payload = await reader.readexactly(length)
     return Frame(frame_type, body=decode_body(frame_type, payload))
 

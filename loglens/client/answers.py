@@ -14,24 +14,26 @@ def stored_result(
     stored: dict[str, Any],
     duplicate: bool,
     *,
+    sha256: str,
     attempts: int,
     bytes_sent: int,
     offsets: tuple[int, ...],
 ) -> UploadResult:
-    """The result of a STORED answer; UploadError unless it names our size and SHA-256."""
-    sha256, size, upload_id = stored.get("sha256"), stored.get("size"), stored.get("upload_id")
-    if sha256 != payload.sha256 or size != payload.size or _int(upload_id) is None:
+    """The result of a STORED answer; UploadError unless it names our size and SHA-256
+    (`sha256`: the payload's, or the one computed while sending)."""
+    said, size, upload_id = stored.get("sha256"), stored.get("size"), stored.get("upload_id")
+    if said != sha256 or size != payload.size or _int(upload_id) is None:
         raise UploadError(
             VERIFY_FAILED,
             f"the server stored upload {upload_id!r} as {size!r} bytes with SHA-256 "
-            f"{sha256!r}, but the file has {payload.size:,} bytes with SHA-256 {payload.sha256}",
+            f"{said!r}, but the file has {payload.size:,} bytes with SHA-256 {sha256}",
             _int(upload_id),
         )
     assert isinstance(upload_id, int)
     return UploadResult(
         name=payload.name,
         upload_id=upload_id,
-        sha256=payload.sha256,
+        sha256=sha256,
         size=payload.size,
         compression=payload.compression,
         duplicate=bool(stored.get("duplicate", duplicate)),

@@ -29,7 +29,14 @@ from loglens.client.models import (
     UploadOptions,
     UploadResult,
 )
-from loglens.client.sources import Payload, changed_since, parse_server, prepare_file
+from loglens.client.sources import (
+    DEFER_HASH_BYTES,
+    Payload,
+    changed_since,
+    hash_file,
+    parse_server,
+    prepare_file,
+)
 from loglens.errors import InputError
 from loglens.protocol import (
     FRAME_HEAD,
@@ -73,8 +80,11 @@ async def upload_file(
     server_hostname: str | None = None,
     resume: int | None = None,
     progress: ProgressCallback | None = None,
+    defer_hash_bytes: int = DEFER_HASH_BYTES,
 ) -> UploadResult:
     """Hash and upload one file to `address` ("HOST:PORT"); UploadError if it fails.
+
+    A file of at least `defer_hash_bytes` is hashed while it is sent, a smaller one first.
 
     `ssl` wraps the connection in TLS (`server_hostname` is the name to check the
     certificate against, by default the host). `resume` takes over an earlier upload by
@@ -84,7 +94,7 @@ async def upload_file(
     """
     file = Path(path)
     try:
-        payload = await prepare_file(file, name or file.name, progress)
+        payload = await prepare_file(file, name or file.name, progress, defer_hash_bytes)
     except InputError as exc:
         raise UploadError(INPUT_ERROR, str(exc)) from exc
     options = UploadOptions(
@@ -134,6 +144,8 @@ class _Session:
         self.offsets: list[int] = []
         self.connected = False
         self.restarted = False
+        self.sha256 = payload.sha256  # known once hashed, before or while sending
+        self._hashing: asyncio.Future[tuple[int, str]] | None = None
 
     def emit(self, stage: Stage, done: int, note: str = "") -> None:
         """Report progress to the callback, if any."""
@@ -145,6 +157,18 @@ class _Session:
 
     async def run(self) -> UploadResult:
         """Make attempts until one succeeds, a failure is final, or retries run out."""
+        if self.sha256 is None:
+            # Hashed in a thread while the attempts send the file; END carries the hash.
+            self._hashing = asyncio.ensure_future(asyncio.to_thread(hash_file, self.payload.path))
+        try:
+            return await self._attempts()
+        finally:
+            if self._hashing is not None:
+                self._hashing.cancel()  # a thread already running ends on its own
+                if self._hashing.done() and not self._hashing.cancelled():
+                    self._hashing.exception()  # failed: the attempts reported why, or not needed
+
+    async def _attempts(self) -> UploadResult:
         failures = 0
         while True:
             self.attempts += 1
@@ -167,7 +191,7 @@ class _Session:
                     f"(retries: {self.options.retries})",
                     self.upload_id,
                 ) from failure
-            changed = await asyncio.to_thread(changed_since, self.payload)
+            changed = await asyncio.to_thread(changed_since, self.payload, self.sha256)
             if changed:
                 raise UploadError(
                     FILE_CHANGED,
@@ -187,7 +211,7 @@ class _Session:
         """Classify an ERROR from the server (or a broken frame from it)."""
         message = exc.message
         if exc.code in (ErrorCode.HASH_MISMATCH, ErrorCode.SIZE_MISMATCH):
-            changed = await asyncio.to_thread(changed_since, self.payload)
+            changed = await asyncio.to_thread(changed_since, self.payload, self.sha256)
             if changed:
                 return _Failure(
                     FILE_CHANGED,
@@ -268,12 +292,16 @@ class _Session:
             accepted = await inbox.expect(FrameType.ACCEPTED)
             offset, duplicate = self._accepted(accepted)
             await self._send_from(offset, writer, inbox)
-            writer.write(encode(FrameType.END))
+            if self.payload.sha256 is None:
+                writer.write(encode(FrameType.END, {"sha256": await self._digest()}))
+            else:
+                writer.write(encode(FrameType.END))
             self.emit("verifying", self.payload.size)
             await inbox.guard(writer.drain())
             stored = await inbox.expect(FrameType.STORED)
+            assert self.sha256 is not None
             result = stored_result(
-                self.payload, stored.body or {}, duplicate,
+                self.payload, stored.body or {}, duplicate, sha256=self.sha256,
                 attempts=self.attempts, bytes_sent=self.bytes_sent, offsets=tuple(self.offsets),
             )  # fmt: skip
             if not self.options.wait:
@@ -309,6 +337,23 @@ class _Session:
                     ErrorCode.UNSUPPORTED_VERSION,
                     f"the server speaks protocol version {version}, this client {VERSION}",
                 )
+
+    async def _digest(self) -> str:
+        """The file's SHA-256, hashed while it was sent; _Failure if the file changed."""
+        assert self._hashing is not None
+        try:
+            size, sha256 = await self._hashing
+        except InputError as exc:
+            raise _Failure(INPUT_ERROR, str(exc), False) from exc
+        if size != self.payload.size:
+            raise _Failure(
+                FILE_CHANGED,
+                f"the file changed while it was being uploaded: it was {self.payload.size:,} "
+                f"bytes, {size:,} were hashed; upload it again",
+                retryable=False,
+            )
+        self.sha256 = sha256
+        return sha256
 
     def _accepted(self, accepted: Frame) -> tuple[int, bool]:
         """Check ACCEPTED: remember the upload id, return the offset to send from."""

@@ -28,6 +28,7 @@ from loglens.errors import StorageError
 from loglens.protocol import HANDSHAKE, ErrorCode, encode_error
 from loglens.server.files import Storage
 from loglens.server.session import Receiving, Session, close_gently
+from loglens.server.stream import Stream
 from loglens.storage import Database
 from loglens.storage.schema import format_time
 
@@ -94,8 +95,8 @@ class Server:
                 logger.info("%d unfinished jobs queued again", len(queued))
         await self._sweep_once()
         self._sweeper = asyncio.create_task(self._sweep_partials())
-        self._listener = await asyncio.start_server(
-            self._accept, self.config.host, self.config.port, ssl=self._ssl
+        self._listener = await asyncio.get_running_loop().create_server(
+            lambda: Stream(self._accept), self.config.host, self.config.port, ssl=self._ssl
         )
         host, port = self.address
         logger.info("loglens server listening on %s:%d", host, port)
@@ -144,7 +145,7 @@ class Server:
         if stale:
             logger.info("%d uploads unfinished for too long: given up", len(stale))
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _accept(self, stream: Stream) -> None:
         if self._closing or len(self._sessions) >= self.config.max_connections:
             code, why = (
                 (ErrorCode.SHUTTING_DOWN, "the server is shutting down")
@@ -155,9 +156,9 @@ class Server:
                     "connections (MAX_CONNECTIONS); try again shortly",
                 )
             )
-            await _refuse(reader, writer, encode_error(code, why))
+            await _refuse(stream, encode_error(code, why))
             return
-        session = Session(self, reader, writer)
+        session = Session(self, stream)
         task = asyncio.current_task()
         assert task is not None
         session.task = task
@@ -209,10 +210,10 @@ class Server:
             self.submit_job(job.id, job.path, job.name)
 
 
-async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, error: bytes) -> None:
+async def _refuse(stream: Stream, error: bytes) -> None:
     """Answer a connection the server will not serve, and close it."""
-    writer.write(HANDSHAKE + error)
-    await close_gently(reader, writer)
+    stream.write(HANDSHAKE + error)
+    await close_gently(stream)
 
 
 class _ProcessorLink:

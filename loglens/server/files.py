@@ -84,7 +84,8 @@ class PartialFile:
         """Open (or reopen, to resume) the partial file and hash what it already holds."""
         self.path = path
         self._hash = hashlib.sha256()
-        self._file: BinaryIO = open(path, "a+b")  # noqa: SIM115 - closed by close()
+        # Unbuffered: each frame goes from the receive buffer to the kernel in one write.
+        self._file: BinaryIO = open(path, "a+b", buffering=0)  # noqa: SIM115 - closed by close()
         held = self._file.seek(0, os.SEEK_END)
         if held > expected_size:
             # More than the upload's size: not this upload's bytes. Start again.
@@ -96,17 +97,23 @@ class PartialFile:
         self.offset = held
         os.fsync(self._file.fileno())
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | memoryview) -> None:
         """Append the next bytes of the upload."""
-        self._file.write(data)
+        view = memoryview(data)
+        while view:
+            view = view[self._file.write(view) :]
         self._hash.update(data)
         self.offset += len(data)
 
     def sync(self) -> int:
-        """Flush to disk; return the offset now durably held."""
-        self._file.flush()
+        """Flush to disk; return the offset now durably held.
+
+        It may run while another thread writes: the offset is read before the fsync, and
+        it counts only bytes already written.
+        """
+        offset = self.offset
         os.fsync(self._file.fileno())
-        return self.offset
+        return offset
 
     def hexdigest(self) -> str:
         """The SHA-256 of the bytes received so far."""

@@ -13,7 +13,7 @@ import shutil
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from loglens.protocol import ErrorCode, FrameType, PeerError, UploadHeader
+from loglens.protocol import ErrorCode, FrameType, PeerError, UploadHeader, end_sha256
 from loglens.server.files import PartialFile, decompress
 from loglens.storage import Stored
 
@@ -35,9 +35,10 @@ class Receiver:
         # Operations on the upload's file still running in threads, if any.
         self._file_ops: list[concurrent.futures.Future[Any]] = []
 
-    async def run(self) -> tuple[Stored, tuple[str, int]]:
+    async def run(self) -> tuple[Stored, str, tuple[str, int]]:
         """Receive the bytes into the partial file, verify and store them; return what
-        was recorded and the content's SHA-256 and size."""
+        was recorded, the verified SHA-256 of the bytes, and the content's SHA-256 and
+        size."""
         storage, loop = self.server.storage, asyncio.get_running_loop()
         upload_id, header = self.upload_id, self.header
         path = storage.partial_path(upload_id)
@@ -48,7 +49,7 @@ class Receiver:
                 FrameType.ACCEPTED,
                 {"upload_id": upload_id, "offset": partial.offset, "duplicate": False},
             )
-            await self._receive_data(partial)
+            sha256 = await self._receive_data(partial)
             await self._file_op(partial.sync)
         finally:
             # A write may still run in its thread (the session was cancelled while
@@ -57,14 +58,15 @@ class Receiver:
                 await self._file_ops_ended()
             finally:
                 partial.close()
-        if partial.hexdigest() != header.sha256:
+        if partial.hexdigest() != sha256:
             await self._fail(upload_id, "hash mismatch")
+            said = "the header" if header.sha256 is not None else "END"
             raise PeerError(
                 ErrorCode.HASH_MISMATCH,
-                f"upload rejected: the bytes received hash to {partial.hexdigest()}, the "
-                f"header said {header.sha256}; nothing was stored",
+                f"upload rejected: the bytes received hash to {partial.hexdigest()}, "
+                f"{said} said {sha256}; nothing was stored",
             )
-        content_sha, content_size, source = header.sha256, header.size, path
+        content_sha, content_size, source = sha256, header.size, path
         if header.compression == "gzip":
             source = storage.content_path(upload_id)
             try:
@@ -77,18 +79,32 @@ class Receiver:
         name = await asyncio.to_thread(storage.install, source, content_sha, header.mtime)
         if source != path:
             path.unlink(missing_ok=True)
-        stored = await self.server.db.store_upload(upload_id, content_sha, content_size, name)
-        return stored, (content_sha, content_size)
+        # Content already stored (known only now when the header deferred the hash) is
+        # recognised here: its blob and job are reused, this upload recorded beside them.
+        stored = await self.server.db.store_upload(
+            upload_id, content_sha, content_size, name, sha256=sha256
+        )
+        return stored, sha256, (content_sha, content_size)
 
-    async def _receive_data(self, partial: PartialFile) -> None:
-        """Write DATA frames until END; the write of one frame overlaps the read of the next."""
+    async def _receive_data(self, partial: PartialFile) -> str:
+        """Write DATA frames until END; return the SHA-256 the bytes must have (the
+        header's, or END's). The write of one frame overlaps the read of the next.
+
+        Each body is received straight into one of two buffers (see `Stream.readinto`):
+        one is filled from the socket while a thread writes and hashes the other. Every
+        PROGRESS_BYTES an fsync runs in a thread too, and PROGRESS follows once it is done,
+        while the bytes keep coming.
+        """
         header, upload_id = self.header, self.upload_id
+        buffers = _Buffers()
         pending: asyncio.Future[Any] | None = None
+        syncing: asyncio.Future[Any] | None = None
         next_progress = partial.offset + PROGRESS_BYTES
         received = partial.offset
         while True:
-            frame = await self.session.next_frame()
+            frame = await self.session.next_frame(buffer_for=buffers.next)
             if frame.type is FrameType.END:
+                sha256 = end_sha256(header, frame)
                 break
             if frame.type is not FrameType.DATA:
                 raise PeerError(
@@ -102,23 +118,26 @@ class Receiver:
                     ErrorCode.SIZE_MISMATCH,
                     f"upload rejected: more than the {header.size:,} bytes the header announced",
                 )
-            await self._settle(pending)
-            # The frame is written and hashed in a thread while this loop reads the next.
+            # The previous frame's buffer is free once its write is done; this frame is
+            # written and hashed in a thread while the loop reads the next into the other.
             # (Writing and hashing in two threads at once cost more than it gained.)
+            await self._settle(pending)
             pending = self._submit(partial.write, frame.data)
-            if received >= next_progress:
-                await self._settle(pending)
-                pending = None
-                offset = await self._file_op(partial.sync)
-                await self.session.send_json(FrameType.PROGRESS, {"offset": offset})
-                next_progress = offset + PROGRESS_BYTES
+            if syncing is not None and syncing.done():
+                await self.session.send_json(FrameType.PROGRESS, {"offset": syncing.result()})
+                syncing = None
+            if received >= next_progress and syncing is None:
+                syncing = self._submit(partial.sync)
+                next_progress = received + PROGRESS_BYTES
         await self._settle(pending)
+        await self._settle(syncing)
         if received != header.size:
             raise PeerError(
                 ErrorCode.SIZE_MISMATCH,
                 f"upload incomplete: END after {received:,} of {header.size:,} bytes; "
                 f"resume upload {upload_id} to send the rest",
             )
+        return sha256
 
     @staticmethod
     async def _settle(pending: Awaitable[Any] | None) -> None:
@@ -161,3 +180,19 @@ class Receiver:
         """Record a failed upload and delete its bytes: nothing half-written stays."""
         await asyncio.to_thread(self.server.storage.discard, upload_id)
         await self.server.db.fail_upload(upload_id, why)
+
+
+class _Buffers:
+    """Two receive buffers used in turn, each as large as the largest frame so far."""
+
+    def __init__(self) -> None:
+        self._buffers = [bytearray(), bytearray()]
+        self._turn = 0
+
+    def next(self, length: int) -> memoryview:
+        """The other buffer, `length` bytes of it."""
+        self._turn ^= 1
+        buffer = self._buffers[self._turn]
+        if len(buffer) < length:
+            buffer = self._buffers[self._turn] = bytearray(length)
+        return memoryview(buffer)[:length]

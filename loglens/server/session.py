@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,9 +29,12 @@ from loglens.protocol import (
     check_handshake,
     encode,
     encode_error,
+    end_sha256,
     read_frame,
+    read_frame_into,
 )
 from loglens.server.receive import Receiver
+from loglens.server.stream import Stream
 from loglens.storage import Stored
 
 if TYPE_CHECKING:
@@ -53,14 +57,11 @@ class Receiving:
 class Session:
     """Serve one connection until the client closes it or breaks the protocol."""
 
-    def __init__(
-        self, server: Server, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, server: Server, stream: Stream) -> None:
         self.server = server
         self.config = server.config
-        self.reader = reader
-        self.writer = writer
-        self.peer = str(writer.get_extra_info("peername"))
+        self.stream = stream
+        self.peer = str(stream.get_extra_info("peername"))
         self.task: asyncio.Task[Any] | None = None
         self.busy = False  # inside an upload (shutdown lets it finish)
         self._taken_over = False
@@ -112,7 +113,7 @@ class Session:
 
     async def _handshake(self) -> None:
         async with asyncio.timeout(self.config.idle_timeout):
-            hello = await self.reader.readexactly(HANDSHAKE_SIZE)
+            hello = await self.stream.readexactly(HANDSHAKE_SIZE)
         version = check_handshake(hello)
         await self._send(HANDSHAKE)
         if version != VERSION:
@@ -121,13 +122,20 @@ class Session:
                 f"protocol version {version} is not supported: this server speaks {VERSION}",
             )
 
-    async def next_frame(self, first: bool = False) -> Frame:
-        """Read a frame within the idle time; the limits are checked before the body."""
+    async def next_frame(
+        self, first: bool = False, buffer_for: Callable[[int], memoryview] | None = None
+    ) -> Frame:
+        """Read a frame within the idle time; the limits are checked before the body.
+
+        With `buffer_for`, a DATA body is received straight into the buffer it returns
+        for the body's length (see `read_frame_into`).
+        """
+        limits = (self.config.max_header_bytes, self.config.max_frame_bytes)
         try:
             async with asyncio.timeout(self.config.idle_timeout):
-                return await read_frame(
-                    self.reader, self.config.max_header_bytes, self.config.max_frame_bytes
-                )
+                if buffer_for is not None:
+                    return await read_frame_into(self.stream, buffer_for, *limits)
+                return await read_frame(self.stream, *limits)
         except TimeoutError:
             what = "between uploads" if first else "during the upload"
             raise PeerError(
@@ -136,12 +144,12 @@ class Session:
             ) from None
 
     async def _send(self, data: bytes) -> None:
-        if self.writer.is_closing():
+        if self.stream.is_closing():
             return
         try:
-            self.writer.write(data)
+            self.stream.write(data)
             async with asyncio.timeout(self.config.idle_timeout):
-                await self.writer.drain()
+                await self.stream.drain()
         except (ConnectionError, TimeoutError):
             pass
 
@@ -149,7 +157,7 @@ class Session:
         await self._send(encode(frame_type, body))
 
     async def _close(self) -> None:
-        await close_gently(self.reader, self.writer)
+        await close_gently(self.stream)
 
     def _operator(self, token: str) -> str:
         """The operator whose token this is; PeerError(unauthorized) for any other token."""
@@ -177,39 +185,48 @@ class Session:
         db = self.server.db
         if header.resume is not None and await self._already_stored(operator, header):
             return
-        known = await db.stored_blob_for(header.sha256, header.size, header.compression)
+        # Content the server already stores is known by the header's SHA-256; a header
+        # that defers it sends the bytes, and they are recognised when they are installed.
+        known = None
+        if header.sha256 is not None:
+            known = await db.stored_blob_for(header.sha256, header.size, header.compression)
         if known is not None and self.server.storage.resolve(known.path).is_file():
             upload_id = await db.create_upload(
-                operator, header.name, header.size, header.sha256, header.compression
+                operator, header.name, header.size, header.sha256 or "", header.compression
             )
             await self.send_json(
                 FrameType.ACCEPTED,
                 {"upload_id": upload_id, "offset": header.size, "duplicate": True},
             )
-            await self._expect_end()
+            sha256 = await self._expect_end(header)
             content = (known.sha256, known.size)
             stored = await db.store_upload(upload_id, *content, known.path)
         else:
             upload_id = await self._claim(operator, header)
-            stored, content = await self._receive(upload_id, header)
+            stored, sha256, content = await self._receive(upload_id, header)
         logger.info(
             "upload %d by %s stored: %s, %s bytes, sha256 %s%s",
             upload_id, operator, header.name or "(no name)", f"{header.size:,}",
-            header.sha256[:12], " (duplicate content)" if stored.duplicate else "",
+            sha256[:12], " (duplicate content)" if stored.duplicate else "",
         )  # fmt: skip
         if stored.job_created:
             self.server.submit_job(stored.job_id, stored.blob_path, header.name)
-        await self._answer(upload_id, header, stored, content)
+        await self._answer(upload_id, header, stored, sha256, content)
 
     async def _answer(
-        self, upload_id: int, header: UploadHeader, stored: Stored, content: tuple[str, int]
+        self,
+        upload_id: int,
+        header: UploadHeader,
+        stored: Stored,
+        sha256: str,
+        content: tuple[str, int],
     ) -> None:
         """Send STORED, and PROCESSED once the analysis ended if the client waits for it."""
         await self.send_json(
             FrameType.STORED,
             {
                 "upload_id": upload_id,
-                "sha256": header.sha256,
+                "sha256": sha256,
                 "size": header.size,
                 "content_sha256": content[0],
                 "content_size": content[1],
@@ -230,7 +247,7 @@ class Session:
             or upload.status != "stored"
             or upload.operator != operator
             or (upload.sha256, upload.size, upload.compression)
-            != (header.sha256, header.size, header.compression)
+            != (header.sha256 or upload.sha256, header.size, header.compression)
         ):
             return False
         job = await db.job_for_upload(upload.id)
@@ -241,9 +258,15 @@ class Session:
             FrameType.ACCEPTED,
             {"upload_id": upload.id, "offset": header.size, "duplicate": upload.duplicate},
         )
-        await self._expect_end()
+        sha256 = await self._expect_end(header)
+        if sha256 != upload.sha256:
+            raise PeerError(
+                ErrorCode.HASH_MISMATCH,
+                f"upload {upload.id} is stored with SHA-256 {upload.sha256}, END said "
+                f"{sha256}; nothing new was recorded",
+            )
         stored = Stored(blob.id, job.id, False, upload.duplicate, blob.path)
-        await self._answer(upload.id, header, stored, (blob.sha256, blob.size))
+        await self._answer(upload.id, header, stored, sha256, (blob.sha256, blob.size))
         return True
 
     async def _processed(self, upload_id: int, stored: Stored) -> dict[str, Any]:
@@ -264,12 +287,14 @@ class Session:
         db = self.server.db
         if header.resume is not None:
             upload = await db.upload(header.resume)
+            # A deferred SHA-256 is recorded as "" until END: only a header that defers it
+            # too describes the same upload.
             if (
                 upload is None
                 or upload.operator != operator
                 or upload.status != "receiving"
                 or (upload.sha256, upload.size, upload.compression)
-                != (header.sha256, header.size, header.compression)
+                != (header.sha256 or "", header.size, header.compression)
             ):
                 raise PeerError(
                     ErrorCode.NOT_RESUMABLE,
@@ -278,14 +303,15 @@ class Session:
                 )
             await self._take(upload.id)
             return upload.id
-        for upload in await db.resumable_uploads(
-            operator, header.sha256, header.size, header.compression
-        ):
-            if upload.id not in self.server.receiving:
-                await self._take(upload.id)
-                return upload.id
+        if header.sha256 is not None:  # "the same bytes" needs their hash
+            for upload in await db.resumable_uploads(
+                operator, header.sha256, header.size, header.compression
+            ):
+                if upload.id not in self.server.receiving:
+                    await self._take(upload.id)
+                    return upload.id
         upload_id = await db.create_upload(
-            operator, header.name, header.size, header.sha256, header.compression
+            operator, header.name, header.size, header.sha256 or "", header.compression
         )
         await self._take(upload_id)
         return upload_id
@@ -305,25 +331,25 @@ class Session:
 
     async def _receive(
         self, upload_id: int, header: UploadHeader
-    ) -> tuple[Stored, tuple[str, int]]:
+    ) -> tuple[Stored, str, tuple[str, int]]:
         """Receive the bytes of an upload this session holds, verify and store them."""
         try:
             return await Receiver(self, upload_id, header).run()
         finally:
             self._release(upload_id)
 
-    async def _expect_end(self) -> None:
+    async def _expect_end(self, header: UploadHeader) -> str:
+        """Read the END of an upload whose bytes the server holds; return its SHA-256."""
         frame = await self.next_frame()
         if frame.type is not FrameType.END:
             raise PeerError(
                 ErrorCode.UNEXPECTED_FRAME,
                 f"the server already holds this content: expected END, got {frame.type.name}",
             )
+        return end_sha256(header, frame)
 
 
-async def close_gently(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seconds: float = CLOSE_SECONDS
-) -> None:
+async def close_gently(stream: Stream, seconds: float = CLOSE_SECONDS) -> None:
     """Close a connection so that the peer reads what was sent last (an error frame).
 
     Closing a socket with unread bytes makes the kernel reset it, and a reset can discard
@@ -332,15 +358,15 @@ async def close_gently(
     """
     with contextlib.suppress(ConnectionError, TimeoutError, RuntimeError):
         async with asyncio.timeout(seconds):
-            await writer.drain()
-            if writer.can_write_eof():
-                writer.write_eof()
-            while await reader.read(64 * 1024):
+            await stream.drain()
+            if stream.can_write_eof():
+                stream.write_eof()
+            while await stream.read(64 * 1024):
                 pass
-    writer.close()
+    stream.close()
     with contextlib.suppress(ConnectionError, TimeoutError):
         async with asyncio.timeout(seconds):
-            await writer.wait_closed()
+            await stream.wait_closed()
 
 
 def _cancel_message(taken_over: bool) -> str:

@@ -145,10 +145,17 @@ class Database:
         return rows.blob(found[0]) if found else None
 
     async def store_upload(
-        self, upload_id: int, content_sha256: str, content_size: int, path: str
+        self,
+        upload_id: int,
+        content_sha256: str,
+        content_size: int,
+        path: str,
+        *,
+        sha256: str | None = None,
     ) -> Stored:
         """Mark an upload stored, with its blob (new, or the one of the same content) and the
-        blob's job (queued if new), in one transaction.
+        blob's job (queued if new), in one transaction. `sha256`, the verified hash of the
+        sent bytes, is recorded when given (an upload whose header deferred it has "").
 
         When `duplicate` is true the blob was already stored at `blob_path`: the file at
         `path` is not referenced (delete it unless it is the same path).
@@ -178,8 +185,8 @@ class Database:
             blob_id, blob_path = int(blob[0]), str(blob[1])
             await conn.execute(
                 "UPDATE uploads SET status = 'stored', received_at = ?, blob_id = ?,"
-                " duplicate = ?, error = NULL WHERE id = ?",
-                (stamp, blob_id, int(duplicate), upload_id),
+                " duplicate = ?, error = NULL, sha256 = coalesce(?, sha256) WHERE id = ?",
+                (stamp, blob_id, int(duplicate), sha256, upload_id),
             )
             cursor = await conn.execute(
                 "INSERT INTO jobs (blob_id, created_at) VALUES (?, ?)"

@@ -63,9 +63,14 @@ class Peer:
 
 def header(token: str, data: bytes, /, **fields: Any) -> dict[str, Any]:
     """An UPLOAD body describing `data`; `fields` override any key."""
-    body = UploadHeader(token, "app.log", len(data), hashlib.sha256(data).hexdigest()).to_json()
+    body = UploadHeader(token, "app.log", len(data), sha256_of(data)).to_json()
     body.update(fields)
     return body
+
+
+def sha256_of(data: bytes) -> str:
+    """The SHA-256 of `data`, as the protocol writes it."""
+    return hashlib.sha256(data).hexdigest()
 
 
 async def upload(
@@ -76,10 +81,12 @@ async def upload(
     *,
     chunk: int = 256 * 1024,
     stop_at: int | None = None,
+    end: dict[str, Any] | None = None,
     **fields: Any,
 ) -> list[Frame]:
     """Upload `data` and return every frame the server sent, up to STORED/PROCESSED or
-    ERROR. With `stop_at`, drop the connection after sending that many bytes."""
+    ERROR. With `stop_at`, drop the connection after sending that many bytes. `end` is
+    the END body (by default `{}`, or `{"sha256": …}` when the header's sha256 is null)."""
     peer = await Peer.connect(address)
     frames: list[Frame] = []
     try:
@@ -91,14 +98,16 @@ async def upload(
         if first.type is not FrameType.ACCEPTED:
             return frames
         offset = int(first.field("offset"))
-        end = len(data) if stop_at is None else stop_at
-        while offset < end:
-            piece = data[offset : min(offset + chunk, end)]
+        last = len(data) if stop_at is None else stop_at
+        while offset < last:
+            piece = data[offset : min(offset + chunk, last)]
             await peer.send(encode(FrameType.DATA, piece))
             offset += len(piece)
         if stop_at is not None:
             return frames
-        await peer.send(encode(FrameType.END))
+        if end is None:
+            end = {} if body.get("sha256") is not None else {"sha256": sha256_of(data)}
+        await peer.send(encode(FrameType.END, end))
         while True:
             frame = await peer.frame()
             frames.append(frame)
