@@ -1,5 +1,7 @@
 // loglens dashboard: reads the HTTP API with the operator's bearer token. No libraries.
 // Every value from the API is put in the page with textContent, never as HTML.
+// The panels of the findings live beside it (findings.js, trend.js, diff.js, alerts.js) and
+// share these helpers: classic scripts, loaded in order, one global scope.
 "use strict";
 
 const LEVELS = ["TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "UNKNOWN"];
@@ -67,6 +69,46 @@ function bytes(n) {
   return `${unit ? value.toFixed(1) : value} ${units[unit]}`;
 }
 
+// What went wrong, in words an operator reads at once (the API's detail names the cause).
+function describeError(error) {
+  if (!(error instanceof ApiError)) return `The API could not be reached: ${error.message || error}`;
+  const prefix = {
+    401: "Not signed in, or the token was refused: sign in again.",
+    404: "Not found:",
+    409: "Cannot answer that:",
+    422: "The request was refused:",
+    503: "The results are not readable now:",
+  }[error.status] || `The API answered ${error.status}:`;
+  return `${prefix} ${error.message}`;
+}
+
+// Run one panel's `work`: its section says loading/ready/error (data-state) and an error is
+// shown in the panel's own message box, so one failing panel never blanks the others.
+// `panel` is {id, generation, clear?}; `work(current)` checks current() before rendering.
+async function runPanel(panel, work) {
+  const section = $(panel.id);
+  const generation = ++panel.generation; // a later load of this panel wins
+  section.dataset.state = "loading";
+  try {
+    const done = await work(() => generation === panel.generation);
+    if (generation !== panel.generation) return;
+    panelMessage(section, "");
+    section.dataset.state = "ready";
+    return done;
+  } catch (error) {
+    if (generation !== panel.generation) return;
+    if (panel.clear) panel.clear(); // no answer of an earlier load stays beside the error
+    panelMessage(section, describeError(error));
+    section.dataset.state = "error";
+  }
+}
+
+function panelMessage(section, text) {
+  const box = section.querySelector(".panel-message");
+  box.textContent = text;
+  box.hidden = !text;
+}
+
 function say(text, isError) {
   const box = $("message");
   box.textContent = text;
@@ -76,11 +118,13 @@ function say(text, isError) {
 
 // ---- filters -------------------------------------------------------------------------------
 
+// A datetime-local value read as UTC (the inputs say so), "" when empty.
+const utcInput = (value) => (value ? `${value.length === 16 ? `${value}:00` : value}Z` : "");
+
 function readFilters() {
-  const utc = (value) => (value ? `${value.length === 16 ? `${value}:00` : value}Z` : "");
   return {
-    start: utc($("f-start").value),
-    end: utc($("f-end").value),
+    start: utcInput($("f-start").value),
+    end: utcInput($("f-end").value),
     operator: $("f-operator").value.trim(),
     upload: $("f-upload").value,
   };
@@ -114,12 +158,16 @@ function renderErrors(stats) {
   }
   for (const error of stats.top_errors) {
     const where = error.upload_id ? `upload ${error.upload_id} (${error.original_name}), line ${error.line}` : "";
-    body.append(el("tr", { "data-template-id": error.template_id },
+    const row = el("tr", { class: "pick", "data-template-id": error.template_id,
+      title: "Show this template's trend" });
+    row.addEventListener("click", () => showTrendOf("template", error.template_id, error.template));
+    row.append(
       el("td", { class: "num count" }, fmt(error.count)),
       el("td", {},
         el("span", { class: "template" }, error.template),
         el("span", { class: "example sample" }, `e.g. ${error.example ?? ""}`),
-        el("span", { class: "where" }, where))));
+        el("span", { class: "where" }, where)));
+    body.append(row);
   }
 }
 
@@ -181,11 +229,52 @@ function timeLabel(ms, spanMs) {
   return iso.slice(11, 16);
 }
 
+// An SVG with a time axis over [t0, t1) and a count axis up to `max`: the frame both the
+// timeline and the trend draw in (`width` in its own units: less for a narrower panel, so
+// the labels stay readable). Returns the svg and its scales.
+function timeFrame({ t0, t1, max, yTitle, label, width = 1000 }) {
+  const step = niceStep(max, 5);
+  const top = Math.max(step, Math.ceil(max / step) * step);
+  const height = 300;
+  const m = { left: 64, right: 16, top: 12, bottom: 48 };
+  const plotW = width - m.left - m.right;
+  const plotH = height - m.top - m.bottom;
+  const x = (t) => m.left + ((t - t0) / (t1 - t0)) * plotW;
+  const y = (v) => m.top + plotH - (v / top) * plotH;
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label });
+
+  const grid = svg("g", { class: "grid" });
+  const yAxis = svg("g", { class: "axis y-axis" });
+  for (let v = 0; v <= top; v += step) {
+    grid.append(svg("line", { x1: m.left, x2: width - m.right, y1: y(v), y2: y(v) }));
+    yAxis.append(svg("text", { x: m.left - 8, y: y(v) + 4, "text-anchor": "end" }, fmt(v)));
+  }
+  yAxis.append(svg("line", { x1: m.left, x2: m.left, y1: m.top, y2: m.top + plotH }));
+  yAxis.append(svg("text", { class: "title", transform: `translate(14 ${m.top + plotH / 2}) rotate(-90)`,
+    "text-anchor": "middle" }, yTitle));
+
+  const xAxis = svg("g", { class: "axis x-axis" });
+  xAxis.append(svg("line", { x1: m.left, x2: width - m.right, y1: m.top + plotH, y2: m.top + plotH }));
+  const ticks = 6;
+  for (let i = 0; i <= ticks; i += 1) {
+    const t = t0 + ((t1 - t0) * i) / ticks;
+    const at = x(t);
+    xAxis.append(svg("line", { x1: at, x2: at, y1: m.top + plotH, y2: m.top + plotH + 5 }));
+    const anchor = i === 0 ? "start" : i === ticks ? "end" : "middle";
+    xAxis.append(svg("text", { x: at, y: m.top + plotH + 18, "text-anchor": anchor }, timeLabel(t, t1 - t0)));
+  }
+  xAxis.append(svg("text", { class: "title", x: m.left + plotW / 2, y: height - 6,
+    "text-anchor": "middle" }, "time (UTC)"));
+  root.append(grid, yAxis, xAxis);
+  return { root, x, y, t0, t1, plotTop: m.top, plotH };
+}
+
 function renderTimeline(timeline) {
   const chart = $("chart");
   const legend = $("legend");
   chart.replaceChildren();
   legend.replaceChildren();
+  state.timelineFrame = null;
   $("timeline-bucket").textContent = `entries per ${timeline.bucket}, UTC`;
   const bucketMs = BUCKET_MS[timeline.bucket];
   const byBucket = new Map();
@@ -208,32 +297,14 @@ function renderTimeline(timeline) {
   const t0 = times[0];
   const t1 = times[times.length - 1] + bucketMs;
   const totals = times.map((t) => Object.values(byBucket.get(t)).reduce((a, b) => a + b, 0));
-  const step = niceStep(Math.max(...totals), 5);
-  const top = Math.ceil(Math.max(...totals) / step) * step;
+  const frame = timeFrame({ t0, t1, max: Math.max(...totals), yTitle: `entries per ${timeline.bucket}`,
+    label: `entries per ${timeline.bucket} and level` });
+  const { root, x, y } = frame;
 
-  const width = 1000;
-  const height = 300;
-  const m = { left: 64, right: 16, top: 12, bottom: 48 };
-  const plotW = width - m.left - m.right;
-  const plotH = height - m.top - m.bottom;
-  const x = (t) => m.left + ((t - t0) / (t1 - t0)) * plotW;
-  const y = (v) => m.top + plotH - (v / top) * plotH;
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img",
-    "aria-label": `entries per ${timeline.bucket} and level` });
-
-  const grid = svg("g", { class: "grid" });
-  const yAxis = svg("g", { class: "axis y-axis" });
-  for (let v = 0; v <= top; v += step) {
-    grid.append(svg("line", { x1: m.left, x2: width - m.right, y1: y(v), y2: y(v) }));
-    yAxis.append(svg("text", { x: m.left - 8, y: y(v) + 4, "text-anchor": "end" }, fmt(v)));
-  }
-  yAxis.append(svg("line", { x1: m.left, x2: m.left, y1: m.top, y2: m.top + plotH }));
-  yAxis.append(svg("text", { class: "title", transform: `translate(14 ${m.top + plotH / 2}) rotate(-90)`,
-    "text-anchor": "middle" }, `entries per ${timeline.bucket}`));
-  root.append(grid, yAxis);
-
+  // Anomaly windows go under the bars (findings.js draws them, whichever answer comes last).
+  frame.marks = svg("g", { class: "anomaly-marks" });
   const bars = svg("g", { class: "bars" });
-  const barW = Math.max(1, (bucketMs / (t1 - t0)) * plotW - (times.length < 120 ? 1 : 0));
+  const barW = Math.max(1, (bucketMs / (t1 - t0)) * (x(t1) - x(t0)) - (times.length < 120 ? 1 : 0));
   for (const t of times) {
     let base = 0;
     for (const level of levels) {
@@ -247,25 +318,16 @@ function renderTimeline(timeline) {
       base += count;
     }
   }
-  root.append(bars);
-
-  const xAxis = svg("g", { class: "axis x-axis" });
-  xAxis.append(svg("line", { x1: m.left, x2: width - m.right, y1: m.top + plotH, y2: m.top + plotH }));
-  const ticks = 6;
-  for (let i = 0; i <= ticks; i += 1) {
-    const t = t0 + ((t1 - t0) * i) / ticks;
-    const at = x(t);
-    xAxis.append(svg("line", { x1: at, x2: at, y1: m.top + plotH, y2: m.top + plotH + 5 }));
-    const anchor = i === 0 ? "start" : i === ticks ? "end" : "middle";
-    xAxis.append(svg("text", { x: at, y: m.top + plotH + 18, "text-anchor": anchor }, timeLabel(t, t1 - t0)));
-  }
-  xAxis.append(svg("text", { class: "title", x: m.left + plotW / 2, y: height - 6,
-    "text-anchor": "middle" }, "time (UTC)"));
-  root.append(xAxis);
+  root.append(frame.marks, bars);
   chart.append(root);
+  state.timelineFrame = frame;
+  state.timelineBucket = timeline.bucket;
+  markAnomalies();
 }
 
 function fillUploadChoices(uploads) {
+  fillDiffChoices(uploads.items);
+  fillAlertSources(uploads.items);
   const select = $("f-upload");
   const chosen = select.value;
   select.replaceChildren(el("option", { value: "" }, "all uploads"));
@@ -297,6 +359,10 @@ async function load() {
   const generation = ++state.generation; // a later load wins over one still running
   body.dataset.state = "loading";
   say("");
+  // The findings load beside the core figures, each panel on its own (its errors in it).
+  loadAnomalies();
+  loadCategories();
+  loadAlerts();
   try {
     const [me, stats, , rejected, choices, timeline] = await Promise.all([
       api("/me"),
@@ -315,6 +381,8 @@ async function load() {
     renderTimeline(timeline);
     $("content").hidden = false;
     body.dataset.state = "ready";
+    loadTrend(); // after the timeline: an "as timeline" bucket follows the one it chose
+    compareOnce();
   } catch (error) {
     if (generation !== state.generation) return;
     body.dataset.state = "error";
@@ -347,6 +415,10 @@ function signOut() {
 }
 
 function start() {
+  startFindings();
+  startTrend();
+  startDiff();
+  startAlerts();
   $("login").addEventListener("submit", (event) => {
     event.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
