@@ -54,11 +54,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from loglens.analysis.anomalies import (  # noqa: E402
-    SHIFT_RUN,
-    SILENCE_MINUTES,
     Anomaly,
     choose_bucket,
 )
+from loglens.analysis.anomalies.model import SHIFT_RUN, SILENCE_MINUTES  # noqa: E402
 from loglens.analysis.findings import timeline_frame  # noqa: E402
 from loglens.processor.inputs import expand_paths  # noqa: E402
 from loglens.processor.local import Analysis, Options, analyse  # noqa: E402

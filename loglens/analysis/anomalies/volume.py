@@ -1,0 +1,167 @@
+"""Anomalies of how much is logged: error and volume spikes (with the templates that
+cause them), silences, and an upload's error share against its source's history."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import polars as pl
+
+from loglens.analysis.anomalies.buckets import baseline, runs
+from loglens.analysis.anomalies.model import (
+    CAUSE_SHARE,
+    CAUSE_TEMPLATES,
+    ERROR_LEVELS,
+    HISTORY_BUCKETS,
+    RARE_MIN_ENTRIES,
+    SILENCE_EXPECTED,
+    SILENCE_MINUTES,
+    SILENCE_SHARE,
+    SPIKE_MIN_EXCESS,
+    SPIKE_RATIO,
+    SPIKE_SCORE,
+    Anomaly,
+    Context,
+    History,
+    cause_name,
+    clock,
+    examples,
+    window,
+)
+from loglens.analysis.vocabulary import FINE_LEVELS, MICROS_PER_MINUTE
+
+
+def spikes(ctx: Context, kind: str, values: pl.Expr, levels: Sequence[str]) -> None:
+    """Runs of buckets far above their baseline."""
+    median, spread = baseline(values)
+    scored = ctx.frame.with_columns(value=values, median=median, spread=spread).with_columns(
+        score=(pl.col("value") - pl.col("median")) / pl.col("spread")
+    )
+    # Only where the log is usually active: in a log of scattered bursts every burst
+    # would stand out against the empty buckets between them.
+    active, _ = baseline(pl.col("total"))
+    flagged = scored.filter(
+        (pl.col("score") >= SPIKE_SCORE)
+        & (pl.col("value") >= SPIKE_RATIO * pl.col("median") + SPIKE_MIN_EXCESS)
+        & (active > 0)
+    )
+    what = "ERROR rate" if kind == "error_spike" else "Volume"
+    for run in runs(flagged):
+        start, end = window(ctx, run)
+        observed = int(run["value"].sum())
+        expected = float(run["median"].sum())
+        ratio = observed / max(expected, 1.0)
+        named_causes = causes(ctx, start, end, levels, run.height)
+        named = "; mostly " + ", ".join(cause_name(ctx, t, share) for t, share in named_causes)
+        explanation = (
+            f"{what} {ratio:.0f}x the usual between {clock(start)} and {clock(end)}"
+            f" ({observed:,} entries, about {expected:,.0f} expected)"
+            + (named if named_causes else "")
+        )
+        ids = tuple(tid for tid, _ in named_causes)
+        ctx.found.append(
+            Anomaly(
+                kind,
+                float(run["score"].max()),  # type: ignore[arg-type]
+                start,
+                end,
+                explanation,
+                ids,
+                tuple(level for level in levels if level in FINE_LEVELS) if ids else (),
+                examples(ctx.templates, ids),
+            )
+        )
+
+
+def silences(ctx: Context) -> None:
+    """Runs of buckets with next to nothing where the baseline expects plenty."""
+    median, _ = baseline(pl.col("total"))
+    scored = ctx.frame.with_columns(median=median)
+    quiet = scored.filter(
+        pl.col("median").is_not_null()
+        & (pl.col("median") > 0)
+        & (pl.col("total") <= SILENCE_SHARE * pl.col("median"))
+    )
+    for run in runs(quiet):
+        expected = float(run["median"].sum())
+        if run.height * ctx.bucket < SILENCE_MINUTES or expected < SILENCE_EXPECTED:
+            continue
+        observed = int(run["total"].sum())
+        start, end = window(ctx, run)
+        ctx.found.append(
+            Anomaly(
+                "silence",
+                expected / (observed + 1),
+                start,
+                end,
+                f"Silence between {clock(start)} and {clock(end)}: {observed:,} entries"
+                f" where about {expected:,.0f} were expected",
+            )
+        )
+
+
+def error_share(timeline: pl.DataFrame, history: History) -> list[Anomaly]:
+    """This upload's share of ERROR+CRITICAL entries against earlier uploads of its source."""
+    if history.entries < RARE_MIN_ENTRIES or timeline.is_empty():
+        return []
+    total = int(timeline["count"].sum())
+    errors = int(timeline.filter(pl.col("level").is_in(ERROR_LEVELS))["count"].sum())
+    usual = history.errors / history.entries
+    expected = usual * total
+    spread = math.sqrt(max(expected, 1.0))
+    score = (errors - expected) / spread
+    if score < SPIKE_SCORE or errors < SPIKE_RATIO * expected + SPIKE_MIN_EXCESS:
+        return []
+    first = int(timeline["minute"].min())  # type: ignore[arg-type]
+    last = int(timeline["minute"].max())  # type: ignore[arg-type]
+    return [
+        Anomaly(
+            "error_spike",
+            score,
+            first * MICROS_PER_MINUTE,
+            (last + 1) * MICROS_PER_MINUTE,
+            f"ERROR share {errors / total:.1%} in this upload against {usual:.1%} in"
+            f" earlier uploads of the same source ({errors:,} of {total:,} entries)",
+        )
+    ]
+
+
+def causes(
+    ctx: Context, start: int, end: int, levels: Sequence[str], buckets: int
+) -> list[tuple[str, float]]:
+    """The templates that make most of the excess in a window, with their shares."""
+    if ctx.series.is_empty():
+        return []
+    first, last = start // MICROS_PER_MINUTE, end // MICROS_PER_MINUTE
+    span = last - first
+    history = HISTORY_BUCKETS * ctx.bucket
+    # Coarse levels are counted per hour: take the hours that overlap the window.
+    fine = pl.col("level").is_in(FINE_LEVELS)
+    opens = pl.when(fine).then(pl.lit(first)).otherwise(pl.lit(first - first % 60))
+    rows = ctx.series.filter(pl.col("level").is_in(levels))
+    now = rows.filter((pl.col("minute") >= opens) & (pl.col("minute") < last))
+    before = rows.filter((pl.col("minute") >= first - history) & (pl.col("minute") < first))
+    excess = (
+        now.group_by("template_id")
+        .agg(pl.col("count").sum().alias("now"))
+        .join(
+            before.group_by("template_id").agg(pl.col("count").sum().alias("before")),
+            on="template_id",
+            how="left",
+        )
+        .with_columns(excess=pl.col("now") - pl.col("before").fill_null(0) * span / max(history, 1))
+        .filter(pl.col("excess") > 0)
+        .sort(["excess", "template_id"], descending=[True, False])
+    )
+    total = float(excess["excess"].sum()) if not excess.is_empty() else 0.0
+    if total <= 0:
+        return []
+    found: list[tuple[str, float]] = []
+    explained = 0.0
+    for tid, value in excess.select("template_id", "excess").iter_rows():
+        found.append((tid, value / total))
+        explained += value / total
+        if explained >= CAUSE_SHARE or len(found) >= CAUSE_TEMPLATES:
+            break
+    return found
