@@ -76,6 +76,13 @@ function rateText(rate, kind) {
   return `${percent >= 10 ? percent.toFixed(1) : percent.toPrecision(2)} %`;
 }
 
+// A move of a rate: percentage points of the share, or entries per hour.
+function changeText(change, kind) {
+  if (kind === "hour") return rateText(change, kind);
+  const points = 100 * change;
+  return `${points >= 10 ? points.toFixed(1) : points.toPrecision(2)} pts`;
+}
+
 function templateCell(item) {
   const where = item.upload_id ? `upload ${item.upload_id} (${item.original_name}), line ${item.line}` : "";
   return el("td", {},
@@ -112,13 +119,14 @@ function renderDiff(diff) {
   fillList("diff-vanished", diff.vanished, 2, (item) =>
     diffRow(item, el("td", { class: "num count" }, fmt(item.count_a)), templateCell(item)));
   fillList("diff-changed", diff.changed, 4, (item) => {
-    const ratio = item.ratio === null ? "" : ` (×${item.ratio >= 10 ? Math.round(item.ratio) : item.ratio.toPrecision(2)})`;
+    const ratio = item.ratio === null ? "new" : `×${item.ratio >= 10 ? fmt(Math.round(item.ratio)) : item.ratio.toPrecision(2)}`;
     return diffRow(item,
       templateCell(item),
       el("td", { class: "num" }, rateText(item.rate_a, diff.rate), el("span", { class: "where" }, fmt(item.count_a))),
       el("td", { class: "num" }, rateText(item.rate_b, diff.rate), el("span", { class: "where" }, fmt(item.count_b))),
       el("td", { class: `num change ${item.change > 0 ? "up" : "down"}` },
-        `${item.change > 0 ? "▲" : "▼"}${ratio}`));
+        `${item.change > 0 ? "▲" : "▼"} ${changeText(Math.abs(item.change), diff.rate)}`,
+        el("span", { class: "where" }, ratio)));
   });
   const per = diff.rate === "hour" ? "entries per hour" : "share of the side's entries";
   $("diff-rate-a").textContent = `A, ${per}`;
