@@ -54,11 +54,17 @@ def spikes(ctx: Context, kind: str, values: pl.Expr, levels: Sequence[str]) -> N
         ratio = observed / max(expected, 1.0)
         named_causes = causes(ctx, start, end, levels, run.height)
         named = "; mostly " + ", ".join(cause_name(ctx, t, share) for t, share in named_causes)
-        explanation = (
-            f"{what} {ratio:.0f}x the usual between {clock(start)} and {clock(end)}"
-            f" ({observed:,} entries, about {expected:,.0f} expected)"
-            + (named if named_causes else "")
-        )
+        between = f"between {clock(start)} and {clock(end)}"
+        if expected < 0.5:
+            explanation = (
+                f"{what} jumped: {observed:,} entries {between}, where there are usually none"
+            )
+        else:
+            explanation = (
+                f"{what} {ratio:.0f}x the usual {between}"
+                f" ({observed:,} entries, about {expected:,.0f} expected)"
+            )
+        explanation += named if named_causes else ""
         ids = tuple(tid for tid, _ in named_causes)
         ctx.found.append(
             Anomaly(
