@@ -115,10 +115,16 @@ def error_share(timeline: pl.DataFrame, history: History) -> list[Anomaly]:
     errors = int(timeline.filter(pl.col("level").is_in(ERROR_LEVELS))["count"].sum())
     usual = history.errors / history.entries
     expected = usual * total
-    spread = math.sqrt(max(expected, 1.0))
-    score = (errors - expected) / spread
-    if score < SPIKE_SCORE or errors < SPIKE_RATIO * expected + SPIKE_MIN_EXCESS:
+    spread = math.sqrt(expected + 1) + 1
+    if (
+        errors - expected
+    ) / spread < SPIKE_SCORE or errors < SPIKE_RATIO * expected + SPIKE_MIN_EXCESS:
         return []
+    # A whole upload's counts make any change look certain; score how much the share grew
+    # instead (an error-free history counts as one error), so that a burst inside the
+    # upload, with its window and templates, ranks above this summary of it.
+    ratio = (errors / total) / max(usual, 1 / history.entries)
+    score = SPIKE_SCORE + math.log2(ratio)
     first = int(timeline["minute"].min())  # type: ignore[arg-type]
     last = int(timeline["minute"].max())  # type: ignore[arg-type]
     return [
