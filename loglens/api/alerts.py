@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from loglens.api import models
 from loglens.api.auth import authenticate
-from loglens.storage.alerts import AlertReader
+from loglens.storage.alert_reads import AlertReader
 
 
 class AlertItem(BaseModel):

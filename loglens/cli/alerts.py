@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from loglens.config import config_from_environment
 from loglens.errors import ConfigError, StorageError
-from loglens.storage.alerts import ALERT_STATES, Alert, AlertReader
+from loglens.storage.alert_reads import AlertReader
+from loglens.storage.alerts import ALERT_STATES, Alert
 from loglens.storage.schema import from_micros
 
 if TYPE_CHECKING:

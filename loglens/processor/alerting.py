@@ -25,7 +25,8 @@ from loglens.analysis.alert_rules import AnomalyRule, Rule, load_rules
 from loglens.analysis.alerts import evaluate
 from loglens.config import Config
 from loglens.errors import LoglensError
-from loglens.storage.alerts import Alert, AlertState, AlertStore, Event, to_micros
+from loglens.storage.alert_input import to_micros
+from loglens.storage.alerts import Alert, AlertState, AlertStore, Event
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,8 @@
 """The alerts table: alerts recorded from incidents, their webhook deliveries, and the
 stored rows alert rules are evaluated over (the same for new results and backtests).
 
-`AlertStore` writes (the processor); `AlertReader` only reads (the CLI and the API). The
+`AlertStore` writes (the processor); `alert_reads.AlertReader` only reads (the CLI and
+the API); `alert_input.read_input` reads what rules are evaluated over, for both. The
 table is in `schema.ALERT_TABLES` and described in docs/alerts.md.
 
 An alert is keyed by (rule, blob_id, window_start, subject): evaluating the same blob again
@@ -20,13 +21,12 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiosqlite
 
 from loglens.errors import StorageError
-from loglens.storage.readpool import ReadPool
+from loglens.storage.alert_input import fetchone, read_input
 from loglens.storage.schema import ALERT_TABLES, format_time, from_micros, now
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 30_000
 AlertState = Literal["firing", "resolved"]
 ALERT_STATES = ("firing", "resolved")
-_COLUMNS = (
+ALERT_COLUMNS = (
     "id, rule, kind, subject, blob_id, upload_id, source, last_blob_id, state, window_start,"
     " window_end, fired_at, resolved_at, value, message, delivery, delivered, attempts,"
     " failures, next_attempt_at, delivery_error"
@@ -151,7 +151,7 @@ class AlertStore:
         what fired and what resolved. `data_start`: the blob's first entry (microseconds)."""
         events: list[tuple[AlertState, int]] = []
         async with self._transaction(f"record alerts of blob {blob_id}") as conn:
-            found = await _fetchone(
+            found = await fetchone(
                 conn,
                 "SELECT id, original_name FROM uploads WHERE blob_id = ? AND status = 'stored'"
                 " ORDER BY id LIMIT 1",
@@ -197,11 +197,12 @@ class AlertStore:
         """Alerts with an event to deliver whose next attempt is due, oldest first."""
         rows = await self._fetch(
             "read due deliveries",
-            f"SELECT {_COLUMNS} FROM alerts WHERE delivery = 'pending' AND next_attempt_at <= ?"
+            f"SELECT {ALERT_COLUMNS} FROM alerts"
+            " WHERE delivery = 'pending' AND next_attempt_at <= ?"
             " ORDER BY next_attempt_at, id LIMIT ?",
             (now(), limit),
         )
-        return [_alert(row) for row in rows]
+        return [alert_from_row(row) for row in rows]
 
     async def next_due(self) -> str | None:
         """When the next delivery attempt is due (storage time form), or None."""
@@ -307,7 +308,7 @@ async def _upsert(
     """Record an incident of this blob as an alert (once: a rerun updates it)."""
     window_start, window_end = from_micros(incident.start), from_micros(incident.end)
     key = (incident.rule, blob_id, window_start, incident.subject)
-    found = await _fetchone(
+    found = await fetchone(
         conn,
         "SELECT id, state, last_blob_id FROM alerts WHERE rule = ? AND blob_id = ?"
         " AND window_start = ? AND subject = ?",
@@ -360,189 +361,17 @@ async def _alerts(conn: aiosqlite.Connection, ids: Iterable[int]) -> list[Alert]
         return []
     marks = ", ".join("?" * len(wanted))
     rows = await conn.execute_fetchall(
-        f"SELECT {_COLUMNS} FROM alerts WHERE id IN ({marks})", wanted
+        f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id IN ({marks})", wanted
     )
-    return [_alert(row) for row in rows]
-
-
-# reading --------------------------------------------------------------------------------
-
-
-class AlertReader:
-    """Read-only access to alerts and to what backtests need; `await AlertReader.open(path)`."""
-
-    def __init__(self, pool: ReadPool) -> None:
-        self._pool = pool
-        self.path = pool.path
-
-    @classmethod
-    async def open(cls, path: Path) -> AlertReader:
-        """Open the database at `path` read-only; StorageError if there is none."""
-        return cls(await ReadPool.open(path, 1))
-
-    async def close(self) -> None:
-        """Close the connections."""
-        await self._pool.close()
-
-    async def __aenter__(self) -> AlertReader:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    async def alerts(
-        self,
-        state: str | None = None,
-        source: str | None = None,
-        rule: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> tuple[list[Alert], int]:
-        """Alerts, newest first, and how many match in all."""
-        where, params = _where(state=state, source=source, rule=rule)
-        async with self._pool.transaction("read alerts") as conn:
-            if not await _has_table(conn, "alerts"):
-                return [], 0
-            rows = await conn.execute_fetchall(
-                f"SELECT {_COLUMNS} FROM alerts{where} ORDER BY fired_at DESC, id DESC"
-                " LIMIT ? OFFSET ?",
-                (*params, limit, offset),
-            )
-            total = await conn.execute_fetchall(f"SELECT count(*) FROM alerts{where}", params)
-        return [_alert(row) for row in rows], int(next(iter(total))[0])
-
-    async def uploads(self) -> list[StoredUpload]:
-        """Every analysed blob, in the order of its first stored upload."""
-        async with self._pool.transaction("read analysed uploads") as conn:
-            rows = await conn.execute_fetchall(
-                "SELECT u.blob_id, u.id, u.original_name FROM uploads AS u"
-                " JOIN results AS r ON r.blob_id = u.blob_id WHERE u.status = 'stored'"
-                " AND u.id = (SELECT MIN(f.id) FROM uploads AS f"
-                " WHERE f.blob_id = u.blob_id AND f.status = 'stored') ORDER BY u.id"
-            )
-        return [StoredUpload(int(r[0]), int(r[1]), str(r[2])) for r in rows]
-
-    async def alert_input(self, blob_id: int) -> AlertInput | None:
-        """What the rules are evaluated over for a blob with results, or None."""
-        async with self._pool.transaction(f"read results of blob {blob_id}") as conn:
-            return await read_input(conn, blob_id)
-
-
-def _where(**equal: str | None) -> tuple[str, tuple[str, ...]]:
-    """A WHERE clause of column = value for the values given."""
-    given = {column: value for column, value in equal.items() if value is not None}
-    if not given:
-        return "", ()
-    return " WHERE " + " AND ".join(f"{c} = ?" for c in given), tuple(given.values())
-
-
-# the evaluation input -----------------------------------------------------------------------
-
-
-async def read_input(conn: aiosqlite.Connection, blob_id: int) -> AlertInput | None:
-    """A blob's stored series, template texts and categories, anomalies and time span."""
-    import json
-
-    import polars as pl
-
-    from loglens.analysis.alerts import SERIES_SCHEMA, AlertInput
-    from loglens.analysis.anomalies import Anomaly
-
-    span = await _fetchone(
-        conn, "SELECT first_ts, last_ts FROM results WHERE blob_id = ?", (blob_id,)
-    )
-    if span is None:
-        return None
-    series = pl.DataFrame(schema=SERIES_SCHEMA)
-    if await _has_table(conn, "template_series"):
-        rows = await conn.execute_fetchall(
-            "SELECT minute, template_id, level, count FROM template_series WHERE blob_id = ?",
-            (blob_id,),
-        )
-        frame = pl.DataFrame(
-            [tuple(row) for row in rows],
-            schema={
-                "minute": pl.String,
-                **{k: SERIES_SCHEMA[k] for k in ("template_id", "level", "count")},
-            },
-            orient="row",
-        )
-        series = frame.with_columns(
-            minute=pl.col("minute")
-            .str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC")
-            .dt.epoch("s")
-            // 60
-        ).select(list(SERIES_SCHEMA))
-    texts = {
-        str(row[0]): str(row[1])
-        for row in await conn.execute_fetchall(
-            "SELECT template_id, MIN(template) FROM templates WHERE blob_id = ? GROUP BY 1",
-            (blob_id,),
-        )
-    }
-    categories: dict[str, list[str]] = {}
-    if await _has_table(conn, "template_categories"):
-        for row in await conn.execute_fetchall(
-            "SELECT template_id, category FROM template_categories WHERE blob_id = ?"
-            " ORDER BY template_id, position",
-            (blob_id,),
-        ):
-            categories.setdefault(str(row[0]), []).append(str(row[1]))
-    anomalies = []
-    if await _has_table(conn, "anomalies"):
-        for row in await conn.execute_fetchall(
-            "SELECT kind, score, start_ts, end_ts, explanation, template_ids, source"
-            " FROM anomalies WHERE blob_id = ? ORDER BY rank",
-            (blob_id,),
-        ):
-            anomalies.append(
-                Anomaly(
-                    str(row[0]), float(row[1]), to_micros(str(row[2])), to_micros(str(row[3])),
-                    str(row[4]), tuple(json.loads(row[5] or "[]")), source=str(row[6] or ""),
-                )
-            )  # fmt: skip
-    first = None if span[0] is None else to_micros(str(span[0])) // 60_000_000
-    last = None if span[1] is None else to_micros(str(span[1])) // 60_000_000
-    return AlertInput(
-        series,
-        texts,
-        {tid: tuple(names) for tid, names in categories.items()},
-        tuple(anomalies),
-        first,
-        last,
-    )
-
-
-def to_micros(stamp: str) -> int:
-    """A time in the storage form as microseconds since the epoch."""
-    moment = datetime.fromisoformat(stamp)
-    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+    return [alert_from_row(row) for row in rows]
 
 
 def _stamp(moment: datetime) -> str:
     return format_time(moment.astimezone(UTC))
 
 
-async def _has_table(conn: aiosqlite.Connection, name: str) -> bool:
-    found = await _fetchone(
-        conn, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-    )
-    return found is not None
-
-
-async def _fetchone(
-    conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
-) -> sqlite3.Row | None:
-    async with conn.execute(sql, tuple(params)) as cursor:
-        return await cursor.fetchone()
-
-
-def _alert(row: Sequence[Any]) -> Alert:
+def alert_from_row(row: Sequence[Any]) -> Alert:
+    """An Alert from a row of ALERT_COLUMNS."""
     return Alert(
         int(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]),
         None if row[5] is None else int(row[5]), str(row[6]), int(row[7]),

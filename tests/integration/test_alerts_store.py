@@ -8,7 +8,9 @@ from pathlib import Path
 
 from loglens.analysis.alerts import Incident
 from loglens.storage import Database
-from loglens.storage.alerts import AlertReader, AlertStore, to_micros
+from loglens.storage.alert_input import to_micros
+from loglens.storage.alert_reads import AlertReader
+from loglens.storage.alerts import AlertStore
 
 RULES = [("errors", "threshold")]
 
