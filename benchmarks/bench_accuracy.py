@@ -65,7 +65,9 @@ def score(system: str, loghub: Path) -> dict[str, float | str]:
         sources, problems = expand_paths([str(folder / f"{system}_2k.log")])
         analysis = analyse(sources, Options(events_path=events_path))
         assert not problems and not analysis.problems
-        events = pl.read_ndjson(events_path) if events_path.stat().st_size else pl.DataFrame()
+        # The whole file decides the schema: `anomaly` is null on most lines, text on a few.
+        size = events_path.stat().st_size
+        events = pl.read_ndjson(events_path, infer_schema_length=None) if size else pl.DataFrame()
     by_line = {row["line"]: row for row in events.iter_rows(named=True)}
     (info,) = analysis.summary.files.values()
     content = level_hits = level_total = template_hits = 0
