@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -245,3 +246,14 @@ async def test_a_null_sha256_needs_the_key(loglens_server: ServerHandle) -> None
         )
     finally:
         await peer.close()
+
+
+async def test_a_deferred_gzip_upload_is_stored_decompressed(loglens_server: ServerHandle) -> None:
+    packed = gzip.compress(LINES)
+    frames = await upload(loglens_server.address, "s3cret", packed, sha256=None, compression="gzip")
+    stored = frames[-1].body or {}
+    assert (stored["sha256"], stored["content_sha256"]) == (sha256_of(packed), sha256_of(LINES))
+    assert blob(loglens_server, LINES).read_bytes() == LINES
+    assert rows(loglens_server, "SELECT sha256, compression FROM uploads") == [
+        (sha256_of(packed), "gzip")
+    ]
