@@ -41,6 +41,7 @@ class Stream(asyncio.BufferedProtocol):
         self._writing_paused = False
         self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed: asyncio.Future[None] = self._loop.create_future()
+        # The task serving the connection (held here: the loop keeps only weak references).
         self.task: asyncio.Task[None] | None = None
 
     # -- the transport's side ------------------------------------------------------------
