@@ -29,6 +29,7 @@ from loglens.analysis.summary import (
     FINE_LEVELS,
     ORPHAN,
     SAMPLES_PER_REASON,
+    SERIES_LEVEL,
     SERIES_SCHEMA,
     UNKNOWN_LEVEL,
     FileInfo,
@@ -249,7 +250,7 @@ def _count_entries(summary: Summary, entries: pl.DataFrame, part: Part) -> None:
 def _series(masked: pl.DataFrame) -> pl.DataFrame:
     """Timed entries per bucket, pattern key and level (see `summary`: minutes for the fine
     levels, hours for the rest)."""
-    minute = pl.col("ts").cast(pl.Int64) // _MICROS_PER_MINUTE
+    minute = (pl.col("ts").cast(pl.Int64) // _MICROS_PER_MINUTE).cast(pl.Int32)
     return (
         masked.filter(pl.col("ts").is_not_null())
         .group_by(
@@ -257,9 +258,9 @@ def _series(masked: pl.DataFrame) -> pl.DataFrame:
             .then(minute)
             .otherwise(minute - minute % 60),
             key=pattern_key(pl.col("pattern")),
-            level="level",
+            level=pl.col("level").cast(SERIES_LEVEL),
         )
-        .agg(count=pl.len().cast(pl.Int64))
+        .agg(count=pl.len().cast(pl.UInt32))
         .sort("minute", "key", "level")
         .select(list(SERIES_SCHEMA))
     )

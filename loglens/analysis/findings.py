@@ -124,11 +124,31 @@ def template_series(summary: Summary, templates: dict[str, Template]) -> pl.Data
     """The summary's series with template ids instead of pattern keys."""
     if summary.series.is_empty() or not templates:
         return pl.DataFrame(schema=TEMPLATE_SERIES_SCHEMA)
-    keys = _names(templates).select(key=pattern_key(pl.col("pattern")), template_id="template_id")
-    return (
-        summary.series.join(keys, on="key", how="inner")
-        .group_by("minute", "template_id", "level")
+    ids = sorted({template.id for template in templates.values()})
+    codes = {template_id: code for code, template_id in enumerate(ids)}
+    keys = pl.DataFrame(
+        {
+            "pattern": list(templates),
+            "code": [codes[template.id] for template in templates.values()],
+        },
+        schema={"pattern": pl.String, "code": pl.UInt32},
+    ).select(key=pattern_key(pl.col("pattern")), code="code")
+    # Templates by a 4-byte code while the rows are many (a gigabyte's series: most of a
+    # million), by their ids once grouped; streaming, as the summary's merges.
+    grouped = (
+        summary.series.lazy()
+        .join(keys.lazy(), on="key", how="inner")
+        .group_by("minute", "code", "level")
         .agg(pl.col("count").sum())
+        .collect(engine="streaming")
+    )
+    names = pl.DataFrame(
+        {"code": range(len(ids)), "template_id": ids},
+        schema={"code": pl.UInt32, "template_id": pl.String},
+    )
+    return (
+        grouped.join(names, on="code")
+        .cast({"minute": pl.Int64, "level": pl.String, "count": pl.Int64})
         .sort("minute", "template_id", "level")
         .select(list(TEMPLATE_SERIES_SCHEMA))
     )

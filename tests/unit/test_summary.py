@@ -15,6 +15,7 @@ from loglens.analysis.summary import (
     PatternStack,
     merge_patterns,
     merge_series,
+    sorted_series,
 )
 
 
@@ -38,7 +39,8 @@ def block_table(offset: int, rng: random.Random, rows: int) -> pl.DataFrame:
 
 def block_series(rng: random.Random, rows: int) -> pl.DataFrame:
     """A series table as one block yields it: one row per (minute, key, level)."""
-    keys = sorted({(rng.randrange(5), rng.randrange(8), rng.choice("IWE")) for _ in range(rows)})
+    levels = ("INFO", "WARNING", "ERROR")
+    keys = sorted({(rng.randrange(5), rng.randrange(8), rng.choice(levels)) for _ in range(rows)})
     return pl.DataFrame(
         {
             "minute": [minute for minute, _, _ in keys],
@@ -65,7 +67,7 @@ def test_stack_merges_into_the_table_of_one_merge(
     assert merged.equals(merge_patterns(tables))
     assert int(merged["count"].sum()) == sum(int(table["count"].sum()) for table in tables)
     merged_series = stack.merged_series()
-    assert merged_series.equals(merge_series(series))
+    assert merged_series.equals(sorted_series(merge_series(series)))
     assert int(merged_series["count"].sum()) == sum(int(t["count"].sum()) for t in series)
     assert merged_series.select("minute", "key", "level").is_unique().all()
     assert not stack.compacted
@@ -76,3 +78,47 @@ def test_stack_of_nothing_is_empty() -> None:
     stack.push(pl.DataFrame(schema=PATTERN_SCHEMA))
     assert stack.merged().is_empty()
     assert stack.merged().schema == pl.Schema(PATTERN_SCHEMA)
+
+
+def time_ordered_series(rng: random.Random, first_minute: int, rows: int) -> pl.DataFrame:
+    """A block's series as a log in time order yields it: fine levels per minute from
+    `first_minute` on, INFO in the first minute of its hour."""
+    counts: dict[tuple[int, int, str], int] = {}
+    for _ in range(rows):
+        minute = first_minute + rng.randrange(30)
+        level = rng.choice(("INFO", "WARNING", "ERROR"))
+        if level == "INFO":
+            minute -= minute % 60
+        key = (minute, rng.randrange(6), level)
+        counts[key] = counts.get(key, 0) + 1
+    items = sorted(counts.items())
+    return pl.DataFrame(
+        {
+            "minute": [m for (m, _, _), _ in items],
+            "key": [k for (_, k, _), _ in items],
+            "level": [lv for (_, _, lv), _ in items],
+            "count": [c for _, c in items],
+        },
+        schema=SERIES_SCHEMA,
+    )
+
+
+@pytest.mark.parametrize("out_of_order", [False, True])
+def test_series_of_a_log_in_time_order_merge_exactly_piece_by_piece(
+    out_of_order: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(summary_module, "_FOLD_FROM_ROWS", 20)
+    rng = random.Random(7)
+    # Blocks of a log: each starts a little after the one before (overlapping minutes and
+    # shared hours), so rows settle along the way; one late block goes back in time.
+    series = [time_ordered_series(rng, 25 * number, 40) for number in range(30)]
+    if out_of_order:
+        series.insert(20, time_ordered_series(rng, 100, 40))
+    stack = PatternStack()
+    for counts in series:
+        stack.push(pl.DataFrame(schema=PATTERN_SCHEMA), counts)
+    merged = stack.merged_series()
+    everything = pl.concat(series).group_by("minute", "key", "level").agg(pl.col("count").sum())
+    assert merged.equals(sorted_series(everything.select(list(SERIES_SCHEMA))))
+    assert merged.select("minute", "key", "level").is_unique().all()
+    assert int(merged["count"].sum()) == sum(int(t["count"].sum()) for t in series)
