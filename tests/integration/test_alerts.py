@@ -102,11 +102,12 @@ def receiver() -> Iterator[Receiver]:
 
 
 def log_lines(start: datetime, minutes: int, bursts: dict[int, int]) -> bytes:
-    """Five INFO lines a minute, and `bursts[minute]` ERROR lines in those minutes."""
+    """Twenty INFO lines a minute (a log big enough to judge what is new in it), and
+    `bursts[minute]` ERROR lines in those minutes."""
     lines = []
     for minute in range(minutes):
         at = start + timedelta(minutes=minute)
-        for k in range(5):
+        for k in range(20):
             stamp = (at + timedelta(seconds=k)).strftime("%Y-%m-%d %H:%M:%S")
             lines.append(f"{stamp},000 INFO web: request {k} served in {k + 3} ms")
         for k in range(bursts.get(minute, 0)):

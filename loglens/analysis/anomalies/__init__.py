@@ -21,8 +21,8 @@ Kinds:
   `SHIFT_DIVERGENCE`, and by more than chance (a G-test); a shift inside an error spike is
   not reported again.
 - ``new_template``: a template with WARNING-or-worse entries first seen after the first
-  `WARM_UP_SHARE` of the log's time span, or never seen in earlier uploads of the same
-  source (when those are given).
+  `WARM_UP_SHARE` of the log's time span (in a log of at least `RARE_MIN_ENTRIES`), or
+  never seen in earlier uploads of the same source (when those are given).
 - ``rare_template``: a template with WARNING-or-worse entries that has at most `RARE_MAX`
   entries and at most `RARE_SHARE` of all entries (judged only from `RARE_MIN_ENTRIES`).
 

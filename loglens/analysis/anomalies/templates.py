@@ -29,6 +29,9 @@ def new_templates(ctx: Context, history: History | None) -> None:
     """Templates with WARNING-or-worse entries that appear late, or never appeared before."""
     if ctx.series.is_empty():
         return
+    # Within one log, "late" means something only in a log big enough to have a usual set
+    # of templates (in a few hundred lines, most error templates occur once, anywhere).
+    judge_late = int(ctx.frame["total"].sum()) >= RARE_MIN_ENTRIES
     first_minute = int(ctx.frame["start"][0])
     span = int(ctx.frame["start"][-1]) + ctx.bucket - first_minute
     warm_up_end = first_minute + WARM_UP_SHARE * span
@@ -49,7 +52,7 @@ def new_templates(ctx: Context, history: History | None) -> None:
             if tid in history.template_ids:
                 continue
             why = "never seen in earlier uploads of this source"
-        elif first > warm_up_end:
+        elif judge_late and first > warm_up_end:
             seen_at = clock(first * MICROS_PER_MINUTE)
             why = f"first seen {seen_at}, after the first {WARM_UP_SHARE:.0%} of the log"
         else:
@@ -63,7 +66,7 @@ def new_templates(ctx: Context, history: History | None) -> None:
                 (6.0 if level in ERROR_LEVELS else 4.0) + math.log10(1 + info.count),
                 start,
                 end,
-                f"New {level} template {quote(info)}: {why} ({info.count:,} entries)",
+                f"New {level} template {quote(info)}: {why} ({count_text(info.count)})",
                 (tid,),
                 FINE_LEVELS,
                 examples(ctx.templates, (tid,)),
@@ -110,3 +113,8 @@ def rare_templates(
             )
         )
     return found
+
+
+def count_text(count: int) -> str:
+    """'1 entry', '12 entries'."""
+    return f"{count:,} {'entry' if count == 1 else 'entries'}"
