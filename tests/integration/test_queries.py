@@ -29,7 +29,7 @@ from tests.integration.wire import upload
 # name; events.log is long enough to span several minutes.
 UPLOADS = (
     ("alice", "app.log", "log4j", 3, 600),
-    ("alice", "worker.log", "python", 4, 600),
+    ("alice", "worker.log", "python", 4, 1500),  # enough entries to judge what is new
     ("bob", "events.log", "jsonl", 5, 4000),
     ("bob", "copy-of-app.log", "log4j", 3, 600),
 )
