@@ -250,9 +250,11 @@ def _count_entries(summary: Summary, entries: pl.DataFrame, part: Part) -> None:
 def _series(masked: pl.DataFrame) -> pl.DataFrame:
     """Timed entries per bucket, pattern key and level (see `summary`: minutes for the fine
     levels, hours for the rest)."""
-    minute = (pl.col("ts").cast(pl.Int64) // _MICROS_PER_MINUTE).cast(pl.Int32)
+    # Minutes fit 32 bits until the year 6053; an entry dated past that is left out of the
+    # series (it is still counted everywhere else).
+    minute = (pl.col("ts").cast(pl.Int64) // _MICROS_PER_MINUTE).cast(pl.Int32, strict=False)
     return (
-        masked.filter(pl.col("ts").is_not_null())
+        masked.filter(minute.is_not_null())
         .group_by(
             minute=pl.when(pl.col("level").is_in(FINE_LEVELS))
             .then(minute)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 if TYPE_CHECKING:
     from loglens.analysis.alerts import AlertInput
@@ -89,9 +91,9 @@ async def read_input(conn: aiosqlite.Connection, blob_id: int) -> AlertInput | N
 
 
 def to_micros(stamp: str) -> int:
-    """A time in the storage form as microseconds since the epoch."""
+    """A time in the storage form as microseconds since the epoch (before 1970 too)."""
     moment = datetime.fromisoformat(stamp)
-    return int(moment.timestamp()) * 1_000_000 + moment.microsecond
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 async def has_table(conn: aiosqlite.Connection, name: str) -> bool:

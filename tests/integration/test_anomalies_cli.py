@@ -110,3 +110,15 @@ def test_a_bad_category_file_is_a_usage_error(tmp_path: Path) -> None:
     assert run.code == 2
     assert "CATEGORIES_FILE" in run.err and "broken" in run.err
     assert run.out == ""
+
+
+def test_an_entry_dated_far_in_the_future_does_not_stop_the_analysis(tmp_path: Path) -> None:
+    log = tmp_path / "service.log"
+    write_service_log(log)
+    with log.open("a") as handle:
+        handle.write("9000-01-01 00:00:00,000 - app.db - ERROR - Clock jumped\n")
+    run = run_cli(str(log), "--json", "--quiet")
+    assert run.code == 0, run.err
+    report = json.loads(run.out)
+    assert report["last_timestamp"].startswith("9000-01-01")
+    assert report["levels"]["ERROR"] == 91

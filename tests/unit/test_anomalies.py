@@ -233,3 +233,11 @@ def test_scattered_bursts_in_a_mostly_empty_log_are_not_spikes() -> None:
         log.add(day * 24 * HOUR, "failed", "ERROR", 30)
     kinds = {a.kind for a in log.detect()}
     assert not kinds & {"error_spike", "volume_spike"}
+
+
+def test_a_log_ending_early_in_its_last_bucket_is_not_a_silence() -> None:
+    log = Log()
+    log.steady(range(185), "served", "INFO", 12)  # 5-minute buckets of about 60 entries
+    log.add(185, "served", "INFO", 2)  # the log ends a few seconds into 10:05
+    assert choose_bucket(T0, T0 + 185, 185 * 12 + 2) == 5
+    assert of_kind(log.detect(), "silence") == []

@@ -27,7 +27,8 @@ def choose_bucket(first_minute: int, last_minute: int, entries: int) -> int:
 
 
 def buckets(timeline: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """Counts per bucket and level, every bucket of the span present (zeros included)."""
+    """Counts per bucket and level, every bucket of the span present (zeros included), and
+    the share of each that the log's span covers."""
     first, last = int(timeline["minute"].min()), int(timeline["minute"].max())  # type: ignore[arg-type]
     bucket = choose_bucket(first, last, int(timeline["count"].sum()))
     origin = first - first % bucket
@@ -44,7 +45,12 @@ def buckets(timeline: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     frame = frame.with_columns(pl.col(LEVEL_ORDER).fill_null(0).cast(pl.Int64)).with_columns(
         start=origin + pl.col("index") * bucket, total=pl.sum_horizontal(LEVEL_ORDER)
     )
-    return frame.sort("index"), bucket
+    # The share of each bucket inside the log's span: the first and last buckets may be
+    # cut by its first and last minutes, and hold fewer entries for that alone.
+    inside = pl.min_horizontal(pl.col("start") + bucket, last + 1) - pl.max_horizontal(
+        pl.col("start"), first
+    )
+    return frame.with_columns(covered=inside / bucket).sort("index"), bucket
 
 
 def baseline(values: pl.Expr) -> tuple[pl.Expr, pl.Expr]:

@@ -83,15 +83,17 @@ def spikes(ctx: Context, kind: str, values: pl.Expr, levels: Sequence[str]) -> N
 def silences(ctx: Context) -> None:
     """Runs of buckets with next to nothing where the baseline expects plenty."""
     median, _ = baseline(pl.col("total"))
-    scored = ctx.frame.with_columns(median=median)
+    # A bucket the log ends in (or starts in) is expected to hold only its covered share.
+    scored = ctx.frame.with_columns(expected=median * pl.col("covered"))
     quiet = scored.filter(
-        pl.col("median").is_not_null()
-        & (pl.col("median") > 0)
-        & (pl.col("total") <= SILENCE_SHARE * pl.col("median"))
+        pl.col("expected").is_not_null()
+        & (pl.col("expected") > 0)
+        & (pl.col("total") <= SILENCE_SHARE * pl.col("expected"))
     )
     for run in runs(quiet):
-        expected = float(run["median"].sum())
-        if run.height * ctx.bucket < SILENCE_MINUTES or expected < SILENCE_EXPECTED:
+        expected = float(run["expected"].sum())
+        minutes = float(run["covered"].sum()) * ctx.bucket
+        if minutes < SILENCE_MINUTES or expected < SILENCE_EXPECTED:
             continue
         observed = int(run["total"].sum())
         start, end = window(ctx, run)
