@@ -87,6 +87,28 @@ SERIES_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 _SERIES_KEYS = ("minute", "key", "level")
 
 
+# Patterns replaced by their templates when a summary compacted them: each raw pattern and
+# the key it is counted under now (what an entry of that pattern is counted as).
+ALIAS_SCHEMA = {"pattern": pl.String, "alias": pl.String}
+
+
+def empty_aliases() -> pl.DataFrame:
+    """An alias table with no rows."""
+    return pl.DataFrame(schema=ALIAS_SCHEMA)
+
+
+def follow_aliases(aliases: pl.DataFrame, renamed: pl.DataFrame) -> pl.DataFrame:
+    """Aliases after a compaction that `renamed` patterns (pattern -> alias): the old ones
+    point at the new names, and the renamed patterns are added."""
+    if renamed.is_empty():
+        return aliases
+    new_names = renamed.rename({"pattern": "alias", "alias": "new"})
+    moved = aliases.join(new_names, on="alias", how="left")
+    updated = moved.select("pattern", alias=pl.col("new").fill_null(pl.col("alias")))
+    both = pl.concat([updated, renamed.select(list(ALIAS_SCHEMA))])
+    return both.unique("pattern", keep="first", maintain_order=True)
+
+
 def pattern_key(patterns: pl.Expr) -> pl.Expr:
     """The 64-bit key of each pattern in the series (the same in every process)."""
     return patterns.hash(seed=0)
@@ -171,12 +193,21 @@ class PatternStack:
         self._series_sorted = True  # in canonical order (as a summary's own table is)
         self._pending_series: list[pl.DataFrame] = []
         self._pending_series_rows = 0
+        self.aliases = empty_aliases()
         self.compacted = False
         if first is not None:
-            self.push(first.patterns, first.series)
+            self.push(first.patterns, first.series, first.aliases)
 
-    def push(self, table: pl.DataFrame, series: pl.DataFrame | None = None) -> None:
+    def push(
+        self,
+        table: pl.DataFrame,
+        series: pl.DataFrame | None = None,
+        aliases: pl.DataFrame | None = None,
+    ) -> None:
         """Add tables; merge the waiting ones once they are half as big as the merged ones."""
+        if aliases is not None and not aliases.is_empty():
+            both = pl.concat([self.aliases, aliases])
+            self.aliases = both.unique("pattern", keep="first", maintain_order=True)
         if series is not None and not series.is_empty():
             self._pending_series.append(series)
             self._pending_series_rows += series.height
@@ -240,7 +271,8 @@ class PatternStack:
         if table.height > PATTERN_LIMIT:
             self._merge_series()  # every series row must follow its pattern to its template
             self._settle_all()
-            table, self._merged_series = compact_patterns(table, self._merged_series)
+            table, self._merged_series, renamed = compact_patterns(table, self._merged_series)
+            self.aliases = follow_aliases(self.aliases, renamed)
             self._series_sorted = False
             self.compacted = True
         self._merged, self._pending, self._pending_rows = table, [], 0
@@ -248,9 +280,10 @@ class PatternStack:
 
 def compact_patterns(
     table: pl.DataFrame, series: pl.DataFrame | None = None
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Replace each pattern by its template and fold the rows that become equal, in the
-    pattern table and in the series (whose keys follow their patterns)."""
+    pattern table and in the series (whose keys follow their patterns); also return the
+    patterns renamed (pattern -> alias)."""
     templates = build_templates(dict.fromkeys(table["pattern"].unique().to_list(), 1))
     names = pl.DataFrame(
         {"pattern": list(templates), "template": [t.text for t in templates.values()]},
@@ -260,15 +293,18 @@ def compact_patterns(
         pattern=pl.col("template").fill_null(pl.col("pattern"))
     )
     folded = _fold(renamed.select(list(PATTERN_SCHEMA)))
+    aliases = names.filter(pl.col("pattern") != pl.col("template")).select(
+        "pattern", alias="template"
+    )
     if series is None or series.is_empty():
-        return folded, empty_series() if series is None else series
+        return folded, empty_series() if series is None else series, aliases
     keys = names.select(
         key=pattern_key(pl.col("pattern")), new_key=pattern_key(pl.col("template"))
     ).filter(pl.col("key") != pl.col("new_key"))
     rekeyed = series.join(keys, on="key", how="left").with_columns(
         key=pl.col("new_key").fill_null(pl.col("key"))
     )
-    return folded, _fold_series(rekeyed.select(list(SERIES_SCHEMA)))
+    return folded, _fold_series(rekeyed.select(list(SERIES_SCHEMA))), aliases
 
 
 def _fold(rows: pl.DataFrame) -> pl.DataFrame:
@@ -334,6 +370,7 @@ class Summary:
     timeline: Counter[tuple[int, str]] = field(default_factory=Counter)
     patterns: pl.DataFrame = field(default_factory=empty_patterns)
     series: pl.DataFrame = field(default_factory=empty_series)
+    aliases: pl.DataFrame = field(default_factory=empty_aliases)
     patterns_compacted: bool = False
     files: dict[str, FileInfo] = field(default_factory=dict)
     part_lines: dict[tuple[str, int], int] = field(default_factory=dict)
@@ -348,6 +385,8 @@ class Summary:
             if f.name == "patterns"
             else sorted_series(self.series).equals(sorted_series(other.series))
             if f.name == "series"
+            else self.aliases.sort("pattern").equals(other.aliases.sort("pattern"))
+            if f.name == "aliases"
             else getattr(self, f.name) == getattr(other, f.name)
             for f in fields(self)
         )
@@ -367,13 +406,14 @@ class Summary:
         stack = PatternStack(self)
         for later in parts:
             self.absorb_counts(later)
-            stack.push(later.patterns, later.series)
+            stack.push(later.patterns, later.series, later.aliases)
         self.take_tables(stack)
 
     def take_tables(self, stack: PatternStack) -> None:
         """Hold the pattern and series tables merged by `stack`."""
         self.patterns = stack.merged()
         self.series = stack.merged_series()
+        self.aliases = stack.aliases
         self.patterns_compacted |= stack.compacted
 
     def pattern_counts(self) -> dict[str, int]:

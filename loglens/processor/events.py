@@ -73,6 +73,11 @@ def write_events(
                     continue
                 file, offset = events["file"][0], events["offset"][0]
                 first_line = summary.line_number((file, offset, 0))
+                if not summary.aliases.is_empty():
+                    # Patterns the summary folded into templates are counted under those.
+                    events = events.join(
+                        summary.aliases, on="pattern", how="left", maintain_order="left"
+                    ).with_columns(pattern=pl.col("alias").fill_null(pl.col("pattern")))
                 events.join(mapping, on="pattern", how="left", maintain_order="left").select(
                     "file",
                     line=pl.col("row").cast(pl.Int64) + first_line,

@@ -271,7 +271,7 @@ class _OrderedMerge:
             if number in self._files:
                 merged, stack = self._files[number]
                 merged.absorb_counts(summary)
-                stack.push(summary.patterns, summary.series)
+                stack.push(summary.patterns, summary.series, summary.aliases)
             else:
                 self._files[number] = (summary, PatternStack(summary))
 

@@ -8,6 +8,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_cli
 
 START = datetime(2025, 3, 4, 9, 0, tzinfo=UTC)
@@ -122,3 +124,32 @@ def test_an_entry_dated_far_in_the_future_does_not_stop_the_analysis(tmp_path: P
     report = json.loads(run.out)
     assert report["last_timestamp"].startswith("9000-01-01")
     assert report["levels"]["ERROR"] == 91
+
+
+def test_events_keep_their_templates_when_patterns_are_folded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import loglens.analysis.summary as summary_module
+    from loglens.processor.inputs import expand_paths
+    from loglens.processor.local import Options, analyse
+
+    # So many distinct messages that the merge folds patterns into templates (the limit is
+    # lowered here, in the process that merges; the workers only summarise blocks).
+    monkeypatch.setattr(summary_module, "PATTERN_LIMIT", 50)
+    rng = random.Random(3)
+    log = tmp_path / "cache.log"
+    with log.open("w") as handle:
+        for n in range(6000):
+            stamp = (START + timedelta(seconds=n)).strftime("%Y-%m-%d %H:%M:%S,000")
+            key = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(8))
+            handle.write(f"{stamp} - app.cache - WARNING - Cache miss for {key} entry\n")
+    events_path = tmp_path / "events.jsonl"
+    sources, problems = expand_paths([str(log)])
+    options = Options(workers=1, block_bytes=64 * 1024, events_path=events_path)
+    analysis = analyse(sources, options)
+    assert not problems and not analysis.problems
+    assert analysis.summary.patterns_compacted
+    events = [json.loads(line) for line in events_path.read_text().splitlines()]
+    assert len(events) == 6000
+    assert all(e["template_id"] and e["category"] for e in events)
+    assert {e["template_id"] for e in events} == {t.id for t in analysis.templates.values()}
