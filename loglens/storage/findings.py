@@ -164,13 +164,14 @@ class FindingsQueries:
         return {"a": side_a, "b": side_b, "rate": rate, **found}
 
     async def previous_upload(self, upload_id: int) -> int | None:
-        """The analysed upload before `upload_id` (lower id) of the same operator and file
-        name, of other content; None if there is none (or no such upload)."""
+        """The analysed upload before `upload_id` (lower id) of the same source (file name,
+        whoever uploaded it, as for anomalies and alerts), of other content; None if there
+        is none (or no such upload)."""
         async with self._read("previous upload") as conn:
             found = await rows(
                 conn,
-                "SELECT p.id FROM uploads AS u JOIN uploads AS p ON p.operator = u.operator"
-                " AND p.original_name = u.original_name AND p.id < u.id"
+                "SELECT p.id FROM uploads AS u JOIN uploads AS p"
+                " ON p.original_name = u.original_name AND p.id < u.id"
                 " AND p.status = 'stored' AND p.blob_id IS NOT u.blob_id"
                 " JOIN jobs AS j ON j.blob_id = p.blob_id AND j.state = 'done'"
                 " WHERE u.id = ? ORDER BY p.id DESC LIMIT 1",
