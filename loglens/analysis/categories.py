@@ -5,8 +5,9 @@ template's text (the constant words of a logging statement: variables are alread
 so a host name or a path never decides a category). A template takes every category
 whose rule matches, in rule order, so "Connection to database <*> timed out" is database,
 network and timeout at once; counts per category therefore overlap, and an entry counts
-once in each category of its template. A template no rule matches is ``application
-error`` when it is logged at ERROR or CRITICAL, else ``other``.
+once in each category of its template. An entry of a template no rule matches is
+``application error`` when it is logged at ERROR or CRITICAL, else ``other`` (and the
+template is listed under ``application error`` when it has such entries).
 
 Users extend the built-in rules with a TOML file (``CATEGORIES_FILE``)::
 
@@ -115,10 +116,14 @@ class Classifier:
 
     def categories(self, template: str, levels: Iterable[str] = ()) -> tuple[str, ...]:
         """The categories of a template logged at `levels`, in rule order (never empty)."""
-        found = tuple(dict.fromkeys(r.name for r in self.rules if r.pattern.search(template)))
+        found = self.rule_categories(template)
         if found:
             return found
         return (APPLICATION_ERROR,) if _ERROR_LEVELS.intersection(levels) else (OTHER,)
+
+    def rule_categories(self, template: str) -> tuple[str, ...]:
+        """The categories whose rules match a template, in rule order (maybe none)."""
+        return tuple(dict.fromkeys(r.name for r in self.rules if r.pattern.search(template)))
 
     @property
     def names(self) -> tuple[str, ...]:

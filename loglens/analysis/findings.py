@@ -17,7 +17,8 @@ from loglens.analysis.anomalies import (
     ranked,
     rare_templates,
 )
-from loglens.analysis.categories import DEFAULT_CLASSIFIER, Classifier
+from loglens.analysis.anomalies.model import ERROR_LEVELS
+from loglens.analysis.categories import APPLICATION_ERROR, DEFAULT_CLASSIFIER, OTHER, Classifier
 from loglens.analysis.summary import Summary, pattern_key
 from loglens.analysis.templates import Template
 
@@ -40,6 +41,9 @@ class Findings:
         default_factory=lambda: pl.DataFrame(schema=TEMPLATE_SERIES_SCHEMA)
     )
     anomalies: list[Anomaly] = field(default_factory=list)
+    # Templates no category rule matches: an entry of one is "application error" at ERROR
+    # or CRITICAL, else "other" (the template is listed under the first when it has any).
+    unmatched: frozenset[str] = frozenset()
 
 
 def find(
@@ -59,10 +63,18 @@ def find(
     template_categories = {
         tid: classifier.categories(info.text, info.levels) for tid, info in infos.items()
     }
+    # Templates no rule matches: their ERROR and CRITICAL entries are application errors,
+    # the others are "other" (each entry counts under what it is).
+    unmatched = frozenset(t for t, i in infos.items() if not classifier.rule_categories(i.text))
     counts: Counter[str] = Counter()
     for tid, info in infos.items():
+        if tid in unmatched:
+            counts[APPLICATION_ERROR] += info.errors
+            counts[OTHER] += info.count - info.errors
+            continue
         for category in template_categories[tid]:
             counts[category] += info.count
+    counts = +counts  # no category of no entries
     order = {name: rank for rank, name in enumerate(classifier.names)}
     categories = dict(sorted(counts.items(), key=lambda kv: (-kv[1], order.get(kv[0], 0))))
     series = template_series(summary, templates)
@@ -75,7 +87,7 @@ def find(
             part_infos = template_infos(part, templates)  # its own counts and examples
             anomalies += detect(timeline_frame(part), part_series, part_infos, history, name)
     anomalies += rare_templates(infos, series, [a.template_ids for a in anomalies])
-    return Findings(categories, template_categories, infos, series, ranked(anomalies))
+    return Findings(categories, template_categories, infos, series, ranked(anomalies), unmatched)
 
 
 def _names(templates: dict[str, Template]) -> pl.DataFrame:
@@ -102,6 +114,7 @@ def template_infos(summary: Summary, templates: dict[str, Template]) -> dict[str
             pl.col("count").sum(),
             pl.col("level").unique(),
             pl.col("file", "offset", "row").first(),
+            errors=pl.col("count").filter(pl.col("level").is_in(ERROR_LEVELS)).sum(),
         )
     )
     before = {
@@ -115,6 +128,7 @@ def template_infos(summary: Summary, templates: dict[str, Template]) -> dict[str
             row["count"],
             frozenset(row["level"]),
             (row["file"], before[row["file"], row["offset"]] + row["row"] + 1),
+            row["errors"],
         )
         for row in grouped.iter_rows(named=True)
     }

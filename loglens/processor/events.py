@@ -8,6 +8,8 @@ from pathlib import Path
 import polars as pl
 
 from loglens.analysis.anomalies import KINDS, Anomaly
+from loglens.analysis.anomalies.model import ERROR_LEVELS
+from loglens.analysis.categories import APPLICATION_ERROR, OTHER
 from loglens.analysis.findings import Findings
 from loglens.analysis.summary import UNKNOWN_LEVEL, Summary
 from loglens.analysis.templates import Template
@@ -63,6 +65,17 @@ def write_events(
         },
     )
     anomaly = anomaly_expr(findings.anomalies)
+    # An entry of a template no rule matches is what its level makes it.
+    fallback = (
+        pl.when(pl.col("level").is_in(ERROR_LEVELS))
+        .then(pl.lit([APPLICATION_ERROR]))
+        .otherwise(pl.lit([OTHER]))
+    )
+    entry_categories = (
+        pl.when(pl.col("template_id").is_in(sorted(findings.unmatched)))
+        .then(fallback)
+        .otherwise(pl.col("categories"))
+    )
     written = 0
     partial = out.with_name(out.name + ".partial")
     try:
@@ -86,8 +99,8 @@ def write_events(
                     message="message",
                     template_id="template_id",
                     template="template",
-                    category=pl.col("categories").list.first(),
-                    categories="categories",
+                    category=entry_categories.list.first(),
+                    categories=entry_categories,
                     anomaly=anomaly,
                 ).write_ndjson(handle)
                 written += events.height

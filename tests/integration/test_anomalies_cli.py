@@ -153,3 +153,26 @@ def test_events_keep_their_templates_when_patterns_are_folded(
     assert len(events) == 6000
     assert all(e["template_id"] and e["category"] for e in events)
     assert {e["template_id"] for e in events} == {t.id for t in analysis.templates.values()}
+
+
+def test_entries_of_a_template_no_rule_matches_are_what_their_level_makes_them(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "widgets.log"
+    lines = []
+    for n in range(40):
+        stamp = (START + timedelta(seconds=n)).strftime("%Y-%m-%d %H:%M:%S,000")
+        level = "ERROR" if n % 4 == 0 else "INFO"
+        lines.append(f"{stamp} - app.widgets - {level} - Widget {n} frobnicated")
+    log.write_text("\n".join(lines) + "\n")
+    events_path = tmp_path / "events.jsonl"
+    run = run_cli(str(log), "--json", "--events", str(events_path), "--quiet")
+    assert run.code == 0, run.err
+    report = json.loads(run.out)
+    assert report["categories"] == {"other": 30, "application error": 10}
+    assert report["top_errors"][0]["categories"] == ["application error"]
+    events = [json.loads(line) for line in events_path.read_text().splitlines()]
+    assert {(e["level"], e["category"]) for e in events} == {
+        ("ERROR", "application error"),
+        ("INFO", "other"),
+    }

@@ -53,6 +53,7 @@ class TemplateInfo:
     count: int
     levels: frozenset[str]
     example: tuple[str, int] | None = None  # (file, line) of its earliest entry
+    errors: int = 0  # entries at ERROR or CRITICAL
 
 
 @dataclass(frozen=True)
