@@ -13,8 +13,9 @@ count), enough lines that the uploads hold at least `--entries` entries in all.
 Then starts `python -m loglens api` on port 0 over that database and times, in one run,
 sequential keep-alive GETs of: `/healthz` (HTTP + FastAPI, no token, no database), `/me`
 (+ token check) and a raw `SELECT 1` through aiosqlite (a database round-trip); then
-`/logs/stats` and `/timeline` with and without filters, first with the answer cache off
-(`--cache-mb 0`: every answer computed by the Reader), then again with it on ([cached]:
+`/logs/stats`, `/timeline`, `/anomalies`, `/categories` and `/trend` with and without
+filters, first with the answer cache off (`--cache-mb 0`: every answer computed by the
+Reader), then again with it on ([cached]:
 repeated views of unchanged data). Prints p50/p99 per request and the ratio to `/healthz`'s
 p50, and the machine's load average around each round (other work on it moves p99).
 With `--rounds N` all of it runs N times, with fresh API processes, and the table shows
@@ -93,8 +94,9 @@ def analyse_logs(paths: list[Path]) -> list[Any]:
         analysis = analyse([file_source(path, path.name)], options)
         if analysis.problems:
             raise SystemExit(f"{path}: {analysis.problems}")
-        report = build_report(analysis.summary, analysis.templates, config.top_n)
-        results.append(results_from_analysis(analysis.summary, analysis.templates, report))
+        summary, templates, findings = analysis.summary, analysis.templates, analysis.findings
+        report = build_report(summary, templates, config.top_n, findings)
+        results.append(results_from_analysis(summary, templates, report, findings))
     return results
 
 
@@ -289,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         ("/timeline?bucket=minute", "/timeline?bucket=minute"),
         ("/timeline?operator=op3 (auto)", "/timeline?operator=op3"),
         ("/timeline?start&end (one week, auto)", f"/timeline?{window}"),
+        ("/anomalies", "/anomalies"),
+        ("/categories", "/categories"),
+        ("/trend?by=category&bucket=day", "/trend?by=category&bucket=day"),
     )
     figures: dict[str, list[tuple[float, float, float]]] = {}  # label -> (p50, p99, mean)
     loads: list[str] = []

@@ -292,7 +292,24 @@ class Database:
                 "UPDATE jobs SET state = 'done', finished_at = ?, error = NULL WHERE id = ?",
                 (now(), job_id),
             )
+        await self._refresh_statistics()
         return True
+
+    async def _refresh_statistics(self) -> None:
+        """Refresh the query planner's statistics each time the analysed blobs double.
+
+        Without them SQLite joined the per-template tables through the wrong index (a
+        category trend over 1,000 uploads took 20 s instead of 0.2 s); ANALYZE there takes
+        about 0.1 s, so doing it at 1, 2, 4, ... blobs costs little over a database's life.
+        """
+        found = await self._fetch("count results", "SELECT COUNT(*) FROM results")
+        blobs = int(found[0][0])
+        if blobs & (blobs - 1) == 0:
+            async with self._lock:
+                try:
+                    await self._conn.execute("ANALYZE")
+                except sqlite3.Error as exc:  # the results are stored: only speed is at stake
+                    logger.warning("cannot refresh the query statistics: %s", exc)
 
     async def fail_job(self, job_id: int, runner: str, error: str) -> bool:
         """Mark a job running under `runner` failed, with why; False if it is not."""

@@ -228,6 +228,8 @@ CREATE INDEX IF NOT EXISTS rejected_samples_blob ON rejected_samples (blob_id, r
 CREATE INDEX IF NOT EXISTS formats_blob ON formats (blob_id);
 CREATE INDEX IF NOT EXISTS template_categories_category
     ON template_categories (category, blob_id, template_id);
+CREATE INDEX IF NOT EXISTS template_categories_template
+    ON template_categories (template_id, category, position, blob_id);
 CREATE INDEX IF NOT EXISTS template_series_id
     ON template_series (template_id, minute, level, blob_id, count);
 """
