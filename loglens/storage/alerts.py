@@ -13,11 +13,9 @@ upload starts inside an incident of the rule, and is resolved otherwise.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +26,7 @@ import aiosqlite
 from loglens.errors import StorageError
 from loglens.storage.alert_input import fetchone, read_input
 from loglens.storage.schema import ALERT_TABLES, format_time, from_micros, now
+from loglens.storage.writer import Writer
 
 if TYPE_CHECKING:
     from loglens.analysis.alerts import AlertInput, Incident
@@ -98,13 +97,8 @@ class StoredUpload:
 # writing --------------------------------------------------------------------------------
 
 
-class AlertStore:
+class AlertStore(Writer):
     """Records alerts and their deliveries; open it with `await AlertStore.open(path)`."""
-
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        self._conn = conn
-        self.path = path
-        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> AlertStore:
@@ -121,14 +115,6 @@ class AlertStore:
                 await conn.close()
             raise StorageError(f"database {path}: cannot open for alerts: {exc}") from exc
         return cls(conn, path)
-
-    async def close(self) -> None:
-        """Close the connection."""
-        async with self._lock:
-            try:
-                await self._conn.close()
-            except sqlite3.Error as exc:
-                raise StorageError(f"database {self.path}: cannot close: {exc}") from exc
 
     async def alert_input(self, blob_id: int) -> AlertInput | None:
         """What the rules are evaluated over for a blob with results, or None."""
@@ -231,30 +217,6 @@ class AlertStore:
                 " delivery_error = ?, next_attempt_at = ? WHERE id = ?",
                 (error, _stamp(retry_at), alert_id),
             )
-
-    # plumbing -------------------------------------------------------------------------------
-
-    async def _fetch(self, what: str, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        async with self._lock:
-            try:
-                return list(await self._conn.execute_fetchall(sql, tuple(params)))
-            except (sqlite3.Error, ValueError) as exc:
-                raise StorageError(f"{what}: {self.path}: {exc}") from exc
-
-    @asynccontextmanager
-    async def _transaction(self, what: str) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction (BEGIN IMMEDIATE), committed unless the block raises."""
-        async with self._lock:
-            try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._conn
-                except BaseException:
-                    await self._conn.rollback()
-                    raise
-                await self._conn.commit()
-            except (sqlite3.Error, ValueError) as exc:
-                raise StorageError(f"{what}: {self.path}: {exc}") from exc
 
 
 async def _carried(

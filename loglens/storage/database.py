@@ -12,10 +12,8 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Collection, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Iterable
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import aiosqlite
@@ -31,6 +29,7 @@ from loglens.storage.schema import (
     SCHEMA_VERSION,
     now,
 )
+from loglens.storage.writer import Writer
 
 logger = logging.getLogger(__name__)
 
@@ -44,13 +43,8 @@ _PRAGMAS = (
 _JOB = f"SELECT {rows.JOB_COLUMNS} FROM jobs AS j JOIN blobs AS b ON b.id = j.blob_id"
 
 
-class Database:
+class Database(Writer):
     """The loglens database; open it with `await Database.open(path)`."""
-
-    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
-        self._conn = conn
-        self.path = path
-        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> Database:
@@ -73,25 +67,6 @@ class Database:
             raise StorageError(f"database {path}: cannot open: {exc}") from exc
         logger.debug("opened database %s", path)
         return cls(conn, path)
-
-    async def close(self) -> None:
-        """Close the connection."""
-        async with self._lock:
-            try:
-                await self._conn.close()
-            except sqlite3.Error as exc:
-                raise StorageError(f"database {self.path}: cannot close: {exc}") from exc
-
-    async def __aenter__(self) -> Database:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # uploads ----------------------------------------------------------------------------
 
@@ -366,31 +341,6 @@ class Database:
         )
         entries, errors = (int(value) for value in totals[0])
         return frozenset(str(row[0]) for row in templates), entries, errors
-
-    # plumbing ---------------------------------------------------------------------------
-
-    async def _fetch(self, what: str, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        """Run one query and return its rows; errors become StorageError."""
-        async with self._lock:
-            try:
-                return list(await self._conn.execute_fetchall(sql, tuple(params)))
-            except (sqlite3.Error, ValueError) as exc:
-                raise StorageError(f"{what}: {self.path}: {exc}") from exc
-
-    @asynccontextmanager
-    async def _transaction(self, what: str) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction (BEGIN IMMEDIATE), committed unless the block raises."""
-        async with self._lock:
-            try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._conn
-                except BaseException:
-                    await self._conn.rollback()
-                    raise
-                await self._conn.commit()
-            except (sqlite3.Error, ValueError) as exc:
-                raise StorageError(f"{what}: {self.path}: {exc}") from exc
 
 
 async def _create_schema(conn: aiosqlite.Connection, path: Path) -> None:
