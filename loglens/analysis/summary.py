@@ -69,7 +69,6 @@ _POSITION = ("file", "offset", "row")
 # the templates are those of the patterns seen so far, which may group a little
 # differently from one clustering of everything (the report says so).
 PATTERN_LIMIT = 200_000
-_COMPACT_FROM_ROWS = 16_384
 # A pattern stack merges the tables pushed once they hold this many rows (or more, see there).
 _FOLD_FROM_ROWS = 32_768
 
@@ -315,11 +314,10 @@ def _fold(rows: pl.DataFrame) -> pl.DataFrame:
         .agg(pl.col("count").sum(), pl.col("file", "offset", "row", "example").first())
         .select(list(PATTERN_SCHEMA))
     )
-    if merged.height < _COMPACT_FROM_ROWS:
-        return merged
-    # Polars strings are views into shared buffers: a big table kept from merge to merge
-    # would pin every buffer of every table merged into it (memory grew without bound).
-    # Concatenation writes fresh strings; small tables pin only a few parts' buffers.
+    # Polars strings are views into shared buffers: a table kept from merge to merge would
+    # pin the whole buffer of every table that gave it a row. Rare patterns come from late
+    # blocks, so even a small table pinned most of them (38 MiB of the parent's 110 on a
+    # gigabyte). Concatenation writes fresh strings, and costs little next to the sort.
     return merged.with_columns(pl.col("pattern", "example") + pl.lit(""))
 
 
