@@ -167,14 +167,17 @@ def best_seconds(runs: list[Callable[[], object]]) -> tuple[list[float], list[fl
     """Time each of ``runs`` TIMING_RUNS times, interleaved; return each one's fastest.
 
     Interleaving exposes every contender to the same background load, so the ratio holds
-    even when the machine is busy with other work. Returned: the best wall-clock seconds
-    and the best CPU seconds of this process (the latter is meaningless for the pool runs,
-    whose work is done by other processes).
+    even when the machine is busy with other work. Each timed run follows an untimed run
+    of the same contender, so that every one is timed warm, as in steady work: pool workers
+    idle while the others ran took 10-20 % longer (cold caches, sleeping CPUs). Returned:
+    the best wall-clock seconds and the best CPU seconds of this process (the latter is
+    meaningless for the pool runs, whose work is done by other processes).
     """
     best = [float("inf")] * len(runs)
     best_cpu = [float("inf")] * len(runs)
     for _ in range(TIMING_RUNS):
         for index, run in enumerate(runs):
+            run()
             start, start_cpu = time.perf_counter(), time.process_time()
             run()
             best[index] = min(best[index], time.perf_counter() - start)
