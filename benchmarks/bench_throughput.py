@@ -6,14 +6,16 @@ Generates (once, cached under benchmarks/out/) a big messy log with the project'
 generator, then measures on the same file, one after the other:
 - the textbook single-process analyser (`for line in f` + regex + Counter, levels and raw
   error messages only: far less work than loglens does);
-- Drain3 (template mining alone, with its defaults) on the messages of the file's first
-  DRAIN3_LINES lines, where drain3 is installed: its lines/s, and the time that makes for
-  the whole file;
+- Drain3 (template mining alone, with its defaults), where drain3 is installed, on the
+  messages loglens extracts from the file's first DRAIN3_LINES lines (its `--events`): the
+  same messages loglens mines, whatever the format (JSON lines included). Its messages/s
+  against loglens' entries/s, and the time that makes for the whole file;
 - `python processor.py FILE --json` (formats, cleaning, multi-line, templates, summaries)
   with its peak memory: the sum over the process and all its workers, sampled from /proc
   (PSS, so pages shared between processes count once; RSS sum shown too).
-Prints the figures and the ratios (targets: loglens / textbook <= 1.0; memory <= 300 MiB;
-loglens >= 20x Drain3's throughput).
+Prints the figures and the ratios (targets: loglens / textbook <= 1.0; memory <= 300 MiB).
+The Drain3 line sets the whole analysis against mining alone, for scale; the mining target
+(20x Drain3) is measured mining against mining by `bench_templates.py`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.baselines import drain3_templates, messages_after_level, textbook  # noqa: E402
+from benchmarks.baselines import drain3_templates, textbook  # noqa: E402
 from benchmarks.proctree import process_tree  # noqa: E402
 from loglens.config import parse_size  # noqa: E402
 
@@ -59,6 +62,21 @@ def ensure_log(size: int, fmt: str, seed: int) -> Path:
         )  # fmt: skip
         partial.rename(path)
     return path
+
+
+def loglens_messages(path: Path, lines: int) -> list[str]:
+    """The messages of the entries loglens finds in the first `lines` lines of `path`: the
+    `message` of each event of `processor.py --events` (the text after the header)."""
+    with tempfile.TemporaryDirectory(dir=OUT) as scratch:
+        head, events = Path(scratch, "head.log"), Path(scratch, "events.jsonl")
+        with path.open("rb") as source, head.open("wb") as out:
+            out.writelines(itertools.islice(source, lines))
+        subprocess.run(
+            [sys.executable, "processor.py", str(head), "--quiet", "--events", str(events)],
+            check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        with events.open(encoding="utf-8") as stream:
+            return [json.loads(line)["message"] for line in stream]
 
 
 def _memory_kib(pids: list[int]) -> tuple[int, int]:
@@ -145,9 +163,10 @@ def main() -> None:
 
     drain3_rate = None
     try:
+        messages = loglens_messages(path, DRAIN3_LINES)
         start = time.perf_counter()
-        drain3_templates(itertools.islice(messages_after_level(path), DRAIN3_LINES))
-        drain3_rate = DRAIN3_LINES / (time.perf_counter() - start)
+        drain3_templates(messages)
+        drain3_rate = len(messages) / (time.perf_counter() - start)
     except RuntimeError as exc:
         print(f"Drain3 skipped: {exc}", file=sys.stderr)
 
@@ -186,10 +205,13 @@ def main() -> None:
     print(f"CPU-seconds (medians): baseline {cpu_base:.2f}, loglens {cpu_ours:.2f} "
           f"(all its processes, {args.workers} workers)")  # fmt: skip
     if drain3_rate is not None:
-        print(f"Drain3 (mining only, 1 process, first {DRAIN3_LINES:,} messages): "
-              f"{drain3_rate:,.0f} lines/s, {lines / drain3_rate:,.0f} s for the file")  # fmt: skip
-        print(f"loglens full analysis throughput / Drain3 mining throughput: "
-              f"{lines / seconds / drain3_rate:.1f}x  (target >= 20x for mining)")  # fmt: skip
+        entries = report["entries"]
+        print(f"Drain3 (mining only, 1 process, the messages loglens finds in the first "
+              f"{DRAIN3_LINES:,} lines): {drain3_rate:,.0f} messages/s, "
+              f"{entries / drain3_rate:,.0f} s for the file's {entries:,} entries")  # fmt: skip
+        print(f"loglens full analysis entries/s / Drain3 mining messages/s: "
+              f"{entries / seconds / drain3_rate:.1f}x  (everything against mining alone; "
+              f"mining against mining, target >= 20x: bench_templates.py)")  # fmt: skip
     print(f"peak memory over the rounds, all processes: PSS {pss / 1024:,.0f} MiB, "
           f"RSS sum {rss / 1024:,.0f} MiB (target <= 300 MiB)")  # fmt: skip
     print(f"entries {report['entries']:,}, templates {report['templates']:,}, "
