@@ -55,6 +55,7 @@ class Config:
     max_decompressed_bytes: int = 64 * 1024**3
     max_connections: int = 512
     idle_timeout: float = 60.0
+    direct_receive_bytes: int = 32 * 1024 * 1024
     partial_ttl: float = 7 * 24 * 3600.0
     server: str = "127.0.0.1:7878"
     token: str = ""
@@ -225,6 +226,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         ),
         max_connections=_int(env, "MAX_CONNECTIONS", Config.max_connections, 1),
         idle_timeout=_seconds(env, "IDLE_TIMEOUT", Config.idle_timeout),
+        direct_receive_bytes=_size(env, "DIRECT_RECEIVE_BYTES", Config.direct_receive_bytes, 0),
         partial_ttl=_seconds(env, "PARTIAL_TTL", Config.partial_ttl),
         server=env.get("LOGLENS_SERVER", "").strip()
         or f"{env.get('HOST', Config.host)}:{env.get('PORT', Config.port)}",

@@ -305,7 +305,14 @@ async def read_head(
 ) -> tuple[FrameType, int]:
     """Read a frame's 5-byte head; PeerError unless its type is known and its declared
     length is within the limit of its kind."""
-    head = await reader.readexactly(FRAME_HEAD.size)
+    return check_head(await reader.readexactly(FRAME_HEAD.size), max_header, max_data)
+
+
+def check_head(
+    head: bytes, max_header: int = MAX_HEADER_BYTES, max_data: int = MAX_FRAME_BYTES
+) -> tuple[FrameType, int]:
+    """Decode a frame's 5-byte head; PeerError unless its type is known and its declared
+    length is within the limit of its kind."""
     raw_type, length = FRAME_HEAD.unpack(head)
     try:
         frame_type = FrameType(raw_type)

@@ -41,6 +41,9 @@ SHUTDOWN_GRACE = 10.0
 PROCESSOR_GRACE = 10.0
 _SWEEP_SECONDS = 3600.0
 IO_THREADS = 8
+# Big uploads received at once by threads of their own (see `direct`); more wait their
+# turn on the event loop.
+DIRECT_THREADS = 4
 
 
 class Server:
@@ -67,6 +70,20 @@ class Server:
         # Threads for the uploads' file writes, hashing and fsyncs (hashlib and file I/O
         # release the GIL, so they run beside the event loop).
         self.io = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="upload-io")
+        # Threads that receive a big upload each, straight from its socket.
+        self.direct = ThreadPoolExecutor(DIRECT_THREADS, thread_name_prefix="upload-direct")
+        self._direct_free = DIRECT_THREADS
+
+    def take_direct_slot(self) -> bool:
+        """Reserve a direct-receive thread for an upload, if one is free (on the loop)."""
+        if self._direct_free == 0 or self._closing:
+            return False
+        self._direct_free -= 1
+        return True
+
+    def give_back_direct_slot(self) -> None:
+        """Free a slot `take_direct_slot` gave (once its thread has ended)."""
+        self._direct_free += 1
 
     @property
     def db(self) -> Database:
@@ -123,6 +140,7 @@ class Server:
             await self._processor.stop(PROCESSOR_GRACE)
         if self._db is not None:
             await self._db.close()
+        await asyncio.to_thread(self.direct.shutdown, wait=True)
         await asyncio.to_thread(self.io.shutdown, wait=True)
         logger.info("server stopped")
 

@@ -1,27 +1,46 @@
 """The bytes of one upload: into its partial file, verified, decompressed and stored.
 
 The frames are read while the previous frame is written and hashed in a thread of the
-server's I/O pool. Whatever ends the upload (the end, an error, a cancelled session), the
-file is closed only once no thread works on it any more.
+server's I/O pool: on the event loop, or, for a big upload over plain TCP, by a thread
+that reads the socket itself (see `loglens.server.direct`). Whatever ends the upload (the
+end, an error, a cancelled session), the file is closed only once no thread works on it
+any more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import logging
 import shutil
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from loglens.protocol import ErrorCode, FrameType, PeerError, UploadHeader, end_sha256
+from loglens.protocol import (
+    ErrorCode,
+    Frame,
+    FrameType,
+    PeerError,
+    UploadHeader,
+    encode,
+    end_sha256,
+)
+from loglens.server.direct import (
+    PROGRESS_BYTES,
+    Buffers,
+    DirectReceive,
+    Oversent,
+    SocketReader,
+)
 from loglens.server.files import PartialFile, decompress
+from loglens.server.stream import Detached
 from loglens.storage import Stored
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from loglens.server.session import Session
-
-# Bytes between two PROGRESS frames (each one follows an fsync).
-PROGRESS_BYTES = 256 * 1024 * 1024
 
 
 class Receiver:
@@ -88,7 +107,85 @@ class Receiver:
 
     async def _receive_data(self, partial: PartialFile) -> str:
         """Write DATA frames until END; return the SHA-256 the bytes must have (the
-        header's, or END's). The write of one frame overlaps the read of the next.
+        header's, or END's): in a thread of its own for a big upload while one is free,
+        else on the loop."""
+        server = self.server
+        if (
+            self.header.size - partial.offset >= server.config.direct_receive_bytes
+            and server.take_direct_slot()
+        ):
+            detached = self.session.stream.detach()
+            if detached is not None:
+                return await self._receive_direct(partial, detached)
+            server.give_back_direct_slot()
+        return await self._receive_looped(partial)
+
+    async def _receive_direct(self, partial: PartialFile, detached: Detached) -> str:
+        """`_receive_data` by a thread that reads the socket (see `direct`), in one of the
+        server's direct slots, which this gives back once the thread has ended."""
+        loop = asyncio.get_running_loop()
+        stream, config = self.session.stream, self.server.config
+
+        def on_loop(callback: Callable[..., None], *args: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody to tell
+                loop.call_soon_threadsafe(callback, *args)
+
+        def synced(offset: int) -> None:
+            on_loop(self._progress, offset)
+
+        def let_go() -> None:
+            # The loop reads the socket again, and the slot is free, once no thread reads.
+            stream.reattach()
+            self.server.give_back_direct_slot()
+
+        reader: SocketReader | None = None
+        try:
+            reader = SocketReader(detached, config.idle_timeout)
+            job = DirectReceive(
+                reader,
+                partial,
+                self.header.size,
+                self.server.io,
+                (config.max_header_bytes, config.max_frame_bytes),
+                synced,
+            )
+            running = self.server.direct.submit(job.run)
+        except BaseException:  # out of descriptors, or shutting down (no more threads)
+            if reader is not None:
+                reader.close()
+            let_go()
+            raise
+        running.add_done_callback(lambda _: on_loop(let_go))
+        self._file_ops.append(running)
+        logger.info("upload %d: its bytes are received by a thread of its own", self.upload_id)
+        try:
+            end, received = await asyncio.wrap_future(running)
+        except Oversent as exc:
+            await self._fail(self.upload_id, "more bytes than announced")
+            raise PeerError(ErrorCode.SIZE_MISMATCH, str(exc)) from None
+        except asyncio.CancelledError:
+            reader.stop()
+            raise
+        return self._end_sha256(end, received)
+
+    def _progress(self, offset: int) -> None:
+        """Tell the client that `offset` bytes are durable (from the loop)."""
+        if not self.session.stream.is_closing():
+            self.session.stream.write(encode(FrameType.PROGRESS, {"offset": offset}))
+
+    def _end_sha256(self, end: Frame, received: int) -> str:
+        """The SHA-256 END or the header gives, once all the announced bytes are in."""
+        sha256 = end_sha256(self.header, end)
+        if received != self.header.size:
+            raise PeerError(
+                ErrorCode.SIZE_MISMATCH,
+                f"upload incomplete: END after {received:,} of {self.header.size:,} bytes; "
+                f"resume upload {self.upload_id} to send the rest",
+            )
+        return sha256
+
+    async def _receive_looped(self, partial: PartialFile) -> str:
+        """`_receive_data` on the loop. The write of one frame overlaps the read of the next.
 
         Each body is received straight into one of two buffers (see `Stream.readinto`):
         one is filled from the socket while a thread writes and hashes the other. Every
@@ -96,7 +193,7 @@ class Receiver:
         while the bytes keep coming.
         """
         header, upload_id = self.header, self.upload_id
-        buffers = _Buffers()
+        buffers = Buffers()
         pending: asyncio.Future[Any] | None = None
         syncing: asyncio.Future[Any] | None = None
         next_progress = partial.offset + PROGRESS_BYTES
@@ -104,7 +201,6 @@ class Receiver:
         while True:
             frame = await self.session.next_frame(buffer_for=buffers.next)
             if frame.type is FrameType.END:
-                sha256 = end_sha256(header, frame)
                 break
             if frame.type is not FrameType.DATA:
                 raise PeerError(
@@ -124,20 +220,15 @@ class Receiver:
             await self._settle(pending)
             pending = self._submit(partial.write, frame.data)
             if syncing is not None and syncing.done():
-                await self.session.send_json(FrameType.PROGRESS, {"offset": syncing.result()})
+                self._progress(syncing.result())
                 syncing = None
             if received >= next_progress and syncing is None:
                 syncing = self._submit(partial.sync)
                 next_progress = received + PROGRESS_BYTES
         await self._settle(pending)
-        await self._settle(syncing)
-        if received != header.size:
-            raise PeerError(
-                ErrorCode.SIZE_MISMATCH,
-                f"upload incomplete: END after {received:,} of {header.size:,} bytes; "
-                f"resume upload {upload_id} to send the rest",
-            )
-        return sha256
+        if syncing is not None:
+            self._progress(await syncing)
+        return self._end_sha256(frame, received)
 
     @staticmethod
     async def _settle(pending: Awaitable[Any] | None) -> None:
@@ -180,19 +271,3 @@ class Receiver:
         """Record a failed upload and delete its bytes: nothing half-written stays."""
         await asyncio.to_thread(self.server.storage.discard, upload_id)
         await self.server.db.fail_upload(upload_id, why)
-
-
-class _Buffers:
-    """Two receive buffers used in turn, each as large as the largest frame so far."""
-
-    def __init__(self) -> None:
-        self._buffers = [bytearray(), bytearray()]
-        self._turn = 0
-
-    def next(self, length: int) -> memoryview:
-        """The other buffer, `length` bytes of it."""
-        self._turn ^= 1
-        buffer = self._buffers[self._turn]
-        if len(buffer) < length:
-            buffer = self._buffers[self._turn] = bytearray(length)
-        return memoryview(buffer)[:length]

@@ -33,6 +33,7 @@ from loglens.protocol import (
     read_frame,
     read_frame_into,
 )
+from loglens.server.direct import idle_error
 from loglens.server.receive import Receiver
 from loglens.server.stream import Stream
 from loglens.storage import Stored
@@ -138,10 +139,7 @@ class Session:
                 return await read_frame(self.stream, *limits)
         except TimeoutError:
             what = "between uploads" if first else "during the upload"
-            raise PeerError(
-                ErrorCode.IDLE_TIMEOUT,
-                f"connection idle for {self.config.idle_timeout:g} s {what} (IDLE_TIMEOUT)",
-            ) from None
+            raise idle_error(self.config.idle_timeout, what) from None
 
     async def _send(self, data: bytes) -> None:
         if self.stream.is_closing():

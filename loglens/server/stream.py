@@ -8,6 +8,10 @@ reading, into a small buffer of its own that the next read empties first. It off
 few calls of a `StreamReader`/`StreamWriter` pair that the server uses, with their errors
 (`asyncio.IncompleteReadError` at the end of the stream, `ConnectionResetError` once the
 connection is lost); plain TCP and TLS transports alike.
+
+A plain TCP stream can also hand its reading over to a thread (`detach`, `reattach`): the
+server receives a big upload's DATA frames that way, with blocking reads in one thread
+instead of a loop iteration per few hundred kilobytes (see `loglens.server.direct`).
 """
 
 from __future__ import annotations
@@ -15,11 +19,21 @@ from __future__ import annotations
 import asyncio
 import collections
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 # Bytes kept when they arrive while nobody reads; beyond that the transport stops reading
 # (the kernel's socket buffer and TCP flow control hold the rest).
 BUFFER_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Detached:
+    """A stream's reading, handed over: its socket's file descriptor (non-blocking; the
+    stream still owns it) and the bytes it had received that nobody had read yet."""
+
+    fileno: int
+    unread: bytes
 
 
 class Stream(asyncio.BufferedProtocol):
@@ -38,6 +52,7 @@ class Stream(asyncio.BufferedProtocol):
         self._eof = False
         self._error: BaseException | None = None
         self._reading_paused = False
+        self._detached = False  # a thread reads the socket: the transport must not
         self._writing_paused = False
         self._drain_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed: asyncio.Future[None] = self._loop.create_future()
@@ -188,9 +203,43 @@ class Stream(asyncio.BufferedProtocol):
             self._transport.pause_reading()
 
     def _resume_reading(self) -> None:
+        if self._detached:
+            return
         if self._reading_paused and self._transport is not None and not self._eof:
             self._reading_paused = False
             self._transport.resume_reading()
+
+    # -- handing the reading over to a thread ---------------------------------------------
+
+    def detach(self) -> Detached | None:
+        """Stop the transport reading and hand the socket over, or None where that cannot
+        be (TLS, a connection ending or lost, a reader waiting). Until `reattach`, only the
+        new owner reads the socket; writing is unchanged."""
+        transport = self._transport
+        if (
+            transport is None
+            or self._detached
+            or self._eof
+            or self._error is not None
+            or self._target is not None
+            or transport.is_closing()
+            or transport.get_extra_info("sslcontext") is not None
+        ):
+            return None
+        sock = transport.get_extra_info("socket")
+        if sock is None:
+            return None
+        self._pause_reading()
+        self._detached = True
+        unread = bytes(self._view[self._start : self._end])
+        self._start = self._end = 0
+        return Detached(sock.fileno(), unread)
+
+    def reattach(self) -> None:
+        """Take the reading back (the thread no longer reads the socket)."""
+        if self._detached:
+            self._detached = False
+            self._resume_reading()
 
     # -- writing and closing -------------------------------------------------------------
 

@@ -35,6 +35,7 @@ SERVER_SETTINGS = (
     "MAX_DECOMPRESSED_BYTES",
     "MAX_CONNECTIONS",
     "IDLE_TIMEOUT",
+    "DIRECT_RECEIVE_BYTES",
     "PARTIAL_TTL",
     "API_HOST",
     "API_PORT",
@@ -134,15 +135,28 @@ class ServerHandle:
 ServerFactory = Callable[..., ServerHandle]
 
 
+# How the servers receive an upload's DATA frames: "event loop" (the default for uploads
+# under DIRECT_RECEIVE_BYTES, so for every test file), or "direct thread" (every upload
+# by a thread reading the socket). Test modules about receiving override
+# `receive_path` with both.
+RECEIVE_PATHS = {"event loop": {}, "direct thread": {"DIRECT_RECEIVE_BYTES": "0"}}
+
+
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
+def receive_path() -> str:
+    """How the servers receive DATA frames (see RECEIVE_PATHS)."""
+    return "event loop"
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path, receive_path: str) -> Iterator[ServerFactory]:
     """Make servers with extra settings: `server_factory(IDLE_TIMEOUT="1")`."""
     handles: list[ServerHandle] = []
 
     def make(**env: str) -> ServerHandle:
         root = tmp_path / f"server{len(handles)}"
         root.mkdir()
-        handle = ServerHandle(root, env)
+        handle = ServerHandle(root, {**RECEIVE_PATHS[receive_path], **env})
         handles.append(handle)
         return handle.start()
 

@@ -12,7 +12,7 @@ import pytest
 
 from loglens.client import UploadError, UploadEvent, upload_file
 from loglens.protocol import HANDSHAKE, FrameType, encode
-from tests.integration.conftest import ServerHandle
+from tests.integration.conftest import RECEIVE_PATHS, ServerHandle
 from tests.integration.wire import Peer, header, sha256_of, upload
 
 LINES = b"".join(
@@ -20,6 +20,12 @@ LINES = b"".join(
     % (i % 60, i, i % 5)
     for i in range(3000)
 )
+
+
+@pytest.fixture(params=list(RECEIVE_PATHS))
+def receive_path(request: pytest.FixtureRequest) -> str:
+    """Every test here runs with DATA frames received on the event loop and by a thread."""
+    return str(request.param)
 
 
 def rows(server: ServerHandle, sql: str, *args: Any) -> list[tuple[Any, ...]]:

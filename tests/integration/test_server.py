@@ -19,7 +19,7 @@ from loglens.protocol import (
     encode,
 )
 from tests.conftest import MakeLog
-from tests.integration.conftest import ServerFactory, ServerHandle
+from tests.integration.conftest import RECEIVE_PATHS, ServerFactory, ServerHandle
 from tests.integration.wire import Peer, header, upload
 
 LINES = b"".join(
@@ -27,6 +27,12 @@ LINES = b"".join(
     % (i % 60, i, i % 7)
     for i in range(2000)
 )
+
+
+@pytest.fixture(params=list(RECEIVE_PATHS))
+def receive_path(request: pytest.FixtureRequest) -> str:
+    """Every test here runs with DATA frames received on the event loop and by a thread."""
+    return str(request.param)
 
 
 def rows(server: ServerHandle, sql: str, *args: Any) -> list[tuple[Any, ...]]:
@@ -46,7 +52,9 @@ def blob(server: ServerHandle, data: bytes) -> Path:
     return server.storage_path / "blobs" / sha[:2] / sha
 
 
-async def test_upload_is_stored_verified_and_recorded(loglens_server: ServerHandle) -> None:
+async def test_upload_is_stored_verified_and_recorded(
+    loglens_server: ServerHandle, receive_path: str
+) -> None:
     frames = await upload(loglens_server.address, "s3cret", LINES, name="app.log")
     assert [f.type for f in frames] == [FrameType.ACCEPTED, FrameType.STORED]
     stored = frames[-1].body or {}
@@ -60,6 +68,8 @@ async def test_upload_is_stored_verified_and_recorded(loglens_server: ServerHand
     ) == [("alice", "app.log", len(LINES), stored["sha256"], "stored")]
     assert not list((loglens_server.storage_path / "partial").iterdir())
     assert f"upload {stored['upload_id']} by alice stored: app.log" in loglens_server.log()
+    by_thread = f"upload {stored['upload_id']}: its bytes are received by a thread of its own"
+    assert (by_thread in loglens_server.log()) == (receive_path == "direct thread")
 
 
 async def test_wait_returns_the_analysis(loglens_server: ServerHandle) -> None:
@@ -350,3 +360,33 @@ async def test_resuming_an_upload_stored_meanwhile_records_nothing_new(
     assert again[1].field("job_id") == first[1].field("job_id")
     assert again[-1].field("report") == first[-1].field("report")
     assert rows(loglens_server, "SELECT count(*) FROM uploads") == [(1,)]
+
+
+async def test_silence_inside_a_data_frame_is_timed_out(server_factory: ServerFactory) -> None:
+    server = server_factory(IDLE_TIMEOUT="0.5")
+    peer = await _accepted(server)
+    # Half a frame's body, then nothing: the frame must be in within the idle time.
+    await peer.send(FRAME_HEAD.pack(FrameType.DATA, 1000) + LINES[:500])
+    frame = await peer.frame()
+    assert (frame.field("code"), "during the upload" in frame.field("message")) == (
+        "idle_timeout",
+        True,
+    )
+    assert await peer.closed()
+    assert rows(server, "SELECT status FROM uploads") == [("receiving",)]  # resumable
+
+
+async def test_a_big_upload_hears_progress_once_bytes_are_durable(
+    loglens_server: ServerHandle,
+) -> None:
+    # Just past one PROGRESS interval (256 MiB): its fsync is told before STORED.
+    data = LINES * (256 * 1024 * 1024 // len(LINES) + 2)
+    frames = await upload(loglens_server.address, "s3cret", data, chunk=1024 * 1024)
+    kinds = [frame.type for frame in frames]
+    assert (kinds[0], kinds[-1]) == (FrameType.ACCEPTED, FrameType.STORED)
+    offsets = [int(frame.field("offset")) for frame in frames if frame.type is FrameType.PROGRESS]
+    assert len(offsets) == 1
+    # The offset held when the fsync began: the frame that crossed the line may still
+    # have been on its way to the file.
+    assert 255 * 1024 * 1024 <= offsets[0] <= len(data)
+    assert blob(loglens_server, data).stat().st_size == len(data)
