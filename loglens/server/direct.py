@@ -97,10 +97,18 @@ class SocketReader:
         self._poll.register(self._wake_read, select.POLLIN)
         self._lock = threading.Lock()
         self._closed = False
+        self._stopping = threading.Event()
 
     def start_frame(self) -> None:
         """A frame begins: it must be in within the idle time, as on the loop."""
+        if self._stopping.is_set():
+            raise Stopped
         self._deadline = time.monotonic() + self._idle
+
+    def leftover(self) -> bytes:
+        """The bytes received before the hand-over that no read has taken (the stream's
+        again once the thread is done: a client may send its next frame early)."""
+        return bytes(self._unread)
 
     def readexactly(self, n: int) -> bytes:
         """The next `n` bytes."""
@@ -116,6 +124,10 @@ class SocketReader:
             target[:filled] = self._unread[:filled]
             self._unread = self._unread[filled:]
         while filled < len(target):
+            # Checked at every read, not only while waiting: a client that never lets the
+            # socket run dry must not keep a stopped thread reading up to its END.
+            if self._stopping.is_set():
+                raise Stopped
             try:
                 count = self._sock.recv_into(target[filled:])
             except BlockingIOError:
@@ -134,7 +146,9 @@ class SocketReader:
                 raise Stopped
 
     def stop(self) -> None:
-        """Wake the thread and have it stop (from any thread; harmless once closed)."""
+        """Have the thread stop at its next read, waking it if it waits (from any thread;
+        harmless once closed)."""
+        self._stopping.set()
         with self._lock:
             if not self._closed:
                 os.write(self._wake_write, b"x")

@@ -133,10 +133,16 @@ class Receiver:
         def synced(offset: int) -> None:
             on_loop(self._progress, offset)
 
-        def let_go() -> None:
+        def let_go(unread: bytes = b"") -> None:
             # The loop reads the socket again, and the slot is free, once no thread reads.
-            stream.reattach()
+            stream.reattach(unread)
             self.server.give_back_direct_slot()
+
+        def ended(_: concurrent.futures.Future[Any]) -> None:
+            # Also when the job was cancelled before it began (its own `finally` never ran).
+            assert reader is not None
+            reader.close()
+            on_loop(let_go, reader.leftover())
 
         reader: SocketReader | None = None
         try:
@@ -155,7 +161,7 @@ class Receiver:
                 reader.close()
             let_go()
             raise
-        running.add_done_callback(lambda _: on_loop(let_go))
+        running.add_done_callback(ended)
         self._file_ops.append(running)
         logger.info("upload %d: its bytes are received by a thread of its own", self.upload_id)
         try:
@@ -248,15 +254,21 @@ class Receiver:
 
     async def _file_ops_ended(self) -> None:
         """Wait until no operation on the upload's file runs any more. A cancelled await
-        does not stop a thread, so this waits on the threads' own futures."""
+        does not stop a thread, so this waits on the threads' own futures, without ever
+        blocking the loop (a receiving thread may need an fsync to end): cancelled again
+        meanwhile (a second resume, then shutdown), it still waits, then is cancelled."""
         running = [f for f in self._file_ops if not f.done()]
         if not running:
             return
-        try:
-            await asyncio.shield(asyncio.to_thread(concurrent.futures.wait, running))
-        except asyncio.CancelledError:
-            concurrent.futures.wait(running)  # cancelled again: a frame's write is short
-            raise
+        ended = asyncio.ensure_future(asyncio.to_thread(concurrent.futures.wait, running))
+        cancelled = False
+        while not ended.done():
+            try:
+                await asyncio.shield(ended)
+            except asyncio.CancelledError:
+                cancelled = True
+        if cancelled:
+            raise asyncio.CancelledError
 
     async def _check_space(self, needed: int) -> None:
         free = (await asyncio.to_thread(shutil.disk_usage, self.server.storage.root)).free

@@ -235,11 +235,36 @@ class Stream(asyncio.BufferedProtocol):
         self._start = self._end = 0
         return Detached(sock.fileno(), unread)
 
-    def reattach(self) -> None:
-        """Take the reading back (the thread no longer reads the socket)."""
-        if self._detached:
-            self._detached = False
+    def reattach(self, unread: bytes = b"") -> None:
+        """Take the reading back (the thread no longer reads the socket), with the bytes
+        the thread received but did not use: they are the next ones read."""
+        if not self._detached:
+            return
+        self._detached = False
+        if unread:
+            self._give_back(memoryview(unread))
+        if self._end - self._start < len(self._buffer):  # else reads resume it
             self._resume_reading()
+
+    def _give_back(self, data: memoryview) -> None:
+        """Put bytes received elsewhere before anything the transport receives next."""
+        if self._target is not None:  # a reader waits: its target first
+            count = min(len(data), len(self._target) - self._filled)
+            self._target[self._filled : self._filled + count] = data[:count]
+            self.buffer_updated(count)
+            data = data[count:]
+        if not data:
+            return
+        unread = self._end - self._start
+        if unread + len(data) > len(self._buffer):
+            bigger = bytearray(unread + len(data))
+            bigger[:unread] = self._view[self._start : self._end]
+            self._buffer, self._view = bigger, memoryview(bigger)
+        else:
+            self._view[:unread] = self._view[self._start : self._end]
+        self._view[unread : unread + len(data)] = data
+        self._start, self._end = 0, unread + len(data)
+        self._wake()
 
     # -- writing and closing -------------------------------------------------------------
 

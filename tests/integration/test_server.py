@@ -390,3 +390,26 @@ async def test_a_big_upload_hears_progress_once_bytes_are_durable(
     # have been on its way to the file.
     assert 255 * 1024 * 1024 <= offsets[0] <= len(data)
     assert blob(loglens_server, data).stat().st_size == len(data)
+
+
+async def test_uploads_sent_without_waiting_for_answers_are_all_stored(
+    loglens_server: ServerHandle,
+) -> None:
+    # Two small uploads on one connection in one write, before any answer: the server
+    # has read the second one's frames with the first one's; whichever way it reads the
+    # first one's DATA, they must not be lost.
+    first, second = LINES[:3000], LINES[:3000].replace(b"refused", b"reset")
+    batch = b"".join(
+        encode(FrameType.UPLOAD, header("s3cret", data))
+        + encode(FrameType.DATA, data)
+        + encode(FrameType.END, {})
+        for data in (first, second)
+    )
+    peer = await Peer.connect(loglens_server.address)
+    assert await peer.handshake_reply() == HANDSHAKE
+    await peer.send(batch)
+    kinds = [(await peer.frame()).type for _ in range(4)]
+    await peer.close()
+    assert kinds == [FrameType.ACCEPTED, FrameType.STORED] * 2
+    assert blob(loglens_server, first).read_bytes() == first
+    assert blob(loglens_server, second).read_bytes() == second
