@@ -8,6 +8,7 @@ flight at any time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import tempfile
@@ -339,7 +340,7 @@ def _run(
             # and waiting for the rest of a broken pool can hang.
             broken = True
             if owned:
-                pool.shutdown(wait=False, cancel_futures=True)
+                discard_broken_pool(pool)
             for number, name in merge.names.items():
                 merge.fail(number, InputError(_WORKER_DIED.format(name=name)))
         except BaseException:
@@ -391,6 +392,25 @@ def worker_pool(
     """
     context = multiprocessing.get_context("spawn")  # polars' threads do not survive fork
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=initializer)
+
+
+def discard_broken_pool(pool: ProcessPoolExecutor) -> None:
+    """Shut a broken pool down without waiting, killing the workers it still has.
+
+    A worker that dies breaks the pool, and CPython 3.11 then joins the others; one still
+    writing a big result into the pipe that nobody reads any more never ends, and the
+    process hung at exit waiting for it (here, in a run in three). The pool keeps its
+    processes in `_processes`: there is no public way to reach them.
+    """
+    processes = getattr(pool, "_processes", None) or {}
+    try:
+        alive = list(processes.values())
+    except RuntimeError:  # its manager thread changed it meanwhile: take what is left
+        alive = list(dict(processes).values())
+    for process in alive:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def run_task(task: _Task) -> Summary:

@@ -252,7 +252,9 @@ class _Processor:
             if self._pool is not broken:
                 return
             logger.error("a worker process died: starting a new pool of %d", self._workers)
-            broken.shutdown(wait=False, cancel_futures=True)
+            from loglens.processor.local import discard_broken_pool
+
+            discard_broken_pool(broken)
             self._pool = _start_pool(self._workers)
 
     def _send(self, message: Any) -> None:
