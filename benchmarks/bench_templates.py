@@ -8,7 +8,8 @@ loghub README, for loglens and for Drain3 with its default settings, measured in
 Throughput, on two corpora of about a million messages: the loghub messages replicated (digits
 renamed per copy so keys vary) and log4j messages from the project's generator. Each is
 mined by loglens (mask + group_by + build_templates) in two ways, timed in turns with Drain3
-(sequential by design) on a spread-out subset of the same messages:
+(sequential by design) on a spread-out subset of the same messages, every timed run right
+after an untimed run of the same contender (all are timed warm):
 - single process: one polars thread (POLARS_MAX_THREADS=1, set before polars is imported);
 - as loglens runs: a spawn pool of one worker process per CPU, each with one polars thread,
   masks and counts one contiguous slice; the key counts are merged and build_templates runs
