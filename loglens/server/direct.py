@@ -13,7 +13,8 @@ error, the thread lets the socket go and the loop reads it again.
 
 Everything else stays as on the loop: the limits, the idle time (per frame), the errors
 and their words, a resume after a drop. The loop can stop the thread at any time (server
-shutdown, a resume taking the upload over): `SocketReader.stop` wakes it from its wait.
+shutdown, a resume taking the upload over): `SocketReader.stop` wakes it from its wait,
+and it ends once it has taken in the bytes already there.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ from loglens.server.stream import Detached
 
 # Bytes between two PROGRESS frames (each one follows an fsync).
 PROGRESS_BYTES = 256 * 1024 * 1024
+# Asked to stop, a thread still takes in what has already arrived, for at most this long:
+# the bytes of a client that dropped its connection are kept for its resume, and one that
+# never lets the socket run dry cannot keep the thread (and a shutdown) waiting.
+STOP_DRAIN_SECONDS = 1.0
 
 
 def idle_error(seconds: float, what: str) -> PeerError:
@@ -97,12 +102,10 @@ class SocketReader:
         self._poll.register(self._wake_read, select.POLLIN)
         self._lock = threading.Lock()
         self._closed = False
-        self._stopping = threading.Event()
+        self._stop_by = math.inf  # once asked to stop: the time to stop at the latest
 
     def start_frame(self) -> None:
         """A frame begins: it must be in within the idle time, as on the loop."""
-        if self._stopping.is_set():
-            raise Stopped
         self._deadline = time.monotonic() + self._idle
 
     def leftover(self) -> bytes:
@@ -124,13 +127,13 @@ class SocketReader:
             target[:filled] = self._unread[:filled]
             self._unread = self._unread[filled:]
         while filled < len(target):
-            # Checked at every read, not only while waiting: a client that never lets the
-            # socket run dry must not keep a stopped thread reading up to its END.
-            if self._stopping.is_set():
+            if time.monotonic() > self._stop_by:
                 raise Stopped
             try:
                 count = self._sock.recv_into(target[filled:])
             except BlockingIOError:
+                if self._stop_by < math.inf:  # stopping, and nothing more has come
+                    raise Stopped from None
                 self._wait()
                 continue
             if count == 0:
@@ -141,14 +144,12 @@ class SocketReader:
         left = self._deadline - time.monotonic()
         if left <= 0:
             raise idle_error(self._idle, "during the upload")
-        for fd, _events in self._poll.poll(min(left, 3600.0) * 1000):
-            if fd == self._wake_read:
-                raise Stopped
+        self._poll.poll(min(left, 3600.0) * 1000)  # the socket, or `stop`, wakes it
 
     def stop(self) -> None:
-        """Have the thread stop at its next read, waking it if it waits (from any thread;
-        harmless once closed)."""
-        self._stopping.set()
+        """Have the thread stop once it has taken in what has arrived (STOP_DRAIN_SECONDS
+        at most), waking it if it waits (from any thread; harmless once closed)."""
+        self._stop_by = min(self._stop_by, time.monotonic() + STOP_DRAIN_SECONDS)
         with self._lock:
             if not self._closed:
                 os.write(self._wake_write, b"x")
