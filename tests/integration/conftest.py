@@ -124,12 +124,33 @@ class ServerHandle:
         self.process.wait(10)
 
     def cleanup(self) -> None:
-        """Kill whatever is left of every process this server started."""
+        """Kill whatever is left of every process this server started, but multiprocessing's
+        resource trackers: once the processes they served are gone, each one unlinks the
+        semaphores those left and exits by itself (killed with them, it left the semaphores
+        in /dev/shm)."""
         if self.process is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        for pid, command in _process_group(self.process.pid).items():
+            if b"resource_tracker" not in command:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         self.process.wait(10)
+
+
+def _process_group(group: int) -> dict[int, bytes]:
+    """The live processes of a process group, with their command lines."""
+    found = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            found[int(entry)] = command
+    return found
 
 
 ServerFactory = Callable[..., ServerHandle]
