@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import signal
@@ -121,11 +120,17 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        """Kill the server's whole process group (its storage is thrown away anyway)."""
+        """Kill the server and all its processes (its storage is thrown away anyway) but
+        multiprocessing's resource trackers, which then unlink the semaphores the others
+        left in /dev/shm and exit by themselves."""
         if self.process is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        for pid in process_tree(self.process.pid):
+            try:
+                if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
+            except OSError:  # gone already
+                continue
         self.process.wait(10)
         self.process = None
 
@@ -133,7 +138,7 @@ class ServerProcess:
 _SERVER_SETTINGS = {
     "HOST", "PORT", "STORAGE_PATH", "DB_PATH", "AUTH_TOKENS", "AUTH_TOKENS_FILE", "WORKERS",
     "MAX_HEADER_BYTES", "MAX_FRAME_BYTES", "MAX_UPLOAD_BYTES", "MAX_DECOMPRESSED_BYTES",
-    "MAX_CONNECTIONS", "IDLE_TIMEOUT", "BROKER_URL",
+    "MAX_CONNECTIONS", "IDLE_TIMEOUT", "BROKER_URL", "DIRECT_RECEIVE_BYTES",
 }  # fmt: skip
 
 
