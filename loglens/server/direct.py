@@ -149,10 +149,11 @@ class SocketReader:
     def stop(self) -> None:
         """Have the thread stop once it has taken in what has arrived (STOP_DRAIN_SECONDS
         at most), waking it if it waits (from any thread; harmless once closed)."""
-        self._stop_by = min(self._stop_by, time.monotonic() + STOP_DRAIN_SECONDS)
         with self._lock:
-            if not self._closed:
-                os.write(self._wake_write, b"x")
+            if self._closed or self._stop_by < math.inf:
+                return  # gone, or told already (one byte wakes it for good)
+            self._stop_by = time.monotonic() + STOP_DRAIN_SECONDS
+            os.write(self._wake_write, b"x")
 
     def close(self) -> None:
         """Let go of the socket and of the wake-up pipe."""

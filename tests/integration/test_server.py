@@ -413,3 +413,22 @@ async def test_uploads_sent_without_waiting_for_answers_are_all_stored(
     assert kinds == [FrameType.ACCEPTED, FrameType.STORED] * 2
     assert blob(loglens_server, first).read_bytes() == first
     assert blob(loglens_server, second).read_bytes() == second
+
+
+async def test_sigterm_leaves_an_upload_in_flight_resumable(server_factory: ServerFactory) -> None:
+    server = server_factory()
+    data = LINES * 4
+    peer = await _accepted_for(server, data)
+    upload_id = (await peer.frame()).field("upload_id")
+    half = len(data) // 2
+    await peer.send(encode(FrameType.DATA, data[:half]))
+    # The upload stays silent: after its grace the server gives up on it and exits.
+    assert await asyncio.to_thread(server.stop) == 0
+    frame = await peer.frame()
+    assert frame.field("code") == "shutting_down"
+    await peer.close()
+    assert rows(server, "SELECT status FROM uploads") == [("receiving",)]
+    server.start()
+    resumed = await upload(server.address, "s3cret", data, resume=upload_id)
+    assert (resumed[0].field("offset"), resumed[-1].type) == (half, FrameType.STORED)
+    assert blob(server, data).read_bytes() == data
