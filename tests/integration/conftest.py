@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -164,9 +167,14 @@ RECEIVE_PATHS = {"event loop": {}, "direct thread": {"DIRECT_RECEIVE_BYTES": "0"
 
 
 @pytest.fixture
-def receive_path() -> str:
-    """How the servers receive DATA frames (see RECEIVE_PATHS)."""
-    return "event loop"
+def receive_path(request: pytest.FixtureRequest) -> str:
+    """How the servers receive DATA frames (see RECEIVE_PATHS): "event loop", unless a
+    module asks for both with `BOTH_RECEIVE_PATHS`."""
+    return str(getattr(request, "param", "event loop"))
+
+
+# `pytestmark = BOTH_RECEIVE_PATHS` runs every test of a module on both receive paths.
+BOTH_RECEIVE_PATHS = pytest.mark.parametrize("receive_path", list(RECEIVE_PATHS), indirect=True)
 
 
 @pytest.fixture
@@ -190,3 +198,20 @@ def server_factory(tmp_path: Path, receive_path: str) -> Iterator[ServerFactory]
 def loglens_server(server_factory: ServerFactory) -> ServerHandle:
     """A server with the default settings and the operators alice and bob."""
     return server_factory()
+
+
+def rows(server: ServerHandle, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Query the server's database, as anyone may while it runs."""
+    with sqlite3.connect(server.db_path) as db:
+        return db.execute(sql, args).fetchall()
+
+
+def stored_files(server: ServerHandle) -> list[Path]:
+    """Every file under STORAGE_PATH."""
+    return sorted(p for p in server.storage_path.rglob("*") if p.is_file())
+
+
+def blob(server: ServerHandle, data: bytes) -> Path:
+    """Where the server keeps content `data`."""
+    sha = hashlib.sha256(data).hexdigest()
+    return server.storage_path / "blobs" / sha[:2] / sha

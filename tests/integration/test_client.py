@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,7 +22,7 @@ from loglens.client import UploadError, UploadEvent, upload_file
 from loglens.config import load_config
 from loglens.server.app import Server
 from tests.conftest import ROOT, MakeLog, Run, run_cli
-from tests.integration.conftest import SERVER_SETTINGS, ServerHandle
+from tests.integration.conftest import SERVER_SETTINGS, ServerHandle, rows
 from tests.integration.wire import upload as raw_upload
 
 STORED_LINE = re.compile(
@@ -51,12 +50,6 @@ def run_client(
         input=stdin, capture_output=True, env=env, cwd=cwd, timeout=timeout,
     )  # fmt: skip
     return Run(done.returncode, done.stdout.decode(), done.stderr.decode())
-
-
-def rows(server: ServerHandle, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Query the server's database."""
-    with sqlite3.connect(server.db_path) as db:
-        return db.execute(sql, args).fetchall()
 
 
 def stored_lines(out: str) -> dict[str, re.Match[str]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 
 from loglens.client import UploadError, UploadEvent, upload_file
 from loglens.protocol import HANDSHAKE, FrameType, encode
-from tests.integration.conftest import RECEIVE_PATHS, ServerHandle
+from tests.integration.conftest import BOTH_RECEIVE_PATHS, ServerHandle, blob, rows, stored_files
 from tests.integration.wire import Peer, header, sha256_of, upload
 
 LINES = b"".join(
@@ -22,27 +21,7 @@ LINES = b"".join(
 )
 
 
-@pytest.fixture(params=list(RECEIVE_PATHS))
-def receive_path(request: pytest.FixtureRequest) -> str:
-    """Every test here runs with DATA frames received on the event loop and by a thread."""
-    return str(request.param)
-
-
-def rows(server: ServerHandle, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Query the server's database."""
-    with sqlite3.connect(server.db_path) as db:
-        return db.execute(sql, args).fetchall()
-
-
-def stored_files(server: ServerHandle) -> list[Path]:
-    """Every file under STORAGE_PATH."""
-    return sorted(p for p in server.storage_path.rglob("*") if p.is_file())
-
-
-def blob(server: ServerHandle, data: bytes) -> Path:
-    """Where the server keeps content `data`."""
-    sha = sha256_of(data)
-    return server.storage_path / "blobs" / sha[:2] / sha
+pytestmark = BOTH_RECEIVE_PATHS
 
 
 async def test_the_hash_in_end_is_verified_and_recorded(loglens_server: ServerHandle) -> None:

@@ -7,22 +7,15 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import MakeLog, run_cli
-from tests.integration.conftest import ServerFactory, ServerHandle
+from tests.integration.conftest import ServerFactory, ServerHandle, rows
 from tests.integration.wire import upload
 
 _PROCESSOR_PID = re.compile(r"processor started \(pid (\d+)\)")
-
-
-def rows(server: ServerHandle, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Query the server's database."""
-    with sqlite3.connect(server.db_path) as db:
-        return db.execute(sql, args).fetchall()
 
 
 def descendants(pid: int) -> list[int]:

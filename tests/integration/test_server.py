@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +17,14 @@ from loglens.protocol import (
     encode,
 )
 from tests.conftest import MakeLog
-from tests.integration.conftest import RECEIVE_PATHS, ServerFactory, ServerHandle
+from tests.integration.conftest import (
+    BOTH_RECEIVE_PATHS,
+    ServerFactory,
+    ServerHandle,
+    blob,
+    rows,
+    stored_files,
+)
 from tests.integration.wire import Peer, header, upload
 
 LINES = b"".join(
@@ -29,27 +34,7 @@ LINES = b"".join(
 )
 
 
-@pytest.fixture(params=list(RECEIVE_PATHS))
-def receive_path(request: pytest.FixtureRequest) -> str:
-    """Every test here runs with DATA frames received on the event loop and by a thread."""
-    return str(request.param)
-
-
-def rows(server: ServerHandle, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Query the server's database, as anyone may while it runs."""
-    with sqlite3.connect(server.db_path) as db:
-        return db.execute(sql, args).fetchall()
-
-
-def stored_files(server: ServerHandle) -> list[Path]:
-    """Every file under STORAGE_PATH."""
-    return sorted(p for p in server.storage_path.rglob("*") if p.is_file())
-
-
-def blob(server: ServerHandle, data: bytes) -> Path:
-    """Where the server keeps content `data`."""
-    sha = hashlib.sha256(data).hexdigest()
-    return server.storage_path / "blobs" / sha[:2] / sha
+pytestmark = BOTH_RECEIVE_PATHS
 
 
 async def test_upload_is_stored_verified_and_recorded(
