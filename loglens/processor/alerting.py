@@ -18,11 +18,11 @@ import logging
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
 from typing import Any
 
 from loglens.analysis.alert_rules import AnomalyRule, Rule, load_rules
 from loglens.analysis.alerts import evaluate
+from loglens.closing import AsyncClosing
 from loglens.config import Config
 from loglens.errors import LoglensError
 from loglens.storage.alert_input import to_micros
@@ -47,7 +47,7 @@ def rules_from_config(config: Config) -> tuple[Rule, ...]:
     return load_rules(config.alert_rules_file, classifier_from_config(config).names)
 
 
-class Alerting:
+class Alerting(AsyncClosing):
     """The rules, the alerts table and the webhook of one processor process."""
 
     def __init__(self, store: AlertStore, rules: tuple[Rule, ...], webhook_url: str) -> None:
@@ -80,17 +80,6 @@ class Alerting:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sender
         await self._store.close()
-
-    async def __aenter__(self) -> Alerting:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def after_job(self, blob_id: int) -> None:
         """Evaluate the rules on a blob whose results were just stored; record, log and

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
+from loglens.closing import AsyncClosing
 from loglens.storage.alert_input import has_table, read_input
 from loglens.storage.alerts import ALERT_COLUMNS, Alert, StoredUpload, alert_from_row
 from loglens.storage.readpool import ReadPool
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from loglens.analysis.alerts import AlertInput
 
 
-class AlertReader:
+class AlertReader(AsyncClosing):
     """Read-only access to alerts and to what backtests need; `await AlertReader.open(path)`."""
 
     def __init__(self, pool: ReadPool) -> None:
@@ -29,17 +29,6 @@ class AlertReader:
     async def close(self) -> None:
         """Close the connections."""
         await self._pool.close()
-
-    async def __aenter__(self) -> AlertReader:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def alerts(
         self,

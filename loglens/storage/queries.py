@@ -27,11 +27,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any, ClassVar
 
 import aiosqlite
 
+from loglens.closing import AsyncClosing
 from loglens.storage import ranking
 from loglens.storage.filters import (
     BUCKETS,
@@ -75,7 +75,7 @@ AUTO_BUCKETS = 1500
 STATS_ANOMALIES = 200
 
 
-class Reader(FindingsQueries):
+class Reader(FindingsQueries, AsyncClosing):
     """Read-only queries over the results database; open it with `await Reader.open(path)`."""
 
     SORTS: ClassVar[dict[str, dict[str, str]]] = {
@@ -106,17 +106,6 @@ class Reader(FindingsQueries):
     async def close(self) -> None:
         """Close the connections (once the queries running on them end)."""
         await self._pool.close()
-
-    async def __aenter__(self) -> Reader:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # uploads ----------------------------------------------------------------------------
 

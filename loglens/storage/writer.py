@@ -8,15 +8,15 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiosqlite
 
+from loglens.closing import AsyncClosing
 from loglens.errors import StorageError
 
 
-class Writer:
+class Writer(AsyncClosing):
     """A connection that writes; subclasses open it (`open`) and add what they write."""
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
@@ -31,17 +31,6 @@ class Writer:
                 await self._conn.close()
             except sqlite3.Error as exc:
                 raise StorageError(f"database {self.path}: cannot close: {exc}") from exc
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def _fetch(self, what: str, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Run one query and return its rows; errors become StorageError."""
