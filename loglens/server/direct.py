@@ -63,7 +63,10 @@ class Stopped(Exception):
 
 
 class Oversent(Exception):
-    """The client sent more bytes than its header announced."""
+    """The client sent more bytes than its header announced (`size`)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"upload rejected: more than the {size:,} bytes the header announced")
 
 
 class Buffers:
@@ -212,9 +215,7 @@ class DirectReceive:
                 self.reader.readinto(target)
                 received += length
                 if received > self.size:
-                    raise Oversent(
-                        f"upload rejected: more than the {self.size:,} bytes the header announced"
-                    )
+                    raise Oversent(self.size)
                 if pending is not None:
                     pending.result()
                 pending = self.io.submit(self.partial.write, target)

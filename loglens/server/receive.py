@@ -109,16 +109,21 @@ class Receiver:
         """Write DATA frames until END; return the SHA-256 the bytes must have (the
         header's, or END's): in a thread of its own for a big upload while one is free,
         else on the loop."""
-        server = self.server
+        server, detached = self.server, None
         if (
             self.header.size - partial.offset >= server.config.direct_receive_bytes
             and server.take_direct_slot()
         ):
             detached = self.session.stream.detach()
+            if detached is None:
+                server.give_back_direct_slot()
+        try:
             if detached is not None:
                 return await self._receive_direct(partial, detached)
-            server.give_back_direct_slot()
-        return await self._receive_looped(partial)
+            return await self._receive_looped(partial)
+        except Oversent as exc:
+            await self._fail(self.upload_id, "more bytes than announced")
+            raise PeerError(ErrorCode.SIZE_MISMATCH, str(exc)) from None
 
     async def _receive_direct(self, partial: PartialFile, detached: Detached) -> str:
         """`_receive_data` by a thread that reads the socket (see `direct`), in one of the
@@ -166,9 +171,6 @@ class Receiver:
         logger.info("upload %d: its bytes are received by a thread of its own", self.upload_id)
         try:
             end, received = await asyncio.wrap_future(running)
-        except Oversent as exc:
-            await self._fail(self.upload_id, "more bytes than announced")
-            raise PeerError(ErrorCode.SIZE_MISMATCH, str(exc)) from None
         except asyncio.CancelledError:
             reader.stop()
             raise
@@ -198,7 +200,7 @@ class Receiver:
         PROGRESS_BYTES an fsync runs in a thread too, and PROGRESS follows once it is done,
         while the bytes keep coming.
         """
-        header, upload_id = self.header, self.upload_id
+        header = self.header
         buffers = Buffers()
         pending: asyncio.Future[Any] | None = None
         syncing: asyncio.Future[Any] | None = None
@@ -215,11 +217,7 @@ class Receiver:
             received += len(frame.data)
             if received > header.size:
                 await self._settle(pending)
-                await self._fail(upload_id, "more bytes than announced")
-                raise PeerError(
-                    ErrorCode.SIZE_MISMATCH,
-                    f"upload rejected: more than the {header.size:,} bytes the header announced",
-                )
+                raise Oversent(header.size)
             # The previous frame's buffer is free once its write is done; this frame is
             # written and hashed in a thread while the loop reads the next into the other.
             # (Writing and hashing in two threads at once cost more than it gained.)
