@@ -39,6 +39,7 @@ def test_tokens_from_the_variable_and_the_file(tmp_path: Path) -> None:
         ({"AUTH_TOKENS_FILE": "/nonexistent/tokens"}, "AUTH_TOKENS_FILE=/nonexistent/tokens"),
         ({"MAX_FRAME_BYTES": "12 parsecs"}, "MAX_FRAME_BYTES='12 parsecs' is not a size"),
         ({"MAX_FRAME_BYTES": "10"}, "MAX_FRAME_BYTES=10 is too small"),
+        ({"DIRECT_RECEIVE_BYTES": "big"}, "DIRECT_RECEIVE_BYTES='big' is not a size"),
         ({"IDLE_TIMEOUT": "soon"}, "IDLE_TIMEOUT='soon' is not a number of seconds"),
         ({"IDLE_TIMEOUT": "0"}, "IDLE_TIMEOUT=0 must be more than 0"),
         ({"PARTIAL_TTL": "-5"}, "PARTIAL_TTL=-5 must be more than 0"),
@@ -56,8 +57,11 @@ def test_a_bad_setting_is_named_with_its_value(env: dict[str, str], words: str) 
 
 
 def test_limits_take_sizes_with_units() -> None:
-    config = load_config({"MAX_UPLOAD_BYTES": "2GiB", "MAX_HEADER_BYTES": "8KiB"})
+    config = load_config(
+        {"MAX_UPLOAD_BYTES": "2GiB", "MAX_HEADER_BYTES": "8KiB", "DIRECT_RECEIVE_BYTES": "0"}
+    )
     assert (config.max_upload_bytes, config.max_header_bytes) == (2 * 1024**3, 8192)
+    assert config.direct_receive_bytes == 0  # every upload that can is read by a thread
     assert parse_size("1.5MB", "X") == 1_500_000
 
 
