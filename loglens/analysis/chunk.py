@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from loglens.analysis.formats import GENERIC_FORMAT, LogFormat
+from loglens.analysis.formats import GENERIC_FORMAT, FormatKind, LogFormat
 from loglens.analysis.lines import (
     BINARY,
     CONTINUATION,
@@ -81,7 +81,6 @@ class Part:
     file: str
     offset: int
     format: LogFormat
-    confidence: float = 1.0
 
 
 def summarise_block(
@@ -99,19 +98,42 @@ def summarise_block(
     if decoded.repaired:
         summary.repaired[INVALID_ENCODING] = decoded.repaired
     summary.part_lines[(part.file, part.offset)] = lines
-    info = FileInfo(part.format.name, part.confidence, bytes=len(data), lines=lines)
+    info = FileInfo(
+        part.format.name,
+        layout=part.format.description,
+        expects_levels=_expects_levels(part.format),
+        bytes=len(data),
+        lines=lines,
+    )
     summary.files[part.file] = info
 
     _count_lines(summary, rows, decoded.binary, part)
     entries = rows.filter((pl.col("kind") == ENTRY) & (pl.col("drop") == "")).select(
-        "row", "ts", pl.col("level").fill_null(UNKNOWN_LEVEL), "message"
+        "row", "ts", pl.col("level").fill_null(UNKNOWN_LEVEL), "level_read", "message"
     )
     info.entries = summary.entries = entries.height
+    _count_understood(info, entries)
     _count_entries(summary, entries, part)
     if part.offset == 0:
         summary.close_file(part.file)
     events = _events(rows, entries) if want_events else None
     return summary, events
+
+
+def _expects_levels(fmt: LogFormat) -> bool:
+    """Whether a format's entries carry a level, so that reading none means misreading them:
+    it reads one from every header (it never guesses), or it is JSON or logfmt, whose
+    loggers write a level key."""
+    return not fmt.infer_level or fmt.kind in (FormatKind.JSON, FormatKind.LOGFMT)
+
+
+def _count_understood(info: FileInfo, entries: pl.DataFrame) -> None:
+    """Count the kept entries with a timestamp, with a level read from the line, with either."""
+    timed, leveled = pl.col("ts").is_not_null(), pl.col("level_read")
+    counts = entries.select(
+        timed=timed.sum(), leveled=leveled.sum(), understood=(timed | leveled).sum()
+    )
+    info.timed, info.leveled, info.understood = (int(n) for n in counts.row(0))
 
 
 def _classify(decoded: Decoded, part: Part, ctx: ParseContext, filters: Filters) -> pl.DataFrame:

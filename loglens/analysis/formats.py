@@ -25,8 +25,8 @@ from enum import StrEnum
 import polars as pl
 
 from loglens.analysis.levels import LEVEL_WORD, LEVEL_WORD_STRICT
+from loglens.analysis.stamps import EPOCH
 from loglens.analysis.timestamps import (
-    EPOCH,
     FMT_CTIME,
     FMT_GLOG,
     FMT_MMDD,
@@ -70,6 +70,11 @@ class LogFormat:
     message_fields: str = ""  # regex run on the message for fields it holds (an access status)
     infer_level: bool = False  # guess a level from the message when the header has none
     examples: tuple[str, ...] = ()  # typical lines, for documentation and tests
+    # Learned from a sample of one file rather than taken from the library (see ``layout``).
+    learned: bool = False
+    # JSON formats: where each field lies, as (field, JSON path) pairs ("ts", "$['t']['$date']");
+    # empty means the built-in key lists.
+    json_paths: tuple[tuple[str, str], ...] = ()
 
 
 _SEP = "(?:[ \t]+|$)"  # the whitespace between a header and its message, or the line's end

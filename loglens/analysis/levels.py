@@ -4,19 +4,32 @@ Every level loglens reports is one of ``LEVELS`` (TRACE < DEBUG < INFO < NOTICE 
 ERROR < CRITICAL). Spellings map to them through ``LEVEL_SPELLINGS`` (case-insensitive), syslog
 PRI values through their severity (PRI mod 8), HTTP statuses through their class.
 
-Inference rule, for formats whose lines carry no level (syslog without ``<PRI>``, access logs
-without a status, plain text): like lnav, look for keywords anywhere in the message, ASCII
-case-insensitive, as substrings (so ``fail`` also finds ``failed`` and ``failure``), and take the
-most severe level whose keywords occur:
+Inference rule, a last resort for formats whose lines carry no level (syslog without ``<PRI>``,
+access logs without a status, plain text): look for keywords in the message and take the most
+severe level whose keywords occur, INFO if none does. Keywords, ASCII case-insensitive, in the
+word forms that say the thing happened:
 
-- CRITICAL: ``fatal``, ``panic``, ``emerg``
-- ERROR: ``error``, ``fail``, ``denied``, ``refused``, ``exception``, ``unable to``,
-  ``cannot``, ``can't``, ``segfault``, ``abort``
-- WARNING: ``warn``, ``invalid``, ``deprecat``, ``timed out``, ``timeout``
-- INFO otherwise.
+- CRITICAL: ``fatal``, ``panic``/``panicked``/``panicking``, ``emerg``/``emergency``
+- ERROR: ``error``/``errored``, ``fail``/``fails``/``failed``/``failing``/``failure``,
+  ``denied``, ``refused``, ``exception``, ``unable to``, ``cannot``, ``can't``,
+  ``segfault``/``segfaulted``, ``abort``/``aborted``/``aborting``
+- WARNING: ``warn``/``warning``, ``invalid``, ``deprecated``, ``timed out``, ``timeout``
 
-Substrings are used on purpose: the test is one Aho-Corasick pass per level over the whole
-column, and word forms (``failed``, ``errors``, ``Exception``) matter more than the rare false hit.
+A keyword counts only as a whole word: the characters on either side must not be a letter, a
+digit or one of ``_ - . /``, which glue it into a name (``terrorist``, ``liberror-perl``,
+``error_log``, ``error.c``, ``/var/log/error.log``, ``non-fatal``). Dots, dashes and slashes
+that end the word, as in ``failed.`` or ``error...``, are punctuation. Class names count too:
+CamelCase, case-sensitive, ending in ``Exception`` or ``Error`` (ERROR) or ``Warning`` (WARNING),
+after a dot of their package as well (``NullPointerException``, ``java.io.IOException:``,
+``ValueError:``, ``DeprecationWarning``).
+
+Counts and negations are no hits: plurals (``errors``, ``failures``, ``warnings``) are not
+keywords, and a keyword right after ``no``, ``not``, ``without``, ``zero`` or ``0`` (with only
+blanks between) is dropped, so ``0 failed``, ``no error`` and ``without failure`` are INFO.
+Other keywords in the same message still count.
+
+The cost is one Aho-Corasick pass over the whole column for the keywords' stems; only the
+(usually few) messages it finds are searched with the strict regexes.
 """
 
 from __future__ import annotations
@@ -28,12 +41,14 @@ import polars as pl
 LEVELS: tuple[str, ...] = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
 
 _APACHE_TRACES = tuple(f"TRACE{n}" for n in range(1, 9))
+_POSTGRES_DEBUGS = tuple(f"DEBUG{n}" for n in range(1, 6))
 _EMERGENCIES = ("EMERG", "EMERGENCY", "PANIC", "PANI")
 _WORD_SPELLINGS: Mapping[str, tuple[str, ...]] = {
     # TRACE1..8 are Apache's, the four-letter forms logrus's, the three-letter ones zerolog's.
     "TRACE": ("TRACE", "TRAC", "TRC", "FINEST", "FINER", "VERBOSE", *_APACHE_TRACES),
-    "DEBUG": ("DEBUG", "DEBU", "DBG", "FINE", "CONFIG"),
-    "INFO": ("INFO", "INF", "INFORMATION", "INFORMATIONAL"),
+    # DEBUG1..5 and LOG (its INFO) are PostgreSQL's.
+    "DEBUG": ("DEBUG", "DEBU", "DBG", "FINE", "CONFIG", *_POSTGRES_DEBUGS),
+    "INFO": ("INFO", "INF", "INFORMATION", "INFORMATIONAL", "LOG"),
     "NOTICE": ("NOTICE", "NOTE", "NTC"),
     "WARNING": ("WARNING", "WARN", "WRN"),
     "ERROR": ("ERROR", "ERRO", "ERR", "SEVERE", "FAILURE"),
@@ -99,8 +114,10 @@ LEVEL_WORD = f"(?i:{_UPPER})"
 # The brackets and colon end up in the captured text; normalize_level strips them.
 LEVEL_WORD_STRICT = rf"(?:[\[(<]{LEVEL_WORD}[\])>]|{LEVEL_WORD}:|(?:{_UPPER}|{_LOWER})(?:[ \t]|$))"
 
-_INFERENCE_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("CRITICAL", ("fatal", "panic", "emerg")),
+# Per level, most severe first: the stems the pre-filter looks for, and the word forms that
+# count (a regex alternation). Every form contains a stem, or the pre-filter would miss it.
+_INFERENCE_KEYWORDS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("CRITICAL", ("fatal", "panic", "emerg"), r"fatal|panic(?:ked|king)?|emerg(?:ency)?"),
     (
         "ERROR",
         (
@@ -115,13 +132,42 @@ _INFERENCE_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "segfault",
             "abort",
         ),
+        r"error(?:ed)?|fail(?:s|ed|ing|ure)?|denied|refused|exception|unable to|cannot|can't"
+        r"|segfault(?:ed)?|abort(?:ed|ing)?",
     ),
-    ("WARNING", ("warn", "invalid", "deprecat", "timed out", "timeout")),
+    (
+        "WARNING",
+        ("warn", "invalid", "deprecated", "timed out", "timeout"),
+        r"warn(?:ing)?|invalid|deprecated|timed out|timeout",
+    ),
+)
+# CamelCase class names that count at the level, case-sensitive (their suffixes are stems).
+_CLASS_SUFFIXES: Mapping[str, str] = {"ERROR": "Exception|Error", "WARNING": "Warning"}
+
+_ALL_STEMS = [stem for _, stems, _ in _INFERENCE_KEYWORDS for stem in stems]
+# A character that glues a word into a longer name, and the edges of a whole word.
+_GLUE = r"A-Za-z0-9_./\-"
+_WORD_START = rf"(?:^|[^{_GLUE}])"
+_WORD_END = rf"[./\-]*(?:$|[^{_GLUE}])"
+# A class name may follow the dot of its package: java.io.IOException.
+_CLASS_START = r"(?:^|[^A-Za-z0-9_/\-])"
+# A negation word and the keyword right after it; infer_levels blanks these out before ranking.
+_ANY_KEYWORD = "|".join(forms for _, _, forms in _INFERENCE_KEYWORDS)
+_NEGATED = rf"(?i){_WORD_START}(?:no|not|without|zero|0)[ \t]+(?:{_ANY_KEYWORD})"
+
+
+def _level_regex(level: str, forms: str) -> str:
+    """The regex that finds a keyword of a level as a whole word, or one of its class names."""
+    keyword = rf"{_WORD_START}(?i:{forms}){_WORD_END}"
+    if level not in _CLASS_SUFFIXES:
+        return keyword
+    return rf"{keyword}|{_CLASS_START}(?:[A-Z][A-Za-z0-9]*)?(?:{_CLASS_SUFFIXES[level]}){_WORD_END}"
+
+
+_LEVEL_REGEXES: tuple[tuple[str, str], ...] = tuple(
+    (level, _level_regex(level, forms)) for level, _, forms in _INFERENCE_KEYWORDS
 )
 
-# WARNING must stay last: infer_levels ranks a message that has some keyword but neither a
-# CRITICAL nor an ERROR one as WARNING.
-_ALL_KEYWORDS = [keyword for _, keywords in _INFERENCE_KEYWORDS for keyword in keywords]
 _SEVERITY_LEVELS = (
     "CRITICAL",
     "CRITICAL",
@@ -178,13 +224,16 @@ def normalize_levels(text: pl.Series) -> pl.Series:
 def infer_levels(messages: pl.Series) -> pl.Series:
     """Infer a level from each message's keywords (the rule in this module's docstring)."""
     inferred = pl.repeat("INFO", len(messages), dtype=pl.String, eager=True)
-    # One pass finds the (usually few) messages with any keyword; only those are ranked.
-    hit = messages.str.contains_any(_ALL_KEYWORDS, ascii_case_insensitive=True)
-    if not hit.any():
-        return inferred
-    ranked = pl.lit("WARNING")
-    for level, keywords in reversed(_INFERENCE_KEYWORDS[:-1]):
-        found = pl.col("message").str.contains_any(list(keywords), ascii_case_insensitive=True)
-        ranked = pl.when(found).then(pl.lit(level)).otherwise(ranked)
-    levels = messages.filter(hit).to_frame("message").select(ranked).to_series()
-    return inferred.scatter(hit.arg_true(), levels)
+    # One cheap pass finds the (usually few) messages with a stem; only those see the regexes.
+    candidate = messages.str.contains_any(_ALL_STEMS, ascii_case_insensitive=True)
+    positions = candidate.arg_true()
+    # A blank in place of each negated keyword keeps the word boundary around it.
+    unranked = messages.filter(candidate).str.replace_all(_NEGATED, " ")
+    # Most severe first; each level searches only the messages no level above has taken.
+    for level, regex in _LEVEL_REGEXES:
+        if unranked.is_empty():
+            break
+        found = unranked.str.contains(regex)
+        inferred = inferred.scatter(positions.filter(found), level)
+        positions, unranked = positions.filter(~found), unranked.filter(~found)
+    return inferred

@@ -39,6 +39,17 @@ from loglens.analysis.header_fields import (
     per_distinct,
     slices_stamp,
 )
+from loglens.analysis.json_layout import (
+    LEVEL_SCALE,
+    TS_NANOS,
+    field_paths,
+    learn_json_format,
+    learned_setting,
+    path_keys,
+    read_epochs,
+    read_levels,
+)
+from loglens.analysis.layout import learn_layout
 from loglens.analysis.levels import (
     infer_levels,
     level_from_http_status,
@@ -56,6 +67,12 @@ MIN_CONFIDENCE = 0.5
 # finds more fields wins, then the more specific (earlier) one.
 CONFIDENCE_TOLERANCE = 0.02
 RICHNESS_TOLERANCE = 0.05
+# Library formats that fit almost anything; a learned layout that fits as well is preferred.
+CATCH_ALL_FORMATS = frozenset({"iso8601", "generic"})
+# How much better a learned layout must read a sample to replace a library format that fits:
+# a share of lines parsed, or timestamps and levels read per line.
+LEARNED_MARGIN = 0.1
+LEARNED_RICHNESS_MARGIN = 0.5
 
 _FIELD_GROUPS = ("ts", "frac", "level", "component", "pri", "status", "message")
 _TRAILING_SPACE = " \t\r\n\f\v"
@@ -121,28 +138,64 @@ def detect_format(sample: Sequence[str], formats: Sequence[LogFormat]) -> Detect
     continuation = lines.str.contains(CONTINUATION)
     ctx = ParseContext()
     scored: list[tuple[float, float, LogFormat]] = []
-    for fmt in formats:
+    for fmt in (learn_json_format(sample, each) for each in formats):
         parsed = parse_lines(lines, fmt, ctx)
         confidence = _confidence(parsed["header"], continuation)
         scored.append((confidence, _richness(parsed), fmt))
     best = max((confidence for confidence, _, _ in scored), default=0.0)
-    if best < MIN_CONFIDENCE:
+    chosen: tuple[float, float, LogFormat] | None = None
+    if best >= MIN_CONFIDENCE:
+        fitting = [item for item in scored if item[0] >= best - CONFIDENCE_TOLERANCE]
+        richest = max(richness for _, richness, _ in fitting)
+        chosen = next(item for item in fitting if item[1] >= richest - RICHNESS_TOLERANCE)
+    learned = learn_layout(lines.to_list(), ctx.reference_time())
+    if learned is not None:
+        parsed = parse_lines(lines, learned, ctx)
+        candidate = (_confidence(parsed["header"], continuation), _read(parsed), learned)
+        library = chosen
+        if library is not None:
+            library = (library[0], _read(parse_lines(lines, library[2], ctx)), library[2])
+        if _learned_wins(candidate, library):
+            chosen = candidate
+    if chosen is None:
         parsed = parse_lines(lines, GENERIC_FORMAT, ctx)
         found = parsed["ts"].is_not_null() | parsed["component"].is_not_null()
         return Detection(GENERIC_FORMAT, _confidence(found, continuation))
-    fitting = [item for item in scored if item[0] >= best - CONFIDENCE_TOLERANCE]
-    richest = max(richness for _, richness, _ in fitting)
-    return next(
-        Detection(fmt, confidence)
-        for confidence, richness, fmt in fitting
-        if richness >= richest - RICHNESS_TOLERANCE
+    return Detection(chosen[2], chosen[0])
+
+
+def _learned_wins(
+    learned: tuple[float, float, LogFormat], library: tuple[float, float, LogFormat] | None
+) -> bool:
+    """Tell whether a learned layout reads a sample better than the library's best format.
+
+    Each is (share of lines parsed, timestamps and levels read per line, format). A library
+    format that fits stays: it was written for its logs. A learned layout wins where none
+    fits, over the catch-all formats when it reads as much, and over any other text format
+    when it parses many more lines or reads a field more on most lines (a timestamp or a
+    level the library format leaves in the message).
+    """
+    confidence, richness, _ = learned
+    if confidence < MIN_CONFIDENCE:
+        return False
+    if library is None:
+        return True
+    their_confidence, their_richness, fmt = library
+    if fmt.name in CATCH_ALL_FORMATS:
+        return (
+            confidence >= their_confidence - CONFIDENCE_TOLERANCE
+            and richness >= their_richness - RICHNESS_TOLERANCE
+        )
+    return confidence > their_confidence + LEARNED_MARGIN or (
+        confidence >= their_confidence - CONFIDENCE_TOLERANCE
+        and richness > their_richness + LEARNED_RICHNESS_MARGIN
     )
 
 
 def parse_lines(lines: pl.Series, fmt: LogFormat, ctx: ParseContext) -> pl.DataFrame:
     """Split each line into header flags, timestamp, level, component and message."""
     if fmt.kind is FormatKind.JSON:
-        raw = _json_fields(lines)
+        raw = _json_fields(lines, fmt.json_paths)
     elif fmt.kind is FormatKind.LOGFMT:
         raw = _logfmt_fields(lines)
     else:
@@ -216,26 +269,46 @@ def _truncated(lines: pl.Series, header: pl.Series, fmt: LogFormat) -> pl.Series
     return truncated.scatter(candidates.arg_true(), starts.to_series())
 
 
-def _json_fields(lines: pl.Series) -> pl.DataFrame:
-    """Raw text fields of JSON lines: a line that is one object is a header."""
+def _json_fields(lines: pl.Series, json_paths: tuple[tuple[str, str], ...] = ()) -> pl.DataFrame:
+    """Raw text fields of JSON lines: a line that is one object is a header.
+
+    Each field is read from the paths learned for the file (``json_layout``), else from the
+    first of its ``JSON_KEYS`` that the object has: one JSON path match per path over the column.
+    """
     starts = lines.str.starts_with("{")
     header = starts & lines.str.strip_chars_end(_TRAILING_SPACE).str.ends_with("}")
-    fields: dict[str, pl.Series] = {}
-    for name, keys in JSON_KEYS.items():
+    if json_paths:
+        paths = field_paths(json_paths)
+        keys = {name: tuple(path_keys(path)[-1] for path in found) for name, found in paths.items()}
+    else:
         # One JSON parse per key and line: ask only for keys that occur in the column at all.
-        present = [key for key in keys if lines.str.contains(f'"{key}"', literal=True).any()]
-        if present:
-            paths = [pl.col("line").str.json_path_match(f"$['{key}']") for key in present]
-            fields[name] = lines.to_frame("line").select(pl.coalesce(paths)).to_series()
+        keys = {
+            name: tuple(key for key in known if lines.str.contains(f'"{key}"', literal=True).any())
+            for name, known in JSON_KEYS.items()
+        }
+        paths = {name: [f"$['{key}']" for key in found] for name, found in keys.items()}
+    line = pl.col("line")
+    wanted = {
+        name: pl.coalesce([line.str.json_path_match(path) for path in found])
+        for name, found in paths.items()
+        if found
+    }
+    fields = lines.to_frame("line").select(**wanted).to_dict() if wanted else {}
     if fields:
         # A damaged object (a bad escape left by a repaired encoding, say) does not parse at
         # all; read its plain "key": value pairs with a regex instead.
         nothing_read = pl.DataFrame(fields).select(pl.all_horizontal(pl.all().is_null()))
         unread = header & nothing_read.to_series()
         if unread.any():
-            salvaged = _json_fields_by_regex(lines.filter(unread), list(fields))
+            salvaged = _json_fields_by_regex(lines.filter(unread), {n: keys[n] for n in fields})
             rows = unread.arg_true()
             fields = {name: fields[name].scatter(rows, salvaged[name]) for name in fields}
+    if "ts" in fields:
+        nanos_path = learned_setting(json_paths, TS_NANOS)
+        nanos = None if nanos_path is None else lines.str.json_path_match(nanos_path)
+        fields["ts"] = read_epochs(fields["ts"], nanos)
+    if json_paths and "level" in fields:
+        fields["level"] = read_levels(fields["level"], learned_setting(json_paths, LEVEL_SCALE))
     message = fields.pop("message", lines)
     return fields_frame(fields, len(lines)).with_columns(
         header=header,
@@ -247,11 +320,11 @@ def _json_fields(lines: pl.Series) -> pl.DataFrame:
     )
 
 
-def _json_fields_by_regex(lines: pl.Series, names: list[str]) -> pl.DataFrame:
-    """Fields of JSON objects that do not parse, from their string and number values."""
+def _json_fields_by_regex(lines: pl.Series, keys: dict[str, tuple[str, ...]]) -> pl.DataFrame:
+    """Fields of JSON objects that do not parse, from the string and number values of keys."""
     columns = {}
-    for name in names:
-        alternatives = "|".join(re.escape(key) for key in JSON_KEYS[name])
+    for name, names in keys.items():
+        alternatives = "|".join(re.escape(key) for key in names)
         pattern = rf'"(?:{alternatives})"[ \t]*:[ \t]*(?:"(?<q>(?:[^"\\]|\\.)*)"|(?<b>[-+.0-9eE]+))'
         found = lines.str.extract_groups(pattern).struct.unnest()
         columns[name] = _unescape(found["q"]).fill_null(found["b"])
@@ -288,7 +361,8 @@ def _logfmt_fields(lines: pl.Series) -> pl.DataFrame:
 
 
 def _finish(raw: pl.DataFrame, fmt: LogFormat, ctx: ParseContext) -> pl.DataFrame:
-    """Turn raw text fields into the output columns, null where the line is no header."""
+    """Turn raw text fields into the output columns, null where the line is no header;
+    ``level_read`` tells a level read from the line (a field, a PRI, a status) from a guess."""
     columns = raw.columns
     nothing = pl.lit(None, dtype=pl.String)
     if "ts" in columns:
@@ -303,18 +377,21 @@ def _finish(raw: pl.DataFrame, fmt: LogFormat, ctx: ParseContext) -> pl.DataFram
         ts = pl.repeat(None, raw.height, dtype=UTC_DATETIME, eager=True)
     component = pl.col("component").str.strip_chars() if "component" in columns else nothing
     header = pl.col("header")
-    return raw.with_columns(ts=ts, level=_levels(raw, fmt)).select(
+    level, level_read = _levels(raw, fmt)
+    return raw.with_columns(ts=ts, level=level, level_read=level_read).select(
         header=header,
         truncated=pl.col("truncated"),
         ts=pl.when(header).then(pl.col("ts")),
         level=pl.when(header).then(pl.col("level")),
+        level_read=header & pl.col("level_read"),
         component=pl.when(header & ~component.is_in(["", "-"])).then(component),
         message=pl.col("message"),
     )
 
 
-def _levels(raw: pl.DataFrame, fmt: LogFormat) -> pl.Series:
-    """Each line's level: its level field, else its PRI, else its status, else inferred."""
+def _levels(raw: pl.DataFrame, fmt: LogFormat) -> tuple[pl.Series, pl.Series]:
+    """Each line's level: its level field, else its PRI, else its status, else inferred;
+    and whether it was read from the line (any but an inferred level)."""
     columns = raw.columns
     if "level" in columns:
         level = normalize_levels(raw["level"])
@@ -323,19 +400,29 @@ def _levels(raw: pl.DataFrame, fmt: LogFormat) -> pl.Series:
     for group, to_level in (("pri", level_from_syslog_pri), ("status", level_from_http_status)):
         if group in columns:
             level = level.fill_null(raw.select(to_level(pl.col(group))).to_series())
+    read = level.is_not_null().alias("level_read")
     if fmt.infer_level:
         # Only header lines without a level need a guess; usually that is all or none of them.
         missing = raw["header"] & level.is_null()
         if missing.any():
             guessed = infer_levels(raw["message"].filter(missing))
             level = level.scatter(missing.arg_true(), guessed)
-    return level.alias("level")
+    return level.alias("level"), read
 
 
 def _confidence(header: pl.Series, continuation: pl.Series) -> float:
     """Share of the lines that count (headers, and lines that are no continuation) parsed."""
     counted = int((header | ~continuation).sum())
     return int(header.sum()) / counted if counted else 0.0
+
+
+def _read(parsed: pl.DataFrame) -> float:
+    """Mean number of timestamps and levels read (not guessed) per header line."""
+    headers = parsed.filter(pl.col("header"))
+    if headers.is_empty():
+        return 0.0
+    found = headers.select(pl.col("ts").is_not_null().mean() + pl.col("level_read").mean())
+    return float(found.item())
 
 
 def _richness(parsed: pl.DataFrame) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import shlex
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,13 +11,15 @@ import polars as pl
 
 from loglens.analysis.findings import Findings
 from loglens.analysis.lines import printable
-from loglens.analysis.summary import UNKNOWN_LEVEL, Summary
+from loglens.analysis.summary import UNKNOWN_LEVEL, FileInfo, Summary
 from loglens.analysis.templates import Template
 
 LEVEL_ORDER = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", UNKNOWN_LEVEL)
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL"})
 # The text report lists this many anomalies (the JSON report all of them).
 SHOWN_ANOMALIES = 10
+# The text report warns about a file whose entries have timestamps less often than this.
+FEW_TIMESTAMPS = 0.5
 
 
 def iso(micros: int | None) -> str | None:
@@ -98,20 +102,35 @@ def build_report(
         "repaired": dict(sorted(summary.repaired.items())),
         "filtered": dict(sorted(summary.filtered.items())),
         "filtered_lines": summary.filtered_lines,
-        "formats": [
-            {
-                "file": name,
-                "format": info.format,
-                "confidence": round(info.confidence, 3),
-                "lines": info.lines,
-                "entries": info.entries,
-                "bytes": info.bytes,
-            }
-            for name, info in sorted(summary.files.items())
-        ],
+        "formats": [format_item(name, info) for name, info in sorted(summary.files.items())],
         "categories": dict(findings.categories),
         "anomalies": [anomaly.to_dict() for anomaly in findings.anomalies],
     }
+
+
+def format_item(name: str, info: FileInfo) -> dict[str, Any]:
+    """How one file was read: its format and layout, and the shares of its entries with a
+    timestamp, with a level read from the line, and with either (`confidence`)."""
+    return {
+        "file": name,
+        "format": info.format,
+        "confidence": round(info.confidence, 3),
+        "timestamps": share(info.timed, info.entries),
+        "levels": share(info.leveled, info.entries),
+        "layout": info.layout,
+        "expects_levels": info.expects_levels,
+        "lines": info.lines,
+        "entries": info.entries,
+        "bytes": info.bytes,
+        "timed": info.timed,
+        "leveled": info.leveled,
+        "understood": info.understood,
+    }
+
+
+def share(count: int, entries: int) -> float:
+    """`count` as a share of `entries`, rounded to 3 places; 0.0 without entries."""
+    return round(count / entries, 3) if entries else 0.0
 
 
 def _when(iso_text: str | None) -> str:
@@ -159,11 +178,43 @@ def render_text(report: dict[str, Any]) -> str:
         out += [f"  - {rule}: {count:,} entries" for rule, count in report["filtered"].items()]
     out.append("Formats:")
     for item in report["formats"]:
-        out.append(
-            f"  - {item['file']}: {item['format']} (confidence {item['confidence']:.0%}), "
-            f"{item['lines']:,} lines, {item['entries']:,} entries"
-        )
+        out += _format_text(item)
     return "\n".join(out) + "\n"
+
+
+def _format_text(item: dict[str, Any]) -> list[str]:
+    """A file's format line and, when its timestamps or levels could not be read, one
+    warning line. Reports stored before these shares were counted lack them: no warning."""
+    line = f"  - {item['file']}: {item['format']}, {item['lines']:,} lines, "
+    line += f"{item['entries']:,} entries"
+    stamps, levels = item.get("timestamps"), item.get("levels")
+    if stamps is None or levels is None:
+        return [line]
+    line += f"; timestamps {_percent(stamps)}, levels {_percent(levels)}"
+    missing = []
+    if item["entries"] and stamps < FEW_TIMESTAMPS:
+        missing.append(
+            "no timestamps" if stamps == 0 else f"timestamps of only {_percent(stamps)} of entries"
+        )
+    if item["entries"] and levels == 0 and item.get("expects_levels"):
+        missing.append("no levels")
+    if not missing:
+        return [line]
+    layout = f" (layout: {item['layout']})" if item.get("layout") else ""
+    # Stats over several uploads of a format name them "N files".
+    target = "on each" if item.get("files", 1) > 1 else shlex.quote(item["file"])
+    return [
+        line,
+        f"  ! {item['file']}: {' and '.join(missing)} could be read{layout}; "
+        f"try --explain-format {target} or a FORMATS_FILE entry",
+    ]
+
+
+def _percent(share: float) -> str:
+    """A share as a whole percentage, rounded down: 100% only for all, 0% only for none."""
+    if 0 < share < 0.01:
+        return "<1%"
+    return f"{math.floor(share * 100 + 1e-9)}%"
 
 
 def _findings_text(report: dict[str, Any]) -> list[str]:

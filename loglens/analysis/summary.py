@@ -331,13 +331,32 @@ class Tail:
 
 @dataclass
 class FileInfo:
-    """What was found in one file: its format and the count of its lines and entries."""
+    """What was found in one file: its format, the count of its lines and entries, and how
+    much of them was understood (counts of kept entries, so that they merge by adding)."""
 
     format: str
-    confidence: float
+    layout: str = ""  # the format's one-line description (a learned one says what it learned)
+    expects_levels: bool = False  # its lines carry a level: none read means misread
     bytes: int = 0
     lines: int = 0
     entries: int = 0
+    timed: int = 0  # entries with a timestamp
+    leveled: int = 0  # entries whose level was read from the line, not guessed
+    understood: int = 0  # entries with a timestamp or a read level
+
+    @property
+    def confidence(self) -> float:
+        """The share of entries understood (0.0 without entries): the format's coverage."""
+        return self.understood / self.entries if self.entries else 0.0
+
+    def add(self, later: FileInfo) -> None:
+        """Add the counts of a later part of the same file."""
+        self.bytes += later.bytes
+        self.lines += later.lines
+        self.entries += later.entries
+        self.timed += later.timed
+        self.leveled += later.leveled
+        self.understood += later.understood
 
 
 @dataclass
@@ -444,9 +463,7 @@ class Summary:
             if have is None:
                 self.files[name] = copy.copy(info)
             else:
-                have.bytes += info.bytes
-                have.lines += info.lines
-                have.entries += info.entries
+                have.add(info)
 
     def add_rejected(self, reason: str, count: int, samples: list[Sample]) -> None:
         """Count `count` rejected lines for `reason`, keeping the earliest samples."""

@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
+from loglens.analysis.stamps import EPOCH, MONTH_TO_ENGLISH, TAI64N, ZONE_OFFSETS
+
 ISO8601 = "iso8601"
-EPOCH = "epoch"
 
 UTC_DATETIME = pl.Datetime("us", "UTC")
 
@@ -56,6 +57,10 @@ _ISO_ZONED = "%Y-%m-%d %H:%M:%S%.f%#z"
 # Strftime fields that pin the year; a pattern with none of them needs the reference rule.
 _YEAR_FIELDS = ("%Y", "%y", "%G", "%s", "%C")
 _ZONE_FIELDS = ("%z", "%:z", "%#z", "%Z")
+_DATE_FIELDS = ("%d", "%e", "%j", "%b", "%B", "%m")
+# loglens's own extensions of chrono's patterns (see ``stamps``).
+ZONED_OPTIONAL = "%?z"
+_EXTENSIONS = ("%,f", "%:f", "%Z", ZONED_OPTIONAL)
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,16 @@ def to_utc(text: pl.Expr, ts_format: str | None, tz: str, reference: datetime) -
         return _iso_to_utc(text, tz)
     if ts_format == EPOCH:
         return _epoch_to_utc(text)
+    if ts_format == TAI64N:
+        return _tai64n_to_utc(text)
+    text, ts_format = _rewrite(text, ts_format)
+    if ZONED_OPTIONAL in ts_format:
+        # A zone some stamps of a file write and others leave out.
+        zoned = ts_format.replace(ZONED_OPTIONAL, "%#z")
+        bare = ts_format.replace(" " + ZONED_OPTIONAL, "").replace(ZONED_OPTIONAL, "")
+        return pl.coalesce(to_utc(text, zoned, tz, reference), to_utc(text, bare, tz, reference))
+    if _is_dateless(ts_format):
+        return _dateless_to_utc(text, ts_format, tz, reference)
     if _is_yearless(ts_format):
         return _yearless_to_utc(text, ts_format, tz, reference)
     return _strftime_to_utc(text, ts_format, tz)
@@ -104,7 +119,18 @@ def parse_column(text: pl.Series, ts_format: str | None, tz: str, reference: dat
     so the first stamp's pattern is tried on the whole column, and the general path runs only
     if a stamp it should read is left unread.
     """
+    parsed = _parse_column(text, ts_format, tz, reference)
+    if ts_format is not None and "%B" in ts_format and parsed.null_count() > text.null_count():
+        parsed = _with_month_names_read(text, parsed, ts_format, tz, reference)
+    return parsed
+
+
+def _parse_column(
+    text: pl.Series, ts_format: str | None, tz: str, reference: datetime
+) -> pl.Series:
     frame = text.to_frame("ts")
+    if ts_format is not None and (needs_rewrite(ts_format) or _is_dateless(ts_format)):
+        return frame.select(to_utc(pl.col("ts"), ts_format, tz, reference)).to_series()
     if ts_format is None:
         # Any known shape: try them in turn on the stamps still unread, stop when none is left.
         parsed = pl.repeat(None, len(text), dtype=UTC_DATETIME, eager=True)
@@ -158,7 +184,74 @@ def _fixed_iso_format(text: pl.Series) -> str | None:
 
 
 def _is_yearless(ts_format: str) -> bool:
-    return ts_format not in (ISO8601, EPOCH) and not any(f in ts_format for f in _YEAR_FIELDS)
+    return ts_format not in (ISO8601, EPOCH, TAI64N) and not any(
+        f in ts_format for f in _YEAR_FIELDS
+    )
+
+
+def _is_dateless(ts_format: str) -> bool:
+    return _is_yearless(ts_format) and not any(f in ts_format for f in _DATE_FIELDS)
+
+
+def needs_rewrite(ts_format: str) -> bool:
+    """Tell whether a pattern uses loglens's extensions (a learned signature, see ``stamps``)."""
+    return ts_format == TAI64N or any(marker in ts_format for marker in _EXTENSIONS)
+
+
+def _rewrite(text: pl.Expr, ts_format: str) -> tuple[pl.Expr, str]:
+    """Rewrite stamps and pattern so that chrono reads them: a fraction after a comma or a
+    colon gets a dot, a zone abbreviation becomes its offset."""
+    if "%,f" in ts_format:
+        text = text.str.replace(r"^(.*[0-9]),([0-9]+)", "${1}.${2}")
+        ts_format = ts_format.replace("%,f", "%.f")
+    if "%:f" in ts_format:
+        text = text.str.replace(r"^(.*:[0-9]{2}):([0-9]+)", "${1}.${2}")
+        ts_format = ts_format.replace("%:f", "%.f")
+    if "%Z" in ts_format:
+        names = sorted(ZONE_OFFSETS, key=lambda name: (-len(name), name))
+        text = text.str.replace_many(
+            [f" {name}" for name in names],
+            [f" {ZONE_OFFSETS[name]}" for name in names],
+            leftmost=True,
+        )
+        ts_format = ts_format.replace("%Z", "%#z")
+    return text, ts_format
+
+
+def _with_month_names_read(
+    text: pl.Series, parsed: pl.Series, ts_format: str, tz: str, reference: datetime
+) -> pl.Series:
+    """Parse again, with month names of other languages put in English, what chrono left."""
+    unread = parsed.is_null() & text.is_not_null()
+    names = sorted(MONTH_TO_ENGLISH, key=lambda name: (-len(name), name))
+    english = (
+        text.filter(unread)
+        .str.to_lowercase()
+        .str.replace_many(names, [MONTH_TO_ENGLISH[name] for name in names], leftmost=True)
+    )
+    again = english.to_frame("ts").select(to_utc(pl.col("ts"), ts_format, tz, reference))
+    return parsed.scatter(unread.arg_true(), again.to_series())
+
+
+def _dateless_to_utc(text: pl.Expr, ts_format: str, tz: str, reference: datetime) -> pl.Expr:
+    """A time of day on the reference's date, or the day before when that would be later
+    than the reference (a log of the last day whose clock passed midnight)."""
+    day = reference.astimezone(ZoneInfo(tz)).date()
+    today = _strftime_to_utc(pl.lit(f"{day.isoformat()} ") + text, "%Y-%m-%d " + ts_format, tz)
+    before = _strftime_to_utc(
+        pl.lit(f"{(day - timedelta(days=1)).isoformat()} ") + text, "%Y-%m-%d " + ts_format, tz
+    )
+    limit = pl.lit(reference.astimezone(UTC) + timedelta(minutes=5), dtype=UTC_DATETIME)
+    return pl.when(today > limit).then(before).otherwise(today)
+
+
+def _tai64n_to_utc(text: pl.Expr) -> pl.Expr:
+    """TAI64N labels (``@4000000068…``): 2**62 + 10 + seconds, then nanoseconds, in hex."""
+    hexes = text.str.strip_prefix("@")
+    seconds = hexes.str.slice(0, 16).str.to_integer(base=16, strict=False) - (2**62 + 10)
+    nanos = hexes.str.slice(16, 8).str.to_integer(base=16, strict=False)
+    micros = seconds * 1_000_000 + nanos // 1000
+    return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
 
 
 def has_zone(ts_format: str) -> bool:

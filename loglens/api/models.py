@@ -28,13 +28,37 @@ class Me(BaseModel):
 
 
 class FormatInfo(BaseModel):
-    """A log format detected in the content."""
+    """A log format detected in the content, and how much of its entries was understood."""
 
     format: str
-    confidence: float = Field(description="Share of sampled lines the format parses (0-1)")
+    confidence: float = Field(
+        description="Share of entries with a timestamp or a level read from the line (0-1); "
+        "0 without entries. Contents analysed before schema version 2: the share of sampled "
+        "lines the format parsed"
+    )
+    timestamps: float | None = Field(
+        None, description="Share of entries with a timestamp (0-1); null if not counted"
+    )
+    levels: float | None = Field(
+        None,
+        description="Share of entries whose level was read from the line (a level field, "
+        "a syslog PRI, an HTTP status) rather than guessed from its words (0-1); null if not "
+        "counted",
+    )
+    layout: str | None = Field(
+        None, description="One line on the format's layout (a learned one says what it learned)"
+    )
+    expects_levels: bool | None = Field(
+        None, description="The format's entries carry a level, so none read means misread"
+    )
     lines: int
     entries: int
     bytes: int
+    timed: int | None = Field(None, description="Entries with a timestamp")
+    leveled: int | None = Field(None, description="Entries with a level read from the line")
+    understood: int | None = Field(
+        None, description="Entries with a timestamp or a level read from the line"
+    )
     file: str | None = Field(None, description="The upload it was found in, or `N files`")
     files: int | None = Field(None, description="Contents it was found in")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from loglens.analysis.formats import GENERIC_FORMAT, format_by_name
 from loglens.analysis.report import build_report, render_text
+from loglens.cli.explain import explain, render_explanation
 from loglens.config import (
     Config,
     check_levels,
@@ -24,9 +25,9 @@ from loglens.config import (
     check_timezone,
     config_from_environment,
 )
-from loglens.errors import ConfigError, FormatError, LoglensError
-from loglens.processor.inputs import expand_paths
-from loglens.processor.local import analyse
+from loglens.errors import ConfigError, FormatError, InputError, LoglensError
+from loglens.processor.inputs import Source, expand_paths
+from loglens.processor.local import Options, analyse
 from loglens.processor.options import formats_from_config, options_from_config
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
@@ -45,6 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--top", metavar="N", type=_positive, help="how many error templates (5)")
     parser.add_argument("--format", metavar="NAME", help="force a format instead of detecting it")
     parser.add_argument("--list-formats", action="store_true", help="list the known formats")
+    parser.add_argument(
+        "--explain-format", action="store_true",
+        help="show the format detected for each file and how its sample lines are read",
+    )  # fmt: skip
     parser.add_argument("--timezone", metavar="TZ", help="zone of timestamps that carry none (UTC)")
     parser.add_argument("--workers", metavar="N", type=_positive, help="worker processes (CPUs)")
     parser.add_argument(
@@ -109,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
     sources, problems = expand_paths(args.paths)
+    if args.explain_format:
+        return _explain(sources, problems, options, as_json=args.json)
     try:
         with _progress(sum(s.size for s in sources), enabled=not args.quiet) as advance:
             analysis = analyse(sources, options, progress=advance)
@@ -127,6 +134,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         sys.stdout.write(render_text(report))
     return EXIT_PARTIAL if problems else EXIT_OK
+
+
+def _explain(
+    sources: Sequence[Source], problems: list[InputError], options: Options, as_json: bool
+) -> int:
+    """Print what was understood of each source's first lines."""
+    reports = []
+    for source in sources:
+        try:
+            reports.append(explain(source, options))
+        except InputError as exc:
+            problems.append(exc)
+    for problem in problems:
+        sys.stderr.write(f"error: {problem}\n")
+    if as_json:
+        sys.stdout.write(json.dumps(reports, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write("\n".join(render_explanation(report) for report in reports))
+    return EXIT_PARTIAL if problems or not reports else EXIT_OK
 
 
 @contextmanager

@@ -26,6 +26,7 @@ from loglens.analysis.categories import DEFAULT_CLASSIFIER, Classifier
 from loglens.analysis.chunk import Filters, Part, summarise_block
 from loglens.analysis.findings import Findings, find
 from loglens.analysis.formats import BUILTIN_FORMATS, GENERIC_FORMAT, LogFormat, format_by_name
+from loglens.analysis.json_layout import learn_json_format
 from loglens.analysis.lines import BINARY, decode_block
 from loglens.analysis.parse import Detection, ParseContext, detect_format
 from loglens.analysis.summary import PatternStack, Summary
@@ -145,6 +146,13 @@ def analyse(
 
 def _detect(source: Source, options: Options) -> tuple[Detection, bytes]:
     """Detect the format of a source from its first lines; refuse binary files."""
+    detection, head, _sample = detect_source(source, options)
+    return detection, head
+
+
+def detect_source(source: Source, options: Options) -> tuple[Detection, bytes, list[str]]:
+    """The format of a source, detected from its first lines, with the bytes read and the
+    sample lines it was detected on; refuse binary files."""
     stream = open_stream(source)
     try:
         head = stream.read(SAMPLE_BYTES)
@@ -162,9 +170,9 @@ def _detect(source: Source, options: Options) -> tuple[Detection, bytes]:
         raise InputError(f"{source.name}: binary file, not a text log")
     sample = decoded.text.drop_nulls().head(SAMPLE_LINES).to_list()
     if options.forced_format:
-        chosen = format_by_name(options.forced_format, options.formats)
-        return Detection(chosen, _share_parsed(sample, chosen)), head
-    return detect_format(sample, options.formats), head
+        chosen = learn_json_format(sample, format_by_name(options.forced_format, options.formats))
+        return Detection(chosen, _share_parsed(sample, chosen)), head, sample
+    return detect_format(sample, options.formats), head, sample
 
 
 def _share_parsed(sample: list[str], fmt: LogFormat) -> float:
@@ -423,7 +431,7 @@ def run_task(task: _Task) -> Summary:
         else:
             assert task.path is not None
             data = read_range(task.path, offset, length)
-        part = Part(task.file, offset, task.detection.format, task.detection.confidence)
+        part = Part(task.file, offset, task.detection.format)
         summary, events = summarise_block(
             data, part, task.ctx, task.filters, want_events=task.events_dir is not None
         )

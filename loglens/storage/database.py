@@ -9,6 +9,7 @@ every write transaction is `BEGIN IMMEDIATE` and waits up to `BUSY_TIMEOUT_MS` f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sqlite3
@@ -24,6 +25,7 @@ from loglens.storage.models import Blob, Job, Results, Stored, Upload
 from loglens.storage.schema import (
     ADD_TO_SUMS,
     DROP_EMPTY_SUMS,
+    MIGRATIONS,
     ROLLUPS,
     SCHEMA,
     SCHEMA_VERSION,
@@ -344,7 +346,41 @@ class Database(Writer):
 
 
 async def _create_schema(conn: aiosqlite.Connection, path: Path) -> None:
-    """Create the tables and views of a new database; refuse a newer schema."""
+    """Create the schema of a new database, upgrade an older one; refuse a newer one."""
+    if await _version(conn, path) == SCHEMA_VERSION:
+        return
+    await conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process may have created or upgraded it meanwhile: look again, holding
+        # the write lock (two upgrades would add the same columns twice).
+        version = await _version(conn, path)
+        if version < SCHEMA_VERSION:
+            # A new file needs no migrations. They change what exists; the schema (IF NOT
+            # EXISTS throughout) adds what is missing. One statement at a time: executescript
+            # would commit the open transaction first. The text has no ';' but between
+            # statements.
+            steps = [MIGRATIONS[n] for n in range(version, SCHEMA_VERSION)] if version else []
+            for statement in "".join([*steps, SCHEMA]).split(";"):
+                if statement.strip():
+                    await conn.execute(statement)
+            await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        await conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):  # the error that brought us here matters
+            await conn.execute("ROLLBACK")
+        raise
+    if version == SCHEMA_VERSION:
+        return  # another process did it first
+    if version:
+        logger.info(
+            "upgraded database %s from schema version %d to %d", path, version, SCHEMA_VERSION
+        )
+    else:
+        logger.info("created database schema version %d in %s", SCHEMA_VERSION, path)
+
+
+async def _version(conn: aiosqlite.Connection, path: Path) -> int:
+    """The schema version of the database; StorageError if it is newer than this loglens."""
     found = await _one(conn, "PRAGMA user_version")
     version = int(found[0]) if found else 0
     if version > SCHEMA_VERSION:
@@ -352,12 +388,7 @@ async def _create_schema(conn: aiosqlite.Connection, path: Path) -> None:
             f"database {path} has schema version {version}, this loglens knows up to "
             f"{SCHEMA_VERSION}: upgrade loglens or use another DB_PATH"
         )
-    if version < SCHEMA_VERSION:
-        # IF NOT EXISTS throughout: another process creating it meanwhile is harmless.
-        await conn.executescript(
-            f"BEGIN IMMEDIATE;\n{SCHEMA}\nPRAGMA user_version = {SCHEMA_VERSION};\nCOMMIT;"
-        )
-        logger.info("created database schema version %d in %s", SCHEMA_VERSION, path)
+    return version
 
 
 async def _one(

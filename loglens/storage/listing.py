@@ -9,7 +9,7 @@ import aiosqlite
 
 from loglens.storage.filters import LEVELS
 from loglens.storage.selection import iso
-from loglens.storage.summaries import rows
+from loglens.storage.summaries import coverage, rows
 
 STATUS_COLUMNS = (
     "u.id, u.operator, u.original_name, u.received_at, u.blob_id, u.size, u.sha256,"
@@ -81,11 +81,23 @@ async def upload_detail(conn: aiosqlite.Connection, upload_id: int) -> dict[str,
             "rejected": dict(rejected),
         }
         item["formats"] = [
-            {"format": fmt, "confidence": conf, "lines": n, "entries": e, "bytes": b}
-            for fmt, conf, n, e, b in await rows(
+            {
+                "format": fmt,
+                "confidence": conf,
+                **coverage(None if timed is None else e, timed, leveled),
+                "layout": layout,
+                "expects_levels": None if expects is None else bool(expects),
+                "lines": n,
+                "entries": e,
+                "bytes": b,
+                "timed": timed,
+                "leveled": leveled,
+                "understood": understood,
+            }
+            for fmt, conf, n, e, b, timed, leveled, understood, layout, expects in await rows(
                 conn,
-                "SELECT format, confidence, lines, entries, bytes FROM formats"
-                " WHERE blob_id = ? ORDER BY rowid",
+                "SELECT format, confidence, lines, entries, bytes, timed, leveled, understood,"
+                " layout, expects_levels FROM formats WHERE blob_id = ? ORDER BY rowid",
                 [blob_id],
             )
         ]

@@ -127,13 +127,20 @@ class RuleCount:
 
 @dataclass(frozen=True, slots=True)
 class FormatInfo:
-    """The format detected in the content, how sure, and its line, entry and byte counts."""
+    """The format detected in the content, its line, entry and byte counts, and how much of
+    it was understood: the entries with a timestamp, with a level read from the line, with
+    either (`confidence` is their share); its layout, and whether its entries carry levels."""
 
     format: str
     confidence: float
     lines: int
     entries: int
     bytes: int
+    timed: int
+    leveled: int
+    understood: int
+    layout: str
+    expects_levels: bool
 
 
 @dataclass(frozen=True, slots=True)

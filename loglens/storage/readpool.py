@@ -67,6 +67,13 @@ class ReadPool:
             await conn.close()
             if version == 0:
                 raise StorageError(f"{path} is not a loglens results database (no schema)")
+            if version < SCHEMA_VERSION:
+                # Only a writer upgrades a database: these connections are read-only.
+                raise StorageError(
+                    f"database {path} has schema version {version}, made by an older "
+                    f"loglens; this one reads {SCHEMA_VERSION}: start the server "
+                    "(python server.py) once with this DB_PATH to upgrade it"
+                )
             raise StorageError(
                 f"database {path} has schema version {version}, this loglens reads "
                 f"{SCHEMA_VERSION}: use the matching loglens"

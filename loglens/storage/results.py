@@ -75,7 +75,18 @@ def results_from_analysis(
         ),
         filtered=tuple(RuleCount(rule, n) for rule, n in sorted(summary.filtered.items()) if n),
         formats=tuple(
-            FormatInfo(info.format, round(info.confidence, 3), info.lines, info.entries, info.bytes)
+            FormatInfo(
+                info.format,
+                round(info.confidence, 3),
+                info.lines,
+                info.entries,
+                info.bytes,
+                info.timed,
+                info.leveled,
+                info.understood,
+                info.layout,
+                info.expects_levels,
+            )
             for _name, info in sorted(summary.files.items())
         ),
         category_counts=tuple(

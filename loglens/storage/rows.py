@@ -98,7 +98,12 @@ def result_inserts(
         ("rejected", "reason, count", results.rejected),
         ("rejected_samples", "reason, line, text", results.rejected_samples),
         ("filtered", "rule, count", results.filtered),
-        ("formats", "format, confidence, lines, entries, bytes", results.formats),
+        (
+            "formats",
+            "format, confidence, lines, entries, bytes, timed, leveled, understood, layout,"
+            " expects_levels",
+            results.formats,
+        ),
         ("category_counts", "category, count, rank", results.category_counts),
         ("template_categories", "template_id, category, position", results.template_categories),
         (

@@ -3,13 +3,17 @@
 Every time is text of fixed width in UTC, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (27 characters):
 times sort and compare as text, and SQLite's date functions read them. Timeline minutes
 are in the same form with zero seconds (`2024-05-01T13:07:00.000000Z`). See docs/schema.md.
+
+The version is `PRAGMA user_version`. `SCHEMA` makes a new database of `SCHEMA_VERSION`;
+`MIGRATIONS[n]` takes a database of version n to n + 1, so that a file made by an older
+loglens keeps working (the writer that opens it upgrades it; see database.py).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -37,7 +41,18 @@ def from_minutes(minutes: int) -> str:
     return format_time(_EPOCH + timedelta(minutes=minutes))
 
 
-_TABLES = """
+# Columns of `formats` added in version 2: how much of the entries was understood. Null in
+# rows written before (a migrated file keeps its rows as they were).
+_FORMATS_V2_COLUMNS = (
+    "timed          INTEGER",
+    "leveled        INTEGER",
+    "understood     INTEGER",
+    "layout         TEXT",
+    "expects_levels INTEGER CHECK (expects_levels IN (0, 1))",
+)
+_FORMATS_V2 = ",\n    ".join(_FORMATS_V2_COLUMNS)
+
+_TABLES = f"""
 CREATE TABLE IF NOT EXISTS blobs (
     id          INTEGER PRIMARY KEY,
     sha256      TEXT    NOT NULL UNIQUE,
@@ -203,12 +218,13 @@ CREATE TABLE IF NOT EXISTS template_series (
     PRIMARY KEY (blob_id, template_id, minute, level)
 );
 CREATE TABLE IF NOT EXISTS formats (
-    blob_id    INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
-    format     TEXT    NOT NULL,
-    confidence REAL    NOT NULL,
-    lines      INTEGER NOT NULL,
-    entries    INTEGER NOT NULL,
-    bytes      INTEGER NOT NULL
+    blob_id        INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    format         TEXT    NOT NULL,
+    confidence     REAL    NOT NULL,
+    lines          INTEGER NOT NULL,
+    entries        INTEGER NOT NULL,
+    bytes          INTEGER NOT NULL,
+    {_FORMATS_V2}
 );
 """
 
@@ -319,6 +335,12 @@ CREATE INDEX IF NOT EXISTS alerts_fired ON alerts (state, fired_at);
 """
 
 SCHEMA = _TABLES + _INDEXES + _VIEWS + ALERT_TABLES
+
+# Version n -> n + 1. `SCHEMA` runs after them (IF NOT EXISTS throughout): it adds the tables,
+# indexes and views an older file lacks; a migration changes what already exists.
+MIGRATIONS: dict[int, str] = {
+    1: "".join(f"ALTER TABLE formats ADD COLUMN {column};\n" for column in _FORMATS_V2_COLUMNS),
+}
 
 # The hourly and daily rollups of a blob's minute timeline, written with it: a timeline
 # over months of uploads reads a few rows per upload instead of one per minute.

@@ -91,29 +91,62 @@ async def rejected_samples(
 
 async def formats_of(conn: aiosqlite.Connection, sel: Selection) -> list[dict[str, Any]]:
     """Formats of the selection, as the report lists them: per file for one blob, else per
-    format over every blob (`file` is then `N files`; confidence weighted by lines)."""
+    format and layout over every blob (`file` is then `N files`; shares of their entries)."""
     found = await rows(
         conn,
-        f"{sel.cte} SELECT f.format, COUNT(DISTINCT f.blob_id), MIN(u.original_name),"
-        " SUM(f.confidence * f.lines) / MAX(SUM(f.lines), 1), SUM(f.lines), SUM(f.entries),"
-        " SUM(f.bytes), MIN(f.confidence)"
+        f"{sel.cte} SELECT f.format, f.layout, COUNT(DISTINCT f.blob_id), MIN(u.original_name),"
+        " SUM(f.confidence * f.entries) / MAX(SUM(f.entries), 1), SUM(f.lines),"
+        " SUM(f.entries), SUM(f.bytes), SUM(f.timed), SUM(f.leveled), SUM(f.understood),"
+        " SUM(CASE WHEN f.timed IS NOT NULL THEN f.entries END), MAX(f.expects_levels)"
         " FROM sel CROSS JOIN formats AS f ON f.blob_id = sel.blob_id"
-        " JOIN uploads AS u ON u.id = sel.upload_id GROUP BY f.format"
-        " ORDER BY SUM(f.lines) DESC, f.format",
+        " JOIN uploads AS u ON u.id = sel.upload_id GROUP BY f.format, f.layout"
+        " ORDER BY SUM(f.lines) DESC, f.format, f.layout",
         sel.params,
     )
     return [
         {
             "file": name if files == 1 else f"{files} files",
             "format": fmt,
-            "confidence": round(lowest if files == 1 else weighted, 3),
+            "confidence": round(confidence, 3),
+            **coverage(counted, timed, leveled),
+            "layout": layout,
+            "expects_levels": None if expects is None else bool(expects),
             "lines": int(lines),
             "entries": int(entries),
             "bytes": int(size),
+            "timed": timed,
+            "leveled": leveled,
+            "understood": understood,
             "files": int(files),
         }
-        for fmt, files, name, weighted, lines, entries, size, lowest in found
+        for (
+            fmt,
+            layout,
+            files,
+            name,
+            confidence,
+            lines,
+            entries,
+            size,
+            timed,
+            leveled,
+            understood,
+            counted,
+            expects,
+        ) in found
     ]
+
+
+def coverage(counted: int | None, timed: int | None, leveled: int | None) -> dict[str, Any]:
+    """The report's `timestamps` and `levels` of a format: the shares of the `counted`
+    entries with a timestamp and with a level read from the line; None for rows stored
+    before they were counted (schema version 1, where `counted` is null)."""
+    if counted is None or timed is None or leveled is None:
+        return {"timestamps": None, "levels": None}
+    return {
+        "timestamps": round(timed / counted, 3) if counted else 0.0,
+        "levels": round(leveled / counted, 3) if counted else 0.0,
+    }
 
 
 async def levels_of(

@@ -280,3 +280,32 @@ def test_a_killed_worker_fails_the_run_cleanly(make_log: MakeLog, tmp_path: Path
     assert proc.returncode == 1
     assert b"a worker process died" in err and b"Traceback" not in err and b"ERROR" not in err
     assert out == b""
+
+
+def test_files_not_understood_get_one_warning_line_each(make_log: MakeLog, tmp_path: Path) -> None:
+    log4j, truth = make_log("log4j", lines=300)
+    prose = tmp_path / "letter.txt"
+    prose.write_text("Dear operator,\nthe nightly backup failed again.\nPlease look at it.\n")
+    events = tmp_path / "events.jsonl"  # JSON lines with no level key
+    events.write_text(
+        "".join(f'{{"ts": "2024-03-01T10:00:0{i}Z", "msg": "event {i}"}}\n' for i in range(5))
+    )
+    run = run_cli(str(log4j), str(prose), str(events), "--quiet")
+    assert run.code == 0, run.err
+    lines = run.out.splitlines()
+    formats = lines[lines.index("Formats:") + 1 :]
+    shown = f"  - {log4j}: log4j, {truth.lines:,} lines, {truth.entries:,} entries"
+    assert f"{shown}; timestamps 100%, levels 100%" in formats
+    warnings = [line for line in formats if line.startswith("  ! ")]
+    assert len(warnings) == 2  # one a file, none for the log4j file
+    letter = next(line for line in warnings if str(prose) in line)
+    assert letter.startswith(f"  ! {prose}: no timestamps could be read (layout: Any text")
+    assert letter.endswith(f"; try --explain-format {prose} or a FORMATS_FILE entry")
+    assert f"  - {prose}: generic, 3 lines, 3 entries; timestamps 0%, levels 0%" in formats
+    unleveled = next(line for line in warnings if str(events) in line)
+    assert unleveled.startswith(f"  ! {events}: no levels could be read (layout: ")
+
+    report = json.loads(run_cli(str(prose), "--json").out)
+    (item,) = report["formats"]
+    assert (item["confidence"], item["timestamps"], item["levels"]) == (0.0, 0.0, 0.0)
+    assert item["entries"] == 3

@@ -333,7 +333,8 @@ def test_every_blob_at_once_reads_like_a_selection_of_them(world: World, tmp_pat
             "rejected_samples": "reason, line, text",
             "repaired": "kind, count",
             "filtered": "rule, count",
-            "formats": "format, confidence, lines, entries, bytes",
+            "formats": "format, confidence, lines, entries, bytes, timed, leveled, understood,"
+            " layout, expects_levels",
         }
         for table, names in columns.items():
             conn.execute(

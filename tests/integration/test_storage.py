@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 
-from loglens.analysis.report import ERROR_LEVELS, build_report
+from loglens.analysis.report import ERROR_LEVELS, build_report, render_text
 from loglens.errors import StorageError
 from loglens.processor.local import Options, analyse
 from loglens.processor.options import file_source
 from loglens.storage import SCHEMA_VERSION, Database, Results
+from loglens.storage.filters import Filters
+from loglens.storage.queries import Reader
 from loglens.storage.results import results_from_analysis
 from loglens.storage.schema import SUMMED, format_time
 from tests.conftest import ROOT, MakeLog
@@ -257,10 +259,31 @@ async def test_results_round_trip(tmp_path: Path, make_log: MakeLog) -> None:
         for reason, items in report["rejected_samples"].items()
         for s in items
     )
-    assert query(db_path, "SELECT format, confidence, lines, entries, bytes FROM formats") == [
-        (f["format"], f["confidence"], f["lines"], f["entries"], f["bytes"])
+    stored_formats = query(
+        db_path,
+        "SELECT format, confidence, lines, entries, bytes, timed, leveled, understood, layout,"
+        " expects_levels FROM formats",
+    )
+    assert stored_formats == [
+        (
+            f["format"],
+            f["confidence"],
+            f["lines"],
+            f["entries"],
+            f["bytes"],
+            f["timed"],
+            f["leveled"],
+            f["understood"],
+            f["layout"],
+            int(f["expects_levels"]),
+        )
         for f in report["formats"]
     ]
+    # A log4j file is understood: every entry has its timestamp and, but a few, its level.
+    (log4j,) = report["formats"]
+    assert log4j["timed"] == log4j["entries"] == report["entries"] > 0
+    assert log4j["leveled"] >= 0.95 * log4j["entries"]
+    assert log4j["confidence"] == 1.0 and log4j["expects_levels"] is True
     # The report's top errors come back from the templates table with one query.
     top = query(
         db_path,
@@ -339,6 +362,63 @@ async def test_every_documented_query_runs(tmp_path: Path, make_log: MakeLog) ->
         for block in blocks:
             for statement in filter(str.strip, block.split(";")):
                 conn.execute(statement).fetchall()
+
+
+# The columns version 2 added to `formats`.
+_V2_COLUMNS = ("timed", "leveled", "understood", "layout", "expects_levels")
+
+
+async def test_a_version_1_database_is_upgraded_and_keeps_its_rows(
+    tmp_path: Path, make_log: MakeLog
+) -> None:
+    path, _ = make_log("log4j", lines=300)
+    db_path = tmp_path / "db"
+    async with await Database.open(db_path) as db:
+        upload_id = await stored_upload(db, "alice", "c" * 64, "old.log")
+        job = await db.job_for_upload(upload_id)
+        assert job is not None and await db.start_job(job.id, "r") is not None
+        assert await db.finish_job(job.id, "r", analysed(path, "old.log"))
+    # Make it what loglens wrote before version 2: no such columns, version 1.
+    with sqlite3.connect(db_path) as conn:
+        for column in _V2_COLUMNS:
+            conn.execute(f"ALTER TABLE formats DROP COLUMN {column}")
+        conn.execute("UPDATE formats SET confidence = 0.96")  # then: a share of sample lines
+        conn.execute("PRAGMA user_version = 1")
+    old_row = query(db_path, "SELECT * FROM formats")
+    assert len(old_row) == 1 and len(old_row[0]) == 6
+    # The read-only tools cannot upgrade it, and say who can.
+    with pytest.raises(StorageError, match=r"schema version 1\b.*start the server"):
+        await Reader.open(db_path)
+
+    # A writer upgrades it; two at once (the server and the processor) upgrade it once.
+    for db in await asyncio.gather(Database.open(db_path), Database.open(db_path)):
+        await db.close()
+    assert query(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert query(db_path, "SELECT * FROM formats") == [(*old_row[0], *[None] * 5)]
+    async with await Database.open(db_path):  # an upgraded file opens as it is
+        pass
+    # New results fill the new columns; the old row reads as "not counted".
+    async with await Database.open(db_path) as db:
+        upload_id = await stored_upload(db, "alice", "d" * 64, "new.log")
+        job = await db.job_for_upload(upload_id)
+        assert job is not None and await db.start_job(job.id, "r") is not None
+        assert await db.finish_job(job.id, "r", analysed(path, "new.log"))
+    counted = query(db_path, f"SELECT {', '.join(_V2_COLUMNS)} FROM formats ORDER BY rowid")
+    assert counted[0] == (None,) * 5
+    assert None not in counted[1] and counted[1][-1] == 1
+    async with await Reader.open(db_path) as reader:
+        old, new = await reader.upload(1), await reader.upload(2)
+        stats = await reader.stats(Filters())
+    assert old is not None and new is not None
+    assert old["formats"][0]["confidence"] == 0.96
+    assert (old["formats"][0]["timestamps"], old["formats"][0]["layout"]) == (None, None)
+    assert new["formats"][0]["timestamps"] == 1.0
+    # In the stats the two log4j rows stay apart, their layouts differing (the old row has
+    # none): the counted one with its shares, the other without; neither is warned about.
+    shares = sorted((item["timestamps"] is None, item["file"]) for item in stats["formats"])
+    assert shares == [(False, "new.log"), (True, "old.log")]
+    text = render_text(stats)
+    assert "  - old.log: log4j, 300 lines, " in text and "  ! " not in text
 
 
 async def test_unusable_paths_give_storage_errors(tmp_path: Path) -> None:

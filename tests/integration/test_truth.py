@@ -58,10 +58,17 @@ def test_counts_match_the_truth(make_log: MakeLog, fmt: str) -> None:
 
 @pytest.mark.parametrize("fmt", formats())
 def test_detected_format_is_confident(make_log: MakeLog, fmt: str) -> None:
-    path, _ = make_log(fmt, lines=300)
+    path, truth = make_log(fmt, lines=300)
     (item,) = analyse_file(path)["formats"]
     assert item["format"] != "generic"
-    assert item["confidence"] >= 0.9
+    # Every entry the generator writes has a timestamp; where it writes level words, every
+    # entry's level is read from its line, not guessed.
+    assert item["timestamps"] == 1.0
+    assert item["confidence"] == 1.0
+    if truth.levels_checkable:
+        assert item["levels"] == 1.0
+        assert item["expects_levels"] is True
+    assert item["layout"]
 
 
 @pytest.mark.parametrize("fmt", ["log4j", "python", "zookeeper", "jsonl"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import pickle
 import random
 from datetime import UTC, datetime
 from typing import Any
@@ -50,7 +51,7 @@ LOG = b"".join(
 def fmt_part() -> Part:
     sample = [line.decode("utf-8", "replace") for line in LOG.splitlines() if line]
     detection = detect_format(sample, BUILTIN_FORMATS)
-    return Part("app.log", 0, detection.format, detection.confidence)
+    return Part("app.log", 0, detection.format)
 
 
 def report_of(
@@ -59,7 +60,7 @@ def report_of(
     total = Summary()
     bounds = [0, *cuts, len(data)]
     for start, end in itertools.pairwise(bounds):
-        part = Part(base.file, start, base.format, base.confidence)
+        part = Part(base.file, start, base.format)
         summary, _ = summarise_block(data[start:end], part, CTX, filters)
         total.absorb(summary)
     report = build_report(total, build_templates(total.pattern_counts()), top_n=10)
@@ -131,7 +132,7 @@ def test_merge_is_associative(fmt_part: Part) -> None:
     bounds = [0, *cuts, len(LOG)]
     parts = []
     for start, end in itertools.pairwise(bounds):
-        part = Part("app.log", start, fmt_part.format, fmt_part.confidence)
+        part = Part("app.log", start, fmt_part.format)
         parts.append(summarise_block(LOG[start:end], part, CTX)[0])
     a, b, c, d = parts
     left = a.merge(b).merge(c).merge(d)
@@ -183,7 +184,7 @@ def test_pattern_table_is_bounded_by_folding_into_templates(
     cut = len(data) // 2
     cut = data.index(b"\n", cut) + 1
     for start, end in ((0, cut), (cut, len(data))):
-        part = Part("app.log", start, fmt_part.format, fmt_part.confidence)
+        part = Part("app.log", start, fmt_part.format)
         total.absorb(summarise_block(data[start:end], part, CTX)[0])
     assert total.patterns_compacted
     assert total.patterns.height <= 100
@@ -191,3 +192,84 @@ def test_pattern_table_is_bounded_by_folding_into_templates(
     report = build_report(total, build_templates(total.pattern_counts()))
     assert report["templates_approximate"] is True
     assert report["entries"] == 3000
+
+
+# What the generic format understands of each line: a timestamp, a level word, both, nothing.
+MIXED = b"".join(
+    [
+        b"2024-03-01 10:00:00 backup started\n",
+        b"ERROR: backup target unreachable\n",
+        b"2024-03-01 10:00:01 WARN disk almost full\n",
+        b"the operator was paged\n",
+        b"nobody answered, an error no doubt\n",
+    ]
+)
+PLAIN = b"Dear operator,\nthe nightly backup failed again.\nPlease look at it.\nThanks\n"
+
+
+def generic_part(name: str, data: bytes) -> Part:
+    sample = data.decode().splitlines()
+    detection = detect_format(sample, BUILTIN_FORMATS)
+    assert detection.format.name == "generic"
+    return Part(name, 0, detection.format)
+
+
+def test_plain_text_is_not_understood_though_every_line_is_an_entry() -> None:
+    summary, _ = summarise_block(PLAIN, generic_part("letter.txt", PLAIN), CTX)
+    info = summary.files["letter.txt"]
+    assert info.entries == 4  # the generic format takes every line for an entry ...
+    assert (info.timed, info.leveled, info.understood) == (0, 0, 0)
+    assert info.confidence == 0.0  # ... but understood none of them: never 1.00 for nothing
+    (item,) = build_report(summary, build_templates(summary.pattern_counts()))["formats"]
+    assert (item["confidence"], item["timestamps"], item["levels"]) == (0.0, 0.0, 0.0)
+    assert item["layout"].startswith("Any text")
+    assert item["expects_levels"] is False
+
+
+def test_an_empty_file_has_confidence_zero() -> None:
+    summary, _ = summarise_block(b"", Part("empty.log", 0, BUILTIN_FORMATS[0]), CTX)
+    assert summary.files["empty.log"].confidence == 0.0
+
+
+def test_a_log4j_file_is_understood_with_timestamps_and_read_levels(fmt_part: Part) -> None:
+    summary, _ = summarise_block(LOG, fmt_part, CTX)
+    info = summary.files["app.log"]
+    assert (info.entries, info.timed, info.leveled, info.understood) == (9, 9, 9, 9)
+    assert info.layout == fmt_part.format.description
+    assert info.expects_levels is True
+    (item,) = build_report(summary, build_templates(summary.pattern_counts()))["formats"]
+    assert item["timestamps"] == 1.0
+    assert item["levels"] == pytest.approx(1.0, abs=0.01)
+    assert item["confidence"] == 1.0
+
+
+def test_understood_counts_an_entry_with_a_timestamp_or_a_read_level_once() -> None:
+    summary, _ = summarise_block(MIXED, generic_part("mixed.log", MIXED), CTX)
+    info = summary.files["mixed.log"]
+    # Timestamps: lines 1 and 3; read levels: lines 2 and 3 (the last line's ERROR is a
+    # guess from its words, not read); either: lines 1 to 3.
+    assert (info.entries, info.timed, info.leveled, info.understood) == (5, 2, 2, 3)
+    assert info.confidence == 0.6
+    assert summary.levels["ERROR"] == 2  # the guess still gives the entry its level
+
+
+@pytest.mark.parametrize("data", [LOG, MIXED])
+def test_understood_counts_merge_into_those_of_the_whole(data: bytes, fmt_part: Part) -> None:
+    part = fmt_part if data is LOG else generic_part("app.log", data)
+    whole, _ = summarise_block(data, part, CTX)
+    for cut in line_starts(data):
+        first, _ = summarise_block(data[:cut], part, CTX)
+        second, _ = summarise_block(data[cut:], Part("app.log", cut, part.format), CTX)
+        merged = first.merge(second)
+        assert merged.files == whole.files, cut
+        assert merged.files["app.log"].understood == whole.files["app.log"].understood > 0
+
+
+def test_a_summary_with_understood_counts_survives_pickling(fmt_part: Part) -> None:
+    summary, _ = summarise_block(LOG, fmt_part, CTX)
+    again = pickle.loads(pickle.dumps(summary))
+    assert again == summary
+    assert again.files["app.log"].confidence == 1.0
+    changed = pickle.loads(pickle.dumps(summary))
+    changed.files["app.log"].leveled -= 1
+    assert changed != summary  # the new counts take part in the comparison

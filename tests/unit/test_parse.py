@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from loglens.analysis.formats import BUILTIN_FORMATS, GENERIC_FORMAT, format_by_name
+from loglens.analysis.json_layout import learn_json_format
 from loglens.analysis.parse import Detection, ParseContext, detect_format, parse_lines
 from loglens.errors import ConfigError
 
@@ -135,8 +136,11 @@ def test_every_builtin_has_a_detection_sample() -> None:
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_detection_picks_the_format(name: str) -> None:
-    detection = detect_format(SAMPLES[name] * 3, BUILTIN_FORMATS)
-    assert detection == Detection(format_by_name(name), 1.0)
+    sample = SAMPLES[name] * 3
+    detection = detect_format(sample, BUILTIN_FORMATS)
+    # JSON lines are detected with the places of their fields learned from the sample.
+    expected = learn_json_format(sample, format_by_name(name))
+    assert detection == Detection(expected, 1.0)
 
 
 def test_continuation_lines_do_not_count_against_a_format() -> None:
@@ -177,6 +181,7 @@ def test_output_columns_types_height_and_order() -> None:
         ("truncated", pl.Boolean),
         ("ts", pl.Datetime("us", "UTC")),
         ("level", pl.String),
+        ("level_read", pl.Boolean),
         ("component", pl.String),
         ("message", pl.String),
     ]
@@ -192,9 +197,34 @@ def test_a_continuation_line_has_no_fields_and_keeps_its_text() -> None:
         "truncated": False,
         "ts": None,
         "level": None,
+        "level_read": False,
         "component": None,
         "message": "\tat org.a.App.run(App.java:12)",
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "lines", "read"),
+    [
+        # A level field is read; a continuation line has no level at all.
+        ("log4j", ["2015-10-18 18:01:47,978 WARN [main] a.B: x", "  error in trace"], [1, 0]),
+        # A PRI is read; without one syslog guesses from the words ("failed" -> ERROR).
+        ("syslog", ["<11>Dec 10 06:55:46 h a: x", "Dec 10 06:55:46 h a: failed"], [1, 0]),
+        # An HTTP status is read.
+        ("access", ['1.2.3.4 - - [05/Jun/2021:07:08:09 +0200] "GET / HTTP/1.1" 503 1'], [1]),
+        # JSON: a level key is read, a message's words are a guess.
+        ("json", ['{"level": "warn", "msg": "a"}', '{"msg": "disk error"}'], [1, 0]),
+        # Generic: a leading level word is read; plain text has a guessed level only.
+        ("generic", ["ERROR: boom", "the backup failed"], [1, 0]),
+    ],
+)
+def test_level_read_tells_a_level_of_the_line_from_a_guess(
+    name: str, lines: list[str], read: list[int]
+) -> None:
+    rows = _rows(lines, name)
+    assert [row["level_read"] for row in rows] == [bool(flag) for flag in read]
+    # Every header has a level either way: the guesses are there, only not "read".
+    assert all(row["level"] is not None for row in rows if row["header"])
 
 
 def test_truncated_lines_start_like_a_header_and_break_off() -> None:

@@ -1,5 +1,5 @@
 """Pattern and series tables: merging in batches gives exactly the tables of one merge of
-everything."""
+everything; the counts of a file add up."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import loglens.analysis.summary as summary_module
 from loglens.analysis.summary import (
     PATTERN_SCHEMA,
     SERIES_SCHEMA,
+    FileInfo,
     PatternStack,
+    Summary,
     merge_patterns,
     merge_series,
     sorted_series,
@@ -122,3 +124,15 @@ def test_series_of_a_log_in_time_order_merge_exactly_piece_by_piece(
     assert merged.equals(sorted_series(everything.select(list(SERIES_SCHEMA))))
     assert merged.select("minute", "key", "level").is_unique().all()
     assert int(merged["count"].sum()) == sum(int(t["count"].sum()) for t in series)
+
+
+def test_file_info_counts_add_up_and_confidence_follows_them() -> None:
+    layout = "Java log4j/logback: ts LEVEL [thread] logger: message"
+    first = FileInfo("log4j", layout, True, bytes=10, lines=4, entries=4, timed=4, understood=4)
+    later = FileInfo("log4j", layout, True, bytes=5, lines=2, entries=2, leveled=2, understood=2)
+    head, tail = Summary(files={"app.log": first}), Summary(files={"app.log": later})
+    merged = head.merge(tail).files["app.log"]
+    assert (merged.bytes, merged.lines, merged.entries) == (15, 6, 6)
+    assert (merged.timed, merged.leveled, merged.understood) == (4, 2, 6)
+    assert merged.confidence == 1.0
+    assert head.files["app.log"].entries == 4  # merge changes neither part

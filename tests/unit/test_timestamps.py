@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
+from loglens.analysis.stamps import EPOCH
 from loglens.analysis.timestamps import (
-    EPOCH,
     FMT_BGL,
     FMT_CLF,
     FMT_CTIME,

@@ -1,0 +1,447 @@
+"""Learn the layout of a file nobody configured: where its timestamp is, and its header.
+
+Most logs write each entry's header the same way: some fields, a timestamp somewhere in the
+first part of the line, more fields (a level, a pid, a thread, a component), then the free
+text. ``learn_layout`` finds that shape in a sample of the file's lines and writes it down
+as an ordinary regex ``LogFormat``, so the whole file is then read on the same vectorised
+path as the built-in formats (per-line Python runs only on the sample):
+
+1. **The stamp.** Every stamp in each line's first part is found and described by its
+   signature (``stamps``). The signature most lines share wins; a stamp that never changes
+   (a file name's date) or does not grow with the lines loses to one that does; where several
+   fit equally, the earliest in the line.
+2. **What precedes it** (a pid, a container name, a program): the tokens before the stamp,
+   generalised across lines (digits, a bracketed group, a word, the same literal) - at most a
+   few such shapes.
+3. **The header after it**: columns whose type is stable across lines - separators, a level
+   word (bare, bracketed, a single letter), digits, bracketed groups, one component (a word
+   padded into a column or followed by a separator, a ``tag:``) - up to the first column
+   that varies like free text. The message is the rest of the line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import polars as pl
+
+from loglens.analysis.formats import FormatKind, LogFormat
+from loglens.analysis.levels import LEVEL_SPELLINGS
+from loglens.analysis.lines import looks_like_continuation
+from loglens.analysis.stamps import EPOCH, Found, find_stamps, month_first, stamp_regex
+from loglens.analysis.timestamps import parse_column
+
+# A stamp must be found in at least this share of the lines that count.
+MIN_STAMP_SHARE = 0.3
+# A column is part of the header when at least this share of the lines agree on its type.
+COLUMN_SHARE = 0.9
+# A word column is an identity (a component, a host) when it has at most this many distinct
+# values, or this share of the lines.
+FEW_VALUES = 8
+FEW_SHARE = 0.2
+# Of a column of upper-case words, at least this share must be levels for it to be the level.
+MIN_LEVEL_SHARE = 0.5
+_MAX_PREFIX_SHAPES = 3
+# A prefix of more words than this is free text that happens to hold a date.
+_MAX_PREFIX_WORDS = 5
+_MAX_COLUMNS = 12
+# Stamps that could be other numbers (epochs, times of day) must mostly go forward over at
+# least this many lines.
+_ORDER_SAMPLE = 10
+
+_TOKEN = re.compile(
+    r"\[(?:[^\[\]]|\[[^\[\]]*\])*\]|\([^()]*\)|<[^<>]*>|[ \t]+|[^\s\[\]()<>|:,;=\"']+|."
+)
+_WORD = r"[^\s\[\]()<>|:,;=\"']+"
+# Bracketed groups, by kind: how they open, what they hold (one level of nesting), how they close.
+_BRACKETS = {
+    "B[": (r"\[", r"(?:[^\[\]]|\[[^\[\]]*\])*", r"\]"),
+    "B(": (r"\(", r"[^()]*", r"\)"),
+    "B<": ("<", "[^<>]*", ">"),
+}
+_CLOSING = {"B[": "]", "B(": ")", "B<": ">"}
+_PUNCTUATION = re.compile(r"[^\w\s]+")
+_LEVEL_LETTERS = frozenset("VTDINWEFAC")
+
+
+@dataclass(frozen=True)
+class _Stamp:
+    """The stamp chosen for a file: its signature and where it is in each line that has it."""
+
+    signature: str
+    found: dict[int, Found]  # line index -> the stamp in that line
+
+
+def learn_layout(sample: Sequence[str], reference: datetime | None = None) -> LogFormat | None:
+    """The layout of a file's header learned from a sample of its lines, or None."""
+    lines = [
+        line.rstrip("\r\n")
+        for line in sample
+        if line.strip() and not looks_like_continuation(line.rstrip("\r\n"))
+    ]
+    if not lines:
+        return None
+    stamp = _choose_stamp(lines, reference or datetime.now(UTC))
+    if stamp is None:
+        return None
+    rows = sorted(stamp.found)
+    prefix, prefix_level = _prefix_regex([lines[i][: stamp.found[i].start] for i in rows])
+    if prefix is None:
+        return None
+    rests = [lines[i][stamp.found[i].end :] for i in rows]
+    columns, described = _header_columns(rests, level_taken=prefix_level)
+    header = f"^{prefix}(?<ts>{stamp_regex(stamp.signature)}){columns}"
+    parts = [f"stamp {stamp.signature}"]
+    if prefix:
+        parts.insert(0, "prefix " + ("with level " if prefix_level else "") + "before it")
+    parts += described
+    return LogFormat(
+        name="learned",
+        description="learned from the file: " + ", ".join(parts),
+        kind=FormatKind.REGEX,
+        header=header,
+        ts_format=stamp.signature,
+        start=f"^{prefix}{stamp_regex(stamp.signature)}",
+        infer_level="level" not in columns and not prefix_level,
+        examples=(lines[rows[0]],),
+        learned=True,
+    )
+
+
+def _choose_stamp(lines: list[str], reference: datetime) -> _Stamp | None:
+    """The signature most lines share, with a stamp that changes and moves forward."""
+    by_signature: dict[str, dict[int, Found]] = {}
+    for index, line in enumerate(lines):
+        for found in find_stamps(line):
+            by_signature.setdefault(_without_fraction(found.signature), {}).setdefault(index, found)
+    _merge_day_month(by_signature)
+    # Some stamps of a file may leave out a zero fraction: read them all with the fraction.
+    by_signature = {
+        _with_fraction(signature, found): found for signature, found in by_signature.items()
+    }
+    ranked = []
+    for signature, stamps in by_signature.items():
+        if len(stamps) < MIN_STAMP_SHARE * len(lines):
+            continue
+        values = [item.text for item in stamps.values()]
+        distinct = len(set(values)) / len(values)
+        position = sum(item.start for item in stamps.values()) / len(stamps)
+        ranked.append((len(stamps), distinct, position, signature))
+    if not ranked:
+        return None
+    most = max(count for count, *_ in ranked)
+    changing = max(distinct for count, distinct, *_ in ranked if count >= 0.8 * most)
+    fitting = [
+        (position, signature)
+        for count, distinct, position, signature in ranked
+        if count >= 0.8 * most and distinct >= 0.5 * changing
+    ]
+    for _position, signature in sorted(fitting):
+        if _readable(signature, by_signature[signature], reference):
+            return _Stamp(signature, by_signature[signature])
+    return None
+
+
+_FRACTIONS = ("%.f", "%,f", "%:f")
+
+
+def _without_fraction(signature: str) -> str:
+    for fraction in _FRACTIONS:
+        signature = signature.replace(fraction, "")
+    return signature
+
+
+def _with_fraction(signature: str, found: dict[int, Found]) -> str:
+    """The signature with the fraction its stamps write, if some do."""
+    written = Counter(
+        fraction for item in found.values() for fraction in _FRACTIONS if fraction in item.signature
+    )
+    if not written or "%S" not in signature:
+        return signature
+    fraction = written.most_common(1)[0][0]
+    return signature.replace("%S", "%S" + fraction, 1)
+
+
+def _merge_day_month(by_signature: dict[str, dict[int, Found]]) -> None:
+    """Settle numeric dates that read either way (01/02/2020): month first unless some day
+    in the sample is above 12 (then the day comes first), as each file writes one way."""
+    for signature in list(by_signature):
+        found = by_signature[signature]
+        if not any(item.kind == "dmy" for item in found.values()):
+            continue
+        if all(item.ambiguous for item in found.values()):
+            by_signature[month_first(signature)] = by_signature.pop(signature)
+
+
+def _readable(signature: str, found: dict[int, Found], reference: datetime) -> bool:
+    """Tell whether most stamps read as times, mostly in order (a log's stamps go forward)."""
+    texts = pl.Series([found[index].text for index in sorted(found)], dtype=pl.String)
+    parsed = parse_column(texts, signature, "UTC", reference)
+    if parsed.null_count() > 0.2 * len(parsed):
+        return False
+    if (signature == EPOCH or _is_time_only(signature)) and len(parsed) >= _ORDER_SAMPLE:
+        steps = parsed.drop_nulls().diff().drop_nulls()
+        if len(steps) and (steps.dt.total_seconds() >= 0).mean() < 0.6:  # type: ignore[operator]
+            return False
+    return True
+
+
+def _is_time_only(signature: str) -> bool:
+    return not any(field in signature for field in ("%d", "%j", "%Y", "%y"))
+
+
+def _tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def _prefix_regex(prefixes: list[str]) -> tuple[str | None, bool]:
+    """A regex for the text before the stamp, and whether it holds the level.
+
+    Prefixes are tokenised and generalised per token; the few most common shapes are
+    alternatives. None when no few shapes cover most lines.
+    """
+    if all(prefix == "" for prefix in prefixes):
+        return "", False
+    shapes: Counter[tuple[str, ...]] = Counter()
+    tokens_of: dict[tuple[str, ...], list[list[str]]] = {}
+    for prefix in prefixes:
+        tokens = _tokens(prefix)
+        shape = tuple(_token_class(token) for token in tokens)
+        shapes[shape] += 1
+        tokens_of.setdefault(shape, []).append(tokens)
+    chosen = [
+        shape
+        for shape, _ in shapes.most_common(_MAX_PREFIX_SHAPES)
+        if sum(kind != " " for kind in shape) <= _MAX_PREFIX_WORDS * 2
+    ]
+    covered = sum(shapes[shape] for shape in chosen)
+    if covered < COLUMN_SHARE * len(prefixes):
+        return None, False
+    alternatives = []
+    with_level = False
+    for shape in chosen:
+        regex, level = _shape_regex(shape, tokens_of[shape], allow_level=len(chosen) == 1)
+        alternatives.append(regex)
+        with_level |= level
+    if len(alternatives) == 1:
+        return alternatives[0], with_level
+    return "(?:" + "|".join(alternatives) + ")", False
+
+
+def _token_class(token: str) -> str:
+    """The type of a token: space, a bracket kind, digits, word, or the character itself."""
+    if token[0] in " \t":
+        return " "
+    if len(token) > 1 and "B" + token[0] in _BRACKETS and token[-1] in "])>":
+        return "B" + token[0]
+    if token.isdigit():
+        return "0"
+    if _PUNCTUATION.fullmatch(token):
+        return token  # a separator such as "-", "|", "]", "::"
+    return "w"
+
+
+def _shape_regex(
+    shape: tuple[str, ...], examples: list[list[str]], allow_level: bool
+) -> tuple[str, bool]:
+    """The regex of one prefix shape; a word column of level words becomes the level."""
+    parts = []
+    with_level = False
+    for position, kind in enumerate(shape):
+        values = [tokens[position] for tokens in examples]
+        if kind == " ":
+            parts.append("[ \t]+")
+        elif kind in _BRACKETS:
+            opening, inner, closing = _BRACKETS[kind]
+            parts.append(f"{opening}{inner}{closing}")
+        elif kind == "0":
+            parts.append("[0-9]+")
+        elif kind == "w":
+            if allow_level and not with_level and _share(values, _is_level) >= COLUMN_SHARE:
+                parts.append(r"(?<level>[A-Za-z]+[0-9]?)")
+                with_level = True
+            elif len(set(values)) == 1:
+                parts.append(re.escape(values[0]))
+            else:
+                parts.append(_WORD)
+        else:
+            parts.append(re.escape(kind))
+    return "".join(parts), with_level
+
+
+def _is_level(token: str) -> bool:
+    word = token.strip("[]()<>:|- ")
+    if len(word) == 1:
+        return word in _LEVEL_LETTERS
+    return word.upper() in LEVEL_SPELLINGS and not word.isdigit()
+
+
+def _levels_column(values: list[str]) -> bool:
+    """Tell whether a column holds levels: level words on (nearly) every line, or a column of
+    upper-case words of which most are levels (PostgreSQL's LOG, ERROR, and DETAIL lines)."""
+    if _share(values, _is_level) >= COLUMN_SHARE:
+        return True
+    shouted = _share(values, lambda token: len(token.strip("[]()<>")) > 1 and _upper(token))
+    return shouted >= COLUMN_SHARE and _share(values, _is_level) >= MIN_LEVEL_SHARE
+
+
+def _upper(token: str) -> bool:
+    word = token.strip("[]()<>")
+    return word.isalpha() and word.isupper()
+
+
+def _is_compound_level(token: str) -> bool:
+    """A level and a component in one word: ``warning/PluginNotificationTask``."""
+    level, slash, component = token.partition("/")
+    return bool(slash and component) and _is_level(level)
+
+
+def _share(values: Sequence[str], test: Callable[[str], bool]) -> float:
+    hits = sum(1 for value in values if test(value))
+    return hits / len(values) if values else 0.0
+
+
+@dataclass
+class _Column:
+    """One column of the header after the stamp, as seen across the sample lines."""
+
+    kind: str  # a token class (see _token_class)
+    values: list[str]
+    share: float  # of the lines that have this column of this kind
+    padded: float = 0.0  # share of lines with two or more spaces after it
+
+
+def _columns(rests: list[str]) -> list[_Column]:
+    """The leading token columns of the texts after the stamps, typed by majority."""
+    tokenised = [_tokens(rest) for rest in rests]
+    columns = []
+    for position in range(_MAX_COLUMNS * 2):
+        present = [tokens for tokens in tokenised if len(tokens) > position]
+        if len(present) < COLUMN_SHARE * len(tokenised):
+            break
+        kinds = Counter(_token_class(tokens[position]) for tokens in present)
+        kind, count = kinds.most_common(1)[0]
+        values = [tokens[position] for tokens in present if _token_class(tokens[position]) == kind]
+        padded = sum(
+            1
+            for tokens in present
+            if len(tokens) > position + 1 and len(tokens[position + 1].expandtabs(2)) >= 2
+        )
+        columns.append(_Column(kind, values, count / len(tokenised), padded / len(present)))
+        if kind != " " and count < COLUMN_SHARE * len(tokenised):
+            break
+    return columns
+
+
+def _header_columns(rests: list[str], level_taken: bool) -> tuple[str, list[str]]:
+    """The regex of the header columns after the stamp, and a description of them."""
+    columns = _columns(rests)
+    parts: list[str] = []
+    described: list[str] = []
+    seen_level = level_taken
+    seen_component = False
+    pending: list[str] = []  # separators and spaces not yet known to be in the header
+    for position, column in enumerate(columns):
+        if column.share < COLUMN_SHARE and column.kind != " ":
+            break
+        if column.kind == " ":
+            pending.append("[ \t]+" if column.share >= COLUMN_SHARE else "[ \t]*")
+            continue
+        few = _few(column.values, len(rests))
+        following = columns[position + 1 : position + 3]
+        if _PUNCTUATION.fullmatch(column.kind):
+            pending.append(re.escape(column.kind))
+            continue
+        if not seen_level and _levels_column(column.values):
+            regex = _level_regex(column.kind)
+            described.append("level")
+            seen_level = True
+        elif (
+            not seen_level
+            and column.kind == "w"
+            and _share(column.values, _is_compound_level) >= COLUMN_SHARE
+        ):
+            regex = rf"(?<level>[A-Za-z]+)/(?<component>{_WORD})"
+            described.append("level/component")
+            seen_level = seen_component = True
+        elif column.kind in _BRACKETS:
+            if seen_level and seen_component and not few:
+                break  # a request id or a message code: the message has begun
+            opening, inner, closing = _BRACKETS[column.kind]
+            if seen_level and not seen_component and _named(column.values):
+                regex = f"{opening}(?<component>{inner}){closing}"
+                described.append("[component]")
+                seen_component = True
+            else:
+                regex = f"{opening}{inner}{closing}"
+                described.append(f"{column.kind[1]}…{_CLOSING[column.kind]}")
+        elif column.kind == "0" and (not seen_component or _separated(following)):
+            regex = "[0-9]+"
+            described.append("number")
+        elif column.kind == "w" and not seen_component and few and _ends_word(column, following):
+            regex = f"(?<component>{_WORD})"
+            described.append("component")
+            seen_component = True
+        else:
+            break
+        if column.share < 1.0:
+            # Most lines have it, some do not (a node name not known yet): optional, and the
+            # last column, as what follows it is no longer aligned.
+            parts.append("(?:" + "".join(pending) + regex + ")?")
+            pending = []
+            break
+        parts += pending
+        pending = []
+        parts.append(regex)
+    # Separators between the header and the message belong to the header, when present.
+    tail = "".join(pending)
+    return "".join(parts) + (f"(?:{tail})?" if tail else "") + "[ \t]*", described
+
+
+def _level_regex(kind: str) -> str:
+    if kind in _BRACKETS:
+        opening, inner, closing = _BRACKETS[kind]
+        return f"{opening}(?<level>{inner}){closing}"
+    return r"(?<level>[A-Za-z]+[0-9]?)"
+
+
+def _few(values: list[str], lines: int) -> bool:
+    distinct = len(set(values))
+    return distinct <= FEW_VALUES or distinct <= FEW_SHARE * lines
+
+
+def _named(values: list[str]) -> bool:
+    """Tell whether bracketed values name something (a logger, a thread), not a number."""
+    inner = [value[1:-1].strip() for value in values]
+    return _share(inner, lambda text: bool(text) and not text.isdigit()) >= COLUMN_SHARE
+
+
+def _separated(following: list[_Column]) -> bool:
+    """Tell whether a column is followed by a separator on (nearly) every line."""
+    return (
+        bool(following)
+        and following[0].share >= COLUMN_SHARE
+        and (_PUNCTUATION.fullmatch(following[0].kind) is not None)
+    )
+
+
+def _ends_word(column: _Column, following: list[_Column]) -> bool:
+    """Tell whether a word column ends the header's fields: padded into a column, or
+    followed by a separator, a tag's colon, a bracket or a level."""
+    if column.padded >= COLUMN_SHARE:
+        return True
+    after = [item for item in following if item.kind != " "]
+    if not after:
+        return False
+    nxt = after[0]
+    if nxt.share < COLUMN_SHARE:
+        return False
+    return (
+        _PUNCTUATION.fullmatch(nxt.kind) is not None
+        or nxt.kind in _BRACKETS
+        or _share(nxt.values, _is_level) >= COLUMN_SHARE
+    )

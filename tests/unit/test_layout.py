@@ -1,0 +1,188 @@
+"""Layouts learned from a sample: the stamp, what precedes it and the header after it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+
+from loglens.analysis.formats import BUILTIN_FORMATS
+from loglens.analysis.layout import learn_layout
+from loglens.analysis.parse import ParseContext, detect_format, parse_lines
+
+CTX = ParseContext(reference=datetime(2026, 12, 7, 12, 0, tzinfo=UTC))
+
+
+def _parse(lines: list[str]) -> list[dict[str, object]]:
+    detection = detect_format(lines, BUILTIN_FORMATS)
+    assert detection.format.learned, detection.format.name
+    return parse_lines(pl.Series(lines), detection.format, CTX).to_dicts()
+
+
+def _at(*parts: int) -> datetime:
+    return datetime(*parts).replace(tzinfo=UTC)  # type: ignore[arg-type]
+
+
+# (lines, the rows expected of the first and the last line: ts, level, component, message)
+LAYOUTS = {
+    "pid before the stamp, bracketed level": (
+        [
+            "[2985] 2026/12/07 09:23:47.580017 [INF] Starting server version 2.10",
+            "[2985] 2026/12/07 09:23:47.600112 [INF] Listening for clients on 0.0.0.0:4222",
+            "[2985] 2026/12/07 09:23:48.010000 [WRN] Slow consumer detected",
+            "[2985] 2026/12/07 09:23:49.000001 [ERR] Error reading from client: EOF",
+        ],
+        (_at(2026, 12, 7, 9, 23, 47, 580017), "INFO", None, "Starting server version 2.10"),
+        (_at(2026, 12, 7, 9, 23, 49, 1), "ERROR", None, "Error reading from client: EOF"),
+    ),
+    "container prefix": (
+        [
+            "web-1  | 2024-03-01T10:00:00.250Z INFO  served /health in 2 ms",
+            "web-1  | 2024-03-01T10:00:01.250Z WARN  slow request /api in 900 ms",
+            "db-1   | 2024-03-01T10:00:02.000Z ERROR connection reset by peer",
+            "web-1  | 2024-03-01T10:00:03.250Z INFO  served /health in 1 ms",
+        ],
+        (_at(2024, 3, 1, 10, 0, 0, 250000), "INFO", None, "served /health in 2 ms"),
+        (_at(2024, 3, 1, 10, 0, 3, 250000), "INFO", None, "served /health in 1 ms"),
+    ),
+    "level and component in the prefix, glued to the stamp": (
+        [
+            "MainThread::INFO::2011-12-05 07:04:56,101::vdsm::(run) I am the actual vdsm",
+            "MainThread::WARNING::2011-12-05 07:04:57,001::vdsm::(run) low memory",
+            "MainThread::ERROR::2011-12-05 07:04:58,333::vdsm::(run) storage down",
+        ],
+        (_at(2011, 12, 5, 7, 4, 56, 101000), "INFO", "vdsm", "I am the actual vdsm"),
+        (_at(2011, 12, 5, 7, 4, 58, 333000), "ERROR", "vdsm", "storage down"),
+    ),
+    "epoch in a column of a table": (
+        [
+            "134681 node-246 unix.hw state_change.unavailable 1077804742 1 Component down",
+            "134682 node-109 unix.hw state_change.available 1077804743 1 Component up",
+            "134683 node-017 action start 1077804750 1 boot (command 2104)",
+            "134684 node-246 unix.hw state_change.available 1077804800 1 Component up",
+        ],
+        # No level field: the level is guessed from the message.
+        (_at(2004, 2, 26, 14, 12, 22), "INFO", None, "Component down"),
+        (_at(2004, 2, 26, 14, 13, 20), "INFO", None, "Component up"),
+    ),
+    "fields between pipes": (
+        [
+            "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
+            "20171223-22:15:29:633|Step_SPUtils|30002312|getTodayTotalDetailSteps = 15",
+            "20171223-22:15:29:635|Step_LSC|30002312|onExtend:1514038530000 14 0 4",
+            "20171223-22:15:30:101|Step_LSC|30002312|processHandleBroadcastAction",
+        ],
+        (
+            _at(2017, 12, 23, 22, 15, 29, 606000),
+            "INFO",
+            "Step_LSC",
+            "onStandStepChanged 3579",
+        ),
+        (
+            _at(2017, 12, 23, 22, 15, 30, 101000),
+            "INFO",
+            "Step_LSC",
+            "processHandleBroadcastAction",
+        ),
+    ),
+    "zone abbreviation after a space, pid and level": (
+        [
+            "2024-07-01 01:45:01.123 PDT [123] LOG:  checkpoint starting: time",
+            "2024-07-01 01:45:09.456 PDT [123] LOG:  checkpoint complete",
+            '2024-07-01 01:46:00.000 PDT [456] ERROR:  relation "users" does not exist',
+            "2024-07-01 01:46:00.000 PDT [456] STATEMENT:  select * from users",
+        ],
+        (_at(2024, 7, 1, 8, 45, 1, 123000), "INFO", None, "checkpoint starting: time"),
+        (_at(2024, 7, 1, 8, 46), None, None, "select * from users"),
+    ),
+    "padded level and component columns": (
+        [
+            "2016-09-28 04:30:30, Info                  CBS    Loaded Servicing Stack",
+            "2016-09-28 04:30:31, Info                  CSI    00000001@2016/9/27 begin",
+            "2016-09-28 04:30:31, Warning               CBS    Unrecognized packageExtended",
+            "2016-09-28 04:30:32, Error                 CSI    Transaction failed",
+        ],
+        (_at(2016, 9, 28, 4, 30, 30), "INFO", "CBS", "Loaded Servicing Stack"),
+        (_at(2016, 9, 28, 4, 30, 32), "ERROR", "CSI", "Transaction failed"),
+    ),
+    "bracketed stamp, level, logger and node": (
+        [
+            "[2018-05-17T08:19:35,939][INFO ][o.e.n.Node               ] [] initializing ...",
+            "[2018-05-17T08:19:36,089][INFO ][o.e.e.NodeEnvironment    ] [n1] using data paths",
+            "[2018-05-17T08:19:36,116][INFO ][o.e.n.Node               ] node name [n1] derived",
+            *(
+                f"[2018-05-17T08:19:37,{ms:03d}][INFO ][o.e.p.PluginsService     ] [n1] "
+                f"loaded module [m{ms}]"
+                for ms in range(30)
+            ),
+            "[2018-05-17T08:19:37,563][WARN ][o.e.p.PluginsService     ] [n1] no modules loaded",
+        ],
+        (_at(2018, 5, 17, 8, 19, 35, 939000), "INFO", "o.e.n.Node", "initializing ..."),
+        (
+            _at(2018, 5, 17, 8, 19, 37, 563000),
+            "WARNING",
+            "o.e.p.PluginsService",
+            "no modules loaded",
+        ),
+    ),
+    "level letter, component, thread": (
+        [
+            "2018-02-05T13:44:56.657+0100 I CONTROL  [initandlisten] db version v3.2.11",
+            "2018-02-05T13:44:56.677+0100 I STORAGE  [initandlisten] wiredtiger_open config",
+            "2018-02-05T13:44:57.001+0100 W NETWORK  [conn1] end connection 127.0.0.1:55404",
+            "2018-02-05T13:44:58.200+0100 E STORAGE  [conn1] write failed",
+        ],
+        (_at(2018, 2, 5, 12, 44, 56, 657000), "INFO", "CONTROL", "db version v3.2.11"),
+        (_at(2018, 2, 5, 12, 44, 58, 200000), "ERROR", "STORAGE", "write failed"),
+    ),
+    "level and component in one word": (
+        [
+            "[2017-04-04 11:16:34 +0200] information/Notification: Sending notification",
+            "[2017-04-04 11:16:34 +0200] warning/PluginNotificationTask: command failed",
+            "[2017-04-04 11:16:48 +0200] information/IdoMysqlConnection: Query queue items: 0",
+        ],
+        (_at(2017, 4, 4, 9, 16, 34), "INFO", "Notification", "Sending notification"),
+        (_at(2017, 4, 4, 9, 16, 48), "INFO", "IdoMysqlConnection", "Query queue items: 0"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUTS))
+def test_a_layout_is_learned_and_reads_its_lines(name: str) -> None:
+    lines, first, last = LAYOUTS[name]
+    rows = _parse(lines * 3)
+    assert all(row["header"] for row in rows)
+    for row, expected in ((rows[0], first), (rows[len(lines) - 1], last)):
+        assert (row["ts"], row["level"], row["component"], row["message"]) == expected
+
+
+def test_a_library_format_that_fits_is_kept() -> None:
+    lines = [
+        "081109 203615 148 INFO dfs.DataNode$PacketResponder: PacketResponder 1 terminating",
+        "081109 203807 222 INFO dfs.DataNode$PacketResponder: Received block blk_-16 of size 9",
+        "081109 204005 35 INFO dfs.FSNamesystem: BLOCK* NameSystem.addStoredBlock: blockMap",
+    ]
+    assert detect_format(lines * 3, BUILTIN_FORMATS).format.name == "hdfs"
+
+
+def test_a_stamp_that_never_changes_loses_to_one_that_does() -> None:
+    lines = [
+        f"api.log.1.2017-05-16_13:53:08 2017-05-16 00:00:{second:02d}.008 25746 INFO "
+        f"nova.api [req-{second}] GET /servers status: 200"
+        for second in range(12)
+    ]
+    rows = _parse(lines)
+    assert rows[3]["ts"] == _at(2017, 5, 16, 0, 0, 3, 8000)
+    assert rows[3]["level"] == "INFO"
+    assert rows[3]["message"] == "[req-3] GET /servers status: 200"
+
+
+def test_free_text_with_no_stamps_learns_nothing() -> None:
+    lines = ["the quick brown fox", "jumps over the lazy dog", "and runs away"] * 4
+    assert learn_layout(lines) is None
+
+
+def test_random_ten_digit_numbers_out_of_order_are_no_epochs() -> None:
+    lines = [f"order {1_000_000_000 + (n * 7919**3) % 999_999_999} shipped" for n in range(30)]
+    assert learn_layout(lines) is None
