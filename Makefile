@@ -35,6 +35,7 @@ samples: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	$(PY) benchmarks/bench_accuracy.py
+	$(PY) benchmarks/bench_formats.py
 	$(PY) benchmarks/bench_anomalies.py
 	$(PY) -m benchmarks.bench_parse
 	$(PY) -m benchmarks.bench_templates

@@ -41,6 +41,7 @@ class Config:
     workers: int = 0
     chunk_bytes: int = 4 * 1024 * 1024
     timezone: str = "UTC"
+    learn_formats: bool = True
     top_n: int = 5
     drop_levels: tuple[str, ...] = ()
     drop_regex: str = ""
@@ -75,6 +76,17 @@ def parse_size(text: str, name: str) -> int:
     if not match or unit not in _SIZE_UNITS:
         raise ConfigError(f"{name}={text!r} is not a size: use a number of bytes or e.g. 64MiB")
     return int(float(match.group(1)) * _SIZE_UNITS[unit])
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a yes/no setting: use true or false")
 
 
 def _int(env: Mapping[str, str], name: str, default: int, minimum: int) -> int:
@@ -210,6 +222,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         workers=_int(env, "WORKERS", 0, 0),
         chunk_bytes=chunk_bytes,
         timezone=check_timezone(env.get("TIMEZONE", "UTC") or "UTC"),
+        learn_formats=_flag(env, "LEARN_FORMATS", Config.learn_formats),
         top_n=_int(env, "TOP_N", Config.top_n, 1),
         drop_levels=check_levels(env.get("DROP_LEVELS", "")),
         drop_regex=check_regex(drop_regex) if drop_regex else "",

@@ -17,6 +17,12 @@ the best fit equally well; among them the one that finds the most fields (timest
 component) per header wins, and on a tie the earlier, more specific one. Below
 ``MIN_CONFIDENCE`` the generic format is chosen, its confidence being the share of lines in
 which it finds a timestamp or a component.
+
+A layout learned from the sample itself (``layout``: where the timestamp is, the header
+around it) competes with the library's best: it replaces a catch-all format that reads no
+more, and any other format only when it parses clearly more lines or reads a timestamp or
+level the library format leaves in the message. JSON formats learn where their fields lie
+(``json_layout``).
 """
 
 from __future__ import annotations
@@ -129,8 +135,11 @@ class ParseContext:
         return self.reference if self.reference is not None else datetime.now(UTC)
 
 
-def detect_format(sample: Sequence[str], formats: Sequence[LogFormat]) -> Detection:
-    """Pick the format that best fits a sample of a file's lines (generic if none fits well)."""
+def detect_format(
+    sample: Sequence[str], formats: Sequence[LogFormat], learn: bool = True
+) -> Detection:
+    """Pick the format that best fits a sample of a file's lines: a library format, a layout
+    learned from the sample (unless ``learn`` is off; see ``_learned_wins``), or generic."""
     lines = pl.Series("line", list(sample), dtype=pl.String).str.strip_chars_end("\r\n")
     lines = lines.filter(lines.str.strip_chars() != "").head(SAMPLE_LINES)
     if lines.is_empty():
@@ -148,7 +157,7 @@ def detect_format(sample: Sequence[str], formats: Sequence[LogFormat]) -> Detect
         fitting = [item for item in scored if item[0] >= best - CONFIDENCE_TOLERANCE]
         richest = max(richness for _, richness, _ in fitting)
         chosen = next(item for item in fitting if item[1] >= richest - RICHNESS_TOLERANCE)
-    learned = learn_layout(lines.to_list(), ctx.reference_time())
+    learned = learn_layout(lines.to_list(), ctx.reference_time()) if learn else None
     if learned is not None:
         parsed = parse_lines(lines, learned, ctx)
         candidate = (_confidence(parsed["header"], continuation), _read(parsed), learned)

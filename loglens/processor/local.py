@@ -64,6 +64,7 @@ class Options:
     formats: tuple[LogFormat, ...] = BUILTIN_FORMATS
     forced_format: str | None = None
     timezone: str = "UTC"
+    learn: bool = True  # learn a layout where no library format fits (see analysis.layout)
     filters: Filters = field(default_factory=Filters)
     block_bytes: int = 4 * 1024 * 1024
     workers: int = 1
@@ -172,7 +173,7 @@ def detect_source(source: Source, options: Options) -> tuple[Detection, bytes, l
     if options.forced_format:
         chosen = learn_json_format(sample, format_by_name(options.forced_format, options.formats))
         return Detection(chosen, _share_parsed(sample, chosen)), head, sample
-    return detect_format(sample, options.formats), head, sample
+    return detect_format(sample, options.formats, learn=options.learn), head, sample
 
 
 def _share_parsed(sample: list[str], fmt: LogFormat) -> float:

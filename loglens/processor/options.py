@@ -47,6 +47,7 @@ def options_from_config(
         formats=formats_from_config(config) if formats is None else formats,
         forced_format=forced_format,
         timezone=config.timezone,
+        learn=config.learn_formats,
         filters=Filters(frozenset(config.drop_levels), config.drop_regex),
         block_bytes=config.chunk_bytes,
         workers=config.worker_count,

@@ -48,12 +48,19 @@ def test_tokens_from_the_variable_and_the_file(tmp_path: Path) -> None:
         ({"PORT": "70000"}, "PORT=70000 is not a port"),
         ({"API_PORT": "99999"}, "API_PORT=99999 is not a port"),
         ({"TIMEZONE": "Mars/Olympus"}, "TIMEZONE='Mars/Olympus' is not a known time zone"),
+        ({"LEARN_FORMATS": "maybe"}, "LEARN_FORMATS='maybe' is not a yes/no setting"),
     ],
 )
 def test_a_bad_setting_is_named_with_its_value(env: dict[str, str], words: str) -> None:
     with pytest.raises(ConfigError) as raised:
         load_config(env)
     assert words in str(raised.value)
+
+
+def test_learning_formats_is_on_unless_turned_off() -> None:
+    assert load_config({}).learn_formats
+    assert not load_config({"LEARN_FORMATS": "false"}).learn_formats
+    assert load_config({"LEARN_FORMATS": " Yes "}).learn_formats
 
 
 def test_limits_take_sizes_with_units() -> None:
