@@ -79,6 +79,8 @@ CATCH_ALL_FORMATS = frozenset({"iso8601", "generic"})
 # a share of lines parsed, or timestamps and levels read per line.
 LEARNED_MARGIN = 0.1
 LEARNED_RICHNESS_MARGIN = 0.5
+# Fields a learned layout must read more than a catch-all format, per line, to replace it.
+CATCH_ALL_MARGIN = 0.2
 
 _FIELD_GROUPS = ("ts", "frac", "level", "component", "pri", "status", "message")
 _TRAILING_SPACE = " \t\r\n\f\v"
@@ -152,48 +154,56 @@ def detect_format(
         confidence = _confidence(parsed["header"], continuation)
         scored.append((confidence, _richness(parsed), fmt))
     best = max((confidence for confidence, _, _ in scored), default=0.0)
-    chosen: tuple[float, float, LogFormat] | None = None
+    chosen: Detection | None = None
     if best >= MIN_CONFIDENCE:
         fitting = [item for item in scored if item[0] >= best - CONFIDENCE_TOLERANCE]
         richest = max(richness for _, richness, _ in fitting)
-        chosen = next(item for item in fitting if item[1] >= richest - RICHNESS_TOLERANCE)
+        confidence, _, fmt = next(
+            item for item in fitting if item[1] >= richest - RICHNESS_TOLERANCE
+        )
+        chosen = Detection(fmt, confidence)
     learned = learn_layout(lines.to_list(), ctx.reference_time()) if learn else None
     if learned is not None:
         parsed = parse_lines(lines, learned, ctx)
-        candidate = (_confidence(parsed["header"], continuation), _read(parsed), learned)
-        library = chosen
-        if library is not None:
-            library = (library[0], _read(parse_lines(lines, library[2], ctx)), library[2])
+        candidate = (_confidence(parsed["header"], continuation), *_read(parsed), learned)
+        library = None
+        if chosen is not None:
+            library = (
+                chosen.confidence,
+                *_read(parse_lines(lines, chosen.format, ctx)),
+                chosen.format,
+            )
         if _learned_wins(candidate, library):
-            chosen = candidate
+            chosen = Detection(learned, candidate[0])
     if chosen is None:
         parsed = parse_lines(lines, GENERIC_FORMAT, ctx)
         found = parsed["ts"].is_not_null() | parsed["component"].is_not_null()
         return Detection(GENERIC_FORMAT, _confidence(found, continuation))
-    return Detection(chosen[2], chosen[0])
+    return chosen
 
 
 def _learned_wins(
-    learned: tuple[float, float, LogFormat], library: tuple[float, float, LogFormat] | None
+    learned: tuple[float, float, float, LogFormat],
+    library: tuple[float, float, float, LogFormat] | None,
 ) -> bool:
     """Tell whether a learned layout reads a sample better than the library's best format.
 
-    Each is (share of lines parsed, timestamps and levels read per line, format). A library
-    format that fits stays: it was written for its logs. A learned layout wins where none
-    fits, over the catch-all formats when it reads as much, and over any other text format
-    when it parses many more lines or reads a field more on most lines (a timestamp or a
-    level the library format leaves in the message).
+    Each is (share of lines parsed, timestamps and levels read per line, components found per
+    line, format). A library format that fits stays: it was written for its logs, and reads
+    them on faster paths. A learned layout wins where none fits, over the catch-all formats
+    when it reads more fields, and over any other format when it parses many more lines or
+    reads a timestamp or a level on most lines that the library format leaves in the message.
     """
-    confidence, richness, _ = learned
+    confidence, richness, components, _ = learned
     if confidence < MIN_CONFIDENCE:
         return False
     if library is None:
         return True
-    their_confidence, their_richness, fmt = library
+    their_confidence, their_richness, their_components, fmt = library
     if fmt.name in CATCH_ALL_FORMATS:
-        return (
-            confidence >= their_confidence - CONFIDENCE_TOLERANCE
-            and richness >= their_richness - RICHNESS_TOLERANCE
+        more = richness + components - their_richness - their_components
+        return confidence >= their_confidence - CONFIDENCE_TOLERANCE and (
+            more > CATCH_ALL_MARGIN or confidence > their_confidence + CONFIDENCE_TOLERANCE
         )
     return confidence > their_confidence + LEARNED_MARGIN or (
         confidence >= their_confidence - CONFIDENCE_TOLERANCE
@@ -425,13 +435,17 @@ def _confidence(header: pl.Series, continuation: pl.Series) -> float:
     return int(header.sum()) / counted if counted else 0.0
 
 
-def _read(parsed: pl.DataFrame) -> float:
-    """Mean number of timestamps and levels read (not guessed) per header line."""
+def _read(parsed: pl.DataFrame) -> tuple[float, float]:
+    """Mean number of timestamps and levels read (not guessed) per header line, and the
+    share of header lines with a component."""
     headers = parsed.filter(pl.col("header"))
     if headers.is_empty():
-        return 0.0
-    found = headers.select(pl.col("ts").is_not_null().mean() + pl.col("level_read").mean())
-    return float(found.item())
+        return 0.0, 0.0
+    read, components = headers.select(
+        pl.col("ts").is_not_null().mean() + pl.col("level_read").mean(),
+        pl.col("component").is_not_null().mean(),
+    ).row(0)
+    return float(read), float(components)
 
 
 def _richness(parsed: pl.DataFrame) -> float:
