@@ -5,7 +5,8 @@ and whose rest of the line is the message. Named groups pick fields out of it:
 
 - ``ts``: the timestamp, read as ``ts_format`` (see ``timestamps``); ``frac``: digits of a
   fraction of a second written apart from it (BGL), added to it;
-- ``level``: a level spelling; ``pri``: a syslog PRI; ``status``: an HTTP status;
+- ``level``: a level spelling; ``pri``: a syslog PRI; ``severity``: a syslog severity 0-7
+  (Cisco's ``%SEC-6-IPACCESSLOGP:``); ``status``: an HTTP status;
 - ``component``: the program, logger or module that wrote the line;
 - ``message``: only in user formats (``custom_format``), where the message is that group rather
   than the rest of the line.
@@ -89,6 +90,8 @@ _SYSLOG_TAG = (
 )
 _RAS_PREFIX = r"(?<label>[^ ]+) (?<ts>[0-9]{9,10}) [0-9]{4}\.[0-9]{2}\.[0-9]{2} (?<node>[^ ]+) "
 _RAS_START = r"^[^ ]+ [0-9]{9,10} [0-9]{4}\.[0-9]{2}\.[0-9]{2} "
+# Network devices (Cisco IOS, NX-OS, ASA) write %FACILITY-SEVERITY-MNEMONIC: in the message.
+CISCO_SEVERITY = r"%[A-Z][A-Z0-9_]*-(?<severity>[0-7])-[A-Z0-9_]+:"
 _SD_ELEMENT = r'\[(?:[^\]"\\]|\\.|"(?:[^"\\]|\\.)*")*\]'
 
 BGL = LogFormat(
@@ -236,6 +239,7 @@ SYSLOG = LogFormat(
     header=rf"^(?:{_PRI})?(?<ts>{TS_SYSLOG}) (?<host>[^ ]+)(?: +{_SYSLOG_TAG})?{_SEP}",
     ts_format=FMT_SYSLOG,
     start=rf"^(?:<[0-9]{{1,3}}>)?{TS_SYSLOG} ",
+    message_fields=CISCO_SEVERITY,
     infer_level=True,
     examples=("Mar  3 04:05:06 gateway sshd[99]: Failed password for root",),
 )
@@ -274,6 +278,7 @@ SYSLOG_ISO = LogFormat(
     header=rf"^(?:{_PRI})?(?<ts>{TS_ISO}) (?<host>[^ ]+) +{_SYSLOG_TAG}{_SEP}",
     ts_format=ISO8601,
     start=rf"^(?:<[0-9]{{1,3}}>)?{TS_ISO} ",
+    message_fields=CISCO_SEVERITY,
     infer_level=True,
     examples=("2024-01-30T12:00:00.123456+01:00 web1 nginx[5]: reload",),
 )
@@ -332,7 +337,7 @@ BUILTIN_FORMATS: tuple[LogFormat, ...] = (
     SYSLOG_ISO,
 )
 
-_FIELD_GROUPS = ("ts", "frac", "level", "component", "pri", "status")
+_FIELD_GROUPS = ("ts", "frac", "level", "component", "severity", "pri", "status")
 
 
 def format_by_name(name: str, extra: Sequence[LogFormat] = ()) -> LogFormat:

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 
 import polars as pl
 
-from loglens.analysis.formats import FormatKind, LogFormat
+from loglens.analysis.formats import CISCO_SEVERITY, FormatKind, LogFormat
 from loglens.analysis.levels import LEVEL_SPELLINGS
 from loglens.analysis.lines import looks_like_continuation
 from loglens.analysis.stamps import EPOCH, Found, find_stamps, month_first, stamp_regex
@@ -43,8 +43,9 @@ COLUMN_SHARE = 0.9
 # values, or this share of the lines.
 FEW_VALUES = 8
 FEW_SHARE = 0.2
-# Of a column of upper-case words, at least this share must be levels for it to be the level.
-MIN_LEVEL_SHARE = 0.5
+# Of a column of upper-case words, at least this share must be levels for it to be the level
+# (PostgreSQL writes a DETAIL, HINT, STATEMENT or LOCATION line after many of its entries).
+MIN_LEVEL_SHARE = 0.4
 _MAX_PREFIX_SHAPES = 3
 # A prefix of more words than this is free text that happens to hold a date.
 _MAX_PREFIX_WORDS = 5
@@ -99,6 +100,12 @@ def learn_layout(sample: Sequence[str], reference: datetime | None = None) -> Lo
     if prefix:
         parts.insert(0, "prefix " + ("with level " if prefix_level else "") + "before it")
     parts += described
+    with_level = "(?<level>" in columns or prefix_level
+    trailer = _trailer(header, [lines[i] for i in rows])
+    if trailer is not None:
+        regex, what = trailer
+        header = f"{header}(?<message>.*?){regex}$"
+        parts.append(what)
     return LogFormat(
         name="learned",
         description="learned from the file: " + ", ".join(parts),
@@ -106,10 +113,48 @@ def learn_layout(sample: Sequence[str], reference: datetime | None = None) -> Lo
         header=header,
         ts_format=stamp.signature,
         start=f"^{prefix}{stamp_regex(stamp.signature)}",
-        infer_level="level" not in columns and not prefix_level,
+        message_fields="" if with_level else CISCO_SEVERITY,
+        infer_level=not with_level,
         examples=(lines[rows[0]],),
         learned=True,
     )
+
+
+def python_regex(regex: str) -> str:
+    """A regex of the Rust syntax the layouts are written in, for Python's ``re``."""
+    return regex.replace("(?<", "(?P<").replace(r"\pL", r"[^\W\d_]")
+
+
+# A logger's or class's dotted name, as a log4j layout may close its lines with "(a.b.C)".
+_DOTTED = r"[A-Za-z_$][A-Za-z0-9_$]*(?:\.[A-Za-z_$][A-Za-z0-9_$]*)+"
+
+
+def _trailer(header: str, lines: list[str]) -> tuple[str, str] | None:
+    """Fields after the message that (nearly) every line ends with: a ``(logger.Name)``, or
+    the last columns of a file whose header is delimited by ``|`` (the message in between).
+
+    Returns the regex that matches them (optional, so that a line without them still reads)
+    and a description; None when the lines end in free text.
+    """
+    pattern = re.compile(python_regex(header))
+    messages = []
+    for line in lines:
+        match = pattern.match(line)
+        if match is not None and match.end() < len(line):
+            messages.append(line[match.end() :])
+    if not messages:
+        return None
+    closing = re.compile(rf"[ \t]\({_DOTTED}\)[ \t]*$")
+    if _share(messages, lambda text: closing.search(text) is not None) >= COLUMN_SHARE:
+        name = _DOTTED if "(?<component>" in header else f"(?<component>{_DOTTED})"
+        return rf"(?:[ \t]+\({name}\)[ \t]*)?", "(logger) at the end"
+    if r"\|" not in header:
+        return None
+    counts = sorted(message.count("|") for message in messages)
+    fields = counts[int(len(counts) * (1 - COLUMN_SHARE))]
+    if fields == 0:
+        return None
+    return rf"(?:(?:[ \t]*\|[^|]*){{{fields}}})?", f"{fields} |-separated columns at the end"
 
 
 def _choose_stamp(lines: list[str], reference: datetime) -> _Stamp | None:

@@ -46,9 +46,10 @@ _EMERGENCIES = ("EMERG", "EMERGENCY", "PANIC", "PANI")
 _WORD_SPELLINGS: Mapping[str, tuple[str, ...]] = {
     # TRACE1..8 are Apache's, the four-letter forms logrus's, the three-letter ones zerolog's.
     "TRACE": ("TRACE", "TRAC", "TRC", "FINEST", "FINER", "VERBOSE", *_APACHE_TRACES),
-    # DEBUG1..5 and LOG (its INFO) are PostgreSQL's.
+    # DEBUG1..5 and LOG (its INFO) are PostgreSQL's, SYSTEM (always logged, informational)
+    # MySQL 8's.
     "DEBUG": ("DEBUG", "DEBU", "DBG", "FINE", "CONFIG", *_POSTGRES_DEBUGS),
-    "INFO": ("INFO", "INF", "INFORMATION", "INFORMATIONAL", "LOG"),
+    "INFO": ("INFO", "INF", "INFORMATION", "INFORMATIONAL", "LOG", "SYSTEM"),
     "NOTICE": ("NOTICE", "NOTE", "NTC"),
     "WARNING": ("WARNING", "WARN", "WRN"),
     "ERROR": ("ERROR", "ERRO", "ERR", "SEVERE", "FAILURE"),

@@ -82,7 +82,7 @@ LEARNED_RICHNESS_MARGIN = 0.5
 # Fields a learned layout must read more than a catch-all format, per line, to replace it.
 CATCH_ALL_MARGIN = 0.2
 
-_FIELD_GROUPS = ("ts", "frac", "level", "component", "pri", "status", "message")
+_FIELD_GROUPS = ("ts", "frac", "level", "component", "severity", "pri", "status", "message")
 _TRAILING_SPACE = " \t\r\n\f\v"
 
 # Keys that JSON loggers use for each field, most common first.
@@ -202,6 +202,8 @@ def _learned_wins(
     their_confidence, their_richness, their_components, fmt = library
     if fmt.name in CATCH_ALL_FORMATS:
         more = richness + components - their_richness - their_components
+        if "(?<message>" in learned[-1].header:
+            more += 1.0  # it also tells trailing fields (a logger, columns) from the message
         return confidence >= their_confidence - CONFIDENCE_TOLERANCE and (
             more > CATCH_ALL_MARGIN or confidence > their_confidence + CONFIDENCE_TOLERANCE
         )
@@ -250,8 +252,23 @@ def _regex_fields(lines: pl.Series, fmt: LogFormat) -> pl.DataFrame:
         extra = group_names(fmt.message_fields)
         wanted = tuple(group for group in _FIELD_GROUPS if group in extra and group not in used)
         if wanted:
-            found = message.str.extract_groups(keep_groups(fmt.message_fields, wanted))
-            fields = fields.hstack(found.struct.unnest())
+            # Find the lines that hold the fields with a fast search, capture only on those.
+            hit = message.str.contains(keep_groups(fmt.message_fields, ()))
+            capture = keep_groups(fmt.message_fields, wanted)
+            in_message = fields_frame(
+                {
+                    name: pl.repeat(None, len(message), dtype=pl.String, eager=True)
+                    for name in wanted
+                },
+                len(message),
+            )
+            if hit.any():
+                captured = message.filter(hit).str.extract_groups(capture).struct.unnest()
+                rows = hit.arg_true()
+                in_message = pl.DataFrame(
+                    {name: in_message[name].scatter(rows, captured[name]) for name in wanted}
+                )
+            fields = fields.hstack(in_message)
     if fmt.kind is FormatKind.TEXT:
         # Free text: a line starts an entry unless it looks like a continuation; a line whose
         # header holds a timestamp or a level starts one even when indented.
@@ -409,14 +426,18 @@ def _finish(raw: pl.DataFrame, fmt: LogFormat, ctx: ParseContext) -> pl.DataFram
 
 
 def _levels(raw: pl.DataFrame, fmt: LogFormat) -> tuple[pl.Series, pl.Series]:
-    """Each line's level: its level field, else its PRI, else its status, else inferred;
+    """Each line's level: its level field, else its severity, PRI or status, else inferred;
     and whether it was read from the line (any but an inferred level)."""
     columns = raw.columns
     if "level" in columns:
         level = normalize_levels(raw["level"])
     else:
         level = pl.repeat(None, raw.height, dtype=pl.String, eager=True)
-    for group, to_level in (("pri", level_from_syslog_pri), ("status", level_from_http_status)):
+    for group, to_level in (
+        ("severity", level_from_syslog_pri),  # a severity 0-7 is its own PRI modulo 8
+        ("pri", level_from_syslog_pri),
+        ("status", level_from_http_status),
+    ):
         if group in columns:
             level = level.fill_null(raw.select(to_level(pl.col(group))).to_series())
     read = level.is_not_null().alias("level_read")

@@ -363,3 +363,16 @@ def test_fields_whether_header_rests_repeat_or_differ(distinct: bool) -> None:
     assert parsed["level"].to_list() == ["INFO"] * 3000 + [None]
     assert parsed["message"].to_list() == [f"m{n}" for n in range(3000)] + ["  continued"]
     assert parsed["ts"][61] == datetime(2009, 1, 1, 12, 0, 1, tzinfo=UTC)
+
+
+def test_a_network_device_severity_in_the_message_is_the_level() -> None:
+    lines = [
+        "Feb  8 04:00:48 10.0.0.2 585917: Feb  8 04:00:47.272: %SEC-6-IPACCESSLOGP: list 177 "
+        "denied udp 10.0.0.9(55250) -> 10.0.0.255(15600), 1 packet",
+        "Feb  8 04:00:49 10.0.0.2 585918: %LINK-3-UPDOWN: Interface Gi0/1, changed state to down",
+        "Feb  8 04:00:50 10.0.0.2 fw01: %ASA-4-106023: Deny tcp src outside:10.1.1.1/443",
+        "Feb  8 04:00:51 10.0.0.2 sshd[42]: Failed password for root from 10.0.0.7",
+    ]
+    rows = _rows(lines, "syslog")
+    assert [row["level"] for row in rows] == ["INFO", "ERROR", "WARNING", "ERROR"]
+    assert [row["level_read"] for row in rows] == [True, True, True, False]
