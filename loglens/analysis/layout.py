@@ -69,6 +69,11 @@ _PUNCTUATION = re.compile(r"[^\w\s]+")
 _LEVEL_LETTERS = frozenset("VTDINWEFAC")
 
 
+def python_regex(regex: str) -> str:
+    """A regex of the Rust syntax the layouts are written in, for Python's ``re``."""
+    return regex.replace("(?<", "(?P<").replace(r"\pL", r"[^\W\d_]")
+
+
 @dataclass(frozen=True)
 class _Stamp:
     """The stamp chosen for a file: its signature and where it is in each line that has it."""
@@ -118,11 +123,6 @@ def learn_layout(sample: Sequence[str], reference: datetime | None = None) -> Lo
         examples=(lines[rows[0]],),
         learned=True,
     )
-
-
-def python_regex(regex: str) -> str:
-    """A regex of the Rust syntax the layouts are written in, for Python's ``re``."""
-    return regex.replace("(?<", "(?P<").replace(r"\pL", r"[^\W\d_]")
 
 
 # A logger's or class's dotted name, as a log4j layout may close its lines with "(a.b.C)".
@@ -382,8 +382,18 @@ def _columns(rests: list[str]) -> list[_Column]:
     return columns
 
 
+# A syslog header after its stamp: a host, then a program tag with an optional [pid] and a colon.
+_SYSLOG_TAIL = (
+    r"[ \t]+[A-Za-z0-9][^ \t]*[ \t]+(?<component>[^ \t:\[\]]+)(?:\[[0-9]+\])?:(?:[ \t]+|$)"
+)
+_SYSLOG_TAIL_RE = re.compile(python_regex(_SYSLOG_TAIL))
+
+
 def _header_columns(rests: list[str], level_taken: bool) -> tuple[str, list[str]]:
     """The regex of the header columns after the stamp, and a description of them."""
+    if _share(rests, lambda rest: _SYSLOG_TAIL_RE.match(rest) is not None) >= COLUMN_SHARE:
+        # Any stamp syslog may be written with (journalctl -o short-full, short-unix).
+        return _SYSLOG_TAIL, ["host", "program[pid]:"]
     columns = _columns(rests)
     parts: list[str] = []
     described: list[str] = []

@@ -186,3 +186,28 @@ def test_free_text_with_no_stamps_learns_nothing() -> None:
 def test_random_ten_digit_numbers_out_of_order_are_no_epochs() -> None:
     lines = [f"order {1_000_000_000 + (n * 7919**3) % 999_999_999} shipped" for n in range(30)]
     assert learn_layout(lines) is None
+
+
+@pytest.mark.parametrize(
+    ("lines", "instant"),
+    [
+        (  # journalctl -o short-full
+            [
+                f"Mon 2026-12-07 09:47:{s:02d} UTC host01 systemd[1]: Started Session {s}."
+                for s in range(10)
+            ],
+            _at(2026, 12, 7, 9, 47, 3),
+        ),
+        (  # journalctl -o short-unix
+            [
+                f"1796635{s:03d}.123456 host01 sshd[{900 + s}]: Started Session {s}."
+                for s in range(10)
+            ],
+            _at(2026, 12, 7, 9, 16, 43, 123456),
+        ),
+    ],
+)
+def test_a_syslog_header_behind_any_stamp(lines: list[str], instant: datetime) -> None:
+    row = _parse(lines)[3]
+    assert (row["ts"], row["message"]) == (instant, "Started Session 3.")
+    assert row["component"] == lines[3].split()[-4].split("[")[0]
