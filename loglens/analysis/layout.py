@@ -25,7 +25,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
@@ -50,9 +50,9 @@ _MAX_PREFIX_SHAPES = 3
 # A prefix of more words than this is free text that happens to hold a date.
 _MAX_PREFIX_WORDS = 5
 _MAX_COLUMNS = 12
-# Stamps that could be other numbers (epochs, times of day) must mostly go forward over at
-# least this many lines.
-_ORDER_SAMPLE = 10
+# Epochs read from at least this many sample lines must lie within this span of each other.
+_SPAN_SAMPLE = 5
+MAX_SAMPLE_SPAN = timedelta(days=8 * 366)
 
 _TOKEN = re.compile(
     r"\[(?:[^\[\]]|\[[^\[\]]*\])*\]|\([^()]*\)|<[^<>]*>|[ \t]+|[^\s\[\]()<>|:,;=\"']+|."
@@ -223,20 +223,19 @@ def _merge_day_month(by_signature: dict[str, dict[int, Found]]) -> None:
 
 
 def _readable(signature: str, found: dict[int, Found], reference: datetime) -> bool:
-    """Tell whether most stamps read as times, mostly in order (a log's stamps go forward)."""
+    """Tell whether most stamps read as times, and epochs as times close together.
+
+    A column of ids or counters can look like epochs; the stamps of the first lines of a
+    log lie within days or years of each other, ids spread over the 30 years that ten digits
+    starting with 1 cover.
+    """
     texts = pl.Series([found[index].text for index in sorted(found)], dtype=pl.String)
-    parsed = parse_column(texts, signature, "UTC", reference)
-    if parsed.null_count() > 0.2 * len(parsed):
+    parsed = parse_column(texts, signature, "UTC", reference).drop_nulls()
+    if len(parsed) < 0.8 * len(texts):
         return False
-    if (signature == EPOCH or _is_time_only(signature)) and len(parsed) >= _ORDER_SAMPLE:
-        steps = parsed.drop_nulls().diff().drop_nulls()
-        if len(steps) and (steps.dt.total_seconds() >= 0).mean() < 0.6:  # type: ignore[operator]
-            return False
+    if signature == EPOCH and len(parsed) >= _SPAN_SAMPLE:
+        return bool(parsed.max() - parsed.min() <= MAX_SAMPLE_SPAN)  # type: ignore[operator]
     return True
-
-
-def _is_time_only(signature: str) -> bool:
-    return not any(field in signature for field in ("%d", "%j", "%Y", "%y"))
 
 
 def _tokens(text: str) -> list[str]:
@@ -424,8 +423,8 @@ def _header_columns(rests: list[str], level_taken: bool) -> tuple[str, list[str]
             described.append("level/component")
             seen_level = seen_component = True
         elif column.kind in _BRACKETS:
-            if seen_level and seen_component and not few:
-                break  # a request id or a message code: the message has begun
+            # Bracketed fields after the level and component (a request, a node, a
+            # subsystem, an error code) are header fields too.
             opening, inner, closing = _BRACKETS[column.kind]
             if seen_level and not seen_component and _named(column.values):
                 regex = f"{opening}(?<component>{inner}){closing}"

@@ -175,7 +175,8 @@ def test_a_stamp_that_never_changes_loses_to_one_that_does() -> None:
     rows = _parse(lines)
     assert rows[3]["ts"] == _at(2017, 5, 16, 0, 0, 3, 8000)
     assert rows[3]["level"] == "INFO"
-    assert rows[3]["message"] == "[req-3] GET /servers status: 200"
+    # A bracketed field after the component is part of the header, however much it varies.
+    assert rows[3]["message"] == "GET /servers status: 200"
 
 
 def test_free_text_with_no_stamps_learns_nothing() -> None:
