@@ -388,6 +388,10 @@ _SYSLOG_TAIL = (
 _SYSLOG_TAIL_RE = re.compile(python_regex(_SYSLOG_TAIL))
 
 
+# A name of a few words, then " - ", before the message.
+_NAMED_DASH = r"[ \t]*(?<component>[^ \t\[\]-][^\t]{0,39}?)[ \t]+-[ \t]+"
+
+
 def _header_columns(rests: list[str], level_taken: bool) -> tuple[str, list[str]]:
     """The regex of the header columns after the stamp, and a description of them."""
     if _share(rests, lambda rest: _SYSLOG_TAIL_RE.match(rest) is not None) >= COLUMN_SHARE:
@@ -451,6 +455,13 @@ def _header_columns(rests: list[str], level_taken: bool) -> tuple[str, list[str]
         parts += pending
         pending = []
         parts.append(regex)
+    if not parts:
+        # Perhaps a short name and " - " before the message: a program, a module (Proxifier).
+        lead = "".join(pending)
+        named = re.compile(python_regex(lead + _NAMED_DASH))
+        names = [match.group("component") for rest in rests if (match := named.match(rest))]
+        if len(names) >= COLUMN_SHARE * len(rests) and _few(names, len(rests)):
+            return lead + _NAMED_DASH, ["component -"]
     # Separators between the header and the message belong to the header, when present.
     tail = "".join(pending)
     return "".join(parts) + (f"(?:{tail})?" if tail else "") + "[ \t]*", described

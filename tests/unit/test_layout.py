@@ -136,6 +136,26 @@ LAYOUTS = {
         (_at(2018, 2, 5, 12, 44, 56, 657000), "INFO", "CONTROL", "db version v3.2.11"),
         (_at(2018, 2, 5, 12, 44, 58, 200000), "ERROR", "STORAGE", "write failed"),
     ),
+    "a program name before a dash": (
+        [
+            "[10.30 16:49:06] chrome.exe - proxy.example.org:5070 open through proxy HTTPS",
+            "[10.30 16:49:07] svchost.exe *64 - proxy.example.org:5070 close, 403 bytes sent",
+            "[10.30 16:49:08] chrome.exe - www.example.com:443 error : Could not connect",
+            "[10.30 16:49:09] Dropbox.exe - proxy.example.org:5070 open through proxy HTTPS",
+        ],
+        (
+            _at(2026, 10, 30, 16, 49, 6),
+            "INFO",
+            "chrome.exe",
+            "proxy.example.org:5070 open through proxy HTTPS",
+        ),
+        (
+            _at(2026, 10, 30, 16, 49, 9),
+            "INFO",
+            "Dropbox.exe",
+            "proxy.example.org:5070 open through proxy HTTPS",
+        ),
+    ),
     "level and component in one word": (
         [
             "[2017-04-04 11:16:34 +0200] information/Notification: Sending notification",
