@@ -40,7 +40,11 @@ _NAMED_GROUP = re.compile(r"(?<!\\)((?:\\\\)*)\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>")
 
 def slices_stamp(header: str) -> bool:
     """Tell whether the ``ts`` group of a header regex can be sliced off its header texts."""
-    return header.endswith(_CLOSING_CLF) or _leading_stamp(header) is not None
+    return (
+        header.endswith(_CLOSING_CLF)
+        or _leading_stamp(header) is not None
+        or _stamp_group(header) is not None
+    )
 
 
 def header_fields(head: pl.Series, header: str, used: tuple[str, ...]) -> pl.DataFrame:
@@ -63,6 +67,9 @@ def header_fields(head: pl.Series, header: str, used: tuple[str, ...]) -> pl.Dat
     stamp = _leading_stamp(header) if "ts" in used else None
     if stamp is not None and stamp.unless and head.str.starts_with(stamp.unless).any():
         stamp = None
+    parts = _stamp_group(header) if "ts" in used and stamp is None else None
+    if parts is not None:
+        return _learned_fields(head, parts, used)
     if stamp is None:
         captured = head.str.extract_groups(capture_regex(header, used)).struct.unnest()
         return fields_frame({name: captured[name] for name in used}, len(head))
@@ -75,6 +82,60 @@ def header_fields(head: pl.Series, header: str, used: tuple[str, ...]) -> pl.Dat
         regex = capture_regex("^" + header.removeprefix(stamp.opening), rest)
         columns.update(_capture_distinct(rest_of_header, regex))
     return fields_frame({name: columns[name] for name in used}, len(head))
+
+
+def _learned_fields(
+    head: pl.Series, parts: tuple[str, str, str], used: tuple[str, ...]
+) -> pl.DataFrame:
+    """Fields of headers ``^prefix(?<ts>stamp)rest`` whose prefix holds no field (a learned
+    layout): two searches without groups find where the stamp starts and ends, and the rest
+    of each header is captured once per distinct rest."""
+    prefix, stamp, after = parts
+    ends = head.str.extract(f"^{prefix}(?:{stamp})", 0).str.len_chars()
+    starts = head.str.extract(f"^{prefix}", 0).str.len_chars() if prefix else 0
+    columns = {"ts": head.str.slice(starts, ends - starts)}
+    rest = tuple(group for group in used if group != "ts")
+    if rest:
+        regex = capture_regex("^" + after, rest)
+        columns.update(_capture_distinct(head.str.slice(ends), regex))
+    return fields_frame({name: columns[name] for name in used}, len(head))
+
+
+def _stamp_group(header: str) -> tuple[str, str, str] | None:
+    """``(prefix, stamp, rest)`` of a header regex ``^prefix(?<ts>stamp)rest`` whose prefix
+    has no named group, or None."""
+    opening = header.find("(?<ts>")
+    if not header.startswith("^") or opening < 0 or group_names(header[:opening]):
+        return None
+    if _depths(header[:opening])[-1] != 0:
+        return None  # the stamp lies inside a group of the prefix
+    inner = opening + len("(?<ts>")
+    depths = _depths(header[inner:])
+    if -1 not in depths:
+        return None
+    end = inner + depths.index(-1) + 1  # just past the ``)`` that closes the ts group
+    return header[1:opening], header[inner : end - 1], header[end:]
+
+
+def _depths(regex: str) -> list[int]:
+    """The group depth after each character of a regex (escapes and classes skipped)."""
+    depths: list[int] = []
+    depth, in_class, escaped = 0, False, False
+    for char in regex:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        depths.append(depth)
+    return depths or [0]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ reference. Text that does not parse gives null, never an error.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -119,6 +120,12 @@ def parse_column(text: pl.Series, ts_format: str | None, tz: str, reference: dat
     so the first stamp's pattern is tried on the whole column, and the general path runs only
     if a stamp it should read is left unread.
     """
+    fixed = _fixed_fraction(text, ts_format) if ts_format is not None else None
+    if fixed is not None:
+        # Chrono reads a fraction of a fixed width several times faster than one of any.
+        parsed = _parse_column(text, fixed, tz, reference)
+        if parsed.null_count() == text.null_count():
+            return parsed
     parsed = _parse_column(text, ts_format, tz, reference)
     if ts_format is not None and "%B" in ts_format and parsed.null_count() > text.null_count():
         parsed = _with_month_names_read(text, parsed, ts_format, tz, reference)
@@ -157,6 +164,22 @@ def _parse_column(
             if parsed.null_count() == text.null_count():
                 return parsed
     return frame.select(to_utc(pl.col("ts"), ts_format, tz, reference)).to_series()
+
+
+_FRACTION_DIGITS = re.compile(r"[0-9]{2}[.,:]([0-9]{1,9})(?![0-9])")
+
+
+def _fixed_fraction(text: pl.Series, ts_format: str) -> str | None:
+    """The pattern with its fraction of any width (``%.f``, ``%,f``, ``%:f``) written with
+    the fixed width of the column's stamps, if they all have one length and 3, 6 or 9 digits."""
+    marker = next((each for each in ("%.f", "%,f", "%:f") if each in ts_format), None)
+    present = text.drop_nulls()
+    if marker is None or present.is_empty() or present.str.len_bytes().n_unique() != 1:
+        return None
+    found = _FRACTION_DIGITS.findall(str(present[0]))
+    if not found or len(found[-1]) not in (3, 6, 9):
+        return None
+    return ts_format.replace(marker, f"{marker[1]}%{len(found[-1])}f")
 
 
 def _fixed_iso_format(text: pl.Series) -> str | None:
