@@ -3,8 +3,15 @@
 Every step is a polars expression over the whole block (Rust regex, vectorised joins and
 fills); Python touches only the handful of lines kept as samples. Each line ends up in
 exactly one place: an entry (its first line), a continuation of an entry, a filtered
-entry, a rejected count with its reason, or the unresolved head of the block (see
-`summary`). The counts always add up to the lines of the block.
+entry, a directive or comment line, a rejected count with its reason, or the unresolved
+head of the block (see `summary`). The counts always add up to the lines of the block.
+
+A comment line (`#…`) that the format does not read as an entry is a line of the entry
+it directly follows (`# Query_time:` after a slow log's `# Time:` entry), and otherwise, at
+the start of a file or after an empty, rejected or directive line, a directive or comment
+of the file. W3C and Zeek header directives are directives wherever they stand (see
+`lines`). Where the first lines of a block are comment lines, what they are is known only
+once the block before is: they wait in its head like continuation lines.
 """
 
 from __future__ import annotations
@@ -16,7 +23,9 @@ import polars as pl
 from loglens.analysis.formats import GENERIC_FORMAT, FormatKind, LogFormat
 from loglens.analysis.lines import (
     BINARY,
+    COMMENT,
     CONTINUATION,
+    DIRECTIVE,
     EMPTY,
     INDENTED,
     INVALID_ENCODING,
@@ -43,11 +52,28 @@ from loglens.analysis.templates import mask_expr
 
 ENTRY = "entry"
 CONTINUED = "continuation"
+DIRECTIVE_LINE = "directive"
 TRUNCATED = "truncated"
 UNPARSEABLE = "unparseable"
+_COMMENT = "comment"  # a comment line not yet known to be a directive or a continuation
 _HEAD = "head"
+_HEAD_COMMENT = "head_comment"
 # What a line turned out to be; an enum, so comparisons are integer comparisons.
-_KIND = pl.Enum([ENTRY, CONTINUED, EMPTY, BINARY, TRUNCATED, UNPARSEABLE, ORPHAN, _HEAD])
+_KIND = pl.Enum(
+    [
+        ENTRY,
+        CONTINUED,
+        DIRECTIVE_LINE,
+        EMPTY,
+        BINARY,
+        TRUNCATED,
+        UNPARSEABLE,
+        ORPHAN,
+        _COMMENT,
+        _HEAD,
+        _HEAD_COMMENT,
+    ]
+)
 _MICROS_PER_MINUTE = 60_000_000
 _EXAMPLE_CHARS = 300  # examples are cut here, and made printable only when shown
 
@@ -146,50 +172,76 @@ def _classify(decoded: Decoded, part: Part, ctx: ParseContext, filters: Filters)
         how="horizontal",
     ).with_row_index("row")
 
-    looks_continued = pl.col("text").str.contains(CONTINUATION)
-    if part.format.name == GENERIC_FORMAT.name:
-        # Every line parses in the generic format; stack-trace shapes still continue.
-        not_header = looks_continued
+    text = pl.col("text")
+    looks_continued = text.str.contains(CONTINUATION)
+    comment = text.str.contains(COMMENT)
+    generic = part.format.name == GENERIC_FORMAT.name
+    if generic:
+        # Every line parses in the generic format; stack-trace shapes still continue, and a
+        # comment line is an entry only when a timestamp is read from it.
+        header = pl.col("header") & ~looks_continued & (~comment | pl.col("ts").is_not_null())
     else:
-        not_header = pl.col("text").str.contains(INDENTED)
+        header = pl.col("header") & ~text.str.contains(INDENTED)
     kind = (
         pl.when(pl.col("reason").is_not_null())
         .then(pl.col("reason").cast(_KIND))
-        .when(pl.col("header") & ~not_header)
+        .when(comment & text.str.contains(DIRECTIVE))
+        .then(pl.lit(DIRECTIVE_LINE, _KIND))
+        .when(header)
         .then(pl.lit(ENTRY, _KIND))
         .when(looks_continued)
         .then(pl.lit(CONTINUED, _KIND))
+        .when(comment)
+        .then(pl.lit(_COMMENT, _KIND))
         .when(pl.col("truncated"))
         .then(pl.lit(TRUNCATED, _KIND))
         .otherwise(pl.lit(UNPARSEABLE, _KIND))
     )
-    frame = frame.with_columns(kind=kind).with_columns(
+    # Whether a line is an entry is decided by the line alone (a part cannot make entries of
+    # lines once it knows the part before). What a comment line that is no entry is, is
+    # decided by the nearest line above it that is no such comment line: below an entry or
+    # a continuation line it is what that line is, a part of an entry or not; at the start
+    # of the part it waits for the part before; below anything else it is a directive.
+    frame = frame.with_columns(kind=kind)
+    waiting = pl.col("kind") == _COMMENT
+    above = pl.when(~waiting).then(pl.col("kind")).shift(1).forward_fill()
+    frame = frame.with_columns(
         drop=pl.when(pl.col("kind") == ENTRY).then(filters.rule_expr()),
+        continues=above.is_null() | above.is_in([ENTRY, CONTINUED]),
+    ).with_columns(
         # What stands before a line decides what a continuation line belongs to:
-        # 1 an entry, 0 a broken line, null nothing yet (empty lines are transparent).
+        # 1 an entry, 0 a broken line or a directive, null nothing yet (empty lines, and
+        # comment lines that may continue an entry, are transparent).
         marker=pl.when(pl.col("kind") == ENTRY)
         .then(pl.lit(1, pl.Int8))
-        .when(pl.col("kind").is_in([CONTINUED, EMPTY]))
+        .when(pl.col("kind").is_in([CONTINUED, EMPTY]) | (waiting & pl.col("continues")))
         .then(pl.lit(None, pl.Int8))
         .otherwise(pl.lit(0, pl.Int8)),
     )
     state = pl.col("marker").forward_fill().shift(1)
     return frame.with_columns(
         drop=pl.col("drop").forward_fill(),
-        kind=pl.when(pl.col("kind") != CONTINUED)
+        kind=pl.when(~pl.col("kind").is_in([CONTINUED, _COMMENT]))
         .then(pl.col("kind"))
+        .when(waiting & ~pl.col("continues"))
+        .then(pl.lit(DIRECTIVE_LINE, _KIND))
         .when(state == 1)
         .then(pl.lit(CONTINUED, _KIND))
+        .when(waiting & (state == 0))
+        .then(pl.lit(DIRECTIVE_LINE, _KIND))
         .when(state == 0)
         .then(pl.lit(ORPHAN, _KIND))
+        .when(waiting)
+        .then(pl.lit(_HEAD_COMMENT, _KIND))
         .otherwise(pl.lit(_HEAD, _KIND)),
-    )
+    ).drop("continues")
 
 
 def _count_lines(
     summary: Summary, rows: pl.DataFrame, binary: dict[int, bytes], part: Part
 ) -> None:
-    """Count lines by kind: continuations, filtered entries, rejections, the head."""
+    """Count lines by kind: continuations, filtered entries, directives, rejections, the
+    head; and say how the block ends."""
     # Work on the kind and drop columns alone: filtering the whole frame (texts and all)
     # once per kind cost more than everything else here.
     kind, drop = rows["kind"], rows["drop"]
@@ -210,20 +262,29 @@ def _count_lines(
             for row, text in zip(first.to_list(), texts, strict=True)
         ]
 
-    for name, count in kind.value_counts().iter_rows():
-        if name in (ENTRY, CONTINUED):
-            continue
-        if name == _HEAD:
-            summary.heads[part.file] = Head(count, samples(name))
-        else:
+    counts = dict(kind.value_counts().iter_rows())
+    head = Head(
+        counts.pop(_HEAD, 0),
+        samples(_HEAD),
+        comments=counts.pop(_HEAD_COMMENT, 0),
+        leading_comment=not kind.is_empty() and kind[0] == _HEAD_COMMENT,
+    )
+    if head.lines or head.comments:
+        summary.heads[part.file] = head
+    summary.directive_lines = counts.pop(DIRECTIVE_LINE, 0)
+    for name, count in counts.items():
+        if name not in (ENTRY, CONTINUED):
             summary.add_rejected(name, count, samples(name))
 
+    if rows.is_empty():
+        return
+    blank = kind[-1] == EMPTY  # a comment line after it would be a directive
     markers = rows["marker"].drop_nulls()
     if markers.is_empty():
-        summary.tails[part.file] = None
+        summary.tails[part.file] = Tail(open=None, blank=blank)
     elif markers[-1] == 1:
         last_drop = drop.filter(kind == ENTRY)[-1]
-        summary.tails[part.file] = Tail(open=True, dropped_by=last_drop or None)
+        summary.tails[part.file] = Tail(open=True, dropped_by=last_drop or None, blank=blank)
     else:
         summary.tails[part.file] = Tail(open=False)
 

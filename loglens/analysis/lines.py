@@ -13,6 +13,12 @@ the ERROR entry it sits in. A line where a third or more of the bytes are undeco
 
 Continuation lines (stack-trace frames, `Caused by:`, Python tracebacks) are recognised by
 their shape alone, so the same test can be made on one line when a file is split.
+
+Comment lines start with `#`. Where one stands decides what it is (see `chunk`): a
+directive or comment of the file (W3C `#Fields:`, Zeek `#types`, `# a note`) or a line of
+the entry it follows (`# Query_time:` in a MySQL slow log). Lines shaped like the header
+directives of W3C extended logs and Zeek logs (`DIRECTIVE`) are directives wherever they
+stand: servers write their header block again when they restart, Zeek ends with `#close`.
 """
 
 from __future__ import annotations
@@ -42,17 +48,38 @@ _DECODE_WINDOW = 1 << 16  # decoding a window, not the rest of the block, at eac
 _UNDECODABLE_SHARE = 3  # ... or when undecodable bytes * _UNDECODABLE_SHARE >= its length
 
 INDENTED = r"^[ \t]+\S"
-# Lines that only ever follow an entry: Java and Python stack traces and their chains,
-# and the closing brackets of pretty-printed structures.
+# Lines that only ever follow an entry, each shape very unlikely to start one in any format:
+# Java, Python, PHP and Go stack traces and their chains, the closing tags and declarations
+# of XML bodies, and lines that only close a structure (`}`, `"}`, `]);`) or elide a part.
+# Not `panic: ` (it starts a Go panic report) nor opening tags (XML-record logs such as
+# log4j's XMLLayout start their entries with one).
+_GO_FRAME = (
+    # main.main(), net/http.(*conn).serve(0xc0000a8000, {0x6c7e38, 0x1}), pkg.F[...](...)
+    r"(?:[\w.\-/]*\w\.(?:\(\*?[\w.\[\]]+\)\.)?[\w.\[\]]*\w|panic)"
+    r"\((?:\.\.\.|\{?0x[0-9a-f].*)?\)$"
+)
 _CONTINUATION_MARKERS = (
     r"^(?:at [A-Za-z_$]|Caused by: |Suppressed: |Traceback \(most recent call last\)"
     r"|During handling of the above exception|The above exception was the direct cause"
     r"|Exception in thread \"|\.\.\. \d+ (?:more|common frames omitted)"
     r"|[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*(?:Exception|Error|Throwable)(?::|$)"
-    r"|[\]})],?$)"
+    r"|File \"[^\"]+\", line \d+(?:, in \S.*)?$"  # a Python frame that lost its indentation
+    # PHP: the trace of an exception (#0 /app/a.php(12): f(), #1 {main}) and Laravel's marks
+    r"|Stack trace:$|\[stacktrace\]$|\[previous exception\] "
+    r"|#\d+ (?:\{main\}$|\[internal function\]: |.+\(\d+\): )"
+    # Go: a goroutine's header, its frames, who created it, the signal of a crash
+    rf"|goroutine \d+ \[[^\]]+\]:$|{_GO_FRAME}|created by [^\s.]+\.\S+(?: in goroutine \d+)?$"
+    r"|\[signal SIG[A-Z]+: "
+    r"|</[A-Za-z][\w:.\-]*>|<\?xml[ ?]|<!(?:--|\[CDATA\[|DOCTYPE )"
+    r"|[\]})\"']*[\]})][\]})\"',;]*\s*$|\.\.\.\s*$"
+    r")"
 )
 CONTINUATION = rf"{INDENTED}|{_CONTINUATION_MARKERS}"
 _CONTINUATION_RE = re.compile(CONTINUATION)
+# Comment lines, and among them the header directives of W3C extended logs (`#Fields: …`,
+# `#Software: …`) and Zeek logs (`#fields\t…`, `#separator \x09`); see the module docstring.
+COMMENT = r"^#"
+DIRECTIVE = r"^#[A-Za-z][\w\-]*(?:[:\t ]|$)"
 
 
 def looks_like_continuation(line: str) -> bool:

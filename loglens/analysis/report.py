@@ -84,6 +84,7 @@ def build_report(
         "lines": summary.lines,
         "bytes": summary.bytes,
         "continuation_lines": summary.continuation_lines,
+        "directive_lines": summary.directive_lines,
         "levels": {lvl: summary.levels[lvl] for lvl in LEVEL_ORDER if summary.levels.get(lvl)},
         "top_errors": top_errors,
         "first_timestamp": iso(summary.first_ts),
@@ -165,6 +166,9 @@ def render_text(report: dict[str, Any]) -> str:
         )
     if report["untimed_entries"]:
         out.append(f"  {report['untimed_entries']:,} entries carry no timestamp")
+    # Reports stored before directive lines were counted lack them.
+    if report.get("directive_lines"):
+        out.append(f"Directive and comment lines: {report['directive_lines']:,}")
     rejected = report["rejected"]
     out.append(f"Rejected lines: {sum(rejected.values()):,}")
     for reason, count in rejected.items():

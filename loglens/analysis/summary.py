@@ -18,10 +18,13 @@ one-minute buckets only for `FINE_LEVELS` (WARNING and above, where spikes matte
 entries of the other levels are counted per hour (their bucket is the hour's first minute).
 
 Multi-line entries may straddle a split. A part cannot know whether its leading
-continuation lines belong to an entry in the part before it, so it keeps them as an
-unresolved *head*, and records whether it ends inside an entry (its *tail*). `merge`
-resolves the head of the later part against the tail of the earlier one, which is what
-makes the result independent of where the splits fall.
+continuation lines belong to an entry in the part before it, nor whether its leading
+comment lines continue one or are directives of the file, so it keeps them as an
+unresolved *head*, and records how it ends (its *tail*): inside an entry or not, and on an
+empty line or not (a comment line after an empty line is a directive). A part whose every
+line waits so passes the tail of the part before it through. `merge` resolves the head of
+the later part against the tail of the earlier one, which is what makes the result
+independent of where the splits fall.
 """
 
 from __future__ import annotations
@@ -323,10 +326,21 @@ def _fold(rows: pl.DataFrame) -> pl.DataFrame:
 
 @dataclass(frozen=True)
 class Tail:
-    """How a part ends: inside an entry (open) or not, and the filter that entry fell to."""
+    """How a part ends: inside an entry (open) or not, or as the part before it ended (None:
+    every line of it waits for that); the filter that entry fell to; and whether its last
+    line is empty (never said of a closed end, so that equal ends compare equal)."""
 
-    open: bool
+    open: bool | None
     dropped_by: str | None = None
+    blank: bool = False
+
+    def then(self, later: Tail) -> Tail:
+        """How a part that ends like this one and then holds `later`'s lines ends."""
+        if later.open is not None:
+            return later
+        if self.open:
+            return Tail(True, self.dropped_by, later.blank)
+        return self if self.open is False else later
 
 
 @dataclass
@@ -361,10 +375,20 @@ class FileInfo:
 
 @dataclass
 class Head:
-    """Continuation lines at the start of a part, not yet known to belong to an entry."""
+    """The lines at the start of a part that wait for the part before it: continuation
+    lines not yet known to belong to an entry (`lines`), comment lines not yet known to
+    continue one (`comments`), and whether the part's first line is such a comment line."""
 
     lines: int = 0
     samples: list[Sample] = field(default_factory=list)
+    comments: int = 0
+    leading_comment: bool = False
+
+    def extend(self, later: Head) -> None:
+        """Take in the head of a later part whose lines all wait too."""
+        self.lines += later.lines
+        self.comments += later.comments
+        self.samples = sorted(self.samples + later.samples, key=_by_pos)[:SAMPLES_PER_REASON]
 
 
 @dataclass(eq=False)
@@ -375,6 +399,7 @@ class Summary:
     bytes: int = 0
     entries: int = 0
     continuation_lines: int = 0
+    directive_lines: int = 0
     untimed_entries: int = 0
     levels: Counter[str] = field(default_factory=Counter)
     rejected: Counter[str] = field(default_factory=Counter)
@@ -392,7 +417,7 @@ class Summary:
     files: dict[str, FileInfo] = field(default_factory=dict)
     part_lines: dict[tuple[str, int], int] = field(default_factory=dict)
     heads: dict[str, Head] = field(default_factory=dict)
-    tails: dict[str, Tail | None] = field(default_factory=dict)
+    tails: dict[str, Tail] = field(default_factory=dict)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Summary):
@@ -441,12 +466,13 @@ class Summary:
     def absorb_counts(self, later: Summary) -> None:
         """Merge everything of `later`, a part that follows, but its pattern table."""
         self.patterns_compacted |= later.patterns_compacted
-        for name in later.tails.keys() | later.heads.keys():
-            self._join_chain(name, later.heads.get(name, Head()), later.tails.get(name))
+        for name in later.tails:
+            self._join_chain(name, later.heads.get(name, Head()), later.tails[name])
         self.lines += later.lines
         self.bytes += later.bytes
         self.entries += later.entries
         self.continuation_lines += later.continuation_lines
+        self.directive_lines += later.directive_lines
         self.untimed_entries += later.untimed_entries
         self.levels.update(later.levels)
         self.repaired.update(later.repaired)
@@ -473,37 +499,45 @@ class Summary:
         kept = self.rejected_samples.get(reason, []) + samples
         self.rejected_samples[reason] = sorted(kept, key=_by_pos)[:SAMPLES_PER_REASON]
 
-    def _join_chain(self, name: str, head: Head, later_tail: Tail | None) -> None:
-        """Resolve the leading continuation lines of a later part of file `name`."""
-        if name not in self.tails:
+    def _join_chain(self, name: str, head: Head, later_tail: Tail) -> None:
+        """Resolve the head of a later part of file `name` and take its tail."""
+        tail = self.tails.get(name)
+        if tail is None:
             # Nothing of this file before it: its head stays unresolved, its tail is ours.
-            if head.lines:
+            if head.lines or head.comments:
                 self.heads[name] = copy.deepcopy(head)
             self.tails[name] = later_tail
             return
-        tail = self.tails[name]
-        if tail is None:
-            # Everything of this file so far was transparent: the two heads are one.
-            if head.lines:
-                own = self.heads.setdefault(name, Head())
-                own.lines += head.lines
-                own.samples = sorted(own.samples + head.samples, key=_by_pos)[:SAMPLES_PER_REASON]
-        elif tail.open and tail.dropped_by is None:
-            self.continuation_lines += head.lines
+        if tail.blank and head.leading_comment:
+            # Its first line is a comment line after an empty line: a directive, so
+            # whatever waits after it follows no entry.
+            tail = Tail(open=False)
+        elif tail.open is None:
+            # Every line of this file so far waits: the two heads are one.
+            if head.lines or head.comments:
+                self.heads.setdefault(name, Head()).extend(head)
+            self.tails[name] = later_tail
+            return
+        self._settle(head, tail)
+        self.tails[name] = tail.then(later_tail)
+
+    def _settle(self, head: Head, tail: Tail) -> None:
+        """Count the lines of a head that follows a part ending as `tail` says."""
+        if tail.open and tail.dropped_by is None:
+            self.continuation_lines += head.lines + head.comments
         elif tail.open:
-            self.filtered_lines += head.lines
+            self.filtered_lines += head.lines + head.comments
         else:
             self.add_rejected(ORPHAN, head.lines, head.samples)
-        if later_tail is not None:
-            self.tails[name] = later_tail
+            self.directive_lines += head.comments
 
     def close_file(self, name: str) -> None:
         """Declare that this summary holds all of file `name` from its first byte."""
         head = self.heads.pop(name, None)
+        start = Tail(open=False)  # what a file's first line follows: no entry
         if head is not None:
-            self.add_rejected(ORPHAN, head.lines, head.samples)
-        if self.tails.get(name) is None:
-            self.tails[name] = Tail(open=False)
+            self._settle(head, start)
+        self.tails[name] = start.then(self.tails.get(name, start))
 
     def line_number(self, pos: Position) -> int:
         """Return the 1-based line number in its file of a position held by this summary."""

@@ -247,6 +247,10 @@ class Stats(BaseModel):
     lines: int
     bytes: int
     continuation_lines: int
+    directive_lines: int = Field(
+        description="Directive and comment lines of the files (W3C `#Fields:`, `# notes`): "
+        "neither entries nor rejected"
+    )
     levels: dict[str, int] = Field(description="Entries per level, TRACE to CRITICAL, UNKNOWN")
     top_errors: list[TopError]
     first_timestamp: str | None = Field(description="Earliest entry (ISO-8601, UTC)")
@@ -305,6 +309,7 @@ class UploadResults(BaseModel):
     lines: int
     bytes: int
     continuation_lines: int
+    directive_lines: int = Field(description="Directive and comment lines (0 before counted)")
     untimed_entries: int
     filtered_lines: int
     templates: int

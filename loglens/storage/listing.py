@@ -43,7 +43,8 @@ async def upload_detail(conn: aiosqlite.Connection, upload_id: int) -> dict[str,
     found = await rows(
         conn,
         f"SELECT {STATUS_COLUMNS}, r.lines, r.bytes, r.continuation_lines,"
-        " r.untimed_entries, r.filtered_lines, r.templates, r.templates_approximate"
+        " r.untimed_entries, r.filtered_lines, r.templates, r.templates_approximate,"
+        " r.directive_lines"
         " FROM uploads AS u LEFT JOIN jobs AS j ON j.blob_id = u.blob_id"
         " LEFT JOIN results AS r ON r.blob_id = u.blob_id AND j.state = 'done'"
         " WHERE u.id = ?",
@@ -71,6 +72,7 @@ async def upload_detail(conn: aiosqlite.Connection, upload_id: int) -> dict[str,
             "lines": extra[0],
             "bytes": extra[1],
             "continuation_lines": extra[2],
+            "directive_lines": extra[7],
             "untimed_entries": extra[3],
             "filtered_lines": extra[4],
             "templates": extra[5],

@@ -198,6 +198,7 @@ class Results:
     lines: int
     bytes: int
     continuation_lines: int
+    directive_lines: int
     untimed_entries: int
     filtered_lines: int
     first_ts: str | None

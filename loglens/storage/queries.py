@@ -175,7 +175,8 @@ class Reader(FindingsQueries, AsyncClosing):
             blobs, uploads, entries, lines, size, cont, untimed, filtered_lines = (
                 int(v or 0) for v in figures[:8]
             )
-            first, last, approximate, template_sum = figures[8:]
+            first, last, approximate, template_sum = figures[8:12]
+            directives = int(figures[12] or 0)
             levels = await levels_of(conn, sel, f.level)
             if sel.window:
                 first, last = await window_bounds(conn, sel)
@@ -204,6 +205,7 @@ class Reader(FindingsQueries, AsyncClosing):
                 "lines": lines,
                 "bytes": size,
                 "continuation_lines": cont,
+                "directive_lines": directives,
                 "levels": levels,
                 "top_errors": top_errors,
                 "first_timestamp": iso(first),

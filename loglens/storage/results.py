@@ -51,6 +51,7 @@ def results_from_analysis(
         lines=summary.lines,
         bytes=summary.bytes,
         continuation_lines=summary.continuation_lines,
+        directive_lines=summary.directive_lines,
         untimed_entries=summary.untimed_entries,
         filtered_lines=summary.filtered_lines,
         first_ts=from_micros(summary.first_ts),

@@ -67,8 +67,8 @@ def result_inserts(
     """The INSERT statements, with their rows, that store `results` for a blob."""
     yield (
         "INSERT INTO results (blob_id, job_id, entries, lines, bytes, continuation_lines,"
-        " untimed_entries, filtered_lines, first_ts, last_ts, templates,"
-        " templates_approximate, report_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " directive_lines, untimed_entries, filtered_lines, first_ts, last_ts, templates,"
+        " templates_approximate, report_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 blob_id,
@@ -77,6 +77,7 @@ def result_inserts(
                 results.lines,
                 results.bytes,
                 results.continuation_lines,
+                results.directive_lines,
                 results.untimed_entries,
                 results.filtered_lines,
                 results.first_ts,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -101,7 +101,8 @@ CREATE TABLE IF NOT EXISTS results (
     last_ts               TEXT,
     templates             INTEGER NOT NULL,
     templates_approximate INTEGER NOT NULL CHECK (templates_approximate IN (0, 1)),
-    report_json           TEXT    NOT NULL
+    report_json           TEXT    NOT NULL,
+    directive_lines       INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS level_counts (
     blob_id INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
@@ -291,8 +292,9 @@ SELECT {_UPLOAD}, d.minute, d.template_id, d.level, d.count
 FROM uploads AS u JOIN template_series AS d ON d.blob_id = u.blob_id;
 
 CREATE VIEW IF NOT EXISTS upload_results AS
-SELECT {_UPLOAD}, r.entries, r.lines, r.bytes, r.continuation_lines, r.untimed_entries,
-       r.filtered_lines, r.first_ts, r.last_ts, r.templates, r.templates_approximate
+SELECT {_UPLOAD}, r.entries, r.lines, r.bytes, r.continuation_lines, r.directive_lines,
+       r.untimed_entries, r.filtered_lines, r.first_ts, r.last_ts, r.templates,
+       r.templates_approximate
 FROM uploads AS u JOIN results AS r ON r.blob_id = u.blob_id;
 
 CREATE VIEW IF NOT EXISTS upload_status AS
@@ -340,6 +342,10 @@ SCHEMA = _TABLES + _INDEXES + _VIEWS + ALERT_TABLES
 # indexes and views an older file lacks; a migration changes what already exists.
 MIGRATIONS: dict[int, str] = {
     1: "".join(f"ALTER TABLE formats ADD COLUMN {column};\n" for column in _FORMATS_V2_COLUMNS),
+    # Directive and comment lines, counted since version 3 (before: entries or rejections).
+    # The view is made again by the schema, with the column.
+    2: "ALTER TABLE results ADD COLUMN directive_lines INTEGER NOT NULL DEFAULT 0;\n"
+    "DROP VIEW IF EXISTS upload_results;\n",
 }
 
 # The hourly and daily rollups of a blob's minute timeline, written with it: a timeline

@@ -36,14 +36,15 @@ async def rows(
 async def totals(conn: aiosqlite.Connection, sel: Selection) -> tuple[Selection, tuple[Any, ...]]:
     """The `results` figures summed over the selected blobs, as (blobs, uploads, entries,
     lines, bytes, continuation_lines, untimed_entries, filtered_lines, first_ts, last_ts,
-    templates_approximate, templates), and `sel` marked `every` when it holds every
+    templates_approximate, templates, directive_lines), and `sel` marked `every` when it holds every
     analysed blob (its detail rows are then whole tables: see `Selection.rows_of`)."""
     found = await rows(
         conn,
         f"{sel.cte} SELECT COUNT(*), SUM(sel.uploads), SUM(r.entries), SUM(r.lines),"
         " SUM(r.bytes), SUM(r.continuation_lines), SUM(r.untimed_entries),"
         " SUM(r.filtered_lines), MIN(r.first_ts), MAX(r.last_ts),"
-        " MAX(r.templates_approximate), SUM(r.templates), (SELECT COUNT(*) FROM results)"
+        " MAX(r.templates_approximate), SUM(r.templates), SUM(r.directive_lines),"
+        " (SELECT COUNT(*) FROM results)"
         " FROM sel CROSS JOIN results AS r ON r.blob_id = sel.blob_id",
         sel.params,
     )

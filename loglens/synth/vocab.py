@@ -146,11 +146,12 @@ LATIN1_WORDS: tuple[bytes, ...] = (
 )  # fmt: skip
 
 # Free text that turns up in logs from operators and scripts; none looks like a continuation
-# (no leading space, no "at ", "Caused by", "Traceback" or exception class) nor like a header.
+# (no leading space, no "at ", "Caused by", "Traceback" or exception class), a comment line
+# (`#`: it would continue the entry above it) nor like a header.
 JUNK_OPENERS: tuple[str, ...] = (
     "Reloading", "Operator note:", "Progress", "Banner:", "Please ignore", "Manual restart by",
     "Heartbeat skipped for", "Welcome to", "Dumping counters", "Rotation marker",
-    "#### cut here", "*** Shell script", "%% maintenance window",
+    "---- cut here", "*** Shell script", "%% maintenance window",
 )  # fmt: skip
 JUNK_WORDS: tuple[str, ...] = (
     "the", "nightly", "rollout", "of", "quarry", "cluster", "maintenance", "window", "check",

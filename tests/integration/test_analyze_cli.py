@@ -309,3 +309,34 @@ def test_files_not_understood_get_one_warning_line_each(make_log: MakeLog, tmp_p
     (item,) = report["formats"]
     assert (item["confidence"], item["timestamps"], item["levels"]) == (0.0, 0.0, 0.0)
     assert item["entries"] == 3
+
+
+def test_directive_lines_are_counted_alike_however_the_file_is_split(tmp_path: Path) -> None:
+    log = tmp_path / "commented.log"
+    groups = 1500
+    with log.open("w") as out:
+        out.write("# app.log, rotated daily\n")  # directive: the file starts with it
+        for i in range(groups):
+            second = f"{i % 60:02d}"
+            out.write(
+                f"2024-03-01 10:{i // 60 % 60:02d}:{second},001 INFO [main] org.app.Server: "
+                f"request {i} served\n"
+                f"# served by worker {i % 4}\n"  # continues the entry above
+                "\n"
+                f"# --- section {i} ---\n"  # directive: below an empty line
+                "#Fields: ts level thread logger message\n"  # directive
+                f"2024-03-01 10:{i // 60 % 60:02d}:{second},002 ERROR [pool-1] org.app.Db: "
+                f"query {i} failed\n"
+                f"\tat org.app.Db.query(Db.java:{i * 7 % 1000})\n"
+            )
+    # Lines of varied lengths: blocks of 64 KiB then start on empty and on comment lines.
+    whole = run_cli(str(log), "--json", "--workers", "1")
+    split = run_cli(str(log), "--json", "--workers", "2", env={"CHUNK_BYTES": "64KiB"})
+    assert whole.code == split.code == 0, whole.err + split.err
+    report = json.loads(whole.out)
+    assert report["directive_lines"] == 2 * groups + 1
+    assert report["continuation_lines"] == 2 * groups
+    assert (report["entries"], report["rejected"]) == (2 * groups, {"empty": groups})
+    assert json.loads(split.out) == report
+    text = run_cli(str(log), "--quiet", "--workers", "2", env={"CHUNK_BYTES": "64KiB"})
+    assert f"Directive and comment lines: {2 * groups + 1:,}" in text.out.splitlines()

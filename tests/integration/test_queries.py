@@ -125,7 +125,7 @@ def test_one_upload_gives_the_processors_report(world: World) -> None:
         stats = read(world.db, "stats", Filters(upload=upload_id), 5)
         for key in ("levels", "entries", "lines", "first_timestamp", "last_timestamp",
                     "rejected", "templates", "untimed_entries", "continuation_lines",
-                    "repaired", "filtered"):  # fmt: skip
+                    "directive_lines", "repaired", "filtered"):  # fmt: skip
             assert stats[key] == expected[key], (name, key)
         keys = ("template", "template_id", "count", "example", "line")
         mine = [{k: t[k] for k in keys} for t in stats["top_errors"]]
@@ -323,7 +323,8 @@ def test_every_blob_at_once_reads_like_a_selection_of_them(world: World, tmp_pat
         )
         columns = {
             "results": "job_id, entries, lines, bytes, continuation_lines, untimed_entries,"
-            " filtered_lines, first_ts, last_ts, templates, templates_approximate, report_json",
+            " filtered_lines, first_ts, last_ts, templates, templates_approximate, report_json,"
+            " directive_lines",
             "level_counts": "level, count",
             "templates": "template_id, level, template, count, example, line",
             "timeline": "minute, level, count",

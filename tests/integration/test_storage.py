@@ -225,7 +225,7 @@ async def test_results_round_trip(tmp_path: Path, make_log: MakeLog) -> None:
     figures = query(
         db_path,
         "SELECT entries, lines, bytes, first_ts, last_ts, templates, templates_approximate,"
-        " continuation_lines, untimed_entries FROM upload_results",
+        " continuation_lines, untimed_entries, directive_lines FROM upload_results",
     )
     assert figures == [
         (
@@ -238,6 +238,7 @@ async def test_results_round_trip(tmp_path: Path, make_log: MakeLog) -> None:
             0,
             report["continuation_lines"],
             report["untimed_entries"],
+            report["directive_lines"],
         )
     ]
     timed = report["entries"] - report["untimed_entries"]
@@ -368,6 +369,13 @@ async def test_every_documented_query_runs(tmp_path: Path, make_log: MakeLog) ->
 _V2_COLUMNS = ("timed", "leveled", "understood", "layout", "expects_levels")
 
 
+def make_version_2(conn: sqlite3.Connection) -> None:
+    """Make a database what loglens wrote before version 3: no `results.directive_lines`."""
+    conn.execute("DROP VIEW upload_results")  # it names the column: it must go first
+    conn.execute("ALTER TABLE results DROP COLUMN directive_lines")
+    conn.execute("PRAGMA user_version = 2")
+
+
 async def test_a_version_1_database_is_upgraded_and_keeps_its_rows(
     tmp_path: Path, make_log: MakeLog
 ) -> None:
@@ -380,6 +388,7 @@ async def test_a_version_1_database_is_upgraded_and_keeps_its_rows(
         assert await db.finish_job(job.id, "r", analysed(path, "old.log"))
     # Make it what loglens wrote before version 2: no such columns, version 1.
     with sqlite3.connect(db_path) as conn:
+        make_version_2(conn)
         for column in _V2_COLUMNS:
             conn.execute(f"ALTER TABLE formats DROP COLUMN {column}")
         conn.execute("UPDATE formats SET confidence = 0.96")  # then: a share of sample lines
@@ -419,6 +428,43 @@ async def test_a_version_1_database_is_upgraded_and_keeps_its_rows(
     assert shares == [(False, "new.log"), (True, "old.log")]
     text = render_text(stats)
     assert "  - old.log: log4j, 300 lines, " in text and "  ! " not in text
+
+
+async def test_a_version_2_database_is_upgraded_and_its_results_count_no_directives(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "commented.log"
+    log.write_text(
+        "# export of app.log\n"
+        "#Fields: ts level thread logger message\n"
+        "2024-03-01 10:00:00,001 INFO [main] org.app.Server: Server started\n"
+        "2024-03-01 10:00:01,002 ERROR [main] org.app.Db: query failed\n"
+    )
+    db_path = tmp_path / "db"
+    async with await Database.open(db_path) as db:
+        upload_id = await stored_upload(db, "alice", "c" * 64, "old.log")
+        job = await db.job_for_upload(upload_id)
+        assert job is not None and await db.start_job(job.id, "r") is not None
+        assert await db.finish_job(job.id, "r", analysed(log, "old.log"))
+    with sqlite3.connect(db_path) as conn:
+        make_version_2(conn)
+    for db in await asyncio.gather(Database.open(db_path), Database.open(db_path)):
+        await db.close()
+    assert query(db_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    # The old row reads as none counted; new results store their count.
+    async with await Database.open(db_path) as db:
+        upload_id = await stored_upload(db, "alice", "d" * 64, "new.log")
+        job = await db.job_for_upload(upload_id)
+        assert job is not None and await db.start_job(job.id, "r") is not None
+        assert await db.finish_job(job.id, "r", analysed(log, "new.log"))
+    rows = "SELECT upload_id, directive_lines, lines FROM upload_results ORDER BY upload_id"
+    assert query(db_path, rows) == [(1, 0, 4), (2, 2, 4)]
+    async with await Reader.open(db_path) as reader:
+        new = await reader.upload(2)
+        stats = await reader.stats(Filters())
+    assert new is not None and new["results"]["directive_lines"] == 2
+    assert (stats["directive_lines"], stats["lines"], stats["entries"]) == (2, 8, 4)
+    assert "Directive and comment lines: 2" in render_text(stats).splitlines()
 
 
 async def test_unusable_paths_give_storage_errors(tmp_path: Path) -> None:

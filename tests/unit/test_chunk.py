@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from loglens.analysis.chunk import Filters, Part, summarise_block
-from loglens.analysis.formats import BUILTIN_FORMATS
+from loglens.analysis.formats import BUILTIN_FORMATS, LogFormat, custom_format
 from loglens.analysis.parse import ParseContext, detect_format
 from loglens.analysis.report import build_report
 from loglens.analysis.summary import Summary
@@ -68,9 +68,10 @@ def report_of(
         total.entries
         + total.continuation_lines
         + total.filtered_lines
+        + total.directive_lines
         + sum(total.rejected.values())
     )
-    report["_heads"] = sum(h.lines for h in total.heads.values())
+    report["_heads"] = sum(h.lines + h.comments for h in total.heads.values())
     return report
 
 
@@ -273,3 +274,219 @@ def test_a_summary_with_understood_counts_survives_pickling(fmt_part: Part) -> N
     changed = pickle.loads(pickle.dumps(summary))
     changed.files["app.log"].leveled -= 1
     assert changed != summary  # the new counts take part in the comparison
+
+
+# Comment lines: directives of the file, or lines of the entry they follow.
+COMMENTED = b"".join(
+    [
+        b"# app.log, written by app 1.2\n",  # 1 directive: the file starts with it
+        b"#Fields: ts level thread logger message\n",  # 2 directive
+        b"2024-03-01 10:00:00,001 INFO [main] org.app.Server: Server started\n",  # 3
+        b"# config: port=8080\n",  # 4 continues the entry above
+        b"# config: workers=4\n",  # 5 continues it
+        b"2024-03-01 10:00:01,002 ERROR [pool-1] org.app.Db: query failed\n",  # 6
+        b"[stacktrace]\n",  # 7 a PHP trace continues it
+        b"#0 /srv/app/Db.php(88): Db->connect()\n",  # 8
+        b"#1 {main}\n",  # 9
+        b"# retrying once\n",  # 10 a comment line after a continuation line continues too
+        b"\n",  # 11
+        b"# --- restarted ---\n",  # 12 directive: it follows an empty line
+        b"\tat orphan.After.comment(A.java:1)\n",  # 13 orphan: a directive ends the entry
+        b"# after the orphan\n",  # 14 directive
+        b"2024-03-01 10:00:02,003 WARN [main] org.app.Server: restarted\n",  # 15
+        b"\n",  # 16
+        b"\tat still.Continues(A.java:2)\n",  # 17 continuation: empty lines are transparent
+        b"# note on the trace\n",  # 18 continuation
+        b"#Date: 2024-03-01 10:00:03\n",  # 19 directive, even inside an entry
+        b"# after the directive\n",  # 20 directive
+        b"2024-03-01 10:00:04,004 DEBUG [main] org.app.Cache: warmed\n",  # 21
+        b"# 1200 keys\n",  # 22 continuation of the DEBUG entry
+    ]
+)
+
+
+def test_comment_lines_are_directives_or_continuations_by_what_precedes(
+    fmt_part: Part,
+) -> None:
+    report = report_of(COMMENTED, [], fmt_part)
+    assert report["entries"] == 4
+    assert report["directive_lines"] == 6
+    assert report["continuation_lines"] == 9
+    assert report["rejected"] == {"empty": 2, "orphan_continuation": 1}
+    assert [s["line"] for s in report["rejected_samples"]["orphan_continuation"]] == [13]
+    assert report["_accounted"] == report["lines"] == 22
+    _, events = summarise_block(COMMENTED, fmt_part, CTX, want_events=True)
+    assert events is not None
+    assert events["message"].to_list() == [
+        "Server started\n# config: port=8080\n# config: workers=4",
+        "query failed\n[stacktrace]\n#0 /srv/app/Db.php(88): Db->connect()\n#1 {main}"
+        "\n# retrying once",
+        "restarted\n\tat still.Continues(A.java:2)\n# note on the trace",
+        "warmed\n# 1200 keys",
+    ]
+
+
+@pytest.mark.parametrize("cut", line_starts(COMMENTED))
+def test_comment_lines_merge_into_the_whole_at_every_line(fmt_part: Part, cut: int) -> None:
+    assert report_of(COMMENTED, [cut], fmt_part) == report_of(COMMENTED, [], fmt_part)
+
+
+def test_comment_lines_merge_into_the_whole_from_many_parts(fmt_part: Part) -> None:
+    filters = Filters(drop_levels=frozenset({"DEBUG"}))
+    whole = report_of(COMMENTED, [], fmt_part, filters)
+    assert whole["filtered_lines"] == 2  # the DEBUG entry and its comment line
+    starts = line_starts(COMMENTED)
+    rng = random.Random(11)
+    for _ in range(60):
+        cuts = sorted(rng.sample(starts, rng.randint(2, len(starts) - 1)))
+        assert report_of(COMMENTED, cuts, fmt_part, filters) == whole, cuts
+
+
+def test_merging_parts_with_comment_heads_is_associative(fmt_part: Part) -> None:
+    # Parts start at: a comment after an entry (4), after an empty line (12), in a trace (18).
+    cuts = [line_starts(COMMENTED)[i] for i in (2, 10, 16)]
+    bounds = [0, *cuts, len(COMMENTED)]
+    parts = [
+        summarise_block(COMMENTED[start:end], Part("app.log", start, fmt_part.format), CTX)[0]
+        for start, end in itertools.pairwise(bounds)
+    ]
+    a, b, c, d = parts
+    assert b.heads["app.log"].comments == 2 and b.heads["app.log"].leading_comment
+    left = a.merge(b).merge(c).merge(d)
+    assert left == a.merge(b.merge(c.merge(d))) == a.merge(b.merge(c)).merge(d)
+    assert left.directive_lines == 6
+
+
+def test_a_part_of_empty_lines_makes_the_next_comment_line_a_directive(fmt_part: Part) -> None:
+    data = (
+        b"2024-03-01 10:00:00,001 INFO [main] org.app.Server: Server started\n"
+        b"\n\n"
+        b"# a comment after the empty lines\n"
+        b"\tat orphan.After.comment(A.java:1)\n"
+    )
+    whole = report_of(data, [], fmt_part)
+    assert (whole["directive_lines"], whole["continuation_lines"]) == (1, 0)
+    starts = line_starts(data)
+    for cuts in itertools.combinations(starts, 2):
+        assert report_of(data, list(cuts), fmt_part) == whole, cuts
+
+
+W3C = b"".join(
+    [
+        b"#Software: Microsoft Internet Information Services 10.0\n",
+        b"#Version: 1.0\n",
+        b"#Date: 2024-05-01 00:00:00\n",
+        b"#Fields: date time s-ip cs-method cs-uri-stem sc-status time-taken\n",
+        b"2024-05-01 00:00:01 10.0.0.1 GET /index.html 200 15\n",
+        b"2024-05-01 00:00:02 10.0.0.1 GET /missing.html 404 3\n",
+        # the server restarted and wrote its header again
+        b"#Software: Microsoft Internet Information Services 10.0\n",
+        b"#Version: 1.0\n",
+        b"#Date: 2024-05-01 06:00:00\n",
+        b"#Fields: date time s-ip cs-method cs-uri-stem sc-status time-taken\n",
+        b"2024-05-01 06:00:05 10.0.0.1 POST /login 500 120\n",
+    ]
+)
+
+
+def detected_part(name: str, data: bytes) -> Part:
+    detection = detect_format(data.decode().splitlines(), BUILTIN_FORMATS)
+    return Part(name, 0, detection.format)
+
+
+# Like a layout that finds stamps anywhere in a line, this one reads `#Date:` lines too.
+STAMP_ANYWHERE = custom_format(
+    "stamp-anywhere", r"^(?:#Date: )?(?P<ts>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) ?(?P<message>.*)$"
+)
+
+
+@pytest.mark.parametrize("fmt", [None, STAMP_ANYWHERE], ids=["detected", "stamp-anywhere"])
+def test_a_w3c_header_block_is_neither_entries_nor_rejections(fmt: LogFormat | None) -> None:
+    part = detected_part("u_ex240501.log", W3C)
+    if fmt is not None:
+        part = Part(part.file, 0, fmt)
+    report = report_of(W3C, [], part)
+    assert (report["entries"], report["directive_lines"]) == (3, 8)
+    assert (report["continuation_lines"], report["rejected"]) == (0, {})
+    assert report["first_timestamp"] == "2024-05-01T00:00:01Z"  # not the #Date: directive's
+    _, events = summarise_block(W3C, part, CTX, want_events=True)
+    assert events is not None
+    assert events["row"].to_list() == [4, 5, 10]
+    assert not any("#" in message for message in events["message"].to_list())
+    for cut in line_starts(W3C):
+        assert report_of(W3C, [cut], part) == report
+
+
+ZEEK = (
+    b"#separator \\x09\n"
+    b"#set_separator\t,\n"
+    b"#empty_field\t(empty)\n"
+    b"#unset_field\t-\n"
+    b"#path\tconn\n"
+    b"#open\t2024-05-01-10-00-00\n"
+    b"#fields\tts\tuid\tid.orig_h\tid.resp_h\tproto\tservice\n"
+    b"#types\ttime\tstring\taddr\taddr\tenum\tstring\n"
+    b"1714557600.123456\tCk1Ab2\t10.0.0.1\t10.0.0.9\ttcp\thttp\n"
+    b"1714557601.234567\tCk1Ab3\t10.0.0.2\t10.0.0.9\tudp\tdns\n"
+    b"1714557602.345678\tCk1Ab4\t10.0.0.3\t10.0.0.9\ttcp\t-\n"
+    b"#close\t2024-05-01-11-00-00\n"
+)
+
+
+def test_the_header_and_close_of_a_zeek_log_are_directives() -> None:
+    part = detected_part("conn.log", ZEEK)
+    report = report_of(ZEEK, [], part)
+    assert report["directive_lines"] == 9
+    assert report["entries"] + sum(report["rejected"].values()) == 3  # the data lines only
+    assert report["continuation_lines"] == 0
+    for cut in line_starts(ZEEK):
+        assert report_of(ZEEK, [cut], part) == report
+
+
+GENERIC_COMMENTED = (
+    b"# nightly backup, written by backup.sh\n"
+    b"#\n"
+    b"starting backup of /srv\n"
+    b"copied 1200 files\n"
+    b"# checksums follow\n"
+    b"# sha256 ok\n"
+    b"backup done\n"
+)
+
+
+def test_generic_text_keeps_its_opening_comments_out_of_the_entries() -> None:
+    part = generic_part("backup.log", GENERIC_COMMENTED)
+    report = report_of(GENERIC_COMMENTED, [], part)
+    assert report["directive_lines"] == 2
+    # Every other line is an entry in the generic format, but for the comment lines: with
+    # no timestamp read from them, they continue the entry above them.
+    assert (report["entries"], report["continuation_lines"]) == (3, 2)
+    _, events = summarise_block(GENERIC_COMMENTED, part, CTX, want_events=True)
+    assert events is not None
+    assert events["message"].to_list()[1] == "copied 1200 files\n# checksums follow\n# sha256 ok"
+    for cut in line_starts(GENERIC_COMMENTED):
+        assert report_of(GENERIC_COMMENTED, [cut], part) == report
+
+
+SLOW_LOG = (
+    b"# Time: 2024-05-01T10:00:00.000000Z\n"
+    b"# User@Host: shop[shop] @ localhost []  Id:    14\n"
+    b"# Query_time: 2.475469  Lock_time: 0.000287 Rows_sent: 10  Rows_examined: 3145718\n"
+    b"\tSELECT name FROM orders WHERE total > 100;\n"
+    b"# Time: 2024-05-01T10:05:00.000000Z\n"
+    b"# User@Host: shop[shop] @ localhost []  Id:    16\n"
+    b"# Query_time: 1.002  Lock_time: 0.000145 Rows_sent: 1  Rows_examined: 2000\n"
+)
+
+
+def test_a_slow_log_entry_read_from_a_comment_line_keeps_its_comment_lines() -> None:
+    fmt = custom_format("slow", r"^# Time: (?P<ts>\S+)(?P<message>.*)$")
+    report = report_of(SLOW_LOG, [], Part("slow.log", 0, fmt))
+    assert (report["entries"], report["continuation_lines"]) == (2, 5)
+    assert (report["directive_lines"], report["rejected"]) == (0, {})
+    assert report["last_timestamp"] == "2024-05-01T10:05:00Z"
+    _, events = summarise_block(SLOW_LOG, Part("slow.log", 0, fmt), CTX, want_events=True)
+    assert events is not None
+    assert events["message"][1].splitlines()[1].startswith("# User@Host: shop[shop]")
+    for cut in line_starts(SLOW_LOG):
+        assert report_of(SLOW_LOG, [cut], Part("slow.log", 0, fmt)) == report

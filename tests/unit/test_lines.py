@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 from loglens.analysis.lines import (
     BINARY,
+    CONTINUATION,
+    DIRECTIVE,
     EMPTY,
     decode_block,
     looks_like_continuation,
@@ -80,38 +83,142 @@ def test_bad_lines_among_many_are_each_found() -> None:
     assert decoded.text[70_000] == "bad \\xff line"
 
 
-@pytest.mark.parametrize(
-    "line",
-    [
-        "\tat com.example.Foo.bar(Foo.java:42)",
-        "    at java.base/java.lang.Thread.run(Thread.java:833)",
-        "Caused by: java.io.IOException: broken pipe",
-        "\t... 12 more",
-        "Traceback (most recent call last):",
-        '  File "app.py", line 3, in <module>',
-        "ValueError: invalid literal for int()",
-        "java.lang.IllegalStateException: not started",
-        "org.example.DataAccessException",
-        'Exception in thread "main" java.lang.NullPointerException',
-        "During handling of the above exception, another exception occurred:",
-    ],
-)
+CONTINUATIONS = [
+    "\tat com.example.Foo.bar(Foo.java:42)",
+    "    at java.base/java.lang.Thread.run(Thread.java:833)",
+    "Caused by: java.io.IOException: broken pipe",
+    "\t... 12 more",
+    "Traceback (most recent call last):",
+    '  File "app.py", line 3, in <module>',
+    "ValueError: invalid literal for int()",
+    "java.lang.IllegalStateException: not started",
+    "org.example.DataAccessException",
+    'Exception in thread "main" java.lang.NullPointerException',
+    "During handling of the above exception, another exception occurred:",
+    # Python frames that lost their indentation
+    'File "/srv/app/jobs.py", line 88, in run',
+    'File "<stdin>", line 1',
+    # PHP and Laravel
+    "#0 /var/www/app/Http/Controllers/OrderController.php(42): App\\Order->save()",
+    "#3 C:\\inetpub\\site\\index.php(7): run()",
+    "#1 [internal function]: App\\Jobs\\Import->handle()",
+    "#12 {main}",
+    "[stacktrace]",
+    "[previous exception] [object] (PDOException(code: 2002): refused at /srv/db.php:70)",
+    "Stack trace:",
+    # Go panics
+    "goroutine 1 [running]:",
+    "goroutine 18 [chan receive, 2 minutes]:",
+    "main.main()",
+    "main.(*Server).handle(...)",
+    "net/http.(*conn).serve(0xc0000a8000, {0x6c7e38, 0xc0000a4000})",
+    "github.com/acme/shop/internal/cart.(*Cart).Total(0xc000010000, 0x1)",
+    "runtime.gopark(0x0?, 0x0?)",
+    "main.Map[...].Load(...)",
+    "panic({0x45b2a0, 0xc00001c030})",
+    "created by net/http.(*Server).Serve in goroutine 1",
+    "created by main.main",
+    "[signal SIGSEGV: segmentation violation code=0x1 addr=0x0 pc=0x48f1a2]",
+    # XML bodies
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    "</soap:Envelope>",
+    "</order></orders>",
+    "<!-- the order as received -->",
+    "<![CDATA[",
+    # the end of a pretty-printed structure, an elided part
+    "}",
+    "},",
+    "]);",
+    '"}',
+    "...",
+]
+NOT_CONTINUATIONS = [
+    "2024-01-01 12:00:00 ERROR failed",
+    "Jun 14 15:16:01 host sshd[1]: Error: bad",
+    "Error while reading the config",
+    "plain words",
+    "",
+    # they start a report or an entry
+    "panic: runtime error: index out of range [5] with length 3",
+    "exit status 2",
+    '<log4j:event logger="app" timestamp="1714521600000" level="INFO" thread="main">',
+    "<record>",
+    "<34>1 2024-05-01T10:00:00Z host app - - - started",
+    "{",
+    '{"level":"info","msg":"started"}',
+    "[2024-05-01 10:00:00] production.ERROR: order failed",
+    "[main] INFO started",
+    "... and 3 others joined",
+    # look alike, but are no frames
+    "main.main",
+    "app.run(config)",
+    "created by the operator",
+    "goroutine leak detected",
+    "File saved",
+    "Stack trace: none recorded",
+    "#1 fan of the new release",
+    # comment lines: what they are depends on where they stand (see test_chunk)
+    "# Time: 2019-03-24T14:01:47.811234Z",
+    "# User@Host: app[app] @ localhost []",
+    "#Fields: date time cs-method cs-uri-stem sc-status",
+]
+
+
+@pytest.mark.parametrize("line", CONTINUATIONS)
 def test_continuation_shapes(line: str) -> None:
     assert looks_like_continuation(line)
 
 
+@pytest.mark.parametrize("line", NOT_CONTINUATIONS)
+def test_not_continuation_shapes(line: str) -> None:
+    assert not looks_like_continuation(line)
+
+
+def test_polars_and_re_read_the_continuation_pattern_alike() -> None:
+    # Blocks are classified by polars (Rust regex), split points by Python's re.
+    lines = CONTINUATIONS + NOT_CONTINUATIONS
+    by_polars = pl.Series(lines).str.contains(CONTINUATION).to_list()
+    assert by_polars == [looks_like_continuation(line) for line in lines]
+    assert by_polars == [line in CONTINUATIONS for line in lines]
+
+
 @pytest.mark.parametrize(
     "line",
     [
-        "2024-01-01 12:00:00 ERROR failed",
-        "Jun 14 15:16:01 host sshd[1]: Error: bad",
-        "Error while reading the config",
-        "plain words",
-        "",
+        "#Software: Microsoft Internet Information Services 10.0",
+        "#Version: 1.0",
+        "#Date: 2024-05-01 00:00:00",
+        "#Fields: date time s-ip cs-method cs-uri-stem sc-status",
+        "#Remark: rotated",
+        "#Start-Date: 2024-05-01 00:00:00",
+        "#separator \\x09",
+        "#set_separator\t,",
+        "#empty_field\t(empty)",
+        "#unset_field\t-",
+        "#path\tconn",
+        "#open\t2024-05-01-00-00-00",
+        "#fields\tts\tuid\tid.orig_h",
+        "#types\ttime\tstring\taddr",
+        "#close",
     ],
 )
-def test_not_continuation_shapes(line: str) -> None:
-    assert not looks_like_continuation(line)
+def test_directive_shapes(line: str) -> None:
+    assert pl.Series([line]).str.contains(DIRECTIVE).item()
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "# Time: 2019-03-24T14:01:47.811234Z",  # a slow log's entry header, if read so
+        "# a comment",
+        "#0 /var/www/index.php(3): main()",
+        "#!/bin/sh",
+        "#",
+        "message # with a hash",
+    ],
+)
+def test_not_directive_shapes(line: str) -> None:
+    assert not pl.Series([line]).str.contains(DIRECTIVE).item()
 
 
 def test_printable_escapes_controls_and_bounds_length() -> None:

@@ -95,3 +95,12 @@ def test_stats_over_several_files_and_old_reports_without_shares() -> None:
 def test_a_file_name_with_a_space_is_quoted_for_the_shell() -> None:
     shown = format_lines(report_with(file="my app.log", timestamps=0.0))
     assert "try --explain-format 'my app.log' or" in shown[1]
+
+
+def test_directive_lines_are_shown_when_there_are_some() -> None:
+    text = render_text({**report_with(), "directive_lines": 1234}).splitlines()
+    assert "Directive and comment lines: 1,234" in text
+    assert text.index("Directive and comment lines: 1,234") < text.index("Rejected lines: 0")
+    # None, or a report stored before they were counted: no line.
+    for report in ({**report_with(), "directive_lines": 0}, report_with()):
+        assert not any(line.startswith("Directive") for line in render_text(report).splitlines())

@@ -1,5 +1,6 @@
 """Pattern and series tables: merging in batches gives exactly the tables of one merge of
-everything; the counts of a file add up."""
+everything; the counts of a file add up; lines waiting at the start of a part are settled by
+how the part before ends."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from loglens.analysis.summary import (
     PATTERN_SCHEMA,
     SERIES_SCHEMA,
     FileInfo,
+    Head,
     PatternStack,
     Summary,
+    Tail,
     merge_patterns,
     merge_series,
     sorted_series,
@@ -136,3 +139,47 @@ def test_file_info_counts_add_up_and_confidence_follows_them() -> None:
     assert (merged.timed, merged.leveled, merged.understood) == (4, 2, 6)
     assert merged.confidence == 1.0
     assert head.files["app.log"].entries == 4  # merge changes neither part
+
+
+def part_with_head(comments: int, blank_end: bool = False) -> Summary:
+    """A later part of app.log: `comments` comment lines first, waiting; then it decides."""
+    return Summary(
+        lines=comments + 1,
+        heads={"app.log": Head(comments=comments, leading_comment=True)},
+        tails={"app.log": Tail(open=True, blank=blank_end)},
+    )
+
+
+@pytest.mark.parametrize(
+    ("ending", "continued", "directives"),
+    [
+        (Tail(open=True), 2, 0),  # right below an entry: they continue it
+        (Tail(open=True, blank=True), 0, 2),  # below an empty line: directives
+        (Tail(open=False), 0, 2),  # below a broken line: directives
+    ],
+)
+def test_waiting_comment_lines_are_settled_by_how_the_part_before_ends(
+    ending: Tail, continued: int, directives: int
+) -> None:
+    earlier = Summary(lines=1, tails={"app.log": ending})
+    merged = earlier.merge(part_with_head(2))
+    assert (merged.continuation_lines, merged.directive_lines) == (continued, directives)
+    assert merged.heads == {}
+    assert merged.tails["app.log"] == Tail(open=True)  # the later part's own end
+
+
+def test_comment_lines_wait_through_a_part_that_decides_nothing() -> None:
+    first = Summary(lines=1, tails={"app.log": Tail(open=True)})
+    # Its lines all wait (a comment line), the last one is empty: the next part's comment
+    # lines are directives whatever comes before, its own comment line is not.
+    through = Summary(
+        lines=2,
+        heads={"app.log": Head(comments=1, leading_comment=True)},
+        tails={"app.log": Tail(open=None, blank=True)},
+    )
+    later = part_with_head(3)
+    for merged in (first.merge(through).merge(later), first.merge(through.merge(later))):
+        assert (merged.continuation_lines, merged.directive_lines) == (1, 3)
+    closed = through.merge(later)
+    closed.close_file("app.log")  # at the start of the file: all four are directives
+    assert (closed.continuation_lines, closed.directive_lines) == (0, 4)
