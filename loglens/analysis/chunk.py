@@ -175,6 +175,11 @@ def _classify(decoded: Decoded, part: Part, ctx: ParseContext, filters: Filters)
     text = pl.col("text")
     looks_continued = text.str.contains(CONTINUATION)
     comment = text.str.contains(COMMENT)
+    if part.format.learned:
+        # A layout learned from the file knows how its entries start; any other line (a
+        # trace, a body, a banner not indented) belongs to the entry above, unless it starts
+        # like a header and breaks off.
+        looks_continued = looks_continued | (~pl.col("truncated") & ~comment)
     generic = part.format.name == GENERIC_FORMAT.name
     if generic:
         # Every line parses in the generic format; stack-trace shapes still continue, and a

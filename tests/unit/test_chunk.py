@@ -490,3 +490,28 @@ def test_a_slow_log_entry_read_from_a_comment_line_keeps_its_comment_lines() -> 
     assert events["message"][1].splitlines()[1].startswith("# User@Host: shop[shop]")
     for cut in line_starts(SLOW_LOG):
         assert report_of(SLOW_LOG, [cut], Part("slow.log", 0, fmt)) == report
+
+
+def test_a_learned_layout_continues_its_entries_with_any_other_line() -> None:
+    lines = [
+        "[2985] 2026/12/07 09:23:47.580017 [INF] Starting server",
+        "[2985] 2026/12/07 09:23:48.000000 [ERR] request failed:",
+        "PHP Fatal error:  Uncaught Exception: boom in /app/a.php:3",
+        "no indentation here either",
+        "[2985] 2026/12/07 09:23:49.000000 [INF] Server is ready",
+        "[2985] 2026/12/07 09:2",
+    ]
+    detection = detect_format(lines * 4, BUILTIN_FORMATS)
+    assert detection.format.learned
+    data = ("\n".join(lines) + "\n").encode()
+    summary, events = summarise_block(
+        data, Part("a.log", 0, detection.format), CTX, want_events=True
+    )
+    assert summary.entries == 3
+    assert summary.continuation_lines == 2
+    assert dict(summary.rejected) == {"truncated": 1}
+    assert events is not None
+    assert events["message"][1] == (
+        "request failed:\nPHP Fatal error:  Uncaught Exception: boom in /app/a.php:3\n"
+        "no indentation here either"
+    )
