@@ -385,7 +385,9 @@ def _columns(rests: list[str]) -> list[_Column]:
 _SYSLOG_TAIL = (
     r"[ \t]+[A-Za-z0-9][^ \t]*[ \t]+(?<component>[^ \t:\[\]]+)(?:\[[0-9]+\])?:(?:[ \t]+|$)"
 )
-_SYSLOG_TAIL_RE = re.compile(python_regex(_SYSLOG_TAIL))
+_SYSLOG_TAIL_RE = re.compile(
+    r"[ \t]+([A-Za-z0-9][^ \t]*)[ \t]+[^ \t:\[\]]+(?:\[[0-9]+\])?:(?:[ \t]+|$)"
+)
 
 
 # A name of a few words, then " - ", before the message.
@@ -394,7 +396,8 @@ _NAMED_DASH = r"[ \t]*(?<component>[^ \t\[\]-][^\t]{0,39}?)[ \t]+-[ \t]+"
 
 def _header_columns(rests: list[str], level_taken: bool) -> tuple[str, list[str]]:
     """The regex of the header columns after the stamp, and a description of them."""
-    if _share(rests, lambda rest: _SYSLOG_TAIL_RE.match(rest) is not None) >= COLUMN_SHARE:
+    hosts = [match.group(1) for rest in rests if (match := _SYSLOG_TAIL_RE.match(rest))]
+    if len(hosts) >= COLUMN_SHARE * len(rests) and _share(hosts, _is_level) < MIN_LEVEL_SHARE:
         # Any stamp syslog may be written with (journalctl -o short-full, short-unix).
         return _SYSLOG_TAIL, ["host", "program[pid]:"]
     columns = _columns(rests)

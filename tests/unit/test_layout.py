@@ -156,6 +156,22 @@ LAYOUTS = {
             "proxy.example.org:5070 open through proxy HTTPS",
         ),
     ),
+    "level glued to the stamp": (
+        [
+            f"2012-07-02 10:22:4{i},672:{level}:foo.bar:message number {i}"
+            for i, level in enumerate(["DEBUG", "INFO", "WARNING", "ERROR"])
+        ],
+        (_at(2012, 7, 2, 10, 22, 40, 672000), "DEBUG", "foo.bar", "message number 0"),
+        (_at(2012, 7, 2, 10, 22, 43, 672000), "ERROR", "foo.bar", "message number 3"),
+    ),
+    "compact stamp, level, then a name with a colon": (
+        [
+            f"20120702.1022{i:02d},672 {level} worker-{i % 2}: message number {i}"
+            for i, level in enumerate(["DEBUG", "INFO", "WARNING", "ERROR"])
+        ],
+        (_at(2012, 7, 2, 10, 22, 0, 672000), "DEBUG", "worker-0", "message number 0"),
+        (_at(2012, 7, 2, 10, 22, 3, 672000), "ERROR", "worker-1", "message number 3"),
+    ),
     "level and component in one word": (
         [
             "[2017-04-04 11:16:34 +0200] information/Notification: Sending notification",
