@@ -340,3 +340,66 @@ def test_directive_lines_are_counted_alike_however_the_file_is_split(tmp_path: P
     assert json.loads(split.out) == report
     text = run_cli(str(log), "--quiet", "--workers", "2", env={"CHUNK_BYTES": "64KiB"})
     assert f"Directive and comment lines: {2 * groups + 1:,}" in text.out.splitlines()
+
+
+_UNKNOWN_FORMAT = "".join(
+    f"[2985] 2026/12/07 09:23:{second:02d}.{second * 1111:06d} [{level}] worker {second}: "
+    f"request {second} took {second * 3} ms\n"
+    for second, level in zip(range(40), ["INF", "INF", "WRN", "ERR"] * 10, strict=True)
+)
+
+
+def test_a_format_nobody_configured_is_learned_and_reported(tmp_path: Path) -> None:
+    path = tmp_path / "server.log"
+    path.write_text(_UNKNOWN_FORMAT)
+    run = run_cli(str(path), "--json")
+    assert run.code == 0, run.err
+    report = json.loads(run.out)
+    assert report["levels"] == {"INFO": 20, "WARNING": 10, "ERROR": 10}
+    assert report["first_timestamp"].startswith("2026-12-07T09:23:00")
+    assert report["last_timestamp"].startswith("2026-12-07T09:23:39.043329")
+    [fmt] = report["formats"]
+    assert (fmt["format"], fmt["timestamps"], fmt["levels"]) == ("learned", 1.0, 1.0)
+    assert "stamp %Y/%m/%d %H:%M:%S%.f" in fmt["layout"]
+    assert "<*>" in report["top_errors"][0]["template"]
+    assert not report["top_errors"][0]["template"].startswith("[")
+
+
+def test_learning_can_be_turned_off(tmp_path: Path) -> None:
+    path = tmp_path / "server.log"
+    path.write_text(_UNKNOWN_FORMAT)
+    run = run_cli(str(path), "--json", env={"LEARN_FORMATS": "false"})
+    assert run.code == 0, run.err
+    [fmt] = json.loads(run.out)["formats"]
+    assert fmt["format"] != "learned"
+    assert fmt["timestamps"] == 0.0
+    bad = run_cli(str(path), env={"LEARN_FORMATS": "perhaps"})
+    assert bad.code == 2
+    assert "LEARN_FORMATS='perhaps' is not a yes/no setting" in bad.err
+
+
+def test_explain_format_shows_what_was_understood(tmp_path: Path) -> None:
+    path = tmp_path / "server.log"
+    path.write_text(_UNKNOWN_FORMAT)
+    run = run_cli("--explain-format", str(path))
+    assert run.code == 0, run.err
+    assert f"{path}: format learned (learned from this file)" in run.out
+    assert "timestamp read as: %Y/%m/%d %H:%M:%S%.f" in run.out
+    assert "100% have a timestamp, 100% a level" in run.out
+    assert "ts        2026-12-07T09:23:02.002222Z" in run.out
+    assert "level     WARNING" in run.out
+    as_json = run_cli("--explain-format", "--json", str(path))
+    assert as_json.code == 0, as_json.err
+    [explained] = json.loads(as_json.out)
+    assert explained["learned"] and explained["timestamps"] == 1.0
+    assert explained["lines"][3]["level"] == "ERROR"
+    assert explained["lines"][3]["message"] == "worker 3: request 3 took 9 ms"
+
+
+def test_explain_format_names_a_file_it_cannot_read(tmp_path: Path) -> None:
+    binary = tmp_path / "blob.log"
+    binary.write_bytes(bytes(range(256)) * 64)
+    run = run_cli("--explain-format", str(binary), str(tmp_path / "missing.log"))
+    assert run.code == 1
+    assert "blob.log: binary file, not a text log" in run.err
+    assert "missing.log" in run.err
