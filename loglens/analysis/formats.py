@@ -73,6 +73,9 @@ class LogFormat:
     examples: tuple[str, ...] = ()  # typical lines, for documentation and tests
     # Learned from a sample of one file rather than taken from the library (see ``layout``).
     learned: bool = False
+    # Learned: each entry is a record of several lines opened by a labelled stamp (a slow
+    # log's "# Time: …"); every other line belongs to the record above it.
+    records: bool = False
     # JSON formats: where each field lies, as (field, JSON path) pairs ("ts", "$['t']['$date']");
     # empty means the built-in key lists.
     json_paths: tuple[tuple[str, str], ...] = ()

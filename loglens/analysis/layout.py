@@ -37,6 +37,12 @@ from loglens.analysis.timestamps import parse_column
 
 # A stamp must be found in at least this share of the lines that count.
 MIN_STAMP_SHARE = 0.3
+# Below this share, entries of one line each would leave most lines out: records are tried.
+MIN_CONFIDENCE = 0.5
+# ... or, behind one label (``# Time: ``), on this share of them and this many at least.
+MIN_RECORD_SHARE = 0.05
+MIN_RECORDS = 2
+_RECORD_LABEL = re.compile(r"#? ?[A-Za-z][A-Za-z _-]{0,30}: ?")
 # A column is part of the header when at least this share of the lines agree on its type.
 COLUMN_SHARE = 0.9
 # A word column is an identity (a component, a host) when it has at most this many distinct
@@ -80,6 +86,7 @@ class _Stamp:
 
     signature: str
     found: dict[int, Found]  # line index -> the stamp in that line
+    records: bool = False  # entries are records that span lines, each opened by a label
 
 
 def learn_layout(sample: Sequence[str], reference: datetime | None = None) -> LogFormat | None:
@@ -91,7 +98,11 @@ def learn_layout(sample: Sequence[str], reference: datetime | None = None) -> Lo
     ]
     if not lines:
         return None
-    stamp = _choose_stamp(lines, reference or datetime.now(UTC))
+    reference = reference or datetime.now(UTC)
+    stamp = _choose_stamp(lines, reference)
+    if stamp is None or len(stamp.found) <= MIN_CONFIDENCE * len(lines):
+        # At most half the lines would be entries of one line each: perhaps records instead.
+        stamp = _choose_record(lines, reference) or stamp
     if stamp is None:
         return None
     rows = sorted(stamp.found)
@@ -105,6 +116,8 @@ def learn_layout(sample: Sequence[str], reference: datetime | None = None) -> Lo
     if prefix:
         parts.insert(0, "prefix " + ("with level " if prefix_level else "") + "before it")
     parts += described
+    if stamp.records:
+        parts.append("each a record of the lines down to the next")
     with_level = "(?<level>" in columns or prefix_level
     trailer = _trailer(header, [lines[i] for i in rows])
     if trailer is not None:
@@ -122,6 +135,7 @@ def learn_layout(sample: Sequence[str], reference: datetime | None = None) -> Lo
         infer_level=not with_level,
         examples=(lines[rows[0]],),
         learned=True,
+        records=stamp.records,
     )
 
 
@@ -188,6 +202,34 @@ def _choose_stamp(lines: list[str], reference: datetime) -> _Stamp | None:
     for _position, signature in sorted(fitting):
         if _readable(signature, by_signature[signature], reference):
             return _Stamp(signature, by_signature[signature])
+    return None
+
+
+def _choose_record(lines: list[str], reference: datetime) -> _Stamp | None:
+    """The stamp of a file of records that span lines (a slow log's ``# Time:``, apt's
+    ``Start-Date:``): the one most often behind the same label, on a few lines at least,
+    where (nearly) all stamps of its shape stand behind labels."""
+    labelled: Counter[tuple[str, str]] = Counter()
+    shapes: Counter[str] = Counter()
+    found: dict[tuple[str, str], dict[int, Found]] = {}
+    for index, line in enumerate(lines):
+        for item in find_stamps(line):
+            label = line[: item.start]
+            shapes[item.signature] += 1
+            if _RECORD_LABEL.fullmatch(label):
+                key = (label, item.signature)
+                labelled[key] += 1
+                found.setdefault(key, {})[index] = item
+    behind_labels: Counter[str] = Counter()
+    for (_label, signature), count in labelled.items():
+        behind_labels[signature] += count
+    for (label, signature), count in labelled.most_common(3):
+        if behind_labels[signature] < COLUMN_SHARE * shapes[signature]:
+            continue  # stamps of this shape also open plain lines: no records
+        if count >= max(MIN_RECORDS, MIN_RECORD_SHARE * len(lines)) and _readable(
+            signature, found[label, signature], reference
+        ):
+            return _Stamp(signature, found[label, signature], records=True)
     return None
 
 

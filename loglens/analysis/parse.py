@@ -194,13 +194,15 @@ def _learned_wins(
     when it reads more fields, and over any other format when it parses many more lines or
     reads a timestamp or a level on most lines that the library format leaves in the message.
     """
-    confidence, richness, components, _ = learned
+    confidence, richness, components, fmt = learned
+    if fmt.records:
+        return library is None  # records of lines, where no line format fits
     if confidence < MIN_CONFIDENCE:
         return False
     if library is None:
         return True
-    their_confidence, their_richness, their_components, fmt = library
-    if fmt.name in CATCH_ALL_FORMATS:
+    their_confidence, their_richness, their_components, theirs = library
+    if theirs.name in CATCH_ALL_FORMATS:
         more = richness + components - their_richness - their_components
         if "(?<message>" in learned[-1].header:
             more += 1.0  # it also tells trailing fields (a logger, columns) from the message

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
+from loglens.analysis.chunk import Part, summarise_block
 from loglens.analysis.formats import BUILTIN_FORMATS
 from loglens.analysis.layout import learn_layout
 from loglens.analysis.parse import ParseContext, detect_format, parse_lines
@@ -248,3 +249,58 @@ def test_a_syslog_header_behind_any_stamp(lines: list[str], instant: datetime) -
     row = _parse(lines)[3]
     assert (row["ts"], row["message"]) == (instant, "Started Session 3.")
     assert row["component"] == lines[3].split()[-4].split("[")[0]
+
+
+SLOW_LOG = [
+    "/usr/sbin/mysqld, Version: 8.0.15 (MySQL Community Server - GPL). started with:",
+    "Tcp port: 3306  Unix socket: /var/run/mysqld/mysqld.sock",
+    *(
+        line
+        for second in range(6)
+        for line in (
+            f"# Time: 2024-02-06T07:19:{second:02d}.624334Z",
+            "# User@Host: app[app] @ localhost []  Id:    12",
+            f"# Query_time: 1.5{second}  Lock_time: 0.000  Rows_sent: 1  Rows_examined: 90000",
+            f"SET timestamp=170720394{second};",
+            f"SELECT * FROM orders WHERE id = {second};",
+        )
+    ),
+]
+APT_HISTORY = [
+    line
+    for day in range(1, 6)
+    for line in (
+        "",
+        f"Start-Date: 2025-06-{day:02d}  14:36:20",
+        "Commandline: apt-get -qqy upgrade",
+        "Upgrade: libsystemd0:amd64 (252.36-1, 252.38-1)",
+        f"End-Date: 2025-06-{day:02d}  14:36:29",
+    )
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "first"),
+    [(SLOW_LOG, _at(2024, 2, 6, 7, 19, 0, 624334)), (APT_HISTORY, _at(2025, 6, 1, 14, 36, 20))],
+    ids=["slow log", "apt history"],
+)
+def test_records_of_several_lines_opened_by_a_labelled_stamp(
+    lines: list[str], first: datetime
+) -> None:
+    detection = detect_format(lines, BUILTIN_FORMATS)
+    assert detection.format.records
+    data = ("\n".join(lines) + "\n").encode()
+    summary, events = summarise_block(
+        data, Part("a.log", 0, detection.format), CTX, want_events=True
+    )
+    assert events is not None
+    assert summary.entries == 6 if lines is SLOW_LOG else 5
+    assert events["ts"][0] == first
+    assert "Commandline" in events["message"][0] or "Query_time" in events["message"][0]
+
+
+def test_labelled_stamps_among_plain_stamped_lines_are_no_records() -> None:
+    lines = [f"2024-05-01 00:00:0{s} GET /index.html 200" for s in range(5)]
+    lines += ["#Date: 2024-05-01 00:00:00", "Date: 2024-05-01 00:00:05"]
+    detection = detect_format(lines, BUILTIN_FORMATS)
+    assert not detection.format.records
