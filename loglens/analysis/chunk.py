@@ -175,7 +175,7 @@ def _classify(decoded: Decoded, part: Part, ctx: ParseContext, filters: Filters)
     text = pl.col("text")
     looks_continued = text.str.contains(CONTINUATION)
     comment = text.str.contains(COMMENT)
-    if part.format.learned:
+    if part.format.learned and part.format.kind is FormatKind.REGEX:
         # A layout learned from the file knows how its entries start; any other line (a
         # trace, a body, a banner not indented) belongs to the entry above, unless it starts
         # like a header and breaks off.

@@ -77,3 +77,23 @@ def test_split_into_many_blocks_and_workers_changes_nothing(make_log: MakeLog, f
     whole = analyse_file(path)
     split = analyse_file(path, block_bytes=64 * 1024 // 8, workers=2)
     assert split == whole
+
+
+def test_a_learned_layout_splits_into_blocks_and_workers_exactly(tmp_path: Path) -> None:
+    rows = []
+    for n in range(3000):
+        level = ("INF", "WRN", "ERR")[n % 3]
+        rows.append(f"[77] 2026/12/07 10:{n // 60 % 60:02d}:{n % 60:02d}.{n:06d} [{level}] job {n}")
+        if n % 7 == 0:
+            rows += [f"PHP Fatal error: Uncaught Exception {n}", "next line of the same entry"]
+        if n % 11 == 0:
+            rows.append("[77] 2026/12/07 10:0")  # cut inside the header
+    path = tmp_path / "unknown.log"
+    path.write_text("\n".join(rows) + "\n")
+    whole = analyse_file(path)
+    assert whole["formats"][0]["format"] == "learned"
+    assert whole["entries"] == 3000
+    assert whole["continuation_lines"] == 2 * len(range(0, 3000, 7))
+    assert whole["rejected"] == {"truncated": len(range(0, 3000, 11))}
+    split = analyse_file(path, block_bytes=64 * 1024 // 8, workers=2)
+    assert split == whole
