@@ -6,15 +6,17 @@ and whose rest of the line is the message. Named groups pick fields out of it:
 - ``ts``: the timestamp, read as ``ts_format`` (see ``timestamps``); ``frac``: digits of a
   fraction of a second written apart from it (BGL), added to it;
 - ``level``: a level spelling; ``pri``: a syslog PRI; ``severity``: a syslog severity 0-7
-  (Cisco's ``%SEC-6-IPACCESSLOGP:``); ``status``: an HTTP status;
+  (a network device's ``%SEC-6-IPACCESSLOGP:``); ``status``: an HTTP status;
 - ``component``: the program, logger or module that wrote the line;
 - ``message``: only in user formats (``custom_format``), where the message is that group rather
   than the rest of the line.
 
-Other named groups (``host``, ``pid``, ...) only document the header. The level of a line is its
-``level`` group, else its PRI's severity, else its status class, else (where ``infer_level``) a
-guess from the message (rules in ``levels``). The regexes use ASCII classes (``[0-9]``, not
-``\\d``): polars extracts groups several times faster with them.
+Other named groups (``host``, ``pid``, ...) only document the header. ``message_fields`` finds
+more fields inside the message; ``message_header`` reads fields that may open the message as
+part of the header (a network device's ``%LINK-3-UPDOWN:``), and the message starts after
+them. The level of a line is its ``level`` group, else its severity, PRI or status class, else
+(where ``infer_level``) a guess from the message (rules in ``levels``). The regexes use ASCII
+classes (``[0-9]``, not ``\\d``): polars extracts groups several times faster with them.
 """
 
 from __future__ import annotations
@@ -69,6 +71,9 @@ class LogFormat:
     ts_format: str | None = None  # how the ts group is written; None: any known shape
     start: str = ""  # how a header starts: a line matching this but not `header` is truncated
     message_fields: str = ""  # regex run on the message for fields it holds (an access status)
+    # An anchored regex for fields that may open the message and then belong to the header:
+    # where it matches, its groups are fields and the message starts after it.
+    message_header: str = ""
     infer_level: bool = False  # guess a level from the message when the header has none
     examples: tuple[str, ...] = ()  # typical lines, for documentation and tests
     # Learned from a sample of one file rather than taken from the library (see ``layout``).
@@ -93,8 +98,13 @@ _SYSLOG_TAG = (
 )
 _RAS_PREFIX = r"(?<label>[^ ]+) (?<ts>[0-9]{9,10}) [0-9]{4}\.[0-9]{2}\.[0-9]{2} (?<node>[^ ]+) "
 _RAS_START = r"^[^ ]+ [0-9]{9,10} [0-9]{4}\.[0-9]{2}\.[0-9]{2} "
-# Network devices (Cisco IOS, NX-OS, ASA) write %FACILITY-SEVERITY-MNEMONIC: in the message.
-CISCO_SEVERITY = r"%[A-Z][A-Z0-9_]*-(?<severity>[0-7])-[A-Z0-9_]+:"
+# Network devices (Cisco IOS, NX-OS, ASA) open their syslog messages with an optional
+# sequence number and device time, then %FACILITY-SEVERITY-MNEMONIC: (a severity 0-7).
+DEVICE_HEADER = (
+    r"^(?:[0-9]+: )?(?:[*.]?[A-Z][a-z]{2} +[0-9]{1,2}(?: [0-9]{4})? [0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:\.[0-9]{1,6})?(?: [A-Z]{2,5})?: )?%[A-Z][A-Z0-9_]*-(?:[A-Z0-9_]+-)?(?<severity>[0-7])-"
+    r"[A-Z0-9_]+:[ \t]*"
+)
 _SD_ELEMENT = r'\[(?:[^\]"\\]|\\.|"(?:[^"\\]|\\.)*")*\]'
 
 BGL = LogFormat(
@@ -242,7 +252,7 @@ SYSLOG = LogFormat(
     header=rf"^(?:{_PRI})?(?<ts>{TS_SYSLOG}) (?<host>[^ ]+)(?: +{_SYSLOG_TAG})?{_SEP}",
     ts_format=FMT_SYSLOG,
     start=rf"^(?:<[0-9]{{1,3}}>)?{TS_SYSLOG} ",
-    message_fields=CISCO_SEVERITY,
+    message_header=DEVICE_HEADER,
     infer_level=True,
     examples=("Mar  3 04:05:06 gateway sshd[99]: Failed password for root",),
 )
@@ -281,7 +291,7 @@ SYSLOG_ISO = LogFormat(
     header=rf"^(?:{_PRI})?(?<ts>{TS_ISO}) (?<host>[^ ]+) +{_SYSLOG_TAG}{_SEP}",
     ts_format=ISO8601,
     start=rf"^(?:<[0-9]{{1,3}}>)?{TS_ISO} ",
-    message_fields=CISCO_SEVERITY,
+    message_header=DEVICE_HEADER,
     infer_level=True,
     examples=("2024-01-30T12:00:00.123456+01:00 web1 nginx[5]: reload",),
 )

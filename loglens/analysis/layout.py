@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from loglens.analysis.formats import CISCO_SEVERITY, FormatKind, LogFormat
+from loglens.analysis.formats import DEVICE_HEADER, FormatKind, LogFormat
 from loglens.analysis.levels import LEVEL_SPELLINGS
 from loglens.analysis.lines import looks_like_continuation
 from loglens.analysis.stamps import EPOCH, Found, find_stamps, month_first, stamp_regex
@@ -131,7 +131,7 @@ def learn_layout(sample: Sequence[str], reference: datetime | None = None) -> Lo
         header=header,
         ts_format=stamp.signature,
         start=f"^{prefix}{stamp_regex(stamp.signature)}",
-        message_fields="" if with_level else CISCO_SEVERITY,
+        message_header="" if with_level else DEVICE_HEADER,
         infer_level=not with_level,
         examples=(lines[rows[0]],),
         learned=True,

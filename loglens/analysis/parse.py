@@ -250,27 +250,15 @@ def _regex_fields(lines: pl.Series, fmt: LogFormat) -> pl.DataFrame:
             if used
             else fields_frame({}, len(lines))
         )
-    if fmt.message_fields:
-        extra = group_names(fmt.message_fields)
-        wanted = tuple(group for group in _FIELD_GROUPS if group in extra and group not in used)
-        if wanted:
-            # Find the lines that hold the fields with a fast search, capture only on those.
-            hit = message.str.contains(keep_groups(fmt.message_fields, ()))
-            capture = keep_groups(fmt.message_fields, wanted)
-            in_message = fields_frame(
-                {
-                    name: pl.repeat(None, len(message), dtype=pl.String, eager=True)
-                    for name in wanted
-                },
-                len(message),
-            )
-            if hit.any():
-                captured = message.filter(hit).str.extract_groups(capture).struct.unnest()
-                rows = hit.arg_true()
-                in_message = pl.DataFrame(
-                    {name: in_message[name].scatter(rows, captured[name]) for name in wanted}
-                )
-            fields = fields.hstack(in_message)
+    for regex in (fmt.message_fields, fmt.message_header):
+        if regex:
+            extra = group_names(regex)
+            wanted = tuple(group for group in _FIELD_GROUPS if group in extra and group not in used)
+            fields = fields.hstack(_fields_in(message, regex, wanted))
+            used = (*used, *wanted)
+    if fmt.message_header:
+        # The header goes on into the message where this opens it: the message follows it.
+        message = message.str.replace(keep_groups(fmt.message_header, ()), "")
     if fmt.kind is FormatKind.TEXT:
         # Free text: a line starts an entry unless it looks like a continuation; a line whose
         # header holds a timestamp or a level starts one even when indented.
@@ -284,6 +272,21 @@ def _regex_fields(lines: pl.Series, fmt: LogFormat) -> pl.DataFrame:
         truncated=_truncated(lines, header, fmt),
         message=message.str.strip_chars_end(_TRAILING_SPACE),
     )
+
+
+def _fields_in(message: pl.Series, regex: str, wanted: tuple[str, ...]) -> pl.DataFrame:
+    """The ``wanted`` groups ``regex`` captures in each message (null where it finds none).
+
+    A search without groups finds the messages that hold the fields; only those are captured.
+    """
+    nothing = {name: pl.repeat(None, len(message), dtype=pl.String, eager=True) for name in wanted}
+    found = fields_frame(nothing, len(message))
+    hit = message.str.contains(keep_groups(regex, ())) if wanted else None
+    if hit is None or not hit.any():
+        return found
+    captured = message.filter(hit).str.extract_groups(keep_groups(regex, wanted)).struct.unnest()
+    rows = hit.arg_true()
+    return pl.DataFrame({name: found[name].scatter(rows, captured[name]) for name in wanted})
 
 
 def _truncated(lines: pl.Series, header: pl.Series, fmt: LogFormat) -> pl.Series:

@@ -376,3 +376,10 @@ def test_a_network_device_severity_in_the_message_is_the_level() -> None:
     rows = _rows(lines, "syslog")
     assert [row["level"] for row in rows] == ["INFO", "ERROR", "WARNING", "ERROR"]
     assert [row["level_read"] for row in rows] == [True, True, True, False]
+    # The sequence number, device time and mnemonic are header, not message.
+    assert [row["message"] for row in rows] == [
+        "list 177 denied udp 10.0.0.9(55250) -> 10.0.0.255(15600), 1 packet",
+        "Interface Gi0/1, changed state to down",
+        "Deny tcp src outside:10.1.1.1/443",
+        "Failed password for root from 10.0.0.7",
+    ]
