@@ -173,6 +173,23 @@ LAYOUTS = {
         (_at(2012, 7, 2, 10, 22, 0, 672000), "DEBUG", "worker-0", "message number 0"),
         (_at(2012, 7, 2, 10, 22, 3, 672000), "ERROR", "worker-1", "message number 3"),
     ),
+    "vSphere's program[pid] and [Originator …] after the level": (
+        [
+            f"2024-01-01T10:00:0{i}.123Z {level} vpxd[12345] [Originator@6876 sub=vpxLro "
+            f"opID=op-{i}] Task {i} completed"
+            for i, level in enumerate(["info", "info", "warning", "error"])
+        ],
+        (_at(2024, 1, 1, 10, 0, 0, 123000), "INFO", "vpxd", "Task 0 completed"),
+        (_at(2024, 1, 1, 10, 0, 3, 123000), "ERROR", "vpxd", "Task 3 completed"),
+    ),
+    "an Erlang process id after the level": (
+        [
+            f"2026-12-07 10:55:0{i}.302 [{level}] <0.{220 + i}.0> ra: starting system {i}"
+            for i, level in enumerate(["info", "info", "warning", "error"])
+        ],
+        (_at(2026, 12, 7, 10, 55, 0, 302000), "INFO", "0.220.0", "ra: starting system 0"),
+        (_at(2026, 12, 7, 10, 55, 3, 302000), "ERROR", "0.223.0", "ra: starting system 3"),
+    ),
     "level and component in one word": (
         [
             "[2017-04-04 11:16:34 +0200] information/Notification: Sending notification",
