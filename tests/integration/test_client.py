@@ -355,3 +355,28 @@ def test_sigterm_while_reading_stdin_exits_cleanly(tmp_path: Path) -> None:
     assert out == b""
     assert b"terminated: run the same command again" in err
     assert list(spool_root.iterdir()) == []  # the spooled copy of stdin is gone
+
+
+def test_a_format_nobody_configured_is_learned_by_the_server_too(
+    loglens_server: ServerHandle, tmp_path: Path
+) -> None:
+    path = tmp_path / "gateway.log"
+    path.write_text(
+        "".join(
+            f"gw-1  | 07 Dec 2026 09:{minute:02d}:17.250 PDT [{level}] route {minute} "
+            f"answered in {minute * 3} ms\n"
+            for minute, level in zip(
+                range(30), ["INF", "INF", "WRN", "ERR", "INF"] * 6, strict=True
+            )
+        )
+    )
+    run = run_client(str(path), "--wait", "--json", server=loglens_server, cwd=tmp_path)
+    assert run.code == 0, run.err
+    [item] = json.loads(run.out)
+    report = item["report"]
+    assert report["levels"] == {"INFO": 18, "WARNING": 6, "ERROR": 6}
+    assert report["first_timestamp"].startswith("2026-12-07T16:00:17.25")  # PDT is UTC-7
+    [fmt] = report["formats"]
+    assert (fmt["format"], fmt["timestamps"], fmt["levels"]) == ("learned", 1.0, 1.0)
+    stored = rows(loglens_server, "SELECT format, timed, leveled, entries FROM formats")
+    assert stored == [("learned", 30, 30, 30)]
