@@ -376,16 +376,21 @@ def make_version_2(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA user_version = 2")
 
 
+async def database_with_one_result(db_path: Path, log: Path) -> None:
+    """Make a database holding one upload of ``log`` by alice, analysed and written."""
+    async with await Database.open(db_path) as db:
+        upload_id = await stored_upload(db, "alice", "c" * 64, "old.log")
+        job = await db.job_for_upload(upload_id)
+        assert job is not None and await db.start_job(job.id, "r") is not None
+        assert await db.finish_job(job.id, "r", analysed(log, "old.log"))
+
+
 async def test_a_version_1_database_is_upgraded_and_keeps_its_rows(
     tmp_path: Path, make_log: MakeLog
 ) -> None:
     path, _ = make_log("log4j", lines=300)
     db_path = tmp_path / "db"
-    async with await Database.open(db_path) as db:
-        upload_id = await stored_upload(db, "alice", "c" * 64, "old.log")
-        job = await db.job_for_upload(upload_id)
-        assert job is not None and await db.start_job(job.id, "r") is not None
-        assert await db.finish_job(job.id, "r", analysed(path, "old.log"))
+    await database_with_one_result(db_path, path)
     # Make it what loglens wrote before version 2: no such columns, version 1.
     with sqlite3.connect(db_path) as conn:
         make_version_2(conn)
@@ -441,11 +446,7 @@ async def test_a_version_2_database_is_upgraded_and_its_results_count_no_directi
         "2024-03-01 10:00:01,002 ERROR [main] org.app.Db: query failed\n"
     )
     db_path = tmp_path / "db"
-    async with await Database.open(db_path) as db:
-        upload_id = await stored_upload(db, "alice", "c" * 64, "old.log")
-        job = await db.job_for_upload(upload_id)
-        assert job is not None and await db.start_job(job.id, "r") is not None
-        assert await db.finish_job(job.id, "r", analysed(log, "old.log"))
+    await database_with_one_result(db_path, log)
     with sqlite3.connect(db_path) as conn:
         make_version_2(conn)
     for db in await asyncio.gather(Database.open(db_path), Database.open(db_path)):
