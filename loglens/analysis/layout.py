@@ -13,24 +13,37 @@ path as the built-in formats (per-line Python runs only on the sample):
 2. **What precedes it** (a pid, a container name, a program): the tokens before the stamp,
    generalised across lines (digits, a bracketed group, a word, the same literal) - at most a
    few such shapes.
-3. **The header after it**: columns whose type is stable across lines - separators, a level
-   word (bare, bracketed, a single letter), digits, bracketed groups, one component (a word
-   padded into a column or followed by a separator, a ``tag:``) - up to the first column
-   that varies like free text. The message is the rest of the line.
+3. **The header after it** (``columns``): columns whose type is stable across lines -
+   separators, a level word (bare, bracketed, a single letter), digits, bracketed groups, one
+   component (a word padded into a column or followed by a separator, a ``tag:``) - up to
+   the first column that varies like free text. The message is the rest of the line, less
+   the fields (nearly) every line ends with (a ``(logger.Name)``, ``| logger | thread``).
+4. **Records**: where at most half the lines carry a stamp and nearly all of them stand
+   behind a label (``# Time:``, ``Start-Date:``), each labelled stamp opens an entry.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from loglens.analysis.columns import (
+    BRACKETS,
+    COLUMN_SHARE,
+    WORD,
+    header_columns,
+    is_level,
+    python_regex,
+    share,
+    split_tokens,
+    token_class,
+)
 from loglens.analysis.formats import DEVICE_HEADER, FormatKind, LogFormat
-from loglens.analysis.levels import LEVEL_SPELLINGS
 from loglens.analysis.lines import looks_like_continuation
 from loglens.analysis.stamps import EPOCH, Found, find_stamps, month_first, stamp_regex
 from loglens.analysis.timestamps import parse_column
@@ -43,41 +56,12 @@ MIN_CONFIDENCE = 0.5
 MIN_RECORD_SHARE = 0.05
 MIN_RECORDS = 2
 _RECORD_LABEL = re.compile(r"#? ?[A-Za-z][A-Za-z _-]{0,30}: ?")
-# A column is part of the header when at least this share of the lines agree on its type.
-COLUMN_SHARE = 0.9
-# A word column is an identity (a component, a host) when it has at most this many distinct
-# values, or this share of the lines.
-FEW_VALUES = 8
-FEW_SHARE = 0.2
-# Of a column of upper-case words, at least this share must be levels for it to be the level
-# (PostgreSQL writes a DETAIL, HINT, STATEMENT or LOCATION line after many of its entries).
-MIN_LEVEL_SHARE = 0.4
 _MAX_PREFIX_SHAPES = 3
 # A prefix of more words than this is free text that happens to hold a date.
 _MAX_PREFIX_WORDS = 5
-_MAX_COLUMNS = 12
 # Epochs read from at least this many sample lines must lie within this span of each other.
 _SPAN_SAMPLE = 5
 MAX_SAMPLE_SPAN = timedelta(days=8 * 366)
-
-_TOKEN = re.compile(
-    r"\[(?:[^\[\]]|\[[^\[\]]*\])*\]|\([^()]*\)|<[^<>]*>|[ \t]+|[^\s\[\]()<>|:,;=\"']+|."
-)
-_WORD = r"[^\s\[\]()<>|:,;=\"']+"
-# Bracketed groups, by kind: how they open, what they hold (one level of nesting), how they close.
-_BRACKETS = {
-    "B[": (r"\[", r"(?:[^\[\]]|\[[^\[\]]*\])*", r"\]"),
-    "B(": (r"\(", r"[^()]*", r"\)"),
-    "B<": ("<", "[^<>]*", ">"),
-}
-_CLOSING = {"B[": "]", "B(": ")", "B<": ">"}
-_PUNCTUATION = re.compile(r"[^\w\s]+")
-_LEVEL_LETTERS = frozenset("VTDINWEFAC")
-
-
-def python_regex(regex: str) -> str:
-    """A regex of the Rust syntax the layouts are written in, for Python's ``re``."""
-    return regex.replace("(?<", "(?P<").replace(r"\pL", r"[^\W\d_]")
 
 
 @dataclass(frozen=True)
@@ -110,7 +94,7 @@ def learn_layout(sample: Sequence[str], reference: datetime | None = None) -> Lo
     if prefix is None:
         return None
     rests = [lines[i][stamp.found[i].end :] for i in rows]
-    columns, described = _header_columns(rests, level_taken=prefix_level)
+    columns, described = header_columns(rests, level_taken=prefix_level)
     header = f"^{prefix}(?<ts>{stamp_regex(stamp.signature)}){columns}"
     parts = [f"stamp {stamp.signature}"]
     if prefix:
@@ -159,7 +143,7 @@ def _trailer(header: str, lines: list[str]) -> tuple[str, str] | None:
     if not messages:
         return None
     closing = re.compile(rf"[ \t]\({_DOTTED}\)[ \t]*$")
-    if _share(messages, lambda text: closing.search(text) is not None) >= COLUMN_SHARE:
+    if share(messages, lambda text: closing.search(text) is not None) >= COLUMN_SHARE:
         name = _DOTTED if "(?<component>" in header else f"(?<component>{_DOTTED})"
         return rf"(?:[ \t]+\({name}\)[ \t]*)?", "(logger) at the end"
     if r"\|" not in header:
@@ -280,10 +264,6 @@ def _readable(signature: str, found: dict[int, Found], reference: datetime) -> b
     return True
 
 
-def _tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text)
-
-
 def _prefix_regex(prefixes: list[str]) -> tuple[str | None, bool]:
     """A regex for the text before the stamp, and whether it holds the level.
 
@@ -295,8 +275,8 @@ def _prefix_regex(prefixes: list[str]) -> tuple[str | None, bool]:
     shapes: Counter[tuple[str, ...]] = Counter()
     tokens_of: dict[tuple[str, ...], list[list[str]]] = {}
     for prefix in prefixes:
-        tokens = _tokens(prefix)
-        shape = tuple(_token_class(token) for token in tokens)
+        tokens = split_tokens(prefix)
+        shape = tuple(token_class(token) for token in tokens)
         shapes[shape] += 1
         tokens_of.setdefault(shape, []).append(tokens)
     chosen = [
@@ -318,19 +298,6 @@ def _prefix_regex(prefixes: list[str]) -> tuple[str | None, bool]:
     return "(?:" + "|".join(alternatives) + ")", False
 
 
-def _token_class(token: str) -> str:
-    """The type of a token: space, a bracket kind, digits, word, or the character itself."""
-    if token[0] in " \t":
-        return " "
-    if len(token) > 1 and "B" + token[0] in _BRACKETS and token[-1] in "])>":
-        return "B" + token[0]
-    if token.isdigit():
-        return "0"
-    if _PUNCTUATION.fullmatch(token):
-        return token  # a separator such as "-", "|", "]", "::"
-    return "w"
-
-
 def _shape_regex(
     shape: tuple[str, ...], examples: list[list[str]], allow_level: bool
 ) -> tuple[str, bool]:
@@ -341,217 +308,19 @@ def _shape_regex(
         values = [tokens[position] for tokens in examples]
         if kind == " ":
             parts.append("[ \t]+")
-        elif kind in _BRACKETS:
-            opening, inner, closing = _BRACKETS[kind]
+        elif kind in BRACKETS:
+            opening, inner, closing = BRACKETS[kind]
             parts.append(f"{opening}{inner}{closing}")
         elif kind == "0":
             parts.append("[0-9]+")
         elif kind == "w":
-            if allow_level and not with_level and _share(values, _is_level) >= COLUMN_SHARE:
+            if allow_level and not with_level and share(values, is_level) >= COLUMN_SHARE:
                 parts.append(r"(?<level>[A-Za-z]+[0-9]?)")
                 with_level = True
             elif len(set(values)) == 1:
                 parts.append(re.escape(values[0]))
             else:
-                parts.append(_WORD)
+                parts.append(WORD)
         else:
             parts.append(re.escape(kind))
     return "".join(parts), with_level
-
-
-def _is_level(token: str) -> bool:
-    word = token.strip("[]()<>:|- ")
-    if len(word) == 1:
-        return word in _LEVEL_LETTERS
-    return word.upper() in LEVEL_SPELLINGS and not word.isdigit()
-
-
-def _levels_column(values: list[str]) -> bool:
-    """Tell whether a column holds levels: level words on (nearly) every line, or a column of
-    upper-case words of which most are levels (PostgreSQL's LOG, ERROR, and DETAIL lines)."""
-    if _share(values, _is_level) >= COLUMN_SHARE:
-        return True
-    shouted = _share(values, lambda token: len(token.strip("[]()<>")) > 1 and _upper(token))
-    return shouted >= COLUMN_SHARE and _share(values, _is_level) >= MIN_LEVEL_SHARE
-
-
-def _upper(token: str) -> bool:
-    word = token.strip("[]()<>")
-    return word.isalpha() and word.isupper()
-
-
-def _is_compound_level(token: str) -> bool:
-    """A level and a component in one word: ``warning/PluginNotificationTask``."""
-    level, slash, component = token.partition("/")
-    return bool(slash and component) and _is_level(level)
-
-
-def _share(values: Sequence[str], test: Callable[[str], bool]) -> float:
-    hits = sum(1 for value in values if test(value))
-    return hits / len(values) if values else 0.0
-
-
-@dataclass
-class _Column:
-    """One column of the header after the stamp, as seen across the sample lines."""
-
-    kind: str  # a token class (see _token_class)
-    values: list[str]
-    share: float  # of the lines that have this column of this kind
-    padded: float = 0.0  # share of lines with two or more spaces after it
-
-
-def _columns(rests: list[str]) -> list[_Column]:
-    """The leading token columns of the texts after the stamps, typed by majority."""
-    tokenised = [_tokens(rest) for rest in rests]
-    columns = []
-    for position in range(_MAX_COLUMNS * 2):
-        present = [tokens for tokens in tokenised if len(tokens) > position]
-        if len(present) < COLUMN_SHARE * len(tokenised):
-            break
-        kinds = Counter(_token_class(tokens[position]) for tokens in present)
-        kind, count = kinds.most_common(1)[0]
-        values = [tokens[position] for tokens in present if _token_class(tokens[position]) == kind]
-        padded = sum(
-            1
-            for tokens in present
-            if len(tokens) > position + 1 and len(tokens[position + 1].expandtabs(2)) >= 2
-        )
-        columns.append(_Column(kind, values, count / len(tokenised), padded / len(present)))
-        if kind != " " and count < COLUMN_SHARE * len(tokenised):
-            break
-    return columns
-
-
-# A syslog header after its stamp: a host, then a program tag with an optional [pid] and a colon.
-_SYSLOG_TAIL = (
-    r"[ \t]+[A-Za-z0-9][^ \t]*[ \t]+(?<component>[^ \t:\[\]]+)(?:\[[0-9]+\])?:(?:[ \t]+|$)"
-)
-_SYSLOG_TAIL_RE = re.compile(
-    r"[ \t]+([A-Za-z0-9][^ \t]*)[ \t]+[^ \t:\[\]]+(?:\[[0-9]+\])?:(?:[ \t]+|$)"
-)
-
-
-# A name of a few words, then " - ", before the message.
-_NAMED_DASH = r"[ \t]*(?<component>[^ \t\[\]-][^\t]{0,39}?)[ \t]+-[ \t]+"
-
-
-def _header_columns(rests: list[str], level_taken: bool) -> tuple[str, list[str]]:
-    """The regex of the header columns after the stamp, and a description of them."""
-    hosts = [match.group(1) for rest in rests if (match := _SYSLOG_TAIL_RE.match(rest))]
-    if len(hosts) >= COLUMN_SHARE * len(rests) and _share(hosts, _is_level) < MIN_LEVEL_SHARE:
-        # Any stamp syslog may be written with (journalctl -o short-full, short-unix).
-        return _SYSLOG_TAIL, ["host", "program[pid]:"]
-    columns = _columns(rests)
-    parts: list[str] = []
-    described: list[str] = []
-    seen_level = level_taken
-    seen_component = False
-    pending: list[str] = []  # separators and spaces not yet known to be in the header
-    for position, column in enumerate(columns):
-        if column.share < COLUMN_SHARE and column.kind != " ":
-            break
-        if column.kind == " ":
-            pending.append("[ \t]+" if column.share >= COLUMN_SHARE else "[ \t]*")
-            continue
-        few = _few(column.values, len(rests))
-        following = columns[position + 1 : position + 3]
-        if _PUNCTUATION.fullmatch(column.kind):
-            pending.append(re.escape(column.kind))
-            continue
-        if not seen_level and _levels_column(column.values):
-            regex = _level_regex(column.kind)
-            described.append("level")
-            seen_level = True
-        elif (
-            not seen_level
-            and column.kind == "w"
-            and _share(column.values, _is_compound_level) >= COLUMN_SHARE
-        ):
-            regex = rf"(?<level>[A-Za-z]+)/(?<component>{_WORD})"
-            described.append("level/component")
-            seen_level = seen_component = True
-        elif column.kind in _BRACKETS:
-            # Bracketed fields after the level and component (a request, a node, a
-            # subsystem, an error code) are header fields too.
-            opening, inner, closing = _BRACKETS[column.kind]
-            if seen_level and not seen_component and _named(column.values):
-                regex = f"{opening}(?<component>{inner}){closing}"
-                described.append("[component]")
-                seen_component = True
-            else:
-                regex = f"{opening}{inner}{closing}"
-                described.append(f"{column.kind[1]}…{_CLOSING[column.kind]}")
-        elif column.kind == "0" and (not seen_component or _separated(following)):
-            regex = "[0-9]+"
-            described.append("number")
-        elif column.kind == "w" and not seen_component and few and _ends_word(column, following):
-            regex = f"(?<component>{_WORD})"
-            described.append("component")
-            seen_component = True
-        else:
-            break
-        if column.share < 1.0:
-            # Most lines have it, some do not (a node name not known yet): optional, and the
-            # last column, as what follows it is no longer aligned.
-            parts.append("(?:" + "".join(pending) + regex + ")?")
-            pending = []
-            break
-        parts += pending
-        pending = []
-        parts.append(regex)
-    if not parts:
-        # Perhaps a short name and " - " before the message: a program, a module (Proxifier).
-        lead = "".join(pending)
-        named = re.compile(python_regex(lead + _NAMED_DASH))
-        names = [match.group("component") for rest in rests if (match := named.match(rest))]
-        if len(names) >= COLUMN_SHARE * len(rests) and _few(names, len(rests)):
-            return lead + _NAMED_DASH, ["component -"]
-    # Separators between the header and the message belong to the header, when present.
-    tail = "".join(pending)
-    return "".join(parts) + (f"(?:{tail})?" if tail else "") + "[ \t]*", described
-
-
-def _level_regex(kind: str) -> str:
-    if kind in _BRACKETS:
-        opening, inner, closing = _BRACKETS[kind]
-        return f"{opening}(?<level>{inner}){closing}"
-    return r"(?<level>[A-Za-z]+[0-9]?)"
-
-
-def _few(values: list[str], lines: int) -> bool:
-    distinct = len(set(values))
-    return distinct <= FEW_VALUES or distinct <= FEW_SHARE * lines
-
-
-def _named(values: list[str]) -> bool:
-    """Tell whether bracketed values name something (a logger, a thread), not a number."""
-    inner = [value[1:-1].strip() for value in values]
-    return _share(inner, lambda text: bool(text) and not text.isdigit()) >= COLUMN_SHARE
-
-
-def _separated(following: list[_Column]) -> bool:
-    """Tell whether a column is followed by a separator on (nearly) every line."""
-    return (
-        bool(following)
-        and following[0].share >= COLUMN_SHARE
-        and (_PUNCTUATION.fullmatch(following[0].kind) is not None)
-    )
-
-
-def _ends_word(column: _Column, following: list[_Column]) -> bool:
-    """Tell whether a word column ends the header's fields: padded into a column, or
-    followed by a separator, a tag's colon, a bracket or a level."""
-    if column.padded >= COLUMN_SHARE:
-        return True
-    after = [item for item in following if item.kind != " "]
-    if not after:
-        return False
-    nxt = after[0]
-    if nxt.share < COLUMN_SHARE:
-        return False
-    return (
-        _PUNCTUATION.fullmatch(nxt.kind) is not None
-        or nxt.kind in _BRACKETS
-        or _share(nxt.values, _is_level) >= COLUMN_SHARE
-    )
