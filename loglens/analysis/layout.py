@@ -50,6 +50,9 @@ from loglens.analysis.timestamps import parse_column
 
 # A stamp must be found in at least this share of the lines that count.
 MIN_STAMP_SHARE = 0.3
+# The grammar reads the first this many lines of the sample, in their first this many chars.
+STAMP_SAMPLE = 150
+SEARCH_CHARS = 160
 # Below this share, entries of one line each would leave most lines out: records are tried.
 MIN_CONFIDENCE = 0.5
 # ... or, behind one label (``# Time: ``), on this share of them and this many at least.
@@ -83,12 +86,16 @@ def learn_layout(sample: Sequence[str], reference: datetime | None = None) -> Lo
     if not lines:
         return None
     reference = reference or datetime.now(UTC)
-    stamp = _choose_stamp(lines, reference)
-    if stamp is None or len(stamp.found) <= MIN_CONFIDENCE * len(lines):
+    # The grammar is run on the first lines only (it is the dear part of learning); the
+    # stamp chosen is then found in the others with its own regex.
+    first = lines[:STAMP_SAMPLE]
+    stamp = _choose_stamp(first, reference)
+    if stamp is None or len(stamp.found) <= MIN_CONFIDENCE * len(first):
         # At most half the lines would be entries of one line each: perhaps records instead.
-        stamp = _choose_record(lines, reference) or stamp
+        stamp = _choose_record(first, reference) or stamp
     if stamp is None:
         return None
+    stamp = _found_in_all(stamp, lines)
     rows = sorted(stamp.found)
     prefix, prefix_level = _prefix_regex([lines[i][: stamp.found[i].start] for i in rows])
     if prefix is None:
@@ -153,6 +160,22 @@ def _trailer(header: str, lines: list[str]) -> tuple[str, str] | None:
     if fields == 0:
         return None
     return rf"(?:(?:[ \t]*\|[^|]*){{{fields}}})?", f"{fields} |-separated columns at the end"
+
+
+def _found_in_all(stamp: _Stamp, lines: list[str]) -> _Stamp:
+    """The stamp with its places in every line, not only in those the grammar read."""
+    pattern = re.compile(python_regex(stamp_regex(stamp.signature)))
+    label = stamp.found[min(stamp.found)]
+    opening = lines[min(stamp.found)][: label.start] if stamp.records else ""
+    found = dict(stamp.found)
+    for index in range(STAMP_SAMPLE, len(lines)):
+        line = lines[index]
+        if stamp.records and not line.startswith(opening):
+            continue
+        match = pattern.search(line, len(opening), SEARCH_CHARS)
+        if match is not None and (not stamp.records or match.start() == len(opening)):
+            found[index] = Found(match.start(), match.end(), match.group(), stamp.signature, "")
+    return _Stamp(stamp.signature, found, stamp.records)
 
 
 def _choose_stamp(lines: list[str], reference: datetime) -> _Stamp | None:

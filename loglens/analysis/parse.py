@@ -162,24 +162,40 @@ def detect_format(
             item for item in fitting if item[1] >= richest - RICHNESS_TOLERANCE
         )
         chosen = Detection(fmt, confidence)
-    learned = learn_layout(lines.to_list(), ctx.reference_time()) if learn else None
+    if not learn:
+        return chosen if chosen is not None else _generic(lines, continuation, ctx)
+    library = None
+    if chosen is not None:
+        read, components = _read(parse_lines(lines, chosen.format, ctx))
+        library = (chosen.confidence, read, components, chosen.format)
+        if _nothing_to_learn(library):
+            return chosen
+    learned = learn_layout(lines.to_list(), ctx.reference_time())
     if learned is not None:
         parsed = parse_lines(lines, learned, ctx)
         candidate = (_confidence(parsed["header"], continuation), *_read(parsed), learned)
-        library = None
-        if chosen is not None:
-            library = (
-                chosen.confidence,
-                *_read(parse_lines(lines, chosen.format, ctx)),
-                chosen.format,
-            )
         if _learned_wins(candidate, library):
             chosen = Detection(learned, candidate[0])
-    if chosen is None:
-        parsed = parse_lines(lines, GENERIC_FORMAT, ctx)
-        found = parsed["ts"].is_not_null() | parsed["component"].is_not_null()
-        return Detection(GENERIC_FORMAT, _confidence(found, continuation))
-    return chosen
+    return chosen if chosen is not None else _generic(lines, continuation, ctx)
+
+
+def _generic(lines: pl.Series, continuation: pl.Series, ctx: ParseContext) -> Detection:
+    """The generic format, with the share of lines in which it finds a timestamp or component."""
+    parsed = parse_lines(lines, GENERIC_FORMAT, ctx)
+    found = parsed["ts"].is_not_null() | parsed["component"].is_not_null()
+    return Detection(GENERIC_FORMAT, _confidence(found, continuation))
+
+
+def _nothing_to_learn(library: tuple[float, float, float, LogFormat]) -> bool:
+    """Tell whether no learned layout could win over this library format (see
+    ``_learned_wins``): a specific format that parses nearly every line and reads a timestamp
+    and a level from nearly all of them. Learning is then skipped: it is the dear part."""
+    confidence, read, _, fmt = library
+    return (
+        fmt.name not in CATCH_ALL_FORMATS
+        and confidence >= 1 - LEARNED_MARGIN
+        and read >= 2 - LEARNED_RICHNESS_MARGIN
+    )
 
 
 def _learned_wins(
