@@ -321,3 +321,18 @@ def test_labelled_stamps_among_plain_stamped_lines_are_no_records() -> None:
     lines += ["#Date: 2024-05-01 00:00:00", "Date: 2024-05-01 00:00:05"]
     detection = detect_format(lines, BUILTIN_FORMATS)
     assert not detection.format.records
+
+
+def test_a_long_sample_is_learned_from_all_its_lines() -> None:
+    # The grammar reads the first lines; the others are found with the stamp's own regex,
+    # and the prefixes they show (a second container here) are part of the layout.
+    lines = [
+        f"web-1  | 2024-03-01T10:{n // 60:02d}:{n % 60:02d}Z INFO  hit {n}" for n in range(200)
+    ]
+    lines += [
+        f"db-1   | 2024-03-01T11:{n // 60:02d}:{n % 60:02d}Z WARN  slow {n}" for n in range(200)
+    ]
+    rows = _parse(lines)
+    assert all(row["header"] for row in rows)
+    assert rows[-1]["ts"] == _at(2024, 3, 1, 11, 3, 19)
+    assert (rows[-1]["level"], rows[-1]["message"]) == ("WARNING", "slow 199")
