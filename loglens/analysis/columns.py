@@ -75,7 +75,14 @@ def is_level(token: str) -> bool:
 
 def _levels_column(values: list[str]) -> bool:
     """Tell whether a column holds levels: level words on (nearly) every line, or a column of
-    upper-case words of which most are levels (PostgreSQL's LOG, ERROR, and DETAIL lines)."""
+    upper-case words of which most are levels (PostgreSQL's LOG, ERROR, and DETAIL lines).
+
+    A column of one letter on every line is a level only if that letter is I (a log of
+    starting up may say nothing but INFO): a container runtime's ``F`` (a full line) is not.
+    """
+    letters = {value.strip("[]()<>:|- ") for value in values}
+    if len(letters) == 1 and all(len(letter) == 1 for letter in letters) and letters != {"I"}:
+        return False
     if share(values, is_level) >= COLUMN_SHARE:
         return True
     shouted = share(values, lambda token: len(token.strip("[]()<>")) > 1 and _upper(token))
@@ -164,6 +171,8 @@ def header_columns(rests: list[str], level_taken: bool) -> tuple[str, list[str]]
         few = _few(column.values, len(rests))
         following = columns[position + 1 : position + 3]
         if PUNCTUATION.fullmatch(column.kind):
+            if column.kind[-1] in "\"'":
+                break  # an opening quote starts the message (an access log's request)
             pending.append(re.escape(column.kind))
             continue
         if not seen_level and _levels_column(column.values):

@@ -43,7 +43,7 @@ from loglens.analysis.columns import (
     split_tokens,
     token_class,
 )
-from loglens.analysis.formats import DEVICE_HEADER, FormatKind, LogFormat
+from loglens.analysis.formats import ACCESS, DEVICE_HEADER, FormatKind, LogFormat
 from loglens.analysis.lines import looks_like_continuation
 from loglens.analysis.stamps import EPOCH, Found, find_stamps, month_first, stamp_regex
 from loglens.analysis.timestamps import parse_column
@@ -122,6 +122,7 @@ def learn_layout(sample: Sequence[str], reference: datetime | None = None) -> Lo
         header=header,
         ts_format=stamp.signature,
         start=f"^{prefix}{stamp_regex(stamp.signature)}",
+        message_fields="" if with_level else _access_status(header, [lines[i] for i in rows]),
         message_header="" if with_level else DEVICE_HEADER,
         infer_level=not with_level,
         examples=(lines[rows[0]],),
@@ -176,6 +177,16 @@ def _found_in_all(stamp: _Stamp, lines: list[str]) -> _Stamp:
         if match is not None and (not stamp.records or match.start() == len(opening)):
             found[index] = Found(match.start(), match.end(), match.group(), stamp.signature, "")
     return _Stamp(stamp.signature, found, stamp.records)
+
+
+def _access_status(header: str, lines: list[str]) -> str:
+    """The regex of an HTTP status in messages that are access log requests, or ""."""
+    pattern = re.compile(python_regex(header))
+    messages = [line[match.end() :] for line in lines if (match := pattern.match(line))]
+    request = re.compile(python_regex(ACCESS.message_fields))
+    if messages and share(messages, lambda text: request.match(text) is not None) >= COLUMN_SHARE:
+        return ACCESS.message_fields
+    return ""
 
 
 def _choose_stamp(lines: list[str], reference: datetime) -> _Stamp | None:

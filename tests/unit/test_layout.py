@@ -336,3 +336,26 @@ def test_a_long_sample_is_learned_from_all_its_lines() -> None:
     assert all(row["header"] for row in rows)
     assert rows[-1]["ts"] == _at(2024, 3, 1, 11, 3, 19)
     assert (rows[-1]["level"], rows[-1]["message"]) == ("WARNING", "slow 199")
+
+
+def test_a_container_runtimes_stream_and_tag_are_no_level() -> None:
+    lines = [
+        f"2024-01-01T00:00:{n:02d}.123456789Z {'stderr' if n % 3 == 0 else 'stdout'} F hit {n}"
+        for n in range(20)
+    ]
+    rows = _parse(lines)
+    assert {row["level"] for row in rows} == {"INFO"}  # F is a full line, not FATAL
+    assert not any(row["level_read"] for row in rows)
+    assert rows[1]["ts"] == _at(2024, 1, 1, 0, 0, 1, 123456)
+
+
+def test_an_access_log_behind_a_virtual_host_has_its_status_as_level() -> None:
+    lines = [
+        f'example.com:80 10.0.0.{n} - - [07/Dec/2026:10:00:{n:02d} +0100] "GET /x/{n} '
+        f'HTTP/1.1" {500 if n % 4 == 0 else 200} 12 "-" "curl/8"'
+        for n in range(20)
+    ]
+    rows = _parse(lines)
+    assert rows[0]["ts"] == _at(2026, 12, 7, 9, 0, 0)
+    assert [row["level"] for row in rows[:2]] == ["ERROR", "INFO"]
+    assert rows[1]["message"].startswith('"GET /x/1 HTTP/1.1" 200')
