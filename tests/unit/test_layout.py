@@ -358,4 +358,4 @@ def test_an_access_log_behind_a_virtual_host_has_its_status_as_level() -> None:
     rows = _parse(lines)
     assert rows[0]["ts"] == _at(2026, 12, 7, 9, 0, 0)
     assert [row["level"] for row in rows[:2]] == ["ERROR", "INFO"]
-    assert rows[1]["message"].startswith('"GET /x/1 HTTP/1.1" 200')
+    assert str(rows[1]["message"]).startswith('"GET /x/1 HTTP/1.1" 200')
