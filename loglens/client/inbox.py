@@ -95,13 +95,18 @@ class Inbox:
             async with asyncio.timeout(self.timeout):
                 result = await write
         except (OSError, TimeoutError):
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(_GRACE_SECONDS):
-                    await asyncio.shield(self._task)
-            self.check()
+            await self.explain()
             raise
         self.check()
         return result
+
+    async def explain(self) -> None:
+        """After a broken write, raise the server's ERROR if it sent one: wait a moment for
+        the reader to reach it (or the end of the stream)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(_GRACE_SECONDS):
+                await asyncio.shield(self._task)
+        self.check()
 
     def close(self) -> None:
         """Stop reading."""

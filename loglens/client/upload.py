@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import random
@@ -55,6 +56,15 @@ from loglens.protocol import (
 )
 
 logger = logging.getLogger(__name__)
+
+# Errors of a connection that are no ConnectionError: the network or the peer went away
+# (ETIMEDOUT: TCP gave up retransmitting), which a later attempt may get past.
+_NETWORK_ERRNOS = frozenset(
+    {
+        errno.ENOTCONN, errno.ETIMEDOUT, errno.EHOSTUNREACH, errno.EHOSTDOWN,
+        errno.ENETUNREACH, errno.ENETDOWN, errno.ENETRESET,
+    }
+)  # fmt: skip
 
 
 class _Failure(Exception):
@@ -233,7 +243,7 @@ class _Session:
 
     def _lost(self, exc: BaseException) -> _Failure:
         """Classify a dropped or silent connection."""
-        if isinstance(exc, TimeoutError):
+        if isinstance(exc, TimeoutError) and exc.errno is None:  # ours, not the kernel's
             return _Failure(TIMEOUT, f"no answer from {self.where} within "
                             f"{self.options.timeout:g} s", True)  # fmt: skip
         if isinstance(exc, ssl_module.SSLError):
@@ -401,9 +411,18 @@ class _Session:
                     sent = await inbox.guard(
                         loop.sendfile(writer.transport, handle, position, length)
                     )
+                except RuntimeError as exc:
+                    # The connection broke after the previous frame went out (a write or
+                    # read met the reset): sendfile refuses the closing transport.
+                    if not writer.transport.is_closing():
+                        raise  # not a dropped connection: a bug, to be seen
+                    await inbox.explain()  # the server's ERROR, if it sent one
+                    raise _Failure(
+                        CONNECTION_LOST, f"connection to {self.where} lost while sending", True
+                    ) from exc
                 except OSError as exc:
-                    if exc.errno is None or isinstance(exc, ConnectionError):
-                        raise
+                    if exc.errno is None or _is_network_error(exc):
+                        raise  # classified by _lost: retried
                     raise _unreadable(self.payload, exc) from exc
                 if sent < length:
                     why = await asyncio.to_thread(changed_since, self.payload)
@@ -420,6 +439,11 @@ class _Session:
 
 def _unreadable(payload: Payload, exc: OSError) -> _Failure:
     return _Failure(INPUT_ERROR, f"{payload.name}: cannot read: {_os_reason(exc)}", False)
+
+
+def _is_network_error(exc: OSError) -> bool:
+    """Whether an OSError from sendfile is the connection's (retried), not the file's."""
+    return isinstance(exc, ConnectionError) or exc.errno in _NETWORK_ERRNOS
 
 
 def _os_reason(exc: OSError) -> str:

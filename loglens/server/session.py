@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import hmac
 import logging
 from collections.abc import Callable
@@ -358,13 +359,25 @@ async def close_gently(stream: Stream, seconds: float = CLOSE_SECONDS) -> None:
         async with asyncio.timeout(seconds):
             await stream.drain()
             if stream.can_write_eof():
-                stream.write_eof()
+                _write_eof(stream)
             while await stream.read(64 * 1024):
                 pass
     stream.close()
     with contextlib.suppress(ConnectionError, TimeoutError):
         async with asyncio.timeout(seconds):
             await stream.wait_closed()
+
+
+def _write_eof(stream: Stream) -> None:
+    """Half-close; a connection the peer has reset already is a ConnectionResetError."""
+    try:
+        stream.write_eof()
+    except OSError as exc:
+        # After the peer's end of stream the transport stops reading, so a reset that
+        # follows goes unseen: shutdown() then fails with ENOTCONN, no ConnectionError.
+        if exc.errno != errno.ENOTCONN:
+            raise
+        raise ConnectionResetError(errno.ENOTCONN, "the peer reset the connection") from exc
 
 
 def _cancel_message(taken_over: bool) -> str:
