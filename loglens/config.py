@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,6 +27,43 @@ _SIZE_UNITS = {
     "g": 1000**3, "gb": 1000**3, "gib": 1024**3, "gi": 1024**3,
     "t": 1000**4, "tb": 1000**4, "tib": 1024**4, "ti": 1024**4,
 }  # fmt: skip
+
+# The settings `python processor.py` reads: it ignores the others, so a server-only value
+# (PORT, AUTH_TOKENS_FILE, ...) cannot stop a local analysis.
+ANALYSIS_SETTINGS = frozenset(
+    {
+        "WORKERS",
+        "CHUNK_BYTES",
+        "TIMEZONE",
+        "LEARN_FORMATS",
+        "TOP_N",
+        "DROP_LEVELS",
+        "DROP_REGEX",
+        "FORMATS_FILE",
+        "CATEGORIES_FILE",
+    }
+)
+# The settings `python server.py` reads, for itself and for the processor it runs: all
+# but those of the HTTP API and of the client.
+SERVER_SETTINGS = ANALYSIS_SETTINGS | {
+    "HOST",
+    "PORT",
+    "STORAGE_PATH",
+    "DB_PATH",
+    "BROKER_URL",
+    "AUTH_TOKENS",
+    "AUTH_TOKENS_FILE",
+    "MAX_HEADER_BYTES",
+    "MAX_FRAME_BYTES",
+    "MAX_UPLOAD_BYTES",
+    "MAX_DECOMPRESSED_BYTES",
+    "MAX_CONNECTIONS",
+    "IDLE_TIMEOUT",
+    "DIRECT_RECEIVE_BYTES",
+    "PARTIAL_TTL",
+    "ALERT_RULES_FILE",
+    "ALERT_WEBHOOK_URL",
+}
 
 
 @dataclass(frozen=True)
@@ -126,12 +163,29 @@ def check_levels(raw: str, setting: str = "DROP_LEVELS") -> tuple[str, ...]:
 
 
 def check_regex(pattern: str, setting: str = "DROP_REGEX") -> str:
-    """Return `pattern` if Python can compile it (the engine runs it in Rust's regex)."""
+    """Return `pattern` if the engine that runs it (polars, Rust's regex) compiles it.
+
+    Python's `re` would accept look-arounds and back-references, which Rust's regex
+    refuses only once the analysis runs; ConfigError names `setting` and the pattern.
+    """
+    import polars as pl  # imported here: only a command given a pattern needs the engine
+
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ConfigError(f"{setting}={pattern!r} is not a valid regex: {exc}") from None
+        pl.Series([""], dtype=pl.String).str.contains(pattern)
+    except pl.exceptions.PolarsError as exc:
+        raise ConfigError(
+            f"{setting}={pattern!r} is not a regex the analysis can run (Rust regex "
+            f"syntax): {regex_problem(str(exc))}"
+        ) from None
     return pattern
+
+
+def regex_problem(message: str) -> str:
+    """The one line of a polars regex error (many lines) that says what is wrong."""
+    for line in message.splitlines():
+        if line.startswith("error: "):
+            return line.removeprefix("error: ").strip()
+    return message.splitlines()[0] if message else "it does not compile"
 
 
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
@@ -203,8 +257,15 @@ def _webhook(url: str) -> str:
     return url
 
 
-def load_config(env: Mapping[str, str]) -> Config:
-    """Build and validate the Config from a mapping of setting names to strings."""
+def load_config(env: Mapping[str, str], settings: Collection[str] | None = None) -> Config:
+    """Build and validate the Config from a mapping of setting names to strings.
+
+    `settings` names those a command uses (e.g. ANALYSIS_SETTINGS); the others are
+    ignored and keep their defaults, so a value only another command reads cannot stop
+    this one. None reads and validates them all.
+    """
+    if settings is not None:
+        env = {name: value for name, value in env.items() if name in settings}
     formats_file = env.get("FORMATS_FILE", "").strip()
     categories_file = env.get("CATEGORIES_FILE", "").strip()
     alert_rules_file = env.get("ALERT_RULES_FILE", "").strip()
@@ -249,12 +310,15 @@ def load_config(env: Mapping[str, str]) -> Config:
     )
 
 
-def config_from_environment(dotenv_path: str | Path | None = ".env") -> Config:
-    """Build the Config from `os.environ` over the values of an optional `.env` file."""
+def config_from_environment(
+    dotenv_path: str | Path | None = ".env", settings: Collection[str] | None = None
+) -> Config:
+    """Build the Config from `os.environ` over the values of an optional `.env` file
+    (only `settings`, when given: see `load_config`)."""
     from dotenv import dotenv_values  # imported here: only entry points read the environment
 
     values: dict[str, str] = {}
     if dotenv_path is not None and Path(dotenv_path).is_file():
         values.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
     values.update(os.environ)
-    return load_config(values)
+    return load_config(values, settings)

@@ -19,6 +19,7 @@ from loglens.analysis.formats import GENERIC_FORMAT, format_by_name
 from loglens.analysis.report import build_report, render_text
 from loglens.cli.explain import explain, render_explanation
 from loglens.config import (
+    ANALYSIS_SETTINGS,
     Config,
     check_levels,
     check_regex,
@@ -75,7 +76,7 @@ def _positive(text: str) -> int:
 
 def _settings(args: argparse.Namespace) -> Config:
     """The environment's config with the command line's flags laid over it."""
-    config = config_from_environment(args.env_file)
+    config = config_from_environment(args.env_file, ANALYSIS_SETTINGS)
     changes: dict[str, object] = {}
     if args.top is not None:
         changes["top_n"] = args.top
@@ -99,7 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = _settings(args)
-        formats = formats_from_config(config)
+        formats = formats_from_config(
+            config, "--formats-file" if args.formats_file is not None else "FORMATS_FILE"
+        )
         if args.list_formats:
             for fmt in (*formats, GENERIC_FORMAT):
                 sys.stdout.write(f"{fmt.name:16} {fmt.description}\n")

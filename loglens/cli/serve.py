@@ -1,7 +1,8 @@
 """`python server.py`: run the upload server and its processor until SIGINT or SIGTERM.
 
 Exit status: 0 after a graceful stop, 2 for a usage or configuration error, 1 when the
-server cannot start (port taken, database unwritable, ...).
+server cannot start (port taken, database unwritable, ...). Both are found, as far as
+they can be, before the server creates its database or starts its processor.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import errno
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from loglens.config import Config, config_from_environment
+from loglens.config import SERVER_SETTINGS, Config, config_from_environment
 from loglens.errors import ConfigError, LoglensError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -42,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Config:
-    config = config_from_environment(args.env_file)
+    config = config_from_environment(args.env_file, SERVER_SETTINGS)
     changes: dict[str, object] = {}
     for flag, key in (
         ("host", "host"),
@@ -61,17 +64,36 @@ def _settings(args: argparse.Namespace) -> Config:
     return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
 
 
-def check_rule_files(config: Config) -> None:
-    """Read CATEGORIES_FILE and ALERT_RULES_FILE now: a mistake in either stops the server
-    before it starts, instead of stopping each processor it starts (ConfigError)."""
-    from loglens.analysis.alert_rules import load_rules
-    from loglens.analysis.categories import DEFAULT_CLASSIFIER, load_classifier
-
-    classifier = DEFAULT_CLASSIFIER
-    if config.categories_file is not None:
-        classifier = load_classifier(config.categories_file)
-    if config.alert_rules_file is not None:
-        load_rules(config.alert_rules_file, classifier.names)
+def listen_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on `host:port`, found by binding it as asyncio will
+    and letting go at once; None when it can (or when `port` is 0: any free one)."""
+    if port == 0:
+        return None
+    try:
+        addresses = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        return f"HOST={host!r} is not an address to listen on: {exc.strerror}"
+    for family, kind, proto, _name, address in dict.fromkeys(addresses):
+        try:
+            probe = socket.socket(family, kind, proto)
+        except OSError:
+            continue  # a family this host lacks (IPv6): asyncio skips it too
+        with probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio does
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return (
+                        f"port {port} on {host} is in use by another program: stop it, or "
+                        "choose another port (--port or PORT; 0 for any free one)"
+                    )
+                return f"cannot listen on {host}:{port} (HOST, PORT): {exc.strerror}"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -84,12 +106,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if args.quiet:
         logging.getLogger("loglens.server.session").setLevel(logging.WARNING)
+    from loglens.processor.options import check_setting_files
+
     try:
         config = _settings(args)
-        check_rule_files(config)
+        check_setting_files(config)
     except ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
+    problem = listen_problem(config.host, config.port)
+    if problem is not None:
+        sys.stderr.write(f"error: the server cannot start: {problem}\n")
+        return EXIT_FAILED
     if not config.auth_tokens:
         logger.warning("no AUTH_TOKENS configured: every upload will be refused")
     try:

@@ -403,3 +403,56 @@ def test_explain_format_names_a_file_it_cannot_read(tmp_path: Path) -> None:
     assert run.code == 1
     assert "blob.log: binary file, not a text log" in run.err
     assert "missing.log" in run.err
+
+
+def test_a_regex_the_engine_refuses_is_one_line_naming_it(
+    make_log: MakeLog, tmp_path: Path
+) -> None:
+    path, _ = make_log("log4j", lines=50)
+    events = tmp_path / "events.jsonl"
+    cases = [
+        (("--drop-regex", "(?<=a)b"), {}, "--drop-regex='(?<=a)b'", "look-around"),
+        (("--drop-regex", "(a)\\1"), {}, "--drop-regex='(a)\\\\1'", "backreferences"),
+        ((), {"DROP_REGEX": "(?!x)y"}, "DROP_REGEX='(?!x)y'", "look-around"),
+    ]
+    for flags, env, named, why in cases:
+        run = run_cli(str(path), "--events", str(events), *flags, env=env)
+        assert run.code == 2, (flags, run.err)
+        assert run.err.splitlines() == [run.err.strip()] and run.err.startswith("error: ")
+        assert named in run.err and why in run.err
+        assert run.out == "" and not events.exists()
+
+
+def test_settings_only_other_commands_read_do_not_stop_an_analysis(
+    make_log: MakeLog, tmp_path: Path
+) -> None:
+    path, truth = make_log("log4j", lines=50)
+    env_file = tmp_path / "server.env"
+    server_only = (
+        "PORT=http\nAPI_PORT=99999\nAUTH_TOKENS=alice\nAUTH_TOKENS_FILE=/nonexistent/tokens\n"
+        "MAX_FRAME_BYTES=lots\nIDLE_TIMEOUT=soon\nALERT_RULES_FILE=/nonexistent/rules.toml\n"
+        "ALERT_WEBHOOK_URL=ftp://nowhere\n"
+    )
+    env_file.write_text(server_only)
+    run = run_cli(str(path), "--json", "--quiet", "--env-file", str(env_file))
+    assert run.code == 0, run.err
+    assert json.loads(run.out)["entries"] == truth.entries
+    # A bad value of a setting the analysis reads still stops it, named.
+    env_file.write_text(server_only + "TOP_N=many\n")
+    run = run_cli(str(path), "--json", "--quiet", "--env-file", str(env_file))
+    assert run.code == 2 and run.out == ""
+    assert run.err.strip() == "error: TOP_N='many' is not a whole number"
+
+
+def test_a_formats_file_error_is_one_line_naming_the_flag(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text("x\n")
+    formats = tmp_path / "formats.toml"
+    formats.write_text('[[format]]\nname = "x"\nregex = "(?P<message>.*"\n')
+    run = run_cli(str(log), "--formats-file", str(formats))
+    assert run.code == 2 and run.out == ""
+    assert run.err.splitlines() == [run.err.strip()]
+    assert f"--formats-file={formats}: format 'x'" in run.err and "unclosed group" in run.err
+    run = run_cli(str(log), env={"FORMATS_FILE": str(tmp_path / "absent.toml")})
+    assert run.code == 2 and run.out == ""
+    assert run.err.startswith(f"error: FORMATS_FILE={tmp_path / 'absent.toml'}: cannot read")

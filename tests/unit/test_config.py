@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from loglens.config import Config, load_config, parse_size
+from loglens.config import (
+    ANALYSIS_SETTINGS,
+    SERVER_SETTINGS,
+    Config,
+    check_regex,
+    load_config,
+    parse_size,
+)
 from loglens.errors import ConfigError
 
 
@@ -75,3 +82,33 @@ def test_limits_take_sizes_with_units() -> None:
 def test_the_client_server_defaults_to_host_and_port() -> None:
     assert load_config({"HOST": "10.0.0.5", "PORT": "9000"}).server == "10.0.0.5:9000"
     assert load_config({"LOGLENS_SERVER": "logs.example:7000"}).server == "logs.example:7000"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        ("(?<=a)b", "look-around, including look-ahead and look-behind, is not supported"),
+        ("(a)\\1", "backreferences are not supported"),
+        ("(unclosed", "unclosed group"),
+    ],
+)
+def test_a_regex_is_checked_by_the_engine_that_runs_it(pattern: str, why: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_config({"DROP_REGEX": pattern})
+    message = str(raised.value)
+    assert message.startswith(f"DROP_REGEX={pattern!r} is not a regex")
+    assert message.endswith(why) and "\n" not in message
+    assert check_regex("(?i)disk (?P<dev>sd[a-z])\\d", "--drop-regex").startswith("(?i)")
+
+
+def test_a_command_reads_only_its_own_settings() -> None:
+    server_only = {"PORT": "http", "AUTH_TOKENS": "alice", "MAX_FRAME_BYTES": "lots"}
+    config = load_config({**server_only, "TOP_N": "9"}, ANALYSIS_SETTINGS)
+    assert (config.top_n, config.port, config.auth_tokens) == (9, Config.port, ())
+    with pytest.raises(ConfigError, match="TIMEZONE='Mars/Olympus'"):
+        load_config({**server_only, "TIMEZONE": "Mars/Olympus"}, ANALYSIS_SETTINGS)
+    # The server reads its own and the analysis' settings, not the API's or the client's.
+    assert load_config({"API_PORT": "99999"}, SERVER_SETTINGS).api_port == Config.api_port
+    with pytest.raises(ConfigError, match="PORT='http'"):
+        load_config(server_only, SERVER_SETTINGS)
+    assert ANALYSIS_SETTINGS < SERVER_SETTINGS
