@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 import polars as pl
@@ -389,9 +390,25 @@ def custom_format(name: str, regex: str, ts_format: str | None = None) -> LogFor
 
 
 def _check_ts_format(name: str, ts_format: str) -> None:
+    """Refuse a pattern chrono cannot write, or cannot read back what it writes.
+
+    Reading never fails (a stamp that does not fit is null), so a stamp is written with the
+    pattern: an unknown directive (``%Q``) fails the writing; a pattern with no directive at
+    all (``abc``) would read nothing.
+    """
+    if ts_format in (EPOCH, ISO8601):
+        return
+    instant = pl.Series([datetime(2024, 3, 1, 12, 34, 56, 789000, tzinfo=UTC)])
     try:
-        pl.Series(["x"]).str.to_datetime(ts_format, strict=False)
-    except pl.exceptions.PolarsError as exc:
+        written = instant.dt.to_string(ts_format)
+    except pl.exceptions.PolarsError:
         raise FormatError(
-            f"format {name!r}: ts_format {ts_format!r} is not a valid strftime pattern: {exc}"
-        ) from exc
+            f"format {name!r}: ts_format {ts_format!r} is not a strftime pattern chrono "
+            "knows (see https://docs.rs/chrono/latest/chrono/format/strftime/)"
+        ) from None
+    directives = ts_format.replace("%%", "").count("%")
+    if not directives or written.is_null().any():
+        raise FormatError(
+            f"format {name!r}: ts_format {ts_format!r} reads no timestamp: it needs "
+            "directives for a time at least, e.g. '%Y-%m-%d %H:%M:%S'"
+        )

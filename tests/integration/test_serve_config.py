@@ -79,8 +79,13 @@ _START_TIMEOUT = 20
         ('[[format]]\nname = "x"\nregex = "(?P<message>.*"\n', "regex does not compile"),
         ('[[format]]\nname = "x"\nregex = "^(?P<msg>.*)$"\n', "no (?<message>...) group"),
         (b"\xff\xfe[[format]]\n", "cannot read"),
+        (
+            '[[format]]\nname = "x"\nregex = "^(?P<ts>\\\\S+) (?P<message>.*)$"\n'
+            'ts_format = "%Q%Q"\n',
+            "is not a strftime pattern chrono knows",
+        ),
     ],
-    ids=["not-toml", "bad-regex", "no-message-group", "not-utf8"],
+    ids=["not-toml", "bad-regex", "no-message-group", "not-utf8", "bad-ts-format"],
 )
 def test_a_bad_formats_file_stops_the_server_before_it_starts(
     tmp_path: Path, text: str | bytes, expected: str

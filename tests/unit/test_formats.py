@@ -345,3 +345,21 @@ def test_custom_format_rejects_a_regex_polars_cannot_compile() -> None:
 def test_custom_format_rejects_ts_format_without_ts_group() -> None:
     with pytest.raises(FormatError, match="no ts group"):
         custom_format("bad", r"^(?<message>.*)$", ts_format="%Y")
+
+
+@pytest.mark.parametrize(
+    ("ts_format", "words"),
+    [
+        ("%Q%Q", "is not a strftime pattern chrono knows"),
+        ("date then time", "reads no timestamp"),
+    ],
+)
+def test_custom_format_rejects_a_ts_format_that_reads_nothing(ts_format: str, words: str) -> None:
+    with pytest.raises(FormatError, match=words):
+        custom_format("bad", r"^(?<ts>\S+) (?<message>.*)$", ts_format=ts_format)
+
+
+@pytest.mark.parametrize("ts_format", ["%d/%b/%Y:%H:%M:%S %z", "%H:%M:%S%.f", "epoch", "%s"])
+def test_custom_format_takes_any_ts_format_chrono_reads(ts_format: str) -> None:
+    fmt = custom_format("ok", r"^(?<ts>\S+) (?<message>.*)$", ts_format=ts_format)
+    assert fmt.ts_format == ts_format
