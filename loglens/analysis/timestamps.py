@@ -105,7 +105,7 @@ def to_utc(text: pl.Expr, ts_format: str | None, tz: str, reference: datetime) -
         return pl.coalesce(to_utc(text, zoned, tz, reference), to_utc(text, bare, tz, reference))
     if _is_dateless(ts_format):
         return _dateless_to_utc(text, ts_format, tz, reference)
-    if _is_yearless(ts_format):
+    if is_yearless(ts_format):
         return _yearless_to_utc(text, ts_format, tz, reference)
     return _strftime_to_utc(text, ts_format, tz)
 
@@ -148,7 +148,7 @@ def _parse_column(
             found = parse_column(text.filter(unread), each, tz, reference)
             parsed = parsed.scatter(unread.arg_true(), found)
         return parsed
-    if _is_yearless(ts_format):
+    if is_yearless(ts_format):
         # Usually every stamp falls in the reference's year: then last year is never parsed.
         year, limit = _year_and_limit(tz, reference)
         this_year = frame.select(_in_year(pl.col("ts"), ts_format, tz, year)).to_series()
@@ -206,14 +206,15 @@ def _fixed_iso_format(text: pl.Series) -> str | None:
     return None
 
 
-def _is_yearless(ts_format: str) -> bool:
+def is_yearless(ts_format: str) -> bool:
+    """Tell whether stamps written this way carry no year (syslog's ``Mar  3 04:05:06``)."""
     return ts_format not in (ISO8601, EPOCH, TAI64N) and not any(
         f in ts_format for f in _YEAR_FIELDS
     )
 
 
 def _is_dateless(ts_format: str) -> bool:
-    return _is_yearless(ts_format) and not any(f in ts_format for f in _DATE_FIELDS)
+    return is_yearless(ts_format) and not any(f in ts_format for f in _DATE_FIELDS)
 
 
 def needs_rewrite(ts_format: str) -> bool:

@@ -28,9 +28,10 @@ from loglens.analysis.findings import Findings, find
 from loglens.analysis.formats import BUILTIN_FORMATS, GENERIC_FORMAT, LogFormat, format_by_name
 from loglens.analysis.json_layout import learn_json_format
 from loglens.analysis.lines import BINARY, decode_block
-from loglens.analysis.parse import Detection, ParseContext, detect_format
+from loglens.analysis.parse import Detection, ParseContext, detect_format, parse_lines
 from loglens.analysis.summary import PatternStack, Summary
 from loglens.analysis.templates import Template, build_templates
+from loglens.analysis.timestamps import is_yearless
 from loglens.errors import InputError, LoglensError
 from loglens.processor.events import write_events
 from loglens.processor.inputs import (
@@ -49,6 +50,8 @@ SAMPLE_BYTES = 64 * 1024
 SAMPLE_LINES = 500
 # A file whose sample is mostly binary lines is not a log; say so instead of counting it.
 _BINARY_FILE_SHARE = 0.5
+# The end of a file read for its last year-less stamp.
+_TAIL_BYTES = 64 * 1024
 
 Progress = Callable[[int], None]
 # Blocks of a file per task: the worker merges their pattern tables, in parallel, rather
@@ -189,7 +192,8 @@ def _tasks(
     """Yield the blocks of every source, in order, grouped into tasks."""
     index = 0
     for number, source, detection, head in plans:
-        ctx = ParseContext(tz=options.timezone, reference=_reference_time(source))
+        reference = _reference_time(source, detection.format, options.timezone)
+        ctx = ParseContext(tz=options.timezone, reference=reference)
         for blocks, data in _blocks(source, head, options.block_bytes):
             yield _Task(
                 index,
@@ -242,11 +246,30 @@ class _Prefixed:
         return self._stream.read(size)
 
 
-def _reference_time(source: Source) -> datetime:
-    """The time that gives year-less timestamps a year: the file's mtime, or now."""
+def _reference_time(source: Source, fmt: LogFormat, tz: str) -> datetime:
+    """The time that gives year-less timestamps a year (see ``timestamps``).
+
+    It is the file's last year-less stamp, read in the year of the file's mtime (or the
+    year before, when it would come after it): a file written from November to February
+    and copied in December then has its November in the year before its February. Without
+    such a stamp it is the mtime; for a stream, now.
+    """
     if source.path is None:
         return datetime.now(UTC)
-    return datetime.fromtimestamp(source.path.stat().st_mtime, UTC)
+    mtime = datetime.fromtimestamp(source.path.stat().st_mtime, UTC)
+    if source.gzip or fmt.ts_format is None or not is_yearless(fmt.ts_format):
+        return mtime
+    try:
+        with source.path.open("rb") as handle:
+            handle.seek(max(0, source.size - _TAIL_BYTES))
+            tail = handle.read(_TAIL_BYTES)
+    except OSError:
+        return mtime
+    if source.size > _TAIL_BYTES:
+        tail = tail[tail.find(b"\n") + 1 :]  # the first line may be cut
+    lines = decode_block(tail).text.drop_nulls()
+    stamps = parse_lines(lines, fmt, ParseContext(tz=tz, reference=mtime))["ts"].drop_nulls()
+    return stamps[-1] if len(stamps) else mtime
 
 
 class _OrderedMerge:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +99,21 @@ def test_a_learned_layout_splits_into_blocks_and_workers_exactly(tmp_path: Path)
     assert whole["rejected"] == {"truncated": len(range(0, 3000, 11))}
     split = analyse_file(path, block_bytes=64 * 1024 // 8, workers=2)
     assert split == whole
+
+
+def test_a_year_less_log_copied_later_keeps_its_year_rollover(tmp_path: Path) -> None:
+    # Written from November to February, copied (mtime) the next December: its February is
+    # in the mtime's year, its November in the year before.
+    days = [("Nov", 28), ("Dec", 31), ("Jan", 1), ("Feb", 2)]
+    path = tmp_path / "messages"
+    path.write_text(
+        "".join(
+            f"{month} {day:2d} 10:00:00 host sshd[1]: event {n}\n"
+            for n, (month, day) in enumerate(days)
+        )
+    )
+    copied = datetime(2026, 12, 7, 12, tzinfo=UTC).timestamp()
+    os.utime(path, (copied, copied))
+    report = analyse_file(path)
+    assert report["first_timestamp"] == "2025-11-28T10:00:00Z"
+    assert report["last_timestamp"] == "2026-02-02T10:00:00Z"
