@@ -11,6 +11,7 @@ Everything is big-endian. A connection (plain TCP, or TLS around it) goes like t
                                     ◀──────     PROGRESS {offset} now and then (informative)
     END {} or {sha256}              ──────▶
                                     ◀──────     STORED {upload_id, sha256, size, job_id, …}
+                                    ◀──────     REPORT_PART bytes …     only a big report
                                     ◀──────     PROCESSED {…, report}   only if header.wait
     UPLOAD … (another file) or close
 
@@ -37,7 +38,8 @@ Client → server:
   hash gives up two things: ACCEPTED cannot tell a duplicate (the server recognises
   content it already stores only at END, after receiving the bytes), and a header
   without ``resume`` never resumes an earlier upload. ``name`` is the original file
-  name, shown to people and never used as a path.
+  name, shown to people and never used as a path (the client writes bytes of a file
+  name that are not UTF-8 as ``\\xe9`` escapes).
   ``mtime`` is the file's modification time (seconds since the epoch), which gives
   year-less timestamps (classic syslog) their year, as it does for a local analysis.
   ``resume`` is the id of an earlier upload to take over (after a dropped connection),
@@ -63,6 +65,14 @@ Server → client:
   content was already stored (stored once, analysed once: this upload shares its job).
 - ``PROCESSED`` (0x84): ``{"upload_id", "job_id", "state": "done"|"failed",
   "report": {…}|null, "error": str|null}``: the analysis ended (sent only when asked).
+  A report too big for one control frame (``MAX_HEADER_BYTES``, the limit every client
+  applies) comes in parts: ``REPORT_PART`` frames first, then PROCESSED with
+  ``"report": null`` and ``"report_bytes": int``, the length of the parts together.
+- ``REPORT_PART`` (0x85): raw bytes, at most ``REPORT_PART_BYTES`` (64 KiB): the next
+  part of the report's UTF-8 JSON. The client joins the parts, checks their length against
+  PROCESSED's ``report_bytes`` and decodes them: a report of any size arrives, while no
+  frame the server sends is bigger than a client accepts. (Added to version 1; a server
+  sends it only for a report that an earlier client refused anyway, as too large.)
 - ``ERROR`` (0xEE): ``{"code": str, "message": str}``, then the server closes the
   connection. The codes are the members of `ErrorCode`; ``retryable`` ones may succeed
   if the client reconnects and resumes.
@@ -89,6 +99,8 @@ MAX_HEADER_BYTES = 64 * 1024
 MAX_FRAME_BYTES = 1024 * 1024
 COMPRESSIONS = ("none", "gzip")
 MAX_NAME_CHARS = 1024
+# Parts of a big report: no bigger than the control frames every client accepts.
+REPORT_PART_BYTES = MAX_HEADER_BYTES
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -102,6 +114,7 @@ class FrameType(enum.IntEnum):
     PROGRESS = 0x82
     STORED = 0x83
     PROCESSED = 0x84
+    REPORT_PART = 0x85
     ERROR = 0xEE
 
 
@@ -142,7 +155,8 @@ _RETRYABLE = frozenset(
         ErrorCode.INSUFFICIENT_STORAGE,
     }
 )
-_CONTROL = frozenset(FrameType) - {FrameType.DATA}
+_RAW = frozenset({FrameType.DATA, FrameType.REPORT_PART})  # bodies of bytes, not JSON
+_CONTROL = frozenset(FrameType) - _RAW
 
 
 class PeerError(ProtocolError):
@@ -325,6 +339,13 @@ def check_head(
                 f"DATA frame of {length:,} bytes: the server accepts at most {max_data:,} "
                 "(MAX_FRAME_BYTES)",
             )
+    elif frame_type is FrameType.REPORT_PART:
+        if length > REPORT_PART_BYTES:
+            raise PeerError(
+                ErrorCode.FRAME_TOO_LARGE,
+                f"REPORT_PART frame of {length:,} bytes: at most {REPORT_PART_BYTES:,} are "
+                "accepted (REPORT_PART_BYTES)",
+            )
     elif length > max_header:
         code = (
             ErrorCode.HEADER_TOO_LARGE
@@ -349,7 +370,7 @@ async def read_frame(
     """
     frame_type, length = await read_head(reader, max_header, max_data)
     payload = await reader.readexactly(length)
-    if frame_type is FrameType.DATA:
+    if frame_type in _RAW:
         return Frame(frame_type, data=payload)
     return Frame(frame_type, body=decode_body(frame_type, payload))
 
@@ -368,6 +389,8 @@ async def read_frame_into(
         await reader.readinto(target)
         return Frame(frame_type, data=target)
     payload = await reader.readexactly(length)
+    if frame_type in _RAW:
+        return Frame(frame_type, data=payload)
     return Frame(frame_type, body=decode_body(frame_type, payload))
 
 
@@ -398,3 +421,50 @@ def raise_if_error(frame: Frame) -> Frame:
     except ValueError:
         code = ErrorCode.INTERNAL
     raise PeerError(code, str(frame.field("message")))
+
+
+def encode_processed(body: dict[str, Any]) -> bytes:
+    """Encode the answer to a waiting client: one PROCESSED frame, or, when that would be
+    over `MAX_HEADER_BYTES`, the report in REPORT_PART frames and then PROCESSED with
+    ``"report": null`` and ``"report_bytes"``."""
+    whole = encode(FrameType.PROCESSED, body)
+    if len(whole) - FRAME_HEAD.size <= MAX_HEADER_BYTES or body.get("report") is None:
+        return whole
+    report = json.dumps(body["report"], separators=(",", ":"), ensure_ascii=False).encode()
+    parts = [
+        encode(FrameType.REPORT_PART, report[start : start + REPORT_PART_BYTES])
+        for start in range(0, len(report), REPORT_PART_BYTES)
+    ]
+    rest = encode(FrameType.PROCESSED, {**body, "report": None, "report_bytes": len(report)})
+    return b"".join(parts) + rest
+
+
+def join_report(parts: list[bytes], processed: Frame) -> dict[str, Any]:
+    """The body of a PROCESSED frame with its report, joined from the REPORT_PART frames
+    before it; PeerError(malformed_frame) if the parts do not make the report it announces."""
+    body = dict(processed.body or {})
+    declared = body.pop("report_bytes", None)
+    if declared is None:
+        if parts:
+            raise PeerError(
+                ErrorCode.MALFORMED_FRAME,
+                f"{len(parts)} REPORT_PART frames came before a PROCESSED without 'report_bytes'",
+            )
+        return body
+    received = sum(len(part) for part in parts)
+    if not _is_int(declared) or declared != received or body.get("report") is not None:
+        raise PeerError(
+            ErrorCode.MALFORMED_FRAME,
+            f"PROCESSED announces a report of {declared!r} bytes in parts (and 'report' "
+            f"null), but {received:,} bytes came in {len(parts)} REPORT_PART frames",
+        )
+    try:
+        report = json.loads(b"".join(parts))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PeerError(
+            ErrorCode.MALFORMED_FRAME, f"the report sent in parts is not JSON: {exc}"
+        ) from None
+    if not isinstance(report, dict):
+        raise PeerError(ErrorCode.MALFORMED_FRAME, "the report sent in parts is not a JSON object")
+    body["report"] = report
+    return body

@@ -15,6 +15,7 @@ commands:
   query SUBCOMMAND  read the results database: uploads, stats, top-errors, templates,
                     timeline, rejected (loglens query --help)
   alerts SUBCOMMAND recorded alerts (list) and rule backtests (backtest RULES.toml)
+  jobs SUBCOMMAND   analysis jobs (list [--state failed]) and requeueing (retry ID)
 """
 
 
@@ -49,5 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from loglens.cli.alerts import main as alerts_main
 
         return alerts_main(rest)
+    if command == "jobs":
+        from loglens.cli.jobs import main as jobs_main
+
+        return jobs_main(rest)
     sys.stderr.write(f"loglens: unknown command {command!r}\n{USAGE}")
     return 2

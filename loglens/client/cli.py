@@ -28,15 +28,18 @@ from loglens.client.models import (
     UploadResult,
 )
 from loglens.client.sources import (
+    STDIN_NAME,
     list_sources,
     parse_server,
     prepare_file,
     prepare_stream,
+    printable,
 )
 from loglens.client.upload import upload
 from loglens.config import config_from_environment
 from loglens.errors import ConfigError, InputError
-from loglens.processor.inputs import Source
+from loglens.processor.inputs import STDIN, Source
+from loglens.protocol import MAX_NAME_CHARS
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
@@ -73,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--parallel", metavar="N", type=_whole(1), default=4, help="files at once (4)"
     )
+    parser.add_argument(
+        "--name", type=_source_name, metavar="NAME",
+        help=f"the name of the upload read from - (standard input; default {STDIN_NAME})",
+    )  # fmt: skip
     parser.add_argument("--wait", action="store_true", help="wait for the analysis, print it")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
@@ -99,6 +106,25 @@ def _whole(minimum: int) -> Any:
         return value
 
     return parse
+
+
+def _source_name(text: str) -> str:
+    """A --name: printable UTF-8, one line, at most MAX_NAME_CHARS characters."""
+    if printable(text) != text:
+        raise argparse.ArgumentTypeError(
+            f"{printable(text)!r} is not valid UTF-8: give the name in UTF-8"
+        )
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the name is empty: give the upload a name")
+    if not text.isprintable():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has control characters (a newline, a tab…): give a one-line name"
+        )
+    if len(text) > MAX_NAME_CHARS:
+        raise argparse.ArgumentTypeError(
+            f"the name has {len(text):,} characters, at most {MAX_NAME_CHARS:,} are sent"
+        )
+    return text
 
 
 def _seconds(text: str) -> float:
@@ -137,9 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s")
     if not args.files:
         parser.error("give at least one FILE (a file, directory, glob, or - for stdin)")
+    if args.name is not None and STDIN not in args.files:
+        parser.error(f"--name names the upload read from standard input: give {STDIN} too")
     try:
         address, token, frame_bytes = _settings(args)
-        sources, problems = list_sources(args.files)
+        sources, problems = list_sources(args.files, args.name or STDIN_NAME)
     except ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
@@ -157,7 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except asyncio.CancelledError:  # SIGTERM
         sys.stderr.write(f"terminated: {_RESUME_HINT}\n")
         return EXIT_TERMINATED
-    outcomes = [Outcome(given, None, INPUT_ERROR, str(exc)) for given, exc in problems] + outcomes
+    # Arguments and messages may hold bytes of file names that are not UTF-8.
+    outcomes = [
+        Outcome(printable(given), None, INPUT_ERROR, printable(str(exc))) for given, exc in problems
+    ] + outcomes
     if args.json:
         document = [_as_json(outcome, args.wait) for outcome in outcomes]
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
@@ -217,9 +248,9 @@ async def _upload_one(
             payload = await prepare_file(source.path, source.name, progress)
         result = await upload(payload, address, token, options, progress=progress)
     except UploadError as exc:
-        outcome = Outcome(source.name, None, exc.code, exc.message)
+        outcome = Outcome(source.name, None, exc.code, printable(exc.message))
     except InputError as exc:
-        outcome = Outcome(source.name, None, INPUT_ERROR, str(exc))
+        outcome = Outcome(source.name, None, INPUT_ERROR, printable(str(exc)))
     else:
         outcome = Outcome(source.name, result)
         if options.wait and result.state != "done":

@@ -45,17 +45,18 @@ class Inbox:
         except Exception as exc:  # relayed: raised to whoever waits for the next frame
             self._queue.put_nowait(exc)
 
-    async def expect(self, frame_type: FrameType, forever: bool = False) -> Frame:
-        """The next frame, which must be `frame_type`; an ERROR raises PeerError.
+    async def expect(self, *frame_types: FrameType, forever: bool = False) -> Frame:
+        """The next frame, which must be one of `frame_types`; an ERROR raises PeerError.
 
         The timeout counts from the last frame heard, so PROGRESS frames keep a slow
         verification alive; `forever` waits as long as the connection lives.
         """
         frame = raise_if_error(await self._next(None if forever else self.timeout))
-        if frame.type is not frame_type:
+        if frame.type not in frame_types:
+            wanted = " or ".join(frame_type.name for frame_type in frame_types)
             raise PeerError(
                 ErrorCode.UNEXPECTED_FRAME,
-                f"the server sent {frame.type.name} where {frame_type.name} was expected",
+                f"the server sent {frame.type.name} where {wanted} was expected",
             )
         return frame
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import os
 import re
@@ -68,8 +69,25 @@ def parse_server(text: str, setting: str = "--server") -> tuple[str, int]:
     return host, int(raw_port)
 
 
-def list_sources(paths: list[str]) -> tuple[list[Source], list[tuple[str, InputError]]]:
-    """Expand files, directories, globs and `-` as the analyzer does, each file once.
+def printable(text: str) -> str:
+    """`text` as valid UTF-8 that can be shown and sent: bytes of a file name that are not
+    UTF-8 (held as lone surrogates, as `os.fsdecode` gives them) become `\\xe9` escapes.
+
+    So `caf\\xe9.log` is how a file named b"caf\\xe9.log" is shown, sent in UPLOAD and
+    recorded by the server; the name is only ever shown, never used as a path.
+    """
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def list_sources(
+    paths: list[str], stdin_name: str = STDIN_NAME
+) -> tuple[list[Source], list[tuple[str, InputError]]]:
+    """Expand files, directories, globs and `-` (named `stdin_name`) as the analyzer does,
+    each file once, under names that are valid UTF-8 (see `printable`).
 
     Each problem comes with the argument it was found under.
     """
@@ -83,10 +101,10 @@ def list_sources(paths: list[str]) -> tuple[list[Source], list[tuple[str, InputE
             if source.path is None:
                 if any(s.path is None for s in sources):
                     raise ConfigError(f"{STDIN} (standard input) can be given only once")
-                sources.append(Source(STDIN_NAME, None, gzip=False, size=0))
+                sources.append(Source(stdin_name, None, gzip=False, size=0))
             elif (resolved := source.path.resolve()) not in seen:
                 seen.add(resolved)
-                sources.append(source)
+                sources.append(dataclasses.replace(source, name=printable(source.name)))
     return sources, problems
 
 

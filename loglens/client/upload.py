@@ -37,6 +37,7 @@ from loglens.client.sources import (
     hash_file,
     parse_server,
     prepare_file,
+    printable,
 )
 from loglens.errors import InputError
 from loglens.protocol import (
@@ -51,6 +52,7 @@ from loglens.protocol import (
     UploadHeader,
     check_handshake,
     encode,
+    join_report,
     raise_if_error,
     read_frame,
 )
@@ -104,7 +106,7 @@ async def upload_file(
     """
     file = Path(path)
     try:
-        payload = await prepare_file(file, name or file.name, progress, defer_hash_bytes)
+        payload = await prepare_file(file, printable(name or file.name), progress, defer_hash_bytes)
     except InputError as exc:
         raise UploadError(INPUT_ERROR, str(exc)) from exc
     options = UploadOptions(
@@ -317,8 +319,7 @@ class _Session:
             if not self.options.wait:
                 return result
             self.emit("analysing", self.payload.size)
-            processed = await inbox.expect(FrameType.PROCESSED, forever=True)
-            return with_analysis(result, processed.body or {})
+            return with_analysis(result, await _analysis(inbox))
         finally:
             self.durable = max(self.durable, inbox.durable if inbox else 0)
             if inbox is not None:
@@ -435,6 +436,17 @@ class _Session:
                 position += length
                 self.bytes_sent += length
                 self.emit("sending", position)
+
+
+async def _analysis(inbox: Inbox) -> dict[str, Any]:
+    """The body of the PROCESSED answer, with the report joined from the REPORT_PART frames
+    that come before it when it is too big for one frame."""
+    parts: list[bytes] = []
+    while True:
+        frame = await inbox.expect(FrameType.REPORT_PART, FrameType.PROCESSED, forever=True)
+        if frame.type is FrameType.PROCESSED:
+            return join_report(parts, frame)
+        parts.append(bytes(frame.data))
 
 
 def _unreadable(payload: Payload, exc: OSError) -> _Failure:

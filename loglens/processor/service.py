@@ -8,6 +8,11 @@ sharing one pool of worker processes that lives as long as the process.
 When the server goes away (the pipe closes) the process exits at once: its running jobs
 stay 'running' in the database and run again when the server restarts.
 
+A job fails without being analysed once the processor has died under it MAX_ATTEMPTS
+times while the server ran (`Job.counted_attempts`): the file is taken to be what kills
+the processor. Starts that a stop or kill of the server interrupted do not count: the
+server marks them `interrupted` when it requeues its unfinished jobs at start.
+
 This module loads no polars when it is imported: the engine is imported only after
 `configure_process` has tuned the allocator.
 """
@@ -40,8 +45,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 LOG_FORMAT = "processor %(asctime)s %(levelname)s %(name)s: %(message)s"
-# A job started this many times without finishing (the processor died under it each
-# time) fails instead of taking the next processor down too.
+# A job the processor died under this many times while the server ran fails instead of
+# taking the next processor down too (restarts of the server do not count).
 MAX_ATTEMPTS = 3
 _EOF = object()  # the pipe closed: the server is gone
 _JOB_ENDED = object()  # a job task ended: the main loop looks again whether it may exit
@@ -162,11 +167,13 @@ class _Processor:
             if job is None:
                 logger.info("job %d is not queued (done, failed or taken): skipped", job_id)
                 return
-            if job.attempts > MAX_ATTEMPTS:
+            if job.counted_attempts > MAX_ATTEMPTS:
                 await self._fail(
                     job,
-                    f"{name}: not analysed: it was started {MAX_ATTEMPTS} times and never "
-                    "finished (did the processor die each time? look for a crash in its log)",
+                    f"{name}: not analysed: it was started {MAX_ATTEMPTS} times and the "
+                    "processor died under it each time while the server ran (look for a "
+                    "crash in the processor's log; `python -m loglens jobs retry "
+                    f"{job_id}` runs it again)",
                 )
                 return
             self._send(messages.state(job_id, "running"))

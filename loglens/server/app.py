@@ -7,6 +7,15 @@ given the function to run in that process, and the pipe messages (`loglens.messa
 the database rows are the whole contract. Jobs are rows, so a job the processor did not
 finish (it died, or the server was killed) runs again when the processor or the server
 starts again.
+
+Which of those unfinished starts count against the job's file: a processor that died
+while this server ran and was not stopping (nor was it stopped by SIGINT, SIGTERM or
+SIGHUP, signals meant for the whole tree) died of its jobs, and their starts count; a job
+the server finds running when it starts was interrupted by the server's own stop or kill,
+and its start does not count (see `processor.service.MAX_ATTEMPTS`).
+
+The server looks for queued jobs it has not handed over every `QUEUE_POLL_SECONDS`, so a
+job queued by another process (`python -m loglens jobs retry ID`) runs without a restart.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
+import signal
 import ssl as ssl_module
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,6 +50,13 @@ SHUTDOWN_GRACE = 10.0
 # Seconds the processor gets to finish its running jobs when the server stops.
 PROCESSOR_GRACE = 10.0
 _SWEEP_SECONDS = 3600.0
+# Seconds between looks for queued jobs the processor was not given (queued by the CLI).
+QUEUE_POLL_SECONDS = 2.0
+# Seconds a dead processor's jobs wait before they are requeued: a signal to the whole
+# process tree (Ctrl-C) reaches the server too, and its stop must not count them.
+SETTLE_SECONDS = 1.0
+# Exit codes (-signal) of a processor stopped by someone, not by its jobs.
+_STOPPED_BY_SIGNAL = frozenset(-s for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP))
 IO_THREADS = 8
 # Big uploads received at once by threads of their own (see `direct`); more wait their
 # turn on the event loop.
@@ -67,6 +84,10 @@ class Server:
         self._processor: _ProcessorLink | None = None
         self._closing = False
         self._sweeper: asyncio.Task[None] | None = None
+        self._queue_watcher: asyncio.Task[None] | None = None
+        # Jobs handed to the current processor that have not ended: the others queued in
+        # the database are handed over by `_watch_queue`.
+        self._submitted: set[int] = set()
         # Threads for the uploads' file writes, hashing and fsyncs (hashlib and file I/O
         # release the GIL, so they run beside the event loop).
         self.io = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="upload-io")
@@ -102,7 +123,8 @@ class Server:
         """Create the storage and database, start the processor, and listen."""
         await asyncio.to_thread(self.storage.create)
         self._db = await Database.open(self.config.db_path)
-        queued = await self._db.requeue_unfinished()
+        # Jobs still running were interrupted by this server's stop or kill: not counted.
+        queued = await self._db.requeue_unfinished(interrupted=True)
         if self._processor_target is not None:
             self._processor = _ProcessorLink(self._processor_target, self.config, self)
             self._processor.start()
@@ -110,6 +132,7 @@ class Server:
                 self.submit_job(job.id, job.path, job.name)
             if queued:
                 logger.info("%d unfinished jobs queued again", len(queued))
+            self._queue_watcher = asyncio.create_task(self._watch_queue())
         await self._sweep_once()
         self._sweeper = asyncio.create_task(self._sweep_partials())
         self._listener = await asyncio.get_running_loop().create_server(
@@ -126,6 +149,8 @@ class Server:
             self._listener.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
+        if self._queue_watcher is not None:
+            self._queue_watcher.cancel()
         idle = [task for session, task in self._sessions.items() if not session.busy]
         for task in idle:
             task.cancel()
@@ -143,6 +168,21 @@ class Server:
         await asyncio.to_thread(self.direct.shutdown, wait=True)
         await asyncio.to_thread(self.io.shutdown, wait=True)
         logger.info("server stopped")
+
+    async def _watch_queue(self) -> None:
+        """Hand the processor the queued jobs it was not given (queued by another process,
+        such as `loglens jobs retry`), every QUEUE_POLL_SECONDS."""
+        while True:
+            await asyncio.sleep(QUEUE_POLL_SECONDS)
+            try:
+                queued = await self.db.queued_jobs()
+            except StorageError as exc:
+                logger.error("cannot look for queued jobs: %s", exc)
+                continue
+            for job in queued:
+                if job.id not in self._submitted and not self._closing:
+                    logger.info("job %d was queued from outside: handing it over", job.id)
+                    self.submit_job(job.id, job.path, job.name)
 
     async def _sweep_partials(self) -> None:
         """Every hour, sweep unfinished uploads (the first sweep runs in `start`)."""
@@ -192,6 +232,7 @@ class Server:
             logger.warning("job %d stays queued: this server runs no processor", job_id)
             return
         full = str(self.storage.resolve(path))
+        self._submitted.add(job_id)
         self._processor.send(messages.job(job_id, full, name))
 
     async def wait_for_job(self, job_id: int) -> tuple[str, str | None]:
@@ -214,15 +255,20 @@ class Server:
         """The processor says a job changed state: wake whoever waits for its end."""
         if message["state"] not in ("done", "failed"):
             return
+        self._submitted.discard(message["job_id"])
         for future in self._waiters.get(message["job_id"], []):
             if not future.done():
                 future.set_result((message["state"], message["error"]))
 
-    async def processor_died(self) -> None:
-        """Start a new processor and give it every unfinished job again."""
+    async def processor_died(self, exitcode: int | None) -> None:
+        """Start a new processor and give it every unfinished job again; count their start
+        against them unless the processor was stopped (by a signal, or with the server)."""
+        await asyncio.sleep(SETTLE_SECONDS)  # a signal to the whole tree stops us meanwhile
         if self._closing or self._processor is None:
             return
-        queued = await self.db.requeue_unfinished()
+        stopped = exitcode in _STOPPED_BY_SIGNAL
+        queued = await self.db.requeue_unfinished(interrupted=stopped)
+        self._submitted.clear()
         self._processor.start()
         for job in queued:
             self.submit_job(job.id, job.path, job.name)
@@ -298,11 +344,13 @@ class _ProcessorLink:
             self._process.join(timeout=5)
         if self._server._closing:
             return
+        exitcode = self._process.exitcode if self._process is not None else None
         logger.error(
-            "the processor exited unexpectedly (exit code %s); starting a new one",
-            self._process.exitcode if self._process is not None else "?",
+            "the processor exited unexpectedly (exit code %s); starting a new one", exitcode
         )
-        self._restart = asyncio.get_running_loop().create_task(self._server.processor_died())
+        self._restart = asyncio.get_running_loop().create_task(
+            self._server.processor_died(exitcode)
+        )
 
     async def stop(self, grace: float) -> None:
         """Ask the processor to finish its running jobs and exit; kill it after `grace` s."""

@@ -30,6 +30,7 @@ from loglens.protocol import (
     check_handshake,
     encode,
     encode_error,
+    encode_processed,
     end_sha256,
     read_frame,
     read_frame_into,
@@ -208,7 +209,7 @@ class Session:
             upload_id, operator, header.name or "(no name)", f"{header.size:,}",
             sha256[:12], " (duplicate content)" if stored.duplicate else "",
         )  # fmt: skip
-        if stored.job_created:
+        if stored.job_created or stored.job_requeued:
             self.server.submit_job(stored.job_id, stored.blob_path, header.name)
         await self._answer(upload_id, header, stored, sha256, content)
 
@@ -234,7 +235,8 @@ class Session:
             },
         )
         if header.wait:
-            await self.send_json(FrameType.PROCESSED, await self._processed(upload_id, stored))
+            # A report over MAX_HEADER_BYTES goes in REPORT_PART frames before PROCESSED.
+            await self._send(encode_processed(await self._processed(upload_id, stored)))
 
     async def _already_stored(self, operator: str, header: UploadHeader) -> bool:
         """Answer the resume of an upload that was stored meanwhile (the connection dropped

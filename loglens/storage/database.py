@@ -21,7 +21,8 @@ import aiosqlite
 
 from loglens.errors import StorageError
 from loglens.storage import rows
-from loglens.storage.models import Blob, Job, Results, Stored, Upload
+from loglens.storage.jobs import REQUEUE_FAILED, JobQueue
+from loglens.storage.models import Blob, Results, Stored, Upload
 from loglens.storage.schema import (
     ADD_TO_SUMS,
     DROP_EMPTY_SUMS,
@@ -31,7 +32,6 @@ from loglens.storage.schema import (
     SCHEMA_VERSION,
     now,
 )
-from loglens.storage.writer import Writer
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +42,9 @@ _PRAGMAS = (
     "PRAGMA synchronous = NORMAL",
     "PRAGMA foreign_keys = ON",
 )
-_JOB = f"SELECT {rows.JOB_COLUMNS} FROM jobs AS j JOIN blobs AS b ON b.id = j.blob_id"
 
 
-class Database(Writer):
+class Database(JobQueue):
     """The loglens database; open it with `await Database.open(path)`."""
 
     @classmethod
@@ -173,7 +172,14 @@ class Database(Writer):
             job_created = cursor.rowcount == 1
             job = await _one(conn, "SELECT id FROM jobs WHERE blob_id = ?", (blob_id,))
             assert job is not None
-        return Stored(blob_id, int(job[0]), job_created, duplicate, blob_path)
+            # Content whose analysis failed is analysed again when it comes again: the
+            # failure may have been the processor's (or fixed since), and the uploader
+            # wants results, not the old error.
+            cursor = await conn.execute(f"{REQUEUE_FAILED} AND id = ?", (int(job[0]),))
+            requeued = cursor.rowcount == 1
+        if requeued:
+            logger.info("job %d had failed: queued again for upload %d", job[0], upload_id)
+        return Stored(blob_id, int(job[0]), job_created, duplicate, blob_path, requeued)
 
     async def fail_upload(self, upload_id: int, error: str) -> None:
         """Mark an upload still receiving as failed, with why."""
@@ -200,47 +206,7 @@ class Database(Writer):
             )
         return stale
 
-    # jobs -------------------------------------------------------------------------------
-
-    async def requeue_unfinished(self) -> list[Job]:
-        """Put running jobs back in the queue; return every queued job, oldest first."""
-        async with self._transaction("requeue unfinished jobs") as conn:
-            cursor = await conn.execute(
-                "UPDATE jobs SET state = 'queued', runner = NULL, started_at = NULL"
-                " WHERE state = 'running'"
-            )
-            if cursor.rowcount:
-                logger.info("requeued %d unfinished jobs", cursor.rowcount)
-            found = await conn.execute_fetchall(f"{_JOB} WHERE j.state = 'queued' ORDER BY j.id")
-        return [rows.job(row) for row in found]
-
-    async def job(self, job_id: int) -> Job | None:
-        """The job `job_id`, or None."""
-        found = await self._fetch("read job", f"{_JOB} WHERE j.id = ?", (job_id,))
-        return rows.job(found[0]) if found else None
-
-    async def job_for_upload(self, upload_id: int) -> Job | None:
-        """The job of a stored upload's blob, or None."""
-        found = await self._fetch(
-            "read job of upload",
-            f"{_JOB} JOIN uploads AS u ON u.blob_id = j.blob_id WHERE u.id = ?",
-            (upload_id,),
-        )
-        return rows.job(found[0]) if found else None
-
-    async def start_job(self, job_id: int, runner: str) -> Job | None:
-        """Take a queued job for `runner` (running, one more attempt); None if not queued."""
-        async with self._transaction(f"start job {job_id}") as conn:
-            cursor = await conn.execute(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, runner = ?,"
-                " started_at = ?, finished_at = NULL, error = NULL"
-                " WHERE id = ? AND state = 'queued'",
-                (runner, now(), job_id),
-            )
-            if cursor.rowcount != 1:
-                return None
-            found = await conn.execute_fetchall(f"{_JOB} WHERE j.id = ?", (job_id,))
-        return rows.job(next(iter(found)))
+    # jobs (see also JobQueue) ----------------------------------------------------------
 
     async def finish_job(self, job_id: int, runner: str, results: Results) -> bool:
         """Replace the blob's results and mark the job done, in one transaction; False (and
@@ -287,16 +253,6 @@ class Database(Writer):
                     await self._conn.execute("ANALYZE")
                 except sqlite3.Error as exc:  # the results are stored: only speed is at stake
                     logger.warning("cannot refresh the query statistics: %s", exc)
-
-    async def fail_job(self, job_id: int, runner: str, error: str) -> bool:
-        """Mark a job running under `runner` failed, with why; False if it is not."""
-        async with self._transaction(f"fail job {job_id}") as conn:
-            cursor = await conn.execute(
-                "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?"
-                " WHERE id = ? AND state = 'running' AND runner = ?",
-                (error, now(), job_id, runner),
-            )
-            return cursor.rowcount == 1
 
     async def job_report(self, job_id: int) -> dict[str, Any] | None:
         """The stored report of a done job, or None."""

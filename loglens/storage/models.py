@@ -50,7 +50,8 @@ class Job:
     id: int
     blob_id: int
     state: JobState
-    attempts: int
+    attempts: int  # times a processor started it
+    interrupted: int  # of those, starts a stop or kill of the server interrupted
     runner: str | None
     error: str | None
     created_at: str
@@ -59,16 +60,24 @@ class Job:
     path: str
     name: str
 
+    @property
+    def counted_attempts(self) -> int:
+        """Starts that count against the file: those the processor died under while the
+        server ran (and the one running now); a stop or kill of the server does not count."""
+        return self.attempts - self.interrupted
+
 
 @dataclass(frozen=True)
 class Stored:
-    """What `store_upload` did: the blob and job of the upload, and whether they are new."""
+    """What `store_upload` did: the blob and job of the upload, whether they are new, and
+    whether the job was queued again."""
 
     blob_id: int
     job_id: int
     job_created: bool
     duplicate: bool
     blob_path: str
+    job_requeued: bool = False  # the blob's job had failed: it is queued again
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ UPLOAD_COLUMNS = (
 BLOB_COLUMNS = "b.id, b.sha256, b.size, b.path, b.first_name, b.stored_at"
 JOB_COLUMNS = (
     "j.id, j.blob_id, j.state, j.attempts, j.runner, j.error, j.created_at, j.started_at,"
-    " j.finished_at, b.path, b.first_name"
+    " j.finished_at, b.path, b.first_name, j.interrupted"
 )
 
 Row = Sequence[Any]
@@ -58,6 +58,7 @@ def job(row: Row) -> Job:
         finished_at=row[8],
         path=row[9],
         name=row[10],
+        interrupted=row[11],
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -82,6 +82,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     state       TEXT    NOT NULL DEFAULT 'queued'
                 CHECK (state IN ('queued', 'running', 'done', 'failed')),
     attempts    INTEGER NOT NULL DEFAULT 0,
+    interrupted INTEGER NOT NULL DEFAULT 0,
     runner      TEXT,
     error       TEXT,
     created_at  TEXT    NOT NULL,
@@ -346,6 +347,9 @@ MIGRATIONS: dict[int, str] = {
     # The view is made again by the schema, with the column.
     2: "ALTER TABLE results ADD COLUMN directive_lines INTEGER NOT NULL DEFAULT 0;\n"
     "DROP VIEW IF EXISTS upload_results;\n",
+    # Starts of a job that a stop or kill of the server interrupted, counted since version 4
+    # (before, every start counted against the file).
+    3: "ALTER TABLE jobs ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;\n",
 }
 
 # The hourly and daily rollups of a blob's minute timeline, written with it: a timeline

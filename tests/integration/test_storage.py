@@ -370,9 +370,11 @@ _V2_COLUMNS = ("timed", "leveled", "understood", "layout", "expects_levels")
 
 
 def make_version_2(conn: sqlite3.Connection) -> None:
-    """Make a database what loglens wrote before version 3: no `results.directive_lines`."""
+    """Make a database what loglens wrote before version 3: no `results.directive_lines`
+    (nor `jobs.interrupted`, of version 4)."""
     conn.execute("DROP VIEW upload_results")  # it names the column: it must go first
     conn.execute("ALTER TABLE results DROP COLUMN directive_lines")
+    conn.execute("ALTER TABLE jobs DROP COLUMN interrupted")
     conn.execute("PRAGMA user_version = 2")
 
 
