@@ -20,7 +20,7 @@ file itself is read with regexes built from the learned signature (``stamp_regex
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 EPOCH = "epoch"
@@ -261,8 +261,7 @@ _TEMPLATES: tuple[tuple[str, str], ...] = (
 )
 _COMPILED = tuple((kind, re.compile(regex)) for kind, regex in _TEMPLATES)
 
-# Kinds of stamp, by how much they say: a candidate of a later kind is kept only where no
-# earlier one covers it.
+# The strftime directive each named group of the grammar stands for.
 _DIRECTIVES = {
     "Y": "%Y",
     "y": "%y",
@@ -413,10 +412,3 @@ def stamp_regex(signature: str) -> str:
 
 def _literal_regex(text: str) -> str:
     return "".join("[ \t]+" if char == " " else re.escape(char) for char in text)
-
-
-def sample_signatures(lines: list[str]) -> Iterator[tuple[int, Found]]:
-    """Every stamp found in each sample line, with the line's index."""
-    for index, line in enumerate(lines):
-        for found in find_stamps(line):
-            yield index, found
