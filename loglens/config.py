@@ -97,6 +97,7 @@ class Config:
     partial_ttl: float = 7 * 24 * 3600.0
     server: str = "127.0.0.1:7878"
     token: str = ""
+    resume_dir: Path | None = None  # where the client remembers unfinished uploads
     api_host: str = "127.0.0.1"
     api_port: int = 7879
 
@@ -247,6 +248,21 @@ def _tokens(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     return parse_tokens(inline)
 
 
+def _resume_dir(env: Mapping[str, str]) -> Path | None:
+    """LOGLENS_RESUME_DIR, or `loglens/uploads` in the XDG cache directory
+    (`$XDG_CACHE_HOME`, else `~/.cache`); None when there is no home to put it in."""
+    given = env.get("LOGLENS_RESUME_DIR", "").strip()
+    if given:
+        return Path(given).expanduser()
+    cache = env.get("XDG_CACHE_HOME", "").strip()
+    if not cache or not Path(cache).is_absolute():  # the XDG rule: a relative one is ignored
+        home = env.get("HOME", "").strip()
+        if not home:
+            return None
+        cache = str(Path(home) / ".cache")
+    return Path(cache) / "loglens" / "uploads"
+
+
 def _webhook(url: str) -> str:
     """Check ALERT_WEBHOOK_URL: empty (no webhook) or an http(s) URL with a host."""
     if not url:
@@ -305,6 +321,7 @@ def load_config(env: Mapping[str, str], settings: Collection[str] | None = None)
         server=env.get("LOGLENS_SERVER", "").strip()
         or f"{env.get('HOST', Config.host)}:{env.get('PORT', Config.port)}",
         token=env.get("LOGLENS_TOKEN", "").strip(),
+        resume_dir=_resume_dir(env),
         api_host=env.get("API_HOST", "").strip() or Config.api_host,
         api_port=_port(env, "API_PORT", Config.api_port),
     )

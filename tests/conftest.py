@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +30,15 @@ SETTINGS = (
     "ALERT_RULES_FILE",
     "ALERT_WEBHOOK_URL",
 )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def resume_records_of_the_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Clients the tests run keep their resume records in a folder of the test run, never in
+    the user's cache (the processes inherit the variable)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LOGLENS_RESUME_DIR", str(tmp_path_factory.mktemp("resume-records")))
+        yield
 
 
 @pytest.fixture

@@ -137,8 +137,9 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _settings(args: argparse.Namespace) -> tuple[tuple[str, int], str, int]:
-    """The server address, the token and the DATA frame size, flags over the environment."""
+def _settings(args: argparse.Namespace) -> tuple[tuple[str, int], str, int, Path | None]:
+    """The server address, the token, the DATA frame size and where unfinished uploads
+    are remembered, flags over the environment."""
     if args.env_file is not None and not Path(args.env_file).is_file():
         raise ConfigError(f"--env-file {args.env_file}: no such file")
     config = config_from_environment(args.env_file or ".env")
@@ -152,7 +153,7 @@ def _settings(args: argparse.Namespace) -> tuple[tuple[str, int], str, int]:
             "no upload token: set LOGLENS_TOKEN in the environment or in .env, or pass "
             "--token (the server's AUTH_TOKENS lists each operator's token)"
         )
-    return address, token.strip(), config.max_frame_bytes
+    return address, token.strip(), config.max_frame_bytes, config.resume_dir
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -166,14 +167,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.name is not None and STDIN not in args.files:
         parser.error(f"--name names the upload read from standard input: give {STDIN} too")
     try:
-        address, token, frame_bytes = _settings(args)
+        address, token, frame_bytes, resume_dir = _settings(args)
         sources, problems = list_sources(args.files, args.name or STDIN_NAME)
     except ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
     options = UploadOptions(
-        wait=args.wait, retries=args.retries, timeout=args.timeout, frame_bytes=frame_bytes
-    )
+        wait=args.wait, retries=args.retries, timeout=args.timeout, frame_bytes=frame_bytes,
+        resume_dir=resume_dir,
+    )  # fmt: skip
     show = not args.quiet and sys.stderr.isatty() and bool(sources)
     display = Display(len(sources), sum(s.size for s in sources), enabled=show)
     try:
@@ -273,6 +275,9 @@ def _print_text(outcomes: list[Outcome], wait: bool) -> None:
         )
         if result.duplicate:
             line += "; duplicate: the server already had this content"
+        elif result.offsets and result.offsets[0] > 0:
+            # An unfinished upload (of an earlier run) taken over where the server held it.
+            line += f"; resumed at byte {result.offsets[0]:,}"
         sys.stdout.write(line + "\n")
         if wait and result.report is not None:
             from loglens.analysis.report import render_text  # polars: only when needed

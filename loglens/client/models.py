@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from ssl import SSLContext
 from typing import Any, Literal
 
@@ -50,7 +51,8 @@ ProgressCallback = Callable[[UploadEvent], None]
 
 @dataclass(frozen=True)
 class UploadOptions:
-    """How to upload: wait for the analysis, retries and timeouts, frame size, TLS."""
+    """How to upload: wait for the analysis, retries and timeouts, frame size, TLS, and
+    where to remember unfinished uploads for a later run (None: nowhere)."""
 
     wait: bool = False
     retries: int = 5
@@ -60,6 +62,7 @@ class UploadOptions:
     frame_bytes: int = MAX_FRAME_BYTES
     ssl: SSLContext | None = None
     server_hostname: str | None = None
+    resume_dir: Path | None = None
 
 
 @dataclass(frozen=True)

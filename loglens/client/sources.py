@@ -48,6 +48,8 @@ class Payload:
     compression: str
     mtime_ns: int
     mtime: float | None  # sent to the server: it dates year-less timestamps, as locally
+    device: int = 0  # with `inode`, which file this is (a remembered upload names it)
+    inode: int = 0
 
 
 def parse_server(text: str, setting: str = "--server") -> tuple[str, int]:
@@ -139,7 +141,10 @@ def describe_file(
         raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from exc
     size, sha256 = hash_file(path, done) if hash_now else (before.st_size, None)
     compression = "gzip" if magic == GZIP_MAGIC else "none"
-    return Payload(name, path, size, sha256, compression, before.st_mtime_ns, before.st_mtime)
+    return Payload(
+        name, path, size, sha256, compression, before.st_mtime_ns, before.st_mtime,
+        device=before.st_dev, inode=before.st_ino,
+    )  # fmt: skip
 
 
 def spool_stream(

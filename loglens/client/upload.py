@@ -30,6 +30,7 @@ from loglens.client.models import (
     UploadOptions,
     UploadResult,
 )
+from loglens.client.resume import ResumeRecord
 from loglens.client.sources import (
     DEFER_HASH_BYTES,
     Payload,
@@ -69,14 +70,20 @@ _NETWORK_ERRNOS = frozenset(
 )  # fmt: skip
 
 
+# Final failures that leave the upload resumable by a later run: the server was not
+# reached, or the file could not be read; its record is kept.
+_KEEP_RECORD = frozenset({UNREACHABLE, TLS_FAILED, NOT_A_SERVER, INPUT_ERROR, TIMEOUT})
+
+
 class _Failure(Exception):
     """An attempt failed: why, and whether another attempt may succeed."""
 
-    def __init__(self, code: str, message: str, retryable: bool) -> None:
+    def __init__(self, code: str, message: str, retryable: bool, *, restart: bool = False) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.retryable = retryable
+        self.restart = restart  # the upload named is gone: a new one starts at once
 
 
 async def upload_file(
@@ -101,8 +108,9 @@ async def upload_file(
     `ssl` wraps the connection in TLS (`server_hostname` is the name to check the
     certificate against, by default the host). `resume` takes over an earlier upload by
     its id; otherwise the server still resumes this operator's unfinished upload of the
-    same bytes. Dropped connections and retryable server errors are retried `retries`
-    times with a growing delay.
+    same bytes (for a file hashed while sent, only `UploadOptions.resume_dir`, where the
+    CLI remembers upload ids, lets a later run resume it). Dropped connections and
+    retryable server errors are retried `retries` times with a growing delay.
     """
     file = Path(path)
     try:
@@ -158,6 +166,12 @@ class _Session:
         self.restarted = False
         self.sha256 = payload.sha256  # known once hashed, before or while sending
         self._hashing: asyncio.Future[tuple[int, str]] | None = None
+        # A file hashed while sent can be resumed by a later run only by its upload id,
+        # remembered here (a file hashed first is found again by its hash).
+        self.record: ResumeRecord | None = None
+        if payload.sha256 is None and options.resume_dir is not None:
+            self.record = ResumeRecord(options.resume_dir, self.where, token, payload)
+        self._recorded: int | None = None  # the upload id the record holds
 
     def emit(self, stage: Stage, done: int, note: str = "") -> None:
         """Report progress to the callback, if any."""
@@ -169,6 +183,12 @@ class _Session:
 
     async def run(self) -> UploadResult:
         """Make attempts until one succeeds, a failure is final, or retries run out."""
+        if self.record is not None and self.upload_id is None:
+            self.upload_id = self._recorded = await asyncio.to_thread(self.record.load)
+            if self.upload_id is not None:
+                logger.info(
+                    "%s: resuming upload %d of an earlier run", self.payload.name, self.upload_id
+                )
         if self.sha256 is None:
             # Hashed in a thread while the attempts send the file; END carries the hash.
             self._hashing = asyncio.ensure_future(asyncio.to_thread(hash_file, self.payload.path))
@@ -193,7 +213,12 @@ class _Session:
                 failure = exc
             except (OSError, EOFError, TimeoutError) as exc:
                 failure = self._lost(exc)
+            if failure.restart:
+                logger.info("%s: %s", self.payload.name, failure.message)
+                continue  # not a failure to count or wait after: nothing is held any more
             if not failure.retryable:
+                if failure.code not in _KEEP_RECORD:  # the upload can never finish
+                    await self._forget()
                 raise UploadError(failure.code, failure.message, self.upload_id) from failure
             failures = 1 if self.durable > durable_before else failures + 1
             if failures > self.options.retries:
@@ -240,7 +265,9 @@ class _Session:
             # The partial upload is gone (or not ours to take over): send it all again.
             self.restarted = True
             self.upload_id = None
-            return _Failure(exc.code.value, f"{message}; starting the upload again", True)
+            return _Failure(
+                exc.code.value, f"{message}; starting the upload again", True, restart=True
+            )
         return _Failure(exc.code.value, message, exc.code.retryable)
 
     def _lost(self, exc: BaseException) -> _Failure:
@@ -303,6 +330,10 @@ class _Session:
             await inbox.guard(writer.drain())
             accepted = await inbox.expect(FrameType.ACCEPTED)
             offset, duplicate = self._accepted(accepted)
+            if self.record is not None and self._recorded != self.upload_id:
+                assert self.upload_id is not None
+                await asyncio.to_thread(self.record.save, self.upload_id)
+                self._recorded = self.upload_id
             await self._send_from(offset, writer, inbox)
             if self.payload.sha256 is None:
                 writer.write(encode(FrameType.END, {"sha256": await self._digest()}))
@@ -311,6 +342,7 @@ class _Session:
             self.emit("verifying", self.payload.size)
             await inbox.guard(writer.drain())
             stored = await inbox.expect(FrameType.STORED)
+            await self._forget()
             assert self.sha256 is not None
             result = stored_result(
                 self.payload, stored.body or {}, duplicate, sha256=self.sha256,
@@ -328,6 +360,12 @@ class _Session:
             with contextlib.suppress(OSError, TimeoutError, ssl_module.SSLError):
                 async with asyncio.timeout(2):
                     await writer.wait_closed()
+
+    async def _forget(self) -> None:
+        """Delete the record of this upload, if there is one."""
+        if self.record is not None and self._recorded is not None:
+            await asyncio.to_thread(self.record.forget)
+            self._recorded = None
 
     async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Exchange versions; a peer that is no loglens server fails at once."""
