@@ -8,6 +8,10 @@ sharing one pool of worker processes that lives as long as the process.
 When the server goes away (the pipe closes) the process exits at once: its running jobs
 stay 'running' in the database and run again when the server restarts.
 
+The process and its workers ignore SIGINT: a Ctrl-C in the server's terminal reaches the
+whole process group, and the server alone decides what it means (it sends "stop", and the
+processor finishes its running jobs and exits).
+
 A job fails without being analysed once the processor has died under it MAX_ATTEMPTS
 times while the server ran (`Job.counted_attempts`): the file is taken to be what kills
 the processor. Starts that a stop or kill of the server interrupted do not count: the
@@ -35,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from loglens import messages
 from loglens.config import Config
 from loglens.errors import InputError, LoglensError
-from loglens.processor.workers import configure_process, limit_threads
+from loglens.processor.workers import configure_process, ignore_ctrl_c, limit_threads
 from loglens.storage import Database, Job, Results
 
 if TYPE_CHECKING:
@@ -56,6 +60,7 @@ def run_processor(conn: Connection, config: Config) -> None:
     """Serve jobs from the server at the other end of `conn` until it says stop or goes."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr, force=True)
     configure_process()
+    ignore_ctrl_c()
     try:
         asyncio.run(_main(conn, config))
     except LoglensError as exc:
@@ -328,8 +333,11 @@ def _start_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _init_worker() -> None:
-    """Initialise a pool worker: `limit_threads`, and exit when this process exits."""
+    """Initialise a pool worker: `limit_threads`, SIGINT ignored (it is from the start,
+    inherited from the processor, until polars is imported), and exit when this process
+    exits."""
     limit_threads()
+    ignore_ctrl_c()
     parent = multiprocessing.parent_process()
     if parent is not None:
         threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()

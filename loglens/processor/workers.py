@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 
 # Polars' allocator (jemalloc) keeps freed pages for reuse. The parent merges a little at a
 # time and returns them at once; workers churn through a block's columns per second, so
@@ -42,6 +43,21 @@ def limit_threads() -> None:
         os.environ[_ALLOCATOR] = _WORKER
     os.environ["POLARS_MAX_THREADS"] = "1"
     _reuse_big_buffers()
+
+
+def ignore_ctrl_c() -> None:
+    """Load the engine, then ignore SIGINT in this process and in those it starts (they
+    inherit it), and unblock it (the server starts the processor with it blocked).
+
+    The server alone acts on a Ctrl-C, which reaches the whole process group. Polars puts
+    its own SIGINT handler in place when it is imported (so that a Ctrl-C stops a query
+    with KeyboardInterrupt): it must be replaced after that import, so call this after
+    `configure_process` or `limit_threads`. Only from the main thread.
+    """
+    import polars  # noqa: F401
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _reuse_big_buffers() -> None:

@@ -14,6 +14,14 @@ SIGHUP, signals meant for the whole tree) died of its jobs, and their starts cou
 the server finds running when it starts was interrupted by the server's own stop or kill,
 and its start does not count (see `processor.service.MAX_ATTEMPTS`).
 
+On SIGINT or SIGTERM (`shutdown`) the server stops accepting and tells the processor to
+stop: it finishes its running jobs, meanwhile uploads in flight get SHUTDOWN_GRACE to
+end, and clients waiting for a job get its result, or, when it did not end in this run,
+the retryable `shutting_down` error. A processor that does not finish its running jobs
+within PROCESSOR_GRACE is killed and they are queued again, not counted. The processor
+starts with SIGINT blocked (and then ignores it): a Ctrl-C reaches the whole process
+group, and only the server acts on it.
+
 The server looks for queued jobs it has not handed over every `QUEUE_POLL_SECONDS`, so a
 job queued by another process (`python -m loglens jobs retry ID`) runs without a restart.
 """
@@ -44,6 +52,7 @@ from loglens.storage.schema import format_time
 
 logger = logging.getLogger(__name__)
 
+# Run in the processor process, which starts with SIGINT blocked (see `_ProcessorLink.start`).
 ProcessorTarget = Callable[[Connection, Config], None]
 # Seconds in-flight uploads get to finish when the server is asked to stop.
 SHUTDOWN_GRACE = 10.0
@@ -81,6 +90,9 @@ class Server:
         self._listener: asyncio.Server | None = None
         self._sessions: dict[Session, asyncio.Task[None]] = {}
         self._waiters: dict[int, list[asyncio.Future[tuple[str, str | None]]]] = {}
+        # Tasks of the sessions inside `wait_for_job`: at shutdown they wait for the
+        # processor's running jobs, not for SHUTDOWN_GRACE.
+        self._waiting: set[asyncio.Task[Any]] = set()
         self._processor: _ProcessorLink | None = None
         self._closing = False
         self._sweeper: asyncio.Task[None] | None = None
@@ -151,6 +163,8 @@ class Server:
             self._sweeper.cancel()
         if self._queue_watcher is not None:
             self._queue_watcher.cancel()
+        # The processor finishes its running jobs (and starts no other) meanwhile.
+        processor_stopped = asyncio.create_task(self._stop_processor())
         idle = [task for session, task in self._sessions.items() if not session.busy]
         for task in idle:
             task.cancel()
@@ -159,15 +173,34 @@ class Server:
             logger.info("waiting up to %g s for %d uploads in flight", grace, len(busy))
             _done, late = await asyncio.wait(busy, timeout=grace)
             for task in late:
+                if task not in self._waiting:  # those wait for the processor, below
+                    task.cancel()
+        await processor_stopped
+        # Their jobs did not end in this run: they hear `shutting_down` (retryable).
+        for task in self._waiting:
+            task.cancel()
+        answering = list(self._sessions.values())  # with the results of jobs that ended
+        if answering:
+            _done, late = await asyncio.wait(answering, timeout=grace)
+            for task in late:
                 task.cancel()
         await asyncio.gather(*self._sessions.values(), return_exceptions=True)
-        if self._processor is not None:
-            await self._processor.stop(PROCESSOR_GRACE)
         if self._db is not None:
             await self._db.close()
         await asyncio.to_thread(self.direct.shutdown, wait=True)
         await asyncio.to_thread(self.io.shutdown, wait=True)
         logger.info("server stopped")
+
+    async def _stop_processor(self) -> None:
+        """Stop the processor after its running jobs; queue again those it did not finish
+        within PROCESSOR_GRACE, their start not counted (the server's stop cut it short)."""
+        if self._processor is None or await self._processor.stop(PROCESSOR_GRACE):
+            return
+        if self._db is not None:
+            try:
+                await self._db.requeue_unfinished(interrupted=True)
+            except StorageError as exc:  # the next start queues them again anyway
+                logger.error("cannot queue the unfinished jobs again: %s", exc)
 
     async def _watch_queue(self) -> None:
         """Hand the processor the queued jobs it was not given (queued by another process,
@@ -239,12 +272,17 @@ class Server:
         """Wait until job `job_id` is done or failed; return its state and error."""
         future: asyncio.Future[tuple[str, str | None]] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(job_id, []).append(future)
+        task = asyncio.current_task()
+        if task is not None:
+            self._waiting.add(task)
         try:
             job = await self.db.job(job_id)
             if job is not None and job.state in ("done", "failed"):
                 return job.state, job.error
             return await future
         finally:
+            if task is not None:
+                self._waiting.discard(task)
             waiting = self._waiters.get(job_id, [])
             if future in waiting:
                 waiting.remove(future)
@@ -300,7 +338,14 @@ class _ProcessorLink:
         self._process = context.Process(
             target=self._target, args=(theirs, self._config), name="loglens-processor"
         )
-        self._process.start()
+        # Born with SIGINT blocked (a signal mask survives fork and exec) until its target
+        # ignores it: a Ctrl-C while it starts must not stop it either. Blocked here, a
+        # SIGINT for the server waits, it is not lost.
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self._process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         theirs.close()
         self._conn, self._ready = ours, False
         asyncio.get_running_loop().add_reader(ours.fileno(), self._readable)
@@ -352,20 +397,29 @@ class _ProcessorLink:
             self._server.processor_died(exitcode)
         )
 
-    async def stop(self, grace: float) -> None:
-        """Ask the processor to finish its running jobs and exit; kill it after `grace` s."""
-        process, conn = self._process, self._conn
+    async def stop(self, grace: float) -> bool:
+        """Ask the processor to finish its running jobs and exit, reading what it says of
+        them meanwhile; kill it after `grace` s. Whether it finished them."""
+        process = self._process
         if process is None:
-            return
-        if conn is not None:
-            asyncio.get_running_loop().remove_reader(conn.fileno())
+            return True
+        if self._conn is not None:
             with contextlib.suppress(OSError):
-                conn.send({"type": "stop"})
+                self._conn.send({"type": "stop"})
         await asyncio.to_thread(process.join, grace)
-        if process.is_alive():
-            logger.warning("the processor did not stop within %g s: terminating it", grace)
+        finished = not process.is_alive()
+        if not finished:
+            logger.warning(
+                "the processor did not finish its running jobs within %g s: terminating it; "
+                "they stay queued for the next start",
+                grace,
+            )
             process.terminate()
             await asyncio.to_thread(process.join, 5)
-        if conn is not None:
-            conn.close()
-        self._conn = None
+        if self._conn is not None:
+            self._readable()  # its last messages, up to the end of the pipe (`_lost`)
+        if self._conn is not None:  # still alive: it ignored even SIGTERM
+            asyncio.get_running_loop().remove_reader(self._conn.fileno())
+            self._conn.close()
+            self._conn = None
+        return finished
