@@ -268,6 +268,9 @@ class _Session:
             return _Failure(
                 exc.code.value, f"{message}; starting the upload again", True, restart=True
             )
+        if exc.code is ErrorCode.INSUFFICIENT_STORAGE:
+            # The server deleted what it held of the upload: a retry starts a new one.
+            self.upload_id = None
         return _Failure(exc.code.value, message, exc.code.retryable)
 
     def _lost(self, exc: BaseException) -> _Failure:

@@ -10,6 +10,7 @@ client's file name never becomes a path.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import os
@@ -20,6 +21,13 @@ from typing import BinaryIO
 from loglens.protocol import ErrorCode, PeerError
 
 _READ_BYTES = 1024 * 1024
+# The errors of a full disk (or a full quota): the operator's to fix, not a bug.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` says the disk (or the quota) under STORAGE_PATH is full."""
+    return isinstance(exc, OSError) and exc.errno in _DISK_FULL
 
 
 class Storage:
@@ -29,6 +37,8 @@ class Storage:
         self.root = root
         self.partial = root / "partial"
         self.blobs = root / "blobs"
+        # Uploads being received: their bytes still to come are promised disk space.
+        self._receiving: dict[int, PartialFile] = {}
 
     def create(self) -> None:
         """Create the folders."""
@@ -71,6 +81,19 @@ class Storage:
         _fsync_dir(target.parent)
         return name
 
+    def promised(self) -> int:
+        """Bytes still to come of the uploads being received (space already promised)."""
+        return sum(max(0, p.expected_size - p.offset) for p in self._receiving.values())
+
+    def reserve(self, upload_id: int, partial: PartialFile) -> None:
+        """Promise the rest of an upload its space until `release` (on the loop)."""
+        self._receiving[upload_id] = partial
+
+    def release(self, upload_id: int, partial: PartialFile) -> None:
+        """Give back what `reserve` promised (only if `partial` still holds it)."""
+        if self._receiving.get(upload_id) is partial:
+            del self._receiving[upload_id]
+
     def discard(self, upload_id: int) -> None:
         """Delete whatever an upload left in `partial/`."""
         self.partial_path(upload_id).unlink(missing_ok=True)
@@ -83,6 +106,7 @@ class PartialFile:
     def __init__(self, path: Path, expected_size: int) -> None:
         """Open (or reopen, to resume) the partial file and hash what it already holds."""
         self.path = path
+        self.expected_size = expected_size
         self._hash = hashlib.sha256()
         # Unbuffered: each frame goes from the receive buffer to the kernel in one write.
         self._file: BinaryIO = open(path, "a+b", buffering=0)  # noqa: SIM115 - closed by close()
@@ -148,6 +172,8 @@ def decompress(source: Path, target: Path, cap: int) -> tuple[str, int]:
             os.fsync(out.fileno())
     except (OSError, EOFError, zlib.error) as exc:
         target.unlink(missing_ok=True)
+        if is_disk_full(exc):
+            raise  # the server's disk, not the client's gzip
         raise PeerError(
             ErrorCode.BAD_GZIP, f"upload rejected: it says gzip but is not valid gzip: {exc}"
         ) from None

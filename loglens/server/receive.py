@@ -33,7 +33,7 @@ from loglens.server.direct import (
     Oversent,
     SocketReader,
 )
-from loglens.server.files import PartialFile, decompress
+from loglens.server.files import PartialFile, decompress, is_disk_full
 from loglens.server.stream import Detached
 from loglens.storage import Stored
 
@@ -53,17 +53,33 @@ class Receiver:
         self.header = header
         # Operations on the upload's file still running in threads, if any.
         self._file_ops: list[concurrent.futures.Future[Any]] = []
+        self._doing = "receiving it"  # what a full disk interrupted, for the messages
 
     async def run(self) -> tuple[Stored, str, tuple[str, int]]:
         """Receive the bytes into the partial file, verify and store them; return what
         was recorded, the verified SHA-256 of the bytes, and the content's SHA-256 and
-        size."""
+        size. Out of disk space, the upload fails and its bytes are deleted, so that the
+        space comes back: PeerError(insufficient_storage), which a client may retry."""
+        try:
+            return await self._run()
+        except PeerError as exc:
+            if exc.code is ErrorCode.INSUFFICIENT_STORAGE:
+                await self._fail(self.upload_id, exc.message)
+            raise
+        except OSError as exc:
+            if not is_disk_full(exc):
+                raise
+            await self._fail(self.upload_id, f"disk full: {exc.strerror}")
+            raise await self._disk_full(exc) from None
+
+    async def _run(self) -> tuple[Stored, str, tuple[str, int]]:
+        """`run`, but for what a full disk leaves behind."""
         storage, loop = self.server.storage, asyncio.get_running_loop()
         upload_id, header = self.upload_id, self.header
         path = storage.partial_path(upload_id)
         partial = await asyncio.to_thread(PartialFile, path, header.size)
         try:
-            await self._check_space(header.size - partial.offset)
+            await self._reserve_space(partial)
             await self.session.send_json(
                 FrameType.ACCEPTED,
                 {"upload_id": upload_id, "offset": partial.offset, "duplicate": False},
@@ -76,6 +92,7 @@ class Receiver:
             try:
                 await self._file_ops_ended()
             finally:
+                storage.release(upload_id, partial)
                 partial.close()
         if partial.hexdigest() != sha256:
             await self._fail(upload_id, "hash mismatch")
@@ -88,6 +105,7 @@ class Receiver:
         content_sha, content_size, source = sha256, header.size, path
         if header.compression == "gzip":
             source = storage.content_path(upload_id)
+            self._doing = "decompressing it"
             try:
                 content_sha, content_size = await loop.run_in_executor(
                     None, decompress, path, source, self.server.config.max_decompressed_bytes
@@ -95,6 +113,7 @@ class Receiver:
             except PeerError as exc:
                 await self._fail(upload_id, exc.message)
                 raise
+        self._doing = "storing it"
         name = await asyncio.to_thread(storage.install, source, content_sha, header.mtime)
         if source != path:
             path.unlink(missing_ok=True)
@@ -268,14 +287,45 @@ class Receiver:
         if cancelled:
             raise asyncio.CancelledError
 
-    async def _check_space(self, needed: int) -> None:
-        free = (await asyncio.to_thread(shutil.disk_usage, self.server.storage.root)).free
-        if needed > free:
+    async def _reserve_space(self, partial: PartialFile) -> None:
+        """Promise the rest of the upload its disk space, counting what is promised to the
+        other uploads in progress; PeerError(insufficient_storage) when it is not there."""
+        storage = self.server.storage
+        needed = self.header.size - partial.offset
+        free = (await asyncio.to_thread(shutil.disk_usage, storage.root)).free
+        # Checked and promised with no await between: no other upload can slip in.
+        promised = storage.promised()
+        if needed > free - promised:
+            logger.warning(
+                "upload %d refused: it needs %s more bytes, STORAGE_PATH %s has %s free and "
+                "%s of them are promised to uploads in progress; free some disk space",
+                self.upload_id, f"{needed:,}", storage.root, f"{free:,}", f"{promised:,}",
+            )  # fmt: skip
             raise PeerError(
                 ErrorCode.INSUFFICIENT_STORAGE,
                 f"upload refused: it needs {needed:,} more bytes and the server has "
-                f"{free:,} free; try again later",
+                f"{free:,} free, {promised:,} of them promised to uploads in progress; "
+                "try again later",
             )
+        storage.reserve(self.upload_id, partial)
+
+    async def _disk_full(self, exc: OSError) -> PeerError:
+        """Tell the operator that the disk filled up under this upload (its bytes are
+        deleted by now); the error for the client."""
+        storage = self.server.storage
+        free = (await asyncio.to_thread(shutil.disk_usage, storage.root)).free
+        logger.warning(
+            "upload %d failed: STORAGE_PATH %s filled up while %s (%s); the upload is %s "
+            "bytes, %s are free now that its partial files are deleted; free some disk space",
+            self.upload_id, storage.root, self._doing, exc.strerror, f"{self.header.size:,}",
+            f"{free:,}",
+        )  # fmt: skip
+        return PeerError(
+            ErrorCode.INSUFFICIENT_STORAGE,
+            f"upload failed: the server's disk filled up while {self._doing} "
+            f"({self.header.size:,} bytes; {free:,} are free now); what it held of this "
+            "upload was deleted; try again later",
+        )
 
     async def _fail(self, upload_id: int, why: str) -> None:
         """Record a failed upload and delete its bytes: nothing half-written stays."""
