@@ -41,6 +41,7 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks.bench_templates
 	$(PY) benchmarks/bench_throughput.py
 	$(PY) benchmarks/bench_upload.py
+	$(PY) benchmarks/bench_chaos.py
 	$(PY) benchmarks/bench_api.py
 
 clean:
