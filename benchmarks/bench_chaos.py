@@ -286,7 +286,9 @@ class ThrottlingProxy:
             done, pending = await asyncio.wait(pumps, return_when=asyncio.FIRST_EXCEPTION)
         finally:
             self._handlers.difference_update(pumps)
-        if any(task.exception() for task in done):  # a reset: drop both sides at once
+        # Every finished pump's exception is looked at (any() would stop at the first).
+        failures = [task.exception() for task in done]
+        if any(failures):  # a reset: drop both sides at once
             for task in pending:
                 task.cancel()
             writer.transport.abort()
