@@ -12,24 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from loglens.config import ANALYSIS_SETTINGS
 from loglens.synth import SAMPLE_MESS, Truth, write_log
 
 ROOT = Path(__file__).resolve().parent.parent
 
 MakeLog = Callable[..., tuple[Path, Truth]]
 # Settings a developer may have exported; tests start from the defaults.
-SETTINGS = (
-    "WORKERS",
-    "CHUNK_BYTES",
-    "TIMEZONE",
-    "TOP_N",
-    "DROP_LEVELS",
-    "DROP_REGEX",
-    "FORMATS_FILE",
-    "CATEGORIES_FILE",
-    "ALERT_RULES_FILE",
-    "ALERT_WEBHOOK_URL",
-)
+SETTINGS = (*sorted(ANALYSIS_SETTINGS), "ALERT_RULES_FILE", "ALERT_WEBHOOK_URL")
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from loglens.cli.plain import cut, write_json, write_table
 from loglens.config import config_from_environment
 from loglens.errors import ConfigError, StorageError
 from loglens.storage.alert_reads import AlertReader
@@ -81,14 +81,14 @@ async def _list(args: argparse.Namespace, db_path: Path) -> int:
     async with await AlertReader.open(db_path) as reader:
         alerts, total = await reader.alerts(args.state, args.source, args.rule, args.limit)
     if args.json:
-        _json({"total": total, "alerts": [alert.to_dict() for alert in alerts]})
+        write_json({"total": total, "alerts": [alert.to_dict() for alert in alerts]})
         return EXIT_OK
     if not alerts:
         sys.stdout.write("no alerts\n")
         return EXIT_OK
     rows = [_alert_row(alert) for alert in alerts]
     header = ("ID", "STATE", "RULE", "SOURCE", "LOG TIME", "VALUE", "WEBHOOK", "MESSAGE")
-    _table([header, *rows])
+    write_table([header, *rows])
     if total > len(alerts):
         sys.stdout.write(f"({len(alerts)} of {total} alerts: --limit to see more)\n")
     return EXIT_OK
@@ -106,7 +106,7 @@ async def _backtest(args: argparse.Namespace, db_path: Path, rules: Sequence[Rul
                 inputs.append((upload.upload_id, upload.source, data))
     fired = backtest(rules, inputs)
     if args.json:
-        _json(
+        write_json(
             {
                 "rules": [rule.name for rule in rules],
                 "uploads": len(inputs),
@@ -139,11 +139,11 @@ async def _backtest(args: argparse.Namespace, db_path: Path, rules: Sequence[Rul
                 f"{_iso(f.incident.start)[:16]} .. {_iso(f.incident.end)[:16]}",
                 f.state,
                 f"{f.incident.value:g}",
-                _cut(f.incident.message),
+                cut(f.incident.message, _MESSAGE_CHARS),
             )
             for f in fired
         ]
-        _table([("RULE", "SOURCE", "UPLOADS", "LOG TIME", "STATE", "VALUE", "MESSAGE"), *rows])
+        write_table([("RULE", "SOURCE", "UPLOADS", "LOG TIME", "STATE", "VALUE", "MESSAGE"), *rows])
     return EXIT_OK
 
 
@@ -156,25 +156,9 @@ def _alert_row(alert: Alert) -> tuple[str, ...]:
         f"{alert.window_start[:16]} .. {alert.window_end[:16]}",
         f"{alert.value:g}",
         alert.delivery if alert.delivery != "pending" else f"pending ({alert.attempts} tries)",
-        _cut(alert.message),
+        cut(alert.message, _MESSAGE_CHARS),
     )
-
-
-def _table(rows: Sequence[Sequence[str]]) -> None:
-    """Rows as plain columns, the last one unpadded."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        sys.stdout.write("  ".join([*cells, row[-1]]) + "\n")
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= _MESSAGE_CHARS else text[: _MESSAGE_CHARS - 3] + "..."
 
 
 def _iso(micros: int) -> str:
     return from_micros(micros) or ""
-
-
-def _json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2) + "\n")

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from loglens.cli.plain import cut, write_json, write_table
 from loglens.config import config_from_environment
 from loglens.errors import ConfigError, StorageError
 from loglens.storage import Database, Job
@@ -71,13 +71,13 @@ async def _list(args: argparse.Namespace, db_path: Path) -> int:
     async with await JobReader.open(db_path) as reader:
         jobs, total = await reader.jobs(args.state, args.limit)
     if args.json:
-        _json({"total": total, "jobs": [_job_dict(job) for job in jobs]})
+        write_json({"total": total, "jobs": [_job_dict(job) for job in jobs]})
         return EXIT_OK
     if not jobs:
         sys.stdout.write("no jobs\n")
         return EXIT_OK
     header = ("ID", "STATE", "ATTEMPTS", "NAME", "FINISHED", "ERROR")
-    _table([header, *(_job_row(job) for job in jobs)])
+    write_table([header, *(_job_row(job) for job in jobs)])
     if total > len(jobs):
         sys.stdout.write(f"({len(jobs)} of {total} jobs: --limit to see more)\n")
     return EXIT_OK
@@ -133,21 +133,5 @@ def _job_row(job: Job) -> tuple[str, ...]:
         attempts,
         job.name,
         (job.finished_at or "")[:19],
-        _cut(job.error or ""),
+        cut(job.error or "", _ERROR_CHARS),
     )
-
-
-def _table(rows: Sequence[Sequence[str]]) -> None:
-    """Rows as plain columns, the last one unpadded."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
-        sys.stdout.write("  ".join([*cells, row[-1]]) + "\n")
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 3] + "..."
-
-
-def _json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2) + "\n")

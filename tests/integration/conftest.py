@@ -18,28 +18,16 @@ from typing import Any
 
 import pytest
 
+from loglens import config
 from tests.conftest import ROOT, SETTINGS
 
 TOKENS = {"alice": "s3cret", "bob": "hunter2"}
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
 _START_SECONDS = 60
-# Everything the server reads from the environment: tests set their own.
+# Everything the server, the API and the client read from the environment: tests set their own.
 SERVER_SETTINGS = (
     *SETTINGS,
-    "HOST",
-    "PORT",
-    "STORAGE_PATH",
-    "DB_PATH",
-    "AUTH_TOKENS",
-    "AUTH_TOKENS_FILE",
-    "MAX_HEADER_BYTES",
-    "MAX_FRAME_BYTES",
-    "MAX_UPLOAD_BYTES",
-    "MAX_DECOMPRESSED_BYTES",
-    "MAX_CONNECTIONS",
-    "IDLE_TIMEOUT",
-    "DIRECT_RECEIVE_BYTES",
-    "PARTIAL_TTL",
+    *sorted(config.SERVER_SETTINGS - set(SETTINGS)),
     "API_HOST",
     "API_PORT",
     "LOGLENS_SERVER",
