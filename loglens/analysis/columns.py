@@ -189,8 +189,13 @@ def header_columns(rests: list[str], level_taken: bool) -> tuple[str, list[str]]
             seen_level = seen_component = True
         elif column.kind in BRACKETS:
             # Bracketed fields after the level and component (a request, a node, a
-            # subsystem, an error code) are header fields too.
+            # subsystem) are header fields too; a message code (MySQL's [MY-010116]) names
+            # the message, and the message starts with it.
             opening, inner, closing = BRACKETS[column.kind]
+            if seen_level and share([value[1:-1] for value in column.values], _is_named_code) >= (
+                COLUMN_SHARE
+            ):
+                break
             if seen_level and not seen_component and _named(column.values):
                 regex = f"{opening}(?<component>{inner}){closing}"
                 described.append("[component]")
@@ -216,6 +221,13 @@ def header_columns(rests: list[str], level_taken: bool) -> tuple[str, list[str]]
         parts += pending
         pending = []
         parts.append(regex)
+    if parts and described[-1] == "level" and ":" in pending:
+        # A status code some entries write after a "LEVEL:" (PostgreSQL's SQLSTATE in
+        # "LOG:  00000: ..."), as a field of the header.
+        parts += pending
+        pending = []
+        if _status_codes(rests, "".join(parts)):
+            parts.append(rf"[ \t]*(?:{_CODE}:(?:[ \t]+|$))?")
     if not parts:
         # Perhaps a short name and " - " before the message: a program, a module (Proxifier).
         lead = "".join(pending)
@@ -226,6 +238,31 @@ def header_columns(rests: list[str], level_taken: bool) -> tuple[str, list[str]]
     # Separators between the header and the message belong to the header, when present.
     tail = "".join(pending)
     return "".join(parts) + (f"(?:{tail})?" if tail else "") + "[ \t]*", described
+
+
+# A code: capitals and digits, three digits at least (00000, 42P01, E1234, MY-010116).
+_CODE = r"[A-Z0-9][A-Z0-9_-]{2,11}"
+_CODE_RE = re.compile(_CODE)
+# Of the lines, at least this share must write a status code for it to be a column.
+MIN_CODE_SHARE = 0.25
+
+
+def _is_code(text: str) -> bool:
+    return _CODE_RE.fullmatch(text) is not None and sum(c.isdigit() for c in text) >= 3
+
+
+def _is_named_code(text: str) -> bool:
+    """A code with letters in it (MY-010116): a bracketed number alone is a pid."""
+    return _is_code(text) and not text.isdigit()
+
+
+def _status_codes(rests: list[str], header: str) -> bool:
+    """Tell whether, after the header so far, enough lines write a code and a colon, of few
+    distinct values (a status, unlike a message's own words)."""
+    after = re.compile(python_regex(header) + r"[ \t]*(?P<code>[^ \t:]+):(?:[ \t]|$)")
+    codes = [match.group("code") for rest in rests if (match := after.match(rest))]
+    codes = [code for code in codes if _is_code(code)]
+    return len(codes) >= MIN_CODE_SHARE * len(rests) and _few(codes, len(codes))
 
 
 def _level_regex(kind: str) -> str:

@@ -48,6 +48,7 @@ from loglens.analysis.timestamps import (
     TS_YMD_SLASH,
     TS_YY_SLASH,
     TS_YYMMDD,
+    YEAR_OPTIONAL,
 )
 from loglens.errors import FormatError
 
@@ -226,6 +227,22 @@ NGINX_ERROR = LogFormat(
     start=rf"^{TS_YMD_SLASH} \[",
     examples=("2023/04/05 06:07:08 [error] 11#11: *5 open() failed (2: No such file)",),
 )
+REDIS = LogFormat(
+    name="redis",
+    description="Redis server log 'pid:role dd Mon [yyyy] HH:MM:SS.mmm mark message' (older "
+    "versions: '[pid] ' or nothing before the stamp); the mark is the level: . debug, "
+    "- verbose, * notice, # warning",
+    header=r"^(?:(?:[0-9]+:[XCSM] |\[[0-9]+\] )?"
+    r"(?<ts>[0-9]{1,2} [A-Z][a-z]{2} (?:[0-9]{4} )?[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?)"
+    r" (?<level>[.*#-])|[0-9]+:signal-handler \([0-9]+\))" + _SEP,
+    ts_format=f"%d %b {YEAR_OPTIONAL} %H:%M:%S%.f",
+    start=r"^(?:[0-9]+:[A-Za-z]|\[[0-9]+\] [0-9]{1,2} [A-Z][a-z]{2} )",
+    infer_level=True,  # a signal handler's line has no mark
+    examples=(
+        "2253:M 07 Dec 2026 13:59:03.630 * monotonic clock: POSIX clock_gettime",
+        "[2932] 31 May 04:32:08 # WARNING: The TCP backlog setting of 511 cannot be enforced.",
+    ),
+)
 ACCESS = LogFormat(
     name="access",
     description="Apache/nginx access log, common or combined: host ident user [time] "
@@ -337,6 +354,7 @@ BUILTIN_FORMATS: tuple[LogFormat, ...] = (
     ANDROID,
     APACHE_ERROR,
     NGINX_ERROR,
+    REDIS,
     ACCESS,
     SYSLOG_5424,
     SYSLOG,

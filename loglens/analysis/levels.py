@@ -71,6 +71,10 @@ _LETTER_SPELLINGS: Mapping[str, str] = {
     "C": "CRITICAL",
 }
 
+# Redis writes its level as a mark: . debug, - verbose, * notice, # warning. Like letters,
+# they are levels only in a format's level field.
+_MARK_SPELLINGS: Mapping[str, str] = {".": "DEBUG", "-": "DEBUG", "*": "NOTICE", "#": "WARNING"}
+
 # Syslog severities 0-7 (RFC 5424) and the bunyan/pino numeric levels used by JSON loggers.
 _NUMERIC_SPELLINGS: Mapping[str, str] = {
     "0": "CRITICAL",
@@ -92,6 +96,7 @@ _NUMERIC_SPELLINGS: Mapping[str, str] = {
 LEVEL_SPELLINGS: Mapping[str, str] = {
     **{word: level for level, words in _WORD_SPELLINGS.items() for word in words},
     **_LETTER_SPELLINGS,
+    **_MARK_SPELLINGS,
     **_NUMERIC_SPELLINGS,
 }
 
@@ -185,8 +190,12 @@ _LEVEL_PUNCTUATION = "[]()<>:|- "
 
 def normalize_level(text: pl.Expr) -> pl.Expr:
     """Map level spellings (any case, optionally bracketed) to LEVELS; unknown ones to null."""
+    stripped = text.str.strip_chars(_LEVEL_PUNCTUATION)
+    # A mark alone ("-") is the spelling itself, not punctuation around one.
     return (
-        text.str.strip_chars(_LEVEL_PUNCTUATION)
+        pl.when(stripped == "")
+        .then(text)
+        .otherwise(stripped)
         .str.to_uppercase()
         .replace_strict(LEVEL_SPELLINGS, default=None, return_dtype=pl.String)
     )

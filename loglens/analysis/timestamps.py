@@ -61,7 +61,9 @@ _ZONE_FIELDS = ("%z", "%:z", "%#z", "%Z")
 _DATE_FIELDS = ("%d", "%e", "%j", "%b", "%B", "%m")
 # loglens's own extensions of chrono's patterns (see ``stamps``).
 ZONED_OPTIONAL = "%?z"
-_EXTENSIONS = ("%,f", "%:f", "%Z", ZONED_OPTIONAL)
+# A year (and the blank after it) that some stamps of a file write and others leave out.
+YEAR_OPTIONAL = "%?Y"
+_EXTENSIONS = ("%,f", "%:f", "%Z", ZONED_OPTIONAL, YEAR_OPTIONAL)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,10 @@ def to_utc(text: pl.Expr, ts_format: str | None, tz: str, reference: datetime) -
         zoned = ts_format.replace(ZONED_OPTIONAL, "%#z")
         bare = ts_format.replace(" " + ZONED_OPTIONAL, "").replace(ZONED_OPTIONAL, "")
         return pl.coalesce(to_utc(text, zoned, tz, reference), to_utc(text, bare, tz, reference))
+    if YEAR_OPTIONAL in ts_format:
+        dated = ts_format.replace(YEAR_OPTIONAL, "%Y")
+        bare = ts_format.replace(YEAR_OPTIONAL + " ", "").replace(YEAR_OPTIONAL, "")
+        return pl.coalesce(to_utc(text, dated, tz, reference), to_utc(text, bare, tz, reference))
     if _is_dateless(ts_format):
         return _dateless_to_utc(text, ts_format, tz, reference)
     if is_yearless(ts_format):

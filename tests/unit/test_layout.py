@@ -199,6 +199,24 @@ LAYOUTS = {
         (_at(2017, 4, 4, 9, 16, 34), "INFO", "Notification", "Sending notification"),
         (_at(2017, 4, 4, 9, 16, 48), "INFO", "IdoMysqlConnection", "Query queue items: 0"),
     ),
+    "a message code in brackets after the level opens the message": (
+        [
+            f"2019-03-24T13:44:2{i}.484123Z {i} [{level}] [MY-0131{60 + i}] [Server] step {i}"
+            for i, level in enumerate(["System", "Warning", "Note", "ERROR"])
+        ],
+        (_at(2019, 3, 24, 13, 44, 20, 484123), "INFO", None, "[MY-013160] [Server] step 0"),
+        (_at(2019, 3, 24, 13, 44, 23, 484123), "ERROR", None, "[MY-013163] [Server] step 3"),
+    ),
+    "a status code after 'LEVEL:' on some lines is a header field": (
+        [
+            "2019-07-23 12:06:24.406 UTC [25] LOG:  00000: database system was interrupted",
+            "2019-07-23 12:06:24.406 UTC [25] LOCATION:  StartupXLOG, xlog.c:6388",
+            "2019-07-23 12:06:25.100 UTC [31] ERROR:  42704: unrecognized parameter",
+            "2019-07-23 12:06:25.100 UTC [31] LOCATION:  find_option, guc.c:8345",
+        ],
+        (_at(2019, 7, 23, 12, 6, 24, 406000), "INFO", None, "database system was interrupted"),
+        (_at(2019, 7, 23, 12, 6, 25, 100000), None, None, "find_option, guc.c:8345"),
+    ),
 }
 
 
@@ -359,3 +377,12 @@ def test_an_access_log_behind_a_virtual_host_has_its_status_as_level() -> None:
     assert rows[0]["ts"] == _at(2026, 12, 7, 9, 0, 0)
     assert [row["level"] for row in rows[:2]] == ["ERROR", "INFO"]
     assert str(rows[1]["message"]).startswith('"GET /x/1 HTTP/1.1" 200')
+
+
+def test_codes_of_many_values_after_a_level_stay_in_the_message() -> None:
+    # One code per message kind names the message (Apache's AH01374:); only a status of a
+    # few values is a field.
+    lines = [f"2024-05-01 10:00:{i:02d} ERROR: E{1000 + i}: disk {i} is failing" for i in range(40)]
+    rows = _parse(lines)
+    assert rows[0]["message"] == "E1000: disk 0 is failing"
+    assert rows[39]["message"] == "E1039: disk 39 is failing"

@@ -63,6 +63,12 @@ SAMPLES = {
         "2024/01/30 12:00:01 [warn] 123#0: conflicting server name",
         "2024/01/30 12:00:02 [notice] 124#124: signal process started",
     ],
+    "redis": [
+        "2253:C 07 Dec 2026 13:59:03.629 # Redis version=7.0.15, bits=64, just started",
+        "2253:M 07 Dec 2026 13:59:03.630 * monotonic clock: POSIX clock_gettime",
+        "2253:M 07 Dec 2026 13:59:03.631 * Running mode=standalone, port=6379.",
+        "2253:M 07 Dec 2026 13:59:04.001 . 0 clients connected (0 replicas)",
+    ],
     "access": [
         '10.0.0.1 - - [30/Jan/2024:12:00:00 +0000] "GET / HTTP/1.1" 200 512 "-" "curl/8.0"',
         '10.0.0.2 - bob [30/Jan/2024:12:00:01 +0000] "GET /x HTTP/1.1" 404 12',

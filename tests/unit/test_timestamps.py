@@ -17,6 +17,7 @@ from loglens.analysis.timestamps import (
     FMT_YY_SLASH,
     FMT_YYMMDD,
     ISO8601,
+    YEAR_OPTIONAL,
     parse_column,
     to_utc,
 )
@@ -143,3 +144,16 @@ def test_parse_column_year_less_stamps_with_and_without_last_year() -> None:
         _utc(2024, 1, 2, 3, 4, 5),
         None,
     ]
+
+
+def test_a_year_some_stamps_write_and_others_leave_out() -> None:
+    texts = ["07 Dec 2023 13:59:03.629", "31 Dec 23:59:59", "05 Jan 04:32:08.5", "5 Jan"]
+    ts_format = f"%d %b {YEAR_OPTIONAL} %H:%M:%S%.f"
+    expected = [
+        _utc(2023, 12, 7, 13, 59, 3, 629000),
+        _utc(2023, 12, 31, 23, 59, 59),  # more than a day after the reference: last year
+        _utc(2024, 1, 5, 4, 32, 8, 500000),
+        None,
+    ]
+    assert _parse(texts, ts_format) == expected
+    assert parse_column(pl.Series(texts), ts_format, "UTC", REFERENCE).to_list() == expected
