@@ -247,9 +247,11 @@ ACCESS = LogFormat(
     name="access",
     description="Apache/nginx access log, common or combined: host ident user [time] "
     '"request" status size ["referer" "agent"]; the message starts at the request',
-    header=rf"^(?<host>[^ ]+) (?<ident>[^ ]+) (?<user>[^ ]+) \[(?<ts>{TS_CLF})\] ",
+    # The host may be several ("client, proxy, ..." or a quoted list, then the peer) where a
+    # proxy's X-Forwarded-For is logged before the address.
+    header=rf"^(?<host>[^\[]+?) (?<ident>[^ ]+) (?<user>[^ ]+) \[(?<ts>{TS_CLF})\] ",
     ts_format="%d/%b/%Y:%H:%M:%S %z",
-    start=r"^[^ ]+ [^ ]+ [^ ]+ \[",
+    start=r"^[^\[]+? [^ ]+ [^ ]+ \[",
     message_fields=r'^"(?:[^"\\]|\\.)*" (?<status>[0-9]{3}) ',
     infer_level=True,
     examples=('10.1.2.3 - bob [05/Jun/2021:07:08:09 +0200] "GET /a HTTP/1.1" 404 12 "-" "curl/8"',),
