@@ -41,6 +41,9 @@ ANALYSIS_SETTINGS = frozenset(
         "DROP_REGEX",
         "FORMATS_FILE",
         "CATEGORIES_FILE",
+        "MAX_DECOMPRESSED_BYTES",
+        "MAX_COMPRESSION_RATIO",
+        "MAX_LINE_BYTES",
     }
 )
 # The settings `python server.py` reads, for itself and for the processor it runs: all
@@ -59,10 +62,17 @@ SERVER_SETTINGS = ANALYSIS_SETTINGS | {
     "MAX_DECOMPRESSED_BYTES",
     "MAX_CONNECTIONS",
     "IDLE_TIMEOUT",
+    "HANDSHAKE_TIMEOUT",
+    "MAX_HANDSHAKES_PER_ADDRESS",
+    "AUTH_FAILURE_LIMIT",
+    "AUTH_LOCKOUT_SECONDS",
     "DIRECT_RECEIVE_BYTES",
     "PARTIAL_TTL",
     "ALERT_RULES_FILE",
     "ALERT_WEBHOOK_URL",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "TLS_CLIENT_CA_FILE",
 }
 
 
@@ -87,12 +97,21 @@ class Config:
     alert_rules_file: Path | None = None
     alert_webhook_url: str = ""
     auth_tokens: tuple[tuple[str, str], ...] = ()
+    # The tokens marked `:read-all`: the API lets them read every operator's uploads.
+    read_all_tokens: frozenset[str] = frozenset()
     max_header_bytes: int = 64 * 1024
     max_frame_bytes: int = 1024 * 1024
     max_upload_bytes: int = 16 * 1024**3
-    max_decompressed_bytes: int = 64 * 1024**3
+    # As much as the biggest plain upload: a gzip never buys more disk or analysis time.
+    max_decompressed_bytes: int = 16 * 1024**3
+    max_compression_ratio: int = 100  # logs gzip 4-20x; a gzip bomb ~1000x
+    max_line_bytes: int = 1024 * 1024
     max_connections: int = 512
     idle_timeout: float = 60.0
+    handshake_timeout: float = 10.0
+    max_handshakes_per_address: int = 64
+    auth_failure_limit: int = 10
+    auth_lockout_seconds: float = 60.0
     direct_receive_bytes: int = 32 * 1024 * 1024
     partial_ttl: float = 7 * 24 * 3600.0
     server: str = "127.0.0.1:7878"
@@ -100,6 +119,16 @@ class Config:
     resume_dir: Path | None = None  # where the client remembers unfinished uploads
     api_host: str = "127.0.0.1"
     api_port: int = 7879
+    # TLS of the server and the API (both files or neither), and the CAs whose client
+    # certificates they require (mTLS); built into contexts by `loglens.tls`.
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    # The client's TLS (LOGLENS_TLS): the CA it trusts, its certificate and key for mTLS.
+    client_tls: bool = False
+    client_ca_file: Path | None = None
+    client_cert_file: Path | None = None
+    client_key_file: Path | None = None
 
     @property
     def worker_count(self) -> int:
@@ -219,25 +248,54 @@ def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
-def parse_tokens(text: str, setting: str = "AUTH_TOKENS") -> tuple[tuple[str, str], ...]:
-    """Parse `alice:s3cret,bob:hunter2` (commas or newlines) into (operator, token) pairs."""
-    pairs: list[tuple[str, str]] = []
+READ_ALL_MARK = ":read-all"
+
+
+def parse_token_entries(
+    text: str, setting: str = "AUTH_TOKENS"
+) -> tuple[tuple[str, str, bool], ...]:
+    """Parse `alice:s3cret,bob:hunter2,root:t0p:read-all` (commas or newlines) into
+    (operator, token, read_all) entries: a token followed by `:read-all` may read every
+    operator's uploads in the API (the mark is not part of the token)."""
+    entries: list[tuple[str, str, bool]] = []
     for item in re.split(r"[,\n]", text):
         item = item.strip()
         if not item or item.startswith("#"):
             continue
         operator, sep, token = item.partition(":")
         operator, token = operator.strip(), token.strip()
+        read_all = token.endswith(READ_ALL_MARK)
+        token = token.removesuffix(READ_ALL_MARK).strip()
         if not sep or not operator or not token:
-            raise ConfigError(f"{setting}: {item!r} is not operator:token")
-        if any(token == have for _op, have in pairs):
+            raise ConfigError(
+                f"{setting}: {item!r} is not operator:token or operator:token:read-all"
+            )
+        if any(token == have for _op, have, _all in entries):
             raise ConfigError(f"{setting}: operator {operator!r} reuses another operator's token")
-        pairs.append((operator, token))
-    return tuple(pairs)
+        entries.append((operator, token, read_all))
+    return tuple(entries)
+
+
+def parse_tokens(text: str, setting: str = "AUTH_TOKENS") -> tuple[tuple[str, str], ...]:
+    """Parse `alice:s3cret,bob:hunter2` (commas or newlines) into (operator, token) pairs,
+    without their `:read-all` marks (`parse_token_entries` has them)."""
+    return tuple((operator, token) for operator, token, _all in parse_token_entries(text, setting))
 
 
 def _tokens(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     """AUTH_TOKENS, or the file AUTH_TOKENS_FILE names (one operator:token per line)."""
+    return parse_tokens(_token_text(env))
+
+
+def _read_all_tokens(env: Mapping[str, str]) -> frozenset[str]:
+    """The tokens of AUTH_TOKENS and AUTH_TOKENS_FILE marked `:read-all`."""
+    return frozenset(
+        token for _op, token, read_all in parse_token_entries(_token_text(env)) if read_all
+    )
+
+
+def _token_text(env: Mapping[str, str]) -> str:
+    """AUTH_TOKENS and the text of the file AUTH_TOKENS_FILE names, one after the other."""
     inline = env.get("AUTH_TOKENS", "")
     file_name = env.get("AUTH_TOKENS_FILE", "").strip()
     if file_name:
@@ -245,7 +303,7 @@ def _tokens(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
             inline += "\n" + Path(file_name).read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"AUTH_TOKENS_FILE={file_name}: cannot read: {exc}") from exc
-    return parse_tokens(inline)
+    return inline
 
 
 def _resume_dir(env: Mapping[str, str]) -> Path | None:
@@ -273,6 +331,33 @@ def _webhook(url: str) -> str:
     return url
 
 
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    """A file setting: None when unset or empty, `~` expanded."""
+    raw = env.get(name, "").strip()
+    return Path(raw).expanduser() if raw else None
+
+
+def _tls_files(env: Mapping[str, str]) -> tuple[Path | None, Path | None, Path | None]:
+    """TLS_CERT_FILE and TLS_KEY_FILE (both or neither), TLS_CLIENT_CA_FILE (only with
+    them). Whether the files hold what they should is checked by `loglens.tls`, where
+    they are loaded: a client sharing the `.env` need not be able to read them."""
+    cert, key = _path(env, "TLS_CERT_FILE"), _path(env, "TLS_KEY_FILE")
+    client_ca = _path(env, "TLS_CLIENT_CA_FILE")
+    if (cert is None) != (key is None):
+        given, missing = ("TLS_CERT_FILE", "TLS_KEY_FILE") if key is None else (
+            "TLS_KEY_FILE", "TLS_CERT_FILE"
+        )  # fmt: skip
+        raise ConfigError(
+            f"{given} is set but {missing} is not: TLS needs both the certificate "
+            "(TLS_CERT_FILE) and its private key (TLS_KEY_FILE), or neither"
+        )
+    if client_ca is not None and cert is None:
+        raise ConfigError(
+            f"TLS_CLIENT_CA_FILE={client_ca} requires TLS: set TLS_CERT_FILE and TLS_KEY_FILE too"
+        )
+    return cert, key, client_ca
+
+
 def load_config(env: Mapping[str, str], settings: Collection[str] | None = None) -> Config:
     """Build and validate the Config from a mapping of setting names to strings.
 
@@ -290,6 +375,7 @@ def load_config(env: Mapping[str, str], settings: Collection[str] | None = None)
     chunk_bytes = parse_size(chunk_raw, "CHUNK_BYTES") if chunk_raw else Config.chunk_bytes
     if chunk_bytes < 64 * 1024:
         raise ConfigError(f"CHUNK_BYTES={chunk_raw} is too small: use at least 64KiB")
+    tls_cert_file, tls_key_file, tls_client_ca_file = _tls_files(env)
     return Config(
         host=env.get("HOST", Config.host),
         port=_port(env, "PORT", Config.port),
@@ -308,14 +394,23 @@ def load_config(env: Mapping[str, str], settings: Collection[str] | None = None)
         alert_rules_file=Path(alert_rules_file) if alert_rules_file else None,
         alert_webhook_url=_webhook(env.get("ALERT_WEBHOOK_URL", "").strip()),
         auth_tokens=_tokens(env),
+        read_all_tokens=_read_all_tokens(env),
         max_header_bytes=_size(env, "MAX_HEADER_BYTES", Config.max_header_bytes, 1024),
         max_frame_bytes=_size(env, "MAX_FRAME_BYTES", Config.max_frame_bytes, 1024),
         max_upload_bytes=_size(env, "MAX_UPLOAD_BYTES", Config.max_upload_bytes, 1),
         max_decompressed_bytes=_size(
             env, "MAX_DECOMPRESSED_BYTES", Config.max_decompressed_bytes, 1
         ),
+        max_compression_ratio=_int(env, "MAX_COMPRESSION_RATIO", Config.max_compression_ratio, 1),
+        max_line_bytes=_size(env, "MAX_LINE_BYTES", Config.max_line_bytes, 1024),
         max_connections=_int(env, "MAX_CONNECTIONS", Config.max_connections, 1),
         idle_timeout=_seconds(env, "IDLE_TIMEOUT", Config.idle_timeout),
+        handshake_timeout=_seconds(env, "HANDSHAKE_TIMEOUT", Config.handshake_timeout),
+        max_handshakes_per_address=_int(
+            env, "MAX_HANDSHAKES_PER_ADDRESS", Config.max_handshakes_per_address, 1
+        ),
+        auth_failure_limit=_int(env, "AUTH_FAILURE_LIMIT", Config.auth_failure_limit, 1),
+        auth_lockout_seconds=_seconds(env, "AUTH_LOCKOUT_SECONDS", Config.auth_lockout_seconds),
         direct_receive_bytes=_size(env, "DIRECT_RECEIVE_BYTES", Config.direct_receive_bytes, 0),
         partial_ttl=_seconds(env, "PARTIAL_TTL", Config.partial_ttl),
         server=env.get("LOGLENS_SERVER", "").strip()
@@ -324,6 +419,13 @@ def load_config(env: Mapping[str, str], settings: Collection[str] | None = None)
         resume_dir=_resume_dir(env),
         api_host=env.get("API_HOST", "").strip() or Config.api_host,
         api_port=_port(env, "API_PORT", Config.api_port),
+        tls_cert_file=tls_cert_file,
+        tls_key_file=tls_key_file,
+        tls_client_ca_file=tls_client_ca_file,
+        client_tls=_flag(env, "LOGLENS_TLS", Config.client_tls),
+        client_ca_file=_path(env, "LOGLENS_CA"),
+        client_cert_file=_path(env, "LOGLENS_CERT"),
+        client_key_file=_path(env, "LOGLENS_KEY"),
     )
 
 

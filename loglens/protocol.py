@@ -27,6 +27,16 @@ checks the declared length against its limit *before* reading the body, so a pee
 make it buffer more than the limit: control bodies at most ``MAX_HEADER_BYTES`` (64 KiB by
 default), DATA bodies at most ``MAX_FRAME_BYTES`` (1 MiB by default). An unknown type, a
 body that is not a JSON object, or a frame that is not allowed at that point is an error.
+A JSON body nests at most ``MAX_JSON_DEPTH`` (8) levels, its numbers are finite and its
+integers fit in 64 signed bits, and its strings are Unicode text (no lone surrogate such
+as ``"\\ud800"``): anything else is ``malformed_frame``.
+
+**Who may connect.** A new connection gets ``HANDSHAKE_TIMEOUT`` seconds (10 by default)
+to send the handshake and an UPLOAD with a valid token; at most
+``MAX_HANDSHAKES_PER_ADDRESS`` connections from one address may be at that stage at once
+(more are refused with ``server_busy``), and an address that sent ``AUTH_FAILURE_LIMIT``
+wrong tokens within ``AUTH_LOCKOUT_SECONDS`` is refused with ``too_many_failures`` for that
+long. The server answers a refused connection with its handshake and an ERROR frame.
 
 Client → server:
 
@@ -55,8 +65,11 @@ Server → client:
 
 - ``ACCEPTED`` (0x81): ``{"upload_id": int, "offset": int, "duplicate": bool}``. The
   server durably holds the first ``offset`` bytes (0 for a new upload); the client sends
-  the rest. When the server already stores this content, ``duplicate`` is true and
-  ``offset`` equals ``size``: the client sends END straight away.
+  the rest. When the server already stores this content *for this operator*, ``duplicate``
+  is true and ``offset`` equals ``size``: the client sends END straight away. Content that
+  only other operators uploaded is not taken on the word of its SHA-256 (knowing a hash
+  is not holding the bytes, and the results tell what the content says): the client
+  sends the bytes, and STORED says ``duplicate`` once they are verified.
 - ``PROGRESS`` (0x82): ``{"offset": int}``, bytes durably held so far.
 - ``STORED`` (0x83): ``{"upload_id", "sha256", "size", "content_sha256", "content_size",
   "job_id", "duplicate"}``: the upload is fsynced, its SHA-256 verified, and it is
@@ -82,6 +95,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 import re
 import struct
 from collections.abc import Callable
@@ -101,7 +115,15 @@ COMPRESSIONS = ("none", "gzip")
 MAX_NAME_CHARS = 1024
 # Parts of a big report: no bigger than the control frames every client accepts.
 REPORT_PART_BYTES = MAX_HEADER_BYTES
+# How deep a control frame's JSON may nest: the bodies are flat, this leaves room to grow.
+MAX_JSON_DEPTH = 8
+# Integers a body may carry: 64-bit signed, what SQLite stores.
+MAX_JSON_INT = 2**63 - 1
+# An ERROR frame's message is cut to this length (it may quote what the peer sent).
+MAX_ERROR_CHARS = 2000
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# A lone surrogate: valid in a JSON string escape, not encodable as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class FrameType(enum.IntEnum):
@@ -138,6 +160,8 @@ class ErrorCode(enum.StrEnum):
     SERVER_BUSY = "server_busy"
     SHUTTING_DOWN = "shutting_down"
     INSUFFICIENT_STORAGE = "insufficient_storage"
+    HANDSHAKE_TIMEOUT = "handshake_timeout"
+    TOO_MANY_FAILURES = "too_many_failures"
     INTERNAL = "internal"
 
     @property
@@ -153,6 +177,7 @@ _RETRYABLE = frozenset(
         ErrorCode.SHUTTING_DOWN,
         ErrorCode.INTERNAL,
         ErrorCode.INSUFFICIENT_STORAGE,
+        ErrorCode.HANDSHAKE_TIMEOUT,
     }
 )
 _RAW = frozenset({FrameType.DATA, FrameType.REPORT_PART})  # bodies of bytes, not JSON
@@ -300,8 +325,12 @@ def encode(frame_type: FrameType, body: dict[str, Any] | bytes | None = None) ->
 
 
 def encode_error(code: ErrorCode, message: str) -> bytes:
-    """Encode an ERROR frame."""
-    return encode(FrameType.ERROR, {"code": code.value, "message": message})
+    """Encode an ERROR frame. A message that quotes what a peer sent is made valid text
+    and cut to MAX_ERROR_CHARS, so that every client can read it."""
+    text = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS - 1] + "…"
+    return encode(FrameType.ERROR, {"code": code.value, "message": text})
 
 
 def check_handshake(data: bytes) -> int:
@@ -395,20 +424,70 @@ async def read_frame_into(
 
 
 def decode_body(frame_type: FrameType, payload: bytes) -> dict[str, Any]:
-    """Decode the JSON object of a control frame; PeerError(malformed_frame) if it is not."""
+    """Decode the JSON object of a control frame; PeerError(malformed_frame) if it is not
+    one, or if it nests too deep, holds a number out of range or a string that is not
+    Unicode text (see `check_json`)."""
     if frame_type not in _CONTROL:
         raise PeerError(ErrorCode.MALFORMED_FRAME, f"{frame_type.name} has no JSON body")
     try:
-        body = json.loads(payload or b"{}")
+        body = json.loads(payload or b"{}", parse_constant=_no_constant)
+    except RecursionError:
+        body = None  # nested thousands deep: said below, like any depth over the limit
+        problem: str | None = f"it nests deeper than {MAX_JSON_DEPTH} levels"
     except (UnicodeDecodeError, ValueError) as exc:
         raise PeerError(
             ErrorCode.MALFORMED_FRAME, f"{frame_type.name} frame body is not JSON: {exc}"
         ) from None
-    if not isinstance(body, dict):
-        raise PeerError(
-            ErrorCode.MALFORMED_FRAME, f"{frame_type.name} frame body must be a JSON object"
-        )
+    else:
+        if not isinstance(body, dict):
+            raise PeerError(
+                ErrorCode.MALFORMED_FRAME, f"{frame_type.name} frame body must be a JSON object"
+            )
+        problem = check_json(body)
+    if problem is not None:
+        raise PeerError(ErrorCode.MALFORMED_FRAME, f"{frame_type.name} frame body: {problem}")
+    assert isinstance(body, dict)
     return body
+
+
+def check_json(value: object) -> str | None:
+    """What makes a decoded JSON value unfit for the protocol, or None: nesting deeper than
+    MAX_JSON_DEPTH, an integer beyond 64 signed bits, a number that is not finite, a
+    string (or key) with a lone surrogate. Checked once here, so that no handler meets
+    them (in SQLite, in `str.encode`, in a recursion)."""
+    stack: list[tuple[object, int, str]] = [(value, 0, "")]
+    while stack:
+        item, depth, where = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return f"it nests deeper than {MAX_JSON_DEPTH} levels (at {where or 'the top'})"
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return f"the string at {where or 'the top'} is not Unicode text (a lone surrogate)"
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if not -MAX_JSON_INT <= item <= MAX_JSON_INT:
+                return (
+                    f"the number at {where or 'the top'} is out of range: integers must fit "
+                    "in 64 signed bits"
+                )
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return f"the number at {where or 'the top'} is out of range"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _SURROGATE.search(key):
+                    return f"a key at {where or 'the top'} is not Unicode text (a lone surrogate)"
+                name = repr(key[:40])
+                stack.append((child, depth + 1, f"{where}[{name}]" if where else name))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1, f"{where}[{i}]") for i, child in enumerate(item))
+    return None
+
+
+def _no_constant(name: str) -> None:
+    """Refuse NaN and Infinity, which Python's json accepts and JSON does not."""
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def raise_if_error(frame: Frame) -> Frame:
@@ -460,7 +539,7 @@ def join_report(parts: list[bytes], processed: Frame) -> dict[str, Any]:
         )
     try:
         report = json.loads(b"".join(parts))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise PeerError(
             ErrorCode.MALFORMED_FRAME, f"the report sent in parts is not JSON: {exc}"
         ) from None

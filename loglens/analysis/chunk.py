@@ -29,6 +29,7 @@ from loglens.analysis.lines import (
     EMPTY,
     INDENTED,
     INVALID_ENCODING,
+    TOO_LONG,
     Decoded,
     decode_block,
     printable,
@@ -66,6 +67,7 @@ _KIND = pl.Enum(
         DIRECTIVE_LINE,
         EMPTY,
         BINARY,
+        TOO_LONG,
         TRUNCATED,
         UNPARSEABLE,
         ORPHAN,
@@ -115,12 +117,19 @@ def summarise_block(
     ctx: ParseContext,
     filters: Filters | None = None,
     want_events: bool = False,
+    max_line_bytes: int | None = None,
+    size: int | None = None,
 ) -> tuple[Summary, pl.DataFrame | None]:
-    """Summarise a block; with `want_events`, also return one row per kept entry."""
-    decoded = decode_block(data)
+    """Summarise a block; with `want_events`, also return one row per kept entry.
+
+    Lines longer than `max_line_bytes` are rejected as too long (see `lines`). `size` is
+    the bytes of the file the block stands for, when its over-long lines were cut short.
+    """
+    decoded = decode_block(data, max_line_bytes)
     rows = _classify(decoded, part, ctx, filters or Filters())
     lines = rows.height
-    summary = Summary(lines=lines, bytes=len(data))
+    size = len(data) if size is None else size
+    summary = Summary(lines=lines, bytes=size)
     if decoded.repaired:
         summary.repaired[INVALID_ENCODING] = decoded.repaired
     summary.part_lines[(part.file, part.offset)] = lines
@@ -128,12 +137,12 @@ def summarise_block(
         part.format.name,
         layout=part.format.description,
         expects_levels=_expects_levels(part.format),
-        bytes=len(data),
+        bytes=size,
         lines=lines,
     )
     summary.files[part.file] = info
 
-    _count_lines(summary, rows, decoded.binary, part)
+    _count_lines(summary, rows, decoded.raw_samples, part)
     entries = rows.filter((pl.col("kind") == ENTRY) & (pl.col("drop") == "")).select(
         "row", "ts", pl.col("level").fill_null(UNKNOWN_LEVEL), "level_read", "message"
     )
@@ -243,7 +252,7 @@ def _classify(decoded: Decoded, part: Part, ctx: ParseContext, filters: Filters)
 
 
 def _count_lines(
-    summary: Summary, rows: pl.DataFrame, binary: dict[int, bytes], part: Part
+    summary: Summary, rows: pl.DataFrame, raw_samples: dict[int, bytes], part: Part
 ) -> None:
     """Count lines by kind: continuations, filtered entries, directives, rejections, the
     head; and say how the block ends."""
@@ -263,7 +272,7 @@ def _count_lines(
         first = (kind == name).arg_true().head(SAMPLES_PER_REASON)
         texts = rows["text"].gather(first).to_list()
         return [
-            Sample((part.file, part.offset, row), printable(binary.get(row, text or "")))
+            Sample((part.file, part.offset, row), printable(raw_samples.get(row, text or "")))
             for row, text in zip(first.to_list(), texts, strict=True)
         ]
 

@@ -4,6 +4,11 @@ Rejection reasons decided here, before any format is applied:
 - `empty`: nothing but white space;
 - `binary`: a NUL byte, or at least one byte in ten is a control character (TAB, CR, LF,
   VT and FF do not count; ANSI colour sequences are removed first, they are not garbage);
+- `too_long`: more than MAX_LINE_BYTES bytes, not counting the newline. The whole line is
+  rejected (its start is its sample): a line that long is a dump (a payload, base64, a
+  file without newlines), and parsing part of it as an entry would count what it is not.
+  Whoever reads the input holds only its first MAX_LINE_BYTES + 1 bytes (see
+  `processor.inputs`); lines are measured all at once, from the block's line lengths.
 
 A line that is readable but not valid UTF-8 (a stray Latin-1 byte, say) is *repaired*, not
 rejected: it stays an entry, its undecodable bytes shown as `\\xNN`, and is counted as
@@ -31,6 +36,7 @@ import polars as pl
 
 EMPTY = "empty"
 BINARY = "binary"
+TOO_LONG = "too_long"
 INVALID_ENCODING = "invalid_encoding"  # a repair, not a rejection
 
 # C0 controls except TAB LF VT FF CR, and DEL. ESC is here: colour codes are removed first.
@@ -46,6 +52,7 @@ _MANY_SUSPECTS = 2000  # beyond this many lines with control bytes, work vectori
 _BINARY_SHARE = 10  # a line is binary when controls * _BINARY_SHARE >= its length
 _DECODE_WINDOW = 1 << 16  # decoding a window, not the rest of the block, at each error
 _UNDECODABLE_SHARE = 3  # ... or when undecodable bytes * _UNDECODABLE_SHARE >= its length
+_SAMPLE_BYTES = 1024  # what is kept of an over-long line, to show as its sample
 
 INDENTED = r"^[ \t]+\S"
 # Lines that only ever follow an entry, each shape very unlikely to start one in any format:
@@ -99,17 +106,19 @@ def split_block(data: bytes) -> list[bytes]:
 
 @dataclass(frozen=True)
 class Decoded:
-    """A block as lines: text (null where rejected), reason (null where text), and the
-    raw bytes of the lines rejected as binary (to show as samples)."""
+    """A block as lines: text (null where rejected), reason (null where text), and raw
+    bytes to show as the samples of rejected lines (binary lines whole, over-long lines
+    their first `_SAMPLE_BYTES`)."""
 
     text: pl.Series
     reason: pl.Series
     repaired: int
-    binary: dict[int, bytes]
+    raw_samples: dict[int, bytes]
 
 
-def decode_block(data: bytes) -> Decoded:
-    """Split a block into lines, decode them, and name the ones that are not text.
+def decode_block(data: bytes, max_line_bytes: int | None = None) -> Decoded:
+    """Split a block into lines, decode them, and name the ones that are not text (with
+    `max_line_bytes`, also those longer than that).
 
     The clean common case costs a split, one UTF-8 validation in Rust and one scan for
     blank lines; lines with control bytes or invalid UTF-8 are handled one by one, since
@@ -117,21 +126,39 @@ def decode_block(data: bytes) -> Decoded:
     """
     raw = split_block(data)
     reasons: dict[int, str] = {}
+    samples: dict[int, bytes] = {}
     repaired = 0
     binary = pl.Series("text", raw, dtype=pl.Binary)
-    line_ends: list[pl.Series] = []
+    sizes: list[pl.Series] = []
+
+    def line_sizes() -> pl.Series:
+        """The length of each line, measured once (before any line is blanked out)."""
+        if not sizes:
+            sizes.append(binary.bin.size())
+        return sizes[0]
 
     def lines_at(positions: list[int]) -> list[int]:
-        """The indices of the lines at these byte positions (line ends are found once)."""
-        if positions and not line_ends:
-            line_ends.append((binary.bin.size() + 1).cum_sum())  # just past each newline
-        return _line_indices(line_ends[0], positions) if positions else []
+        """The indices of the lines at these byte positions."""
+        if not positions:
+            return []
+        return _line_indices((line_sizes() + 1).cum_sum(), positions)  # past each newline
 
+    if max_line_bytes is not None and len(data) > max_line_bytes:
+        too_long = (line_sizes() > max_line_bytes).arg_true()
+        if len(too_long):
+            # Blanked out, so that no later step scans them; rejected as too_long.
+            for index in too_long.to_list():
+                reasons[index] = TOO_LONG
+                samples[index] = raw[index][:_SAMPLE_BYTES]
+            blank = pl.repeat(b"", len(too_long), dtype=pl.Binary, eager=True)
+            binary = binary.scatter(too_long, blank)  # in place: the sizes are measured
     try:
         text = binary.cast(pl.String)  # validates UTF-8 in Rust
     except pl.exceptions.PolarsError:
         fixes: dict[int, bytes] = {}
         for index in lines_at(_undecodable(data)):
+            if index in reasons:
+                continue  # too long: rejected already
             if _is_binary(raw[index]):
                 reasons[index] = BINARY
                 fixes[index] = b""
@@ -154,8 +181,8 @@ def decode_block(data: bytes) -> Decoded:
         .otherwise(pl.col("reason"))
     )
     text = frame.select(pl.when(pl.col("reason").is_null()).then(pl.col("text")))["text"]
-    binary_lines = {i: raw[i] for i, why in reasons.items() if why == BINARY}
-    return Decoded(text, frame["reason"], repaired, binary_lines)
+    samples.update({i: raw[i] for i, why in reasons.items() if why == BINARY})
+    return Decoded(text, frame["reason"], repaired, samples)
 
 
 def _clean_controls(text: pl.Series, suspects: list[int], reasons: dict[int, str]) -> pl.Series:

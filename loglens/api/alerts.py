@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from loglens.api import models
-from loglens.api.auth import authenticate
+from loglens.api.auth import Caller, authenticate
 from loglens.storage.alert_reads import AlertReader
+from loglens.storage.filters import MAX_OFFSET
 
 
 class AlertItem(BaseModel):
@@ -55,26 +56,32 @@ router = APIRouter(tags=["alerts"])
 @router.get(
     "/alerts",
     summary="Alerts",
-    dependencies=[Depends(authenticate)],
     responses={
         401: {"model": models.Problem, "description": "No bearer token, or not an operator's"},
+        429: {"model": models.Problem, "description": "Too many wrong tokens: wait Retry-After"},
         422: {"model": models.Problem, "description": "A parameter is invalid"},
         503: {"model": models.Problem, "description": "The results database cannot be read"},
     },
 )
 async def alerts(
     request: Request,
+    caller: Annotated[Caller, Depends(authenticate)],
     state: Annotated[
         Literal["firing", "resolved"] | None, Query(description="Only alerts in this state")
     ] = None,
-    source: Annotated[str | None, Query(description="Only alerts of uploads of this name")] = None,
-    rule: Annotated[str | None, Query(description="Only alerts of this rule")] = None,
+    source: Annotated[
+        str | None, Query(max_length=1000, description="Only alerts of uploads of this name")
+    ] = None,
+    rule: Annotated[
+        str | None, Query(max_length=1000, description="Only alerts of this rule")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Alerts to return")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Alerts to skip")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Alerts to skip")] = 0,
 ) -> AlertList:
-    """Alerts, newest first (by when they fired), with their webhook delivery state."""
+    """Alerts, newest first (by when they fired), with their webhook delivery state; an
+    operator's token sees those that fired or carried on in its own uploads' contents."""
     async with await AlertReader.open(request.app.state.reader.path) as reader:
-        found, total = await reader.alerts(state, source, rule, limit, offset)
+        found, total = await reader.alerts(state, source, rule, limit, offset, caller.owner)
     items: list[dict[str, Any]] = [alert.to_dict() for alert in found]
     return AlertList(
         total=total,

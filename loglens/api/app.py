@@ -17,6 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 from loglens.api import models
 from loglens.api.alerts import router as alerts_router
 from loglens.api.cache import ResponseCache
+from loglens.api.guard import FailureGuard
 from loglens.api.params import ParameterError
 from loglens.api.routes import build_router
 from loglens.config import Config
@@ -44,7 +45,11 @@ categories, trends per level, template or category, and what changed between two
 or two time windows (each also per upload, under `/uploads/{upload_id}/`).
 
 Every endpoint but `/healthz` needs an operator's token (`AUTH_TOKENS`) as
-`Authorization: Bearer <token>`. Filters are query parameters: `start` and `end` (ISO-8601,
+`Authorization: Bearer <token>`. An operator's token reads only that operator's uploads
+and what derives from them (stats, templates, timeline, findings, diffs, alerts); a token
+marked `:read-all` in `AUTH_TOKENS` reads every operator's. An address that sends
+`AUTH_FAILURE_LIMIT` wrong tokens within `AUTH_LOCKOUT_SECONDS` is answered 429 (with
+`Retry-After`) for that long. Filters are query parameters: `start` and `end` (ISO-8601,
 log time; `end` exclusive), `operator`, `level`, `upload`; lists take `limit`, `offset` and
 `sort`. A bad parameter answers 422 with a message naming it, an unknown upload 404.
 The dashboard is at `/`.
@@ -80,6 +85,8 @@ def create_app(config: Config, cache_bytes: int = DEFAULT_CACHE_BYTES) -> FastAP
     if not config.auth_tokens:
         logger.warning("no AUTH_TOKENS configured: every API request will be refused (401)")
     app.state.auth_tokens = config.auth_tokens
+    app.state.read_all_tokens = config.read_all_tokens
+    app.state.auth_guard = FailureGuard(config.auth_failure_limit, config.auth_lockout_seconds)
     app.state.cache = ResponseCache(cache_bytes) if cache_bytes > 0 else None
     app.include_router(build_router(config.top_n))
     app.include_router(alerts_router)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import TypeAdapter
 
 from loglens.api import models
 from loglens.api.answers import NOT_ANALYSED, Answering, Json, analysed_upload
 from loglens.api.params import (
+    Against,
     End,
     Kind,
     Level,
@@ -24,6 +25,8 @@ from loglens.api.params import (
     Start,
     TemplateId,
     UploadId,
+    UploadPath,
+    check_uploads,
     make_anomaly_filters,
     make_filters,
     make_page,
@@ -35,12 +38,12 @@ from loglens.storage.insights import ANOMALY_SORTS
 from loglens.storage.queries import Reader
 
 Filtered = Annotated[Filters, Depends(result_filters)]
-UploadPath = Annotated[int, Path(ge=1, description="The upload's id")]
 AnomalySort = Annotated[
     str | None,
     Query(
+        max_length=100,
         description=f"One of {', '.join(sorted(ANOMALY_SORTS))}; prefix - to reverse "
-        "(default -score)"
+        "(default -score)",
     ),
 ]
 Shown = Annotated[int, Query(ge=0, le=100, description="Biggest templates shown per category")]
@@ -95,7 +98,7 @@ def add_finding_routes(router: APIRouter) -> None:
 
         async def compute(db: Reader) -> Json:
             if upload_id is not None:
-                await analysed_upload(db, upload_id)
+                await analysed_upload(db, upload_id, answer.owner)
             items, total = await db.anomalies(f, page, a)
             return {"total": total, "limit": limit, "offset": offset, "items": items}
 
@@ -141,7 +144,7 @@ def add_finding_routes(router: APIRouter) -> None:
         sort: AnomalySort = None,
     ) -> Response:
         """The anomalies of one upload (its report's `anomalies`, paged and filtered)."""
-        f = make_filters(start=start, end=end, level=level, upload=upload_id)
+        f = make_filters(start=start, end=end, level=level, upload=upload_id, owner=answer.owner)
         return await anomaly_answer(
             answer, f, kind, min_score, template, limit, offset, sort, upload_id
         )
@@ -173,10 +176,10 @@ def add_finding_routes(router: APIRouter) -> None:
         answer: Answering, upload_id: UploadPath, level: Level = None, shown: Shown = 3
     ) -> Response:
         """The categories of one upload, most entries first, with their biggest templates."""
-        f = make_filters(level=level, upload=upload_id)
+        f = make_filters(level=level, upload=upload_id, owner=answer.owner)
 
         async def compute(db: Reader) -> Json:
-            await analysed_upload(db, upload_id)
+            await analysed_upload(db, upload_id, answer.owner)
             return {"items": await db.categories(f, shown)}
 
         return await answer(categories_json, compute)
@@ -218,16 +221,17 @@ def add_finding_routes(router: APIRouter) -> None:
         top: TrendTop = 10,
     ) -> Response:
         """Entries per bucket of each level, template or category of one upload."""
-        f = make_filters(start=start, end=end, level=level, upload=upload_id)
+        f = make_filters(start=start, end=end, level=level, upload=upload_id, owner=answer.owner)
 
         async def compute(db: Reader) -> Json:
-            await analysed_upload(db, upload_id)
+            await analysed_upload(db, upload_id, answer.owner)
             return await db.trend(f, by, key, bucket, top)
 
         return await answer(trend_json, compute)
 
     @router.get("/diff", response_model=models.Diff, summary="What changed", tags=["findings"])
     async def diff(
+        request: Request,
         answer: Answering,
         a: SideA,
         b: SideB,
@@ -240,8 +244,9 @@ def add_finding_routes(router: APIRouter) -> None:
         """What changed from `a` to `b` (two uploads, or two time windows of the uploads
         `operator` and `upload` select): templates that appeared or vanished, and those
         whose rate moved most, with their counts and an example."""
-        base = make_filters(operator=operator, level=level, upload=upload)
+        base = make_filters(operator=operator, level=level, upload=upload, owner=answer.owner)
         side_a, side_b = make_side(a, "a", base), make_side(b, "b", base)
+        await check_uploads(request, answer.caller, upload, side_a.upload, side_b.upload)
         return await answer(diff_json, lambda db: db.diff(side_a, side_b, top, rate))
 
     @router.get(
@@ -254,27 +259,20 @@ def add_finding_routes(router: APIRouter) -> None:
     async def upload_diff(
         answer: Answering,
         upload_id: UploadPath,
-        against: Annotated[
-            int | None,
-            Query(
-                ge=1,
-                description="The upload to compare with; by default the latest earlier "
-                "analysed upload of the same operator and file name (of other content)",
-            ),
-        ] = None,
+        against: Against = None,
         level: Level = None,
         top: DiffTop = 10,
         rate: Rate = "share",
     ) -> Response:
         """What changed from `against` to this upload: templates that appeared or vanished,
         and those whose rate moved most."""
-        base = make_filters(level=level)
+        base = make_filters(level=level, owner=answer.owner)
 
         async def compute(db: Reader) -> Json:
-            found = await analysed_upload(db, upload_id)
+            found = await analysed_upload(db, upload_id, answer.owner)
             before = against
             if before is None:
-                before = await db.previous_upload(upload_id)
+                before = await db.previous_upload(upload_id, answer.owner)
                 if before is None:
                     raise HTTPException(
                         status.HTTP_409_CONFLICT,
@@ -282,7 +280,7 @@ def add_finding_routes(router: APIRouter) -> None:
                         f"{found['original_name']!r} by {found['operator']}: give against=ID",
                     )
             else:
-                await analysed_upload(db, before)
+                await analysed_upload(db, before, answer.owner)
             side_a = dataclasses.replace(base, upload=before)
             side_b = dataclasses.replace(base, upload=upload_id)
             return await db.diff(side_a, side_b, top, rate)

@@ -22,9 +22,13 @@ class Health(BaseModel):
 
 
 class Me(BaseModel):
-    """Who the bearer token belongs to."""
+    """Who the bearer token belongs to, and what it reads."""
 
     operator: str
+    read_all: bool = Field(
+        description="True: reads every operator's uploads (a token marked `:read-all`); "
+        "false: only this operator's"
+    )
 
 
 class FormatInfo(BaseModel):

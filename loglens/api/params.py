@@ -5,13 +5,17 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 
+from loglens.api.answers import missing_upload
+from loglens.api.auth import Caller, authenticate
 from loglens.errors import LoglensError
 from loglens.storage.filters import (
     ANOMALY_KINDS,
     LEVELS,
+    MAX_ID,
     MAX_LIMIT,
+    MAX_OFFSET,
     MAX_TEXT,
     AnomalyFilters,
     Filters,
@@ -34,11 +38,13 @@ class ParameterError(LoglensError, ValueError):
 
 Start = Annotated[
     str | None,
-    Query(description=f"Entries at or after this time (log time). {_TIME_HELP}"),
+    Query(max_length=100, description=f"Entries at or after this time (log time). {_TIME_HELP}"),
 ]
 End = Annotated[
     str | None,
-    Query(description=f"Entries before this time (log time, exclusive). {_TIME_HELP}"),
+    Query(
+        max_length=100, description=f"Entries before this time (log time, exclusive). {_TIME_HELP}"
+    ),
 ]
 Operator = Annotated[
     str | None,
@@ -48,9 +54,21 @@ Level = Annotated[
     str | None,
     Query(description=f"Only entries at this level, one of {', '.join(LEVELS)} (any case)"),
 ]
-UploadId = Annotated[int | None, Query(ge=1, description="Only this upload (its id)")]
+UploadId = Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this upload (its id)")]
+UploadPath = Annotated[int, Path(ge=1, le=MAX_ID, description="The upload's id")]
+Against = Annotated[
+    int | None,
+    Query(
+        ge=1,
+        le=MAX_ID,
+        description="The upload to compare with; by default the latest earlier analysed "
+        "upload of the same operator and file name (of other content)",
+    ),
+]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Rows per page, 1 to {MAX_LIMIT}")]
-Offset = Annotated[int, Query(ge=0, description="Rows to skip")]
+Offset = Annotated[
+    int, Query(ge=0, le=MAX_OFFSET, description=f"Rows to skip, 0 to {MAX_OFFSET:,}")
+]
 Top = Annotated[int, Query(ge=1, le=1000, description="How many top error templates, 1 to 1000")]
 Search = Annotated[
     str | None,
@@ -66,7 +84,8 @@ Kind = Annotated[
     str | None, Query(description=f"Only anomalies of this kind: {', '.join(ANOMALY_KINDS)}")
 ]
 MinScore = Annotated[
-    float | None, Query(ge=0, description="Only anomalies scoring at least this much")
+    float | None,
+    Query(ge=0, allow_inf_nan=False, description="Only anomalies scoring at least this much"),
 ]
 TemplateId = Annotated[
     str | None,
@@ -93,8 +112,10 @@ def make_filters(
     upload: int | None = None,
     status: str | None = None,
     text: str | None = None,
+    owner: str | None = None,
 ) -> Filters:
-    """Validated Filters from raw parameters; ParameterError names the bad one."""
+    """Validated Filters from raw parameters; ParameterError names the bad one. `owner`
+    is the caller's scope (`Caller.owner`)."""
     try:
         return Filters(
             start=None if start is None else parse_time(start, "start"),
@@ -104,6 +125,7 @@ def make_filters(
             upload=upload,
             status=status,
             text=text,
+            owner=owner,
         )
     except ValueError as exc:  # QueryError is a ValueError, and names the field
         raise ParameterError(str(exc)) from exc
@@ -143,11 +165,28 @@ def one_search(q: str | None, search: str | None) -> str | None:
 
 
 async def result_filters(
+    request: Request,
+    caller: Annotated[Caller, Depends(authenticate)],
     start: Start = None,
     end: End = None,
     operator: Operator = None,
     level: Level = None,
     upload: UploadId = None,
 ) -> Filters:
-    """The filters of the results endpoints (stats, errors, templates, timeline, rejected)."""
-    return make_filters(start=start, end=end, operator=operator, level=level, upload=upload)
+    """The filters of the results endpoints (stats, errors, templates, timeline, rejected,
+    findings) in the caller's scope; 404 when `upload` names none the caller may read."""
+    f = make_filters(
+        start=start, end=end, operator=operator, level=level, upload=upload, owner=caller.owner
+    )
+    await check_uploads(request, caller, upload)
+    return f
+
+
+async def check_uploads(request: Request, caller: Caller, *upload_ids: int | None) -> None:
+    """404 unless every upload id given (None: none) names an upload the caller may read."""
+    for upload_id in upload_ids:
+        if (
+            upload_id is not None
+            and await request.app.state.reader.upload(upload_id, caller.owner) is None
+        ):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, missing_upload(upload_id, caller.owner))

@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import TypeAdapter
 
 from loglens.api import models
@@ -20,7 +20,7 @@ from loglens.api.answers import (
     analysed_upload,
     upload_or_404,
 )
-from loglens.api.auth import authenticate
+from loglens.api.auth import Caller, authenticate
 from loglens.api.findings import add_finding_routes
 from loglens.api.params import (
     End,
@@ -33,6 +33,7 @@ from loglens.api.params import (
     Start,
     Top,
     UploadId,
+    UploadPath,
     make_filters,
     make_page,
     one_search,
@@ -47,7 +48,7 @@ _UPLOAD_SORTS = ", ".join(sorted(Reader.SORTS["uploads"]))
 _TEMPLATE_SORTS = ", ".join(sorted(Reader.SORTS["templates"]))
 
 Filtered = Annotated[Filters, Depends(result_filters)]
-Caller = Annotated[str, Depends(authenticate)]
+Authenticated = Annotated[Caller, Depends(authenticate)]
 
 
 def build_router(default_top: int) -> APIRouter:
@@ -61,9 +62,10 @@ def build_router(default_top: int) -> APIRouter:
     rejected_json = TypeAdapter(models.Rejected)
 
     @router.get("/me", summary="Who the token belongs to", tags=["auth"])
-    async def me(operator: Caller) -> models.Me:
-        """The operator whose token authenticated this request."""
-        return models.Me(operator=operator)
+    async def me(caller: Authenticated) -> models.Me:
+        """The operator whose token authenticated this request, and whether it reads every
+        operator's uploads (a token marked `:read-all`) or only its own."""
+        return models.Me(operator=caller.operator, read_all=caller.read_all)
 
     @router.get(
         "/logs/stats", response_model=models.Stats, summary="Global summary", tags=["results"]
@@ -79,9 +81,12 @@ def build_router(default_top: int) -> APIRouter:
     async def uploads(
         answer: Answering,
         start: Annotated[
-            str | None, Query(description="Received at or after this time (ISO-8601)")
+            str | None,
+            Query(max_length=100, description="Received at or after this time (ISO-8601)"),
         ] = None,
-        end: Annotated[str | None, Query(description="Received before this time")] = None,
+        end: Annotated[
+            str | None, Query(max_length=100, description="Received before this time")
+        ] = None,
         operator: Operator = None,
         upload: UploadId = None,
         status_: Annotated[
@@ -92,12 +97,22 @@ def build_router(default_top: int) -> APIRouter:
         offset: Offset = 0,
         sort: Annotated[
             str | None,
-            Query(description=f"One of {_UPLOAD_SORTS}; prefix - to reverse (default -id)"),
+            Query(
+                max_length=100,
+                description=f"One of {_UPLOAD_SORTS}; prefix - to reverse (default -id)",
+            ),
         ] = None,
     ) -> Response:
         """Uploads of every status, newest first unless sorted otherwise, with their job
         state and entries; `start`/`end` filter the time they were received."""
-        f = make_filters(start=start, end=end, operator=operator, upload=upload, status=status_)
+        f = make_filters(
+            start=start,
+            end=end,
+            operator=operator,
+            upload=upload,
+            status=status_,
+            owner=answer.owner,
+        )
         page = make_page(limit, offset, sort)
 
         async def compute(db: Reader) -> Json:
@@ -113,11 +128,9 @@ def build_router(default_top: int) -> APIRouter:
         tags=["uploads"],
         responses=NOT_FOUND,
     )
-    async def upload_detail(
-        answer: Answering, upload_id: Annotated[int, Path(ge=1, description="The upload's id")]
-    ) -> Response:
+    async def upload_detail(answer: Answering, upload_id: UploadPath) -> Response:
         """An upload, its job, and its results once analysed (levels, rejected, formats)."""
-        return await answer(upload_json, lambda db: upload_or_404(db, upload_id))
+        return await answer(upload_json, lambda db: upload_or_404(db, upload_id, answer.owner))
 
     @router.get(
         "/uploads/{upload_id}/stats",
@@ -128,7 +141,7 @@ def build_router(default_top: int) -> APIRouter:
     )
     async def upload_stats(
         answer: Answering,
-        upload_id: Annotated[int, Path(ge=1, description="The upload's id")],
+        upload_id: UploadPath,
         start: Start = None,
         end: End = None,
         level: Level = None,
@@ -136,10 +149,10 @@ def build_router(default_top: int) -> APIRouter:
     ) -> Response:
         """The classic report of one upload, as `processor.py --json` prints it for the
         file; optionally cut to a time window or one level."""
-        f = make_filters(start=start, end=end, level=level, upload=upload_id)
+        f = make_filters(start=start, end=end, level=level, upload=upload_id, owner=answer.owner)
 
         async def compute(db: Reader) -> Json:
-            await analysed_upload(db, upload_id)
+            await analysed_upload(db, upload_id, answer.owner)
             return await db.stats(f, n)
 
         return await answer(stats_json, compute)
@@ -177,7 +190,10 @@ def build_router(default_top: int) -> APIRouter:
         offset: Offset = 0,
         sort: Annotated[
             str | None,
-            Query(description=f"One of {_TEMPLATE_SORTS}; prefix - to reverse (default -count)"),
+            Query(
+                max_length=100,
+                description=f"One of {_TEMPLATE_SORTS}; prefix - to reverse (default -count)",
+            ),
         ] = None,
     ) -> Response:
         """Message templates over the selection with their count per level and an example;

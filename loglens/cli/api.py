@@ -21,6 +21,7 @@ import uvicorn
 
 from loglens.config import Config, config_from_environment
 from loglens.errors import ConfigError
+from loglens.tls import server_context, uvicorn_options
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 logger = logging.getLogger("loglens.api")
@@ -69,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         config = _settings(args)
+        server_context(config)  # TLS_* checked here, each error naming its setting
         if args.cache_mb < 0:
             raise ConfigError(f"--cache-mb {args.cache_mb} must be 0 (no cache) or more")
     except ConfigError as exc:
@@ -103,6 +105,10 @@ async def serve(config: Config, cache_bytes: int, access_log: bool = False) -> b
             log_config=None,  # our logging.basicConfig above
             access_log=access_log,
             server_header=False,
+            # The client's address is the peer's: an X-Forwarded-For header would let a
+            # client pick its own and dodge the per-address limit on wrong tokens.
+            proxy_headers=False,
+            **uvicorn_options(config),
         )
     )
     loop = asyncio.get_running_loop()
@@ -113,7 +119,8 @@ async def serve(config: Config, cache_bytes: int, access_log: bool = False) -> b
         await asyncio.sleep(0.02)
     if server.started:
         shown = f"[{host}]" if ":" in host else host
-        logger.info("loglens api listening on http://%s:%d", shown, port)
+        scheme = "https" if config.tls_cert_file is not None else "http"
+        logger.info("loglens api listening on %s://%s:%d", scheme, shown, port)
     await task
     sock.close()
     return server.started

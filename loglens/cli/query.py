@@ -13,6 +13,9 @@ Times are ISO-8601 (`2024-05-01`, `2024-05-01T12:00`, a zone or UTC), `now`, or 
 (`-15m`, `-1h`, `-2d`). `--json` prints the Reader's dicts for machines; otherwise tables
 (rich; plain ASCII when stdout is not a terminal). Exit status: 0 ok, 1 for an unknown
 upload id, a missing database or a storage error, 2 for a usage error.
+
+It reads the SQLite file directly, so it sees every operator's uploads: whoever can read
+the file reads everything (file access is admin access; the API's tokens scope reads).
 """
 
 from __future__ import annotations
@@ -226,6 +229,9 @@ async def _run(args: argparse.Namespace, db_path: Path, f: Filters, page: Page) 
         elif command == "diff":
             now = datetime.now(UTC)
             a, b = parse_side(args.a, "A", f, now), parse_side(args.b, "B", f, now)
+            for side in (a, b):
+                if side.upload is not None and await reader.upload(side.upload) is None:
+                    raise StorageError(f"no upload {side.upload} in {db_path}")
             data = await reader.diff(a, b, _count(args.top, "--top"), args.rate)
         else:
             data = await reader.rejected(f)

@@ -14,12 +14,14 @@ import errno
 import logging
 import signal
 import socket
+import ssl
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from loglens.config import SERVER_SETTINGS, Config, config_from_environment
 from loglens.errors import ConfigError, LoglensError
+from loglens.tls import server_context
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 logger = logging.getLogger("loglens.server")
@@ -111,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = _settings(args)
         check_setting_files(config)
+        tls = server_context(config)
     except ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
@@ -121,23 +124,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not config.auth_tokens:
         logger.warning("no AUTH_TOKENS configured: every upload will be refused")
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, tls))
     except (LoglensError, OSError) as exc:
         sys.stderr.write(f"error: the server could not run: {exc}\n")
         return EXIT_FAILED
     return EXIT_OK
 
 
-async def serve(config: Config) -> None:
-    """Start the server and its processor; stop gracefully on SIGINT or SIGTERM."""
+async def serve(config: Config, tls: ssl.SSLContext | None = None) -> None:
+    """Start the server and its processor, over TLS with `tls`; stop gracefully on SIGINT
+    or SIGTERM."""
     from loglens.processor.service import run_processor
     from loglens.server.app import Server
 
-    server = Server(config, run_processor)
+    server = Server(config, run_processor, ssl=tls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    if tls is not None:
+        required = config.tls_client_ca_file is not None
+        logger.info(
+            "connections use TLS%s",
+            " and need a client certificate (TLS_CLIENT_CA_FILE)" if required else "",
+        )
     try:
         await server.start()
     except BaseException:

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import signal
+import ssl
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -36,10 +37,11 @@ from loglens.client.sources import (
     printable,
 )
 from loglens.client.upload import upload
-from loglens.config import config_from_environment
+from loglens.config import Config, config_from_environment
 from loglens.errors import ConfigError, InputError
 from loglens.processor.inputs import STDIN, Source
 from loglens.protocol import MAX_NAME_CHARS
+from loglens.tls import client_context
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM
@@ -73,6 +75,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--server", metavar="HOST:PORT", help="the server (LOGLENS_SERVER)")
     parser.add_argument("--token", help="your upload token (LOGLENS_TOKEN, safer than a flag)")
     parser.add_argument("--env-file", metavar="FILE", help="settings file (default: .env)")
+    parser.add_argument(
+        "--tls", action="store_const", const=True,
+        help="connect over TLS (LOGLENS_TLS); the server's certificate is checked",
+    )  # fmt: skip
+    parser.add_argument(
+        "--ca", type=Path, metavar="FILE",
+        help="with --tls: trust the CA certificate(s) in FILE instead of the system's (LOGLENS_CA)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cert", type=Path, metavar="FILE",
+        help="with --tls: this client's certificate, for a server that requires one (LOGLENS_CERT)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--key", type=Path, metavar="FILE",
+        help="with --cert: its private key, unless FILE of --cert holds it (LOGLENS_KEY)",
+    )  # fmt: skip
     parser.add_argument(
         "--parallel", metavar="N", type=_whole(1), default=4, help="files at once (4)"
     )
@@ -137,9 +155,19 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _settings(args: argparse.Namespace) -> tuple[tuple[str, int], str, int, Path | None]:
-    """The server address, the token, the DATA frame size and where unfinished uploads
-    are remembered, flags over the environment."""
+@dataclass(frozen=True)
+class Settings:
+    """What the client connects with, flags over the environment."""
+
+    address: tuple[str, int]
+    token: str
+    frame_bytes: int  # the DATA frame size
+    resume_dir: Path | None  # where unfinished uploads are remembered
+    tls: ssl.SSLContext | None
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The client's settings, flags over the environment."""
     if args.env_file is not None and not Path(args.env_file).is_file():
         raise ConfigError(f"--env-file {args.env_file}: no such file")
     config = config_from_environment(args.env_file or ".env")
@@ -153,7 +181,42 @@ def _settings(args: argparse.Namespace) -> tuple[tuple[str, int], str, int, Path
             "no upload token: set LOGLENS_TOKEN in the environment or in .env, or pass "
             "--token (the server's AUTH_TOKENS lists each operator's token)"
         )
-    return address, token.strip(), config.max_frame_bytes, config.resume_dir
+    return Settings(
+        address, token.strip(), config.max_frame_bytes, config.resume_dir, _tls(args, config)
+    )
+
+
+def _tls(args: argparse.Namespace, config: Config) -> ssl.SSLContext | None:
+    """The TLS context of --tls/LOGLENS_TLS with its files (each flag over its variable);
+    None for plain TCP. A file given without TLS is an error, not silently unused."""
+    ca = _file(args.ca, "--ca", config.client_ca_file, "LOGLENS_CA")
+    cert = _file(args.cert, "--cert", config.client_cert_file, "LOGLENS_CERT")
+    key = _file(args.key, "--key", config.client_key_file, "LOGLENS_KEY")
+    given = [file for file in (ca, cert, key) if file is not None]
+    if not (args.tls or config.client_tls):
+        if given:
+            path, name = given[0]
+            raise ConfigError(
+                f"{name} {path} is used only over TLS: add --tls (or LOGLENS_TLS=true)"
+            )
+        return None
+    if key is not None and cert is None:
+        raise ConfigError(
+            f"{key[1]} {key[0]} is the key of a client certificate: give the certificate "
+            "too (--cert FILE or LOGLENS_CERT)"
+        )
+    return client_context(ca, cert, key)
+
+
+def _file(
+    flag: Path | None, flag_name: str, setting: Path | None, setting_name: str
+) -> tuple[Path, str] | None:
+    """A file given by a flag or by a setting (the flag wins), with the name that gave it."""
+    if flag is not None:
+        return flag, flag_name
+    if setting is not None:
+        return setting, setting_name
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,14 +230,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.name is not None and STDIN not in args.files:
         parser.error(f"--name names the upload read from standard input: give {STDIN} too")
     try:
-        address, token, frame_bytes, resume_dir = _settings(args)
+        settings = _settings(args)
         sources, problems = list_sources(args.files, args.name or STDIN_NAME)
     except ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
+    address, token = settings.address, settings.token
     options = UploadOptions(
-        wait=args.wait, retries=args.retries, timeout=args.timeout, frame_bytes=frame_bytes,
-        resume_dir=resume_dir,
+        wait=args.wait, retries=args.retries, timeout=args.timeout,
+        frame_bytes=settings.frame_bytes, ssl=settings.tls, resume_dir=settings.resume_dir,
     )  # fmt: skip
     show = not args.quiet and sys.stderr.isatty() and bool(sources)
     display = Display(len(sources), sum(s.size for s in sources), enabled=show)

@@ -40,6 +40,7 @@ from loglens.client.sources import (
     prepare_file,
     printable,
 )
+from loglens.client.tls import closed_by_tls, tls_failure
 from loglens.errors import InputError
 from loglens.protocol import (
     FRAME_HEAD,
@@ -279,7 +280,7 @@ class _Session:
             return _Failure(TIMEOUT, f"no answer from {self.where} within "
                             f"{self.options.timeout:g} s", True)  # fmt: skip
         if isinstance(exc, ssl_module.SSLError):
-            return _Failure(TLS_FAILED, f"TLS with {self.where} failed: {exc}", False)
+            return _Failure(TLS_FAILED, tls_failure(exc, self.where), False)
         if isinstance(exc, asyncio.IncompleteReadError):
             return _Failure(CONNECTION_LOST, f"{self.where} closed the connection", True)
         detail = _os_reason(exc) if isinstance(exc, OSError) else str(exc)
@@ -301,7 +302,7 @@ class _Session:
                 False,
             ) from exc
         except ssl_module.SSLError as exc:
-            raise _Failure(TLS_FAILED, f"TLS with {self.where} failed: {exc}", False) from exc
+            raise _Failure(TLS_FAILED, tls_failure(exc, self.where), False) from exc
         except (OSError, TimeoutError) as exc:
             if isinstance(exc, TimeoutError):
                 detail = f"no answer within {self.options.timeout:g} s"
@@ -374,8 +375,15 @@ class _Session:
         """Exchange versions; a peer that is no loglens server fails at once."""
         writer.write(HANDSHAKE)
         async with asyncio.timeout(self.options.timeout):
-            await writer.drain()
-            hello = await reader.readexactly(HANDSHAKE_SIZE)
+            try:
+                await writer.drain()
+                hello = await reader.readexactly(HANDSHAKE_SIZE)
+            except (EOFError, ConnectionError) as exc:
+                # Closed without a word: a TLS mismatch is no reason to retry.
+                why = await closed_by_tls(self.host, self.port, self.options)
+                if why is not None:
+                    raise _Failure(TLS_FAILED, why, retryable=False) from exc
+                raise
             try:
                 version = check_handshake(hello)
             except PeerError:

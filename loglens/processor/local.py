@@ -3,7 +3,9 @@ merge the partial summaries in file order, name the templates and write events.
 
 Memory stays bounded whatever the file size: plain files are read by the workers range by
 range, streams (gzip, stdin) block by block, and at most two blocks per worker are in
-flight at any time.
+flight at any time. Whatever the content, too: what is read stays within `Limits` (see
+`inputs`): lines are cut short past MAX_LINE_BYTES, and a gzip that decompresses past its
+limits fails its file, after work bounded by those limits.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from loglens.analysis.timestamps import is_yearless
 from loglens.errors import InputError, LoglensError
 from loglens.processor.events import write_events
 from loglens.processor.inputs import (
+    Limits,
     Readable,
     Source,
     file_ranges,
@@ -73,6 +76,7 @@ class Options:
     workers: int = 1
     events_path: Path | None = None
     classifier: Classifier = DEFAULT_CLASSIFIER
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass
@@ -101,6 +105,8 @@ class _Task:
     blocks: tuple[tuple[int, int], ...]
     data: bytes | None
     events_dir: str | None
+    max_line_bytes: int
+    whole_bytes: int  # a range no longer than this is read at once (see read_range)
 
     @property
     def length(self) -> int:
@@ -157,7 +163,7 @@ def _detect(source: Source, options: Options) -> tuple[Detection, bytes]:
 def detect_source(source: Source, options: Options) -> tuple[Detection, bytes, list[str]]:
     """The format of a source, detected from its first lines, with the bytes read and the
     sample lines it was detected on; refuse binary files."""
-    stream = open_stream(source)
+    stream = open_stream(source, options.limits)
     try:
         head = stream.read(SAMPLE_BYTES)
     except (OSError, EOFError) as exc:
@@ -168,7 +174,7 @@ def detect_source(source: Source, options: Options) -> tuple[Detection, bytes, l
     complete = head
     if len(head) == SAMPLE_BYTES and b"\n" in head:
         complete = head[: head.rfind(b"\n") + 1]  # the last line of a sample may be cut
-    decoded = decode_block(complete)
+    decoded = decode_block(complete, options.limits.max_line_bytes)
     lines = len(decoded.reason)
     if lines and (decoded.reason == BINARY).sum() > _BINARY_FILE_SHARE * lines:
         raise InputError(f"{source.name}: binary file, not a text log")
@@ -187,45 +193,58 @@ def _share_parsed(sample: list[str], fmt: LogFormat) -> float:
 
 
 def _tasks(
-    plans: list[tuple[int, Source, Detection, bytes]], options: Options, events_dir: str | None
+    plans: list[tuple[int, Source, Detection, bytes]],
+    options: Options,
+    events_dir: str | None,
+    fail: Callable[[int, InputError], None],
 ) -> Iterator[_Task]:
-    """Yield the blocks of every source, in order, grouped into tasks."""
+    """Yield the blocks of every source, in order, grouped into tasks; a source that
+    cannot be read to its end (past a limit, bad gzip) is handed to `fail`."""
     index = 0
+    max_line_bytes = options.limits.max_line_bytes
     for number, source, detection, head in plans:
         reference = _reference_time(source, detection.format, options.timezone)
         ctx = ParseContext(tz=options.timezone, reference=reference)
-        for blocks, data in _blocks(source, head, options.block_bytes):
-            yield _Task(
-                index,
-                number,
-                source.name,
-                detection,
-                ctx,
-                options.filters,
-                source.path,
-                blocks,
-                data,
-                events_dir,
-            )
-            index += 1
+        try:
+            for blocks, data in _blocks(source, head, options):
+                yield _Task(
+                    index,
+                    number,
+                    source.name,
+                    detection,
+                    ctx,
+                    options.filters,
+                    source.path,
+                    blocks,
+                    data,
+                    events_dir,
+                    max_line_bytes,
+                    options.block_bytes + max_line_bytes,
+                )
+                index += 1
+        except InputError as exc:
+            fail(number, exc)  # its blocks already sent are dropped; the next file goes on
 
 
 def _blocks(
-    source: Source, head: bytes, block_bytes: int
+    source: Source, head: bytes, options: Options
 ) -> Iterator[tuple[tuple[tuple[int, int], ...], bytes | None]]:
     """Yield the blocks of a source: a file's ranges a few at a time (a worker folds their
     patterns, so the parent merges fewer tables), a stream's blocks with their bytes."""
     if source.path is not None and not source.gzip:
-        ranges = file_ranges(source.path, source.size, block_bytes) or [(0, 0)]
+        ranges = file_ranges(source.path, source.size, options.block_bytes) or [(0, 0)]
         for start in range(0, len(ranges), _BLOCKS_PER_TASK):
             yield tuple(ranges[start : start + _BLOCKS_PER_TASK]), None
         return
-    stream = open_stream(source)
+    stream = open_stream(source, options.limits)
     # Stdin was read once for detection; a file is simply read again.
     prefix = head if source.path is None else b""
     try:
-        for offset, block in read_blocks(_Prefixed(prefix, stream), block_bytes):
-            yield ((offset, len(block)),), block
+        blocks = read_blocks(
+            _Prefixed(prefix, stream), options.block_bytes, options.limits.max_line_bytes
+        )
+        for offset, length, block in blocks:
+            yield ((offset, length),), block
     finally:
         if source.path is not None:
             stream.close()
@@ -344,7 +363,7 @@ def _run(
         if progress is not None:
             progress(task.length)
 
-    tasks = _tasks(plans, options, events_dir)
+    tasks = _tasks(plans, options, events_dir, merge.fail)
     total_bytes = sum(source.size for _n, source, _d, _h in plans)
     # In this process only for one block: a pool's workers have their allocator tuned for
     # the churn of many blocks, this process has not. A given pool is always used: its
@@ -454,10 +473,16 @@ def run_task(task: _Task) -> Summary:
             data = task.data
         else:
             assert task.path is not None
-            data = read_range(task.path, offset, length)
+            data = read_range(task.path, offset, length, task.max_line_bytes, task.whole_bytes)
         part = Part(task.file, offset, task.detection.format)
         summary, events = summarise_block(
-            data, part, task.ctx, task.filters, want_events=task.events_dir is not None
+            data,
+            part,
+            task.ctx,
+            task.filters,
+            want_events=task.events_dir is not None,
+            max_line_bytes=task.max_line_bytes,
+            size=length,
         )
         summaries.append(summary)
         if events is not None and task.events_dir is not None:

@@ -15,7 +15,7 @@ from loglens.analysis.custom_formats import parse_formats_toml
 from loglens.analysis.formats import BUILTIN_FORMATS, LogFormat
 from loglens.config import Config, regex_problem
 from loglens.errors import ConfigError, FormatError, InputError
-from loglens.processor.inputs import GZIP_MAGIC, Source
+from loglens.processor.inputs import GZIP_MAGIC, Limits, Source
 from loglens.processor.local import Options
 
 
@@ -77,6 +77,9 @@ def options_from_config(
         workers=config.worker_count,
         events_path=events_path,
         classifier=classifier_from_config(config),
+        limits=Limits(
+            config.max_decompressed_bytes, config.max_compression_ratio, config.max_line_bytes
+        ),
     )
 
 

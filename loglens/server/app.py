@@ -29,6 +29,7 @@ job queued by another process (`python -m loglens jobs retry ID`) runs without a
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import multiprocessing
@@ -44,8 +45,10 @@ from loglens import messages
 from loglens.config import Config
 from loglens.errors import StorageError
 from loglens.protocol import HANDSHAKE, ErrorCode, encode_error
+from loglens.server.admission import FailedLogins, address_key, reserve_for_authenticated
+from loglens.server.contracts import Receiving, SessionSide
 from loglens.server.files import Storage
-from loglens.server.session import Receiving, Session, close_gently
+from loglens.server.session import Session, close_gently, lockout_message
 from loglens.server.stream import Stream
 from loglens.storage import Database
 from loglens.storage.schema import format_time
@@ -89,6 +92,12 @@ class Server:
         self._db: Database | None = None
         self._listener: asyncio.Server | None = None
         self._sessions: dict[Session, asyncio.Task[None]] = {}
+        # Sessions still in their handshake, oldest first, and how many per address (see
+        # `admission`); sessions pushed out of it that have not ended yet.
+        self._handshaking: dict[SessionSide, None] = {}
+        self._handshakes_from: collections.Counter[str] = collections.Counter()
+        self._pushed_out: set[SessionSide] = set()
+        self.logins = FailedLogins(config.auth_failure_limit, config.auth_lockout_seconds)
         self._waiters: dict[int, list[asyncio.Future[tuple[str, str | None]]]] = {}
         # Tasks of the sessions inside `wait_for_job`: at shutdown they wait for the
         # processor's running jobs, not for SHUTDOWN_GRACE.
@@ -237,27 +246,69 @@ class Server:
             logger.info("%d uploads unfinished for too long: given up", len(stale))
 
     async def _accept(self, stream: Stream) -> None:
-        if self._closing or len(self._sessions) >= self.config.max_connections:
-            code, why = (
-                (ErrorCode.SHUTTING_DOWN, "the server is shutting down")
-                if self._closing
-                else (
-                    ErrorCode.SERVER_BUSY,
-                    f"the server is serving its maximum of {self.config.max_connections} "
-                    "connections (MAX_CONNECTIONS); try again shortly",
-                )
-            )
-            await _refuse(stream, encode_error(code, why))
+        address = address_key(stream.get_extra_info("peername"))
+        refused = self._refusal(address)
+        if refused is not None:
+            logger.info("connection from %s refused: %s: %s", address, *refused)
+            await _refuse(stream, encode_error(*refused))
             return
         session = Session(self, stream)
         task = asyncio.current_task()
         assert task is not None
         session.task = task
         self._sessions[session] = task
+        self._handshaking[session] = None
+        self._handshakes_from[address] += 1
         try:
             await session.run()
         finally:
+            self.handshake_over(session)
+            self._pushed_out.discard(session)
             del self._sessions[session]
+
+    def _refusal(self, address: str) -> tuple[ErrorCode, str] | None:
+        """Why a new connection from `address` is refused, or None to serve it (pushing
+        out the oldest connection in its handshake when their share is full)."""
+        config = self.config
+        if self._closing:
+            return ErrorCode.SHUTTING_DOWN, "the server is shutting down"
+        if locked := self.logins.locked_for(address):
+            return ErrorCode.TOO_MANY_FAILURES, lockout_message(address, locked)
+        if self._handshakes_from[address] >= config.max_handshakes_per_address:
+            return ErrorCode.SERVER_BUSY, (
+                f"{address} has {config.max_handshakes_per_address} connections that have "
+                "not authenticated yet, the most the server allows from one address "
+                "(MAX_HANDSHAKES_PER_ADDRESS); try again shortly"
+            )
+        share = config.max_connections - reserve_for_authenticated(config.max_connections)
+        serving = len(self._sessions) - len(self._pushed_out)
+        if len(self._handshaking) >= share or serving >= config.max_connections:
+            if not self._handshaking:
+                return ErrorCode.SERVER_BUSY, (
+                    f"the server is serving its maximum of {config.max_connections} "
+                    "connections (MAX_CONNECTIONS); try again shortly"
+                )
+            self._push_out_oldest_handshake()
+        return None
+
+    def _push_out_oldest_handshake(self) -> None:
+        """Make room for a new connection: stop the oldest one still in its handshake."""
+        oldest = next(iter(self._handshaking))
+        self.handshake_over(oldest)
+        self._pushed_out.add(oldest)
+        logger.info("%s: pushed out of its handshake to make room", oldest.peer)
+        oldest.stop(
+            ErrorCode.SERVER_BUSY,
+            "the server is full of connections that have not authenticated, and this one "
+            "was the oldest (MAX_CONNECTIONS, HANDSHAKE_TIMEOUT); try again",
+        )
+
+    def handshake_over(self, session: SessionSide) -> None:
+        """A session authenticated, ended or was pushed out: it leaves the handshakes."""
+        if self._handshaking.pop(session, 0) is None:
+            self._handshakes_from[session.address] -= 1
+            if self._handshakes_from[session.address] <= 0:
+                del self._handshakes_from[session.address]
 
     def submit_job(self, job_id: int, path: str, name: str) -> None:
         """Hand a job to the processor (its row is already queued)."""

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import shutil
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loglens.protocol import (
     ErrorCode,
@@ -26,6 +26,7 @@ from loglens.protocol import (
     encode,
     end_sha256,
 )
+from loglens.server.contracts import SessionSide
 from loglens.server.direct import (
     PROGRESS_BYTES,
     Buffers,
@@ -39,14 +40,11 @@ from loglens.storage import Stored
 
 logger = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    from loglens.server.session import Session
-
 
 class Receiver:
     """Receive one upload for a session that holds it."""
 
-    def __init__(self, session: Session, upload_id: int, header: UploadHeader) -> None:
+    def __init__(self, session: SessionSide, upload_id: int, header: UploadHeader) -> None:
         self.session = session
         self.server = session.server
         self.upload_id = upload_id

@@ -3,7 +3,9 @@
 A session is a firewall: whatever the client sends, it gets an ERROR frame with a code
 and a message and the connection is closed; a bug is logged and the server goes on.
 Nothing a client sends is stored before its token is checked, and nothing is recorded
-as stored before its bytes are fsynced and their SHA-256 verified.
+as stored before its bytes are fsynced and their SHA-256 verified. Until its token is
+checked a connection is in its handshake (see `admission`): HANDSHAKE_TIMEOUT in all,
+and wrong tokens count against its address.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import contextlib
 import errno
 import hmac
 import logging
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loglens.errors import StorageError
 from loglens.protocol import (
@@ -35,13 +37,13 @@ from loglens.protocol import (
     read_frame,
     read_frame_into,
 )
+from loglens.server.admission import address_key
+from loglens.server.contracts import Receiving, ServerSide
 from loglens.server.direct import idle_error
 from loglens.server.receive import Receiver
 from loglens.server.stream import Stream
 from loglens.storage import Stored
-
-if TYPE_CHECKING:
-    from loglens.server.app import Server
+from loglens.storage.possession import blob_stored_by
 
 logger = logging.getLogger(__name__)
 
@@ -49,25 +51,22 @@ logger = logging.getLogger(__name__)
 CLOSE_SECONDS = 2.0
 
 
-@dataclass
-class Receiving:
-    """An upload this server is receiving right now; a resume may take it over."""
-
-    session: Session
-    done: asyncio.Event
-
-
 class Session:
     """Serve one connection until the client closes it or breaks the protocol."""
 
-    def __init__(self, server: Server, stream: Stream) -> None:
+    def __init__(self, server: ServerSide, stream: Stream) -> None:
         self.server = server
         self.config = server.config
         self.stream = stream
         self.peer = str(stream.get_extra_info("peername"))
+        self.address = address_key(stream.get_extra_info("peername"))
         self.task: asyncio.Task[Any] | None = None
         self.busy = False  # inside an upload (shutdown lets it finish)
-        self._taken_over = False
+        self.authenticated = False  # a token was checked: the handshake is over
+        # When the handshake must be over, on the loop's clock.
+        self._handshake_by = asyncio.get_running_loop().time() + self.config.handshake_timeout
+        # Why the session was stopped from outside (`stop`); None: the server shuts down.
+        self._stopped: tuple[ErrorCode, str] | None = None
 
     async def run(self) -> None:
         """Handshake, then serve uploads one after the other."""
@@ -96,8 +95,11 @@ class Session:
         except (ConnectionError, TimeoutError) as exc:
             logger.info("%s: connection lost: %s", self.peer, exc)
         except asyncio.CancelledError:
-            code = ErrorCode.NOT_RESUMABLE if self._taken_over else ErrorCode.SHUTTING_DOWN
-            await self._send(encode_error(code, _cancel_message(self._taken_over)))
+            code, message = self._stopped or (
+                ErrorCode.SHUTTING_DOWN,
+                "the server is shutting down; reconnect later to resume the upload",
+            )
+            await self._send(encode_error(code, message))
             raise
         except StorageError as exc:
             logger.error("%s: %s", self.peer, exc)
@@ -106,17 +108,34 @@ class Session:
             logger.exception("%s: bug while serving the connection", self.peer)
             await self._send(encode_error(ErrorCode.INTERNAL, "internal server error"))
         finally:
+            # Ending: no longer a connection in its handshake (none to push out).
+            self.server.handshake_over(self)
             await self._close()
 
     def take_over(self) -> None:
         """Stop this session because a new connection resumes its upload."""
-        self._taken_over = True
+        self.stop(ErrorCode.NOT_RESUMABLE, "another connection resumed this upload")
+
+    def stop(self, code: ErrorCode, message: str) -> None:
+        """Stop this session: the client hears `code` and `message`."""
+        self._stopped = (code, message)
         if self.task is not None:
             self.task.cancel()
 
+    def _handshake_timeout(self) -> PeerError:
+        seconds = self.config.handshake_timeout
+        return PeerError(
+            ErrorCode.HANDSHAKE_TIMEOUT,
+            f"no handshake and UPLOAD with a valid token within {seconds:g} s of connecting "
+            "(HANDSHAKE_TIMEOUT)",
+        )
+
     async def _handshake(self) -> None:
-        async with asyncio.timeout(self.config.idle_timeout):
-            hello = await self.stream.readexactly(HANDSHAKE_SIZE)
+        try:
+            async with asyncio.timeout_at(self._handshake_by):
+                hello = await self.stream.readexactly(HANDSHAKE_SIZE)
+        except TimeoutError:
+            raise self._handshake_timeout() from None
         version = check_handshake(hello)
         await self._send(HANDSHAKE)
         if version != VERSION:
@@ -134,12 +153,18 @@ class Session:
         for the body's length (see `read_frame_into`).
         """
         limits = (self.config.max_header_bytes, self.config.max_frame_bytes)
+        idle_by = asyncio.get_running_loop().time() + self.config.idle_timeout
+        # Before its token is checked a connection has the rest of its handshake time, in
+        # all: dripping a byte now and then does not keep it alive.
+        handshake = not self.authenticated and self._handshake_by < idle_by
         try:
-            async with asyncio.timeout(self.config.idle_timeout):
+            async with asyncio.timeout_at(self._handshake_by if handshake else idle_by):
                 if buffer_for is not None:
                     return await read_frame_into(self.stream, buffer_for, *limits)
                 return await read_frame(self.stream, *limits)
         except TimeoutError:
+            if handshake:
+                raise self._handshake_timeout() from None
             what = "between uploads" if first else "during the upload"
             raise idle_error(self.config.idle_timeout, what) from None
 
@@ -160,17 +185,35 @@ class Session:
         await close_gently(self.stream)
 
     def _operator(self, token: str) -> str:
-        """The operator whose token this is; PeerError(unauthorized) for any other token."""
+        """The operator whose token this is; PeerError(unauthorized) for any other token,
+        PeerError(too_many_failures) for any token from an address locked out."""
+        logins = self.server.logins
+        if locked := logins.locked_for(self.address):
+            raise PeerError(ErrorCode.TOO_MANY_FAILURES, lockout_message(self.address, locked))
         found = None
         for operator, known in self.config.auth_tokens:
             # Compare every token, in constant time, so timing tells nothing.
             if hmac.compare_digest(token.encode(), known.encode()):
                 found = operator
         if found is None:
+            failures = logins.failed(self.address)
+            logger.warning(
+                "%s: wrong upload token (%d of %d from %s within %g s, AUTH_FAILURE_LIMIT)",
+                self.peer, failures, logins.limit, self.address, logins.seconds,
+            )  # fmt: skip
+            if locked := logins.locked_for(self.address):
+                logger.warning(
+                    "%s: locked out for %g s after %d wrong tokens (AUTH_LOCKOUT_SECONDS)",
+                    self.address, logins.seconds, failures,
+                )  # fmt: skip
+                raise PeerError(ErrorCode.TOO_MANY_FAILURES, lockout_message(self.address, locked))
             why = "no token" if not token else "the token is not valid"
             if not self.config.auth_tokens:
                 why += " (this server has no AUTH_TOKENS configured)"
             raise PeerError(ErrorCode.UNAUTHORIZED, f"upload refused: {why}")
+        if not self.authenticated:
+            self.authenticated = True
+            self.server.handshake_over(self)
         return found
 
     async def _upload(self, header: UploadHeader) -> None:
@@ -185,11 +228,15 @@ class Session:
         db = self.server.db
         if header.resume is not None and await self._already_stored(operator, header):
             return
-        # Content the server already stores is known by the header's SHA-256; a header
-        # that defers it sends the bytes, and they are recognised when they are installed.
+        # Content this operator already stored is known by the header's SHA-256. Content
+        # only others stored is not (a hash is no proof of holding the bytes, and the
+        # answers tell what the content says): the bytes are sent and recognised when
+        # they are installed, as for a header that defers its hash.
         known = None
         if header.sha256 is not None:
-            known = await db.stored_blob_for(header.sha256, header.size, header.compression)
+            known = await blob_stored_by(
+                db, operator, header.sha256, header.size, header.compression
+            )
         if known is not None and self.server.storage.resolve(known.path).is_file():
             upload_id = await db.create_upload(
                 operator, header.name, header.size, header.sha256 or "", header.compression
@@ -206,7 +253,7 @@ class Session:
             stored, sha256, content = await self._receive(upload_id, header)
         logger.info(
             "upload %d by %s stored: %s, %s bytes, sha256 %s%s",
-            upload_id, operator, header.name or "(no name)", f"{header.size:,}",
+            upload_id, operator, _shown(header.name) or "(no name)", f"{header.size:,}",
             sha256[:12], " (duplicate content)" if stored.duplicate else "",
         )  # fmt: skip
         if stored.job_created or stored.job_requeued:
@@ -355,16 +402,18 @@ async def close_gently(stream: Stream, seconds: float = CLOSE_SECONDS) -> None:
 
     Closing a socket with unread bytes makes the kernel reset it, and a reset can discard
     what the peer had not read yet; so: half-close, drain what the peer still sends for
-    a moment, then close.
+    a moment, then close. Cancelled meanwhile, it still closes the connection.
     """
-    with contextlib.suppress(ConnectionError, TimeoutError, RuntimeError):
-        async with asyncio.timeout(seconds):
-            await stream.drain()
-            if stream.can_write_eof():
-                _write_eof(stream)
-            while await stream.read(64 * 1024):
-                pass
-    stream.close()
+    try:
+        with contextlib.suppress(ConnectionError, TimeoutError, RuntimeError):
+            async with asyncio.timeout(seconds):
+                await stream.drain()
+                if stream.can_write_eof():
+                    _write_eof(stream)
+                while await stream.read(64 * 1024):
+                    pass
+    finally:
+        stream.close()
     with contextlib.suppress(ConnectionError, TimeoutError):
         async with asyncio.timeout(seconds):
             await stream.wait_closed()
@@ -382,7 +431,15 @@ def _write_eof(stream: Stream) -> None:
         raise ConnectionResetError(errno.ENOTCONN, "the peer reset the connection") from exc
 
 
-def _cancel_message(taken_over: bool) -> str:
-    if taken_over:
-        return "another connection resumed this upload"
-    return "the server is shutting down; reconnect later to resume the upload"
+def _shown(name: str) -> str:
+    """A client's file name for the log: control characters escaped, so that a name
+    cannot write lines of its own into the log."""
+    return name if name.isprintable() else name.encode("unicode_escape").decode("ascii")
+
+
+def lockout_message(address: str, seconds: float) -> str:
+    """The error for a connection from an address locked out after wrong tokens."""
+    return (
+        f"too many failed logins from {address}; try again in {math.ceil(seconds)} s "
+        "(AUTH_FAILURE_LIMIT, AUTH_LOCKOUT_SECONDS)"
+    )

@@ -37,9 +37,18 @@ class AlertReader(AsyncClosing):
         rule: str | None = None,
         limit: int = 100,
         offset: int = 0,
+        owner: str | None = None,
     ) -> tuple[list[Alert], int]:
-        """Alerts, newest first, and how many match in all."""
+        """Alerts, newest first, and how many match in all; with `owner`, only those that
+        fired or carried on in a content that operator has a stored upload of."""
         where, params = _where(state=state, source=source, rule=rule)
+        if owner is not None:
+            where += " AND " if where else " WHERE "
+            where += (
+                "EXISTS (SELECT 1 FROM uploads AS u WHERE u.operator = ? AND u.status = 'stored'"
+                " AND u.blob_id IN (alerts.blob_id, alerts.last_blob_id))"
+            )
+            params = (*params, owner)
         async with self._pool.transaction("read alerts") as conn:
             if not await has_table(conn, "alerts"):
                 return [], 0

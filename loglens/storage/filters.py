@@ -24,6 +24,16 @@ JOB_STATES = ("queued", "running", "done", "failed")
 STATUSES = ("receiving", "stored", "queued", "running", "done", "failed")
 MAX_LIMIT = 1000
 MAX_TEXT = 1000
+# Ids are SQLite rowids (64-bit signed); offsets past a billion rows skip more than any
+# list holds, and a bigger number would overflow SQLite's integers.
+MAX_ID = 2**63 - 1
+MAX_OFFSET = 1_000_000_000
+# Times a query may name (UTC): a day inside the years datetime can hold, so that moving a
+# time to UTC or to the next minute never overflows. Relative times reach back this far.
+MIN_TIME = datetime(1, 1, 2, tzinfo=UTC)
+MAX_TIME = datetime(9999, 12, 30, tzinfo=UTC)
+_TIME_RANGE = "from 0001-01-02 to 9999-12-30 UTC"
+_MAX_RELATIVE_DIGITS = 12
 # The kinds of anomalies, and the levels template series keep per minute (the others per
 # hour): from the analysis' polars-free vocabulary.
 MINUTE_LEVELS = FINE_LEVELS
@@ -46,7 +56,9 @@ class Filters:
     `start`/`end` are aware datetimes, `start` inclusive and `end` exclusive: log time for
     the results methods, `received_at` for `Reader.uploads`. `level` is one of LEVELS
     (any case; stored upper case). `status` only filters `Reader.uploads`; `text` only
-    `Reader.templates` and `Reader.top_errors`.
+    `Reader.templates` and `Reader.top_errors`. `owner` is the reader's scope: only
+    uploads of that operator (and what derives from them) are seen at all; None: every
+    operator's.
     """
 
     start: datetime | None = None
@@ -56,6 +68,7 @@ class Filters:
     upload: int | None = None
     status: str | None = None
     text: str | None = None
+    owner: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("start", "end"):
@@ -78,11 +91,9 @@ class Filters:
             object.__setattr__(self, "level", level)
         if self.status is not None and self.status not in STATUSES:
             raise QueryError(f"status={self.status!r} is unknown: use one of {', '.join(STATUSES)}")
-        if self.upload is not None and (
-            isinstance(self.upload, bool) or not isinstance(self.upload, int) or self.upload < 1
-        ):
-            raise QueryError(f"upload={self.upload!r} is not an upload id (a whole number >= 1)")
-        for name in ("operator", "text"):
+        if self.upload is not None:
+            check_id(self.upload, "upload")
+        for name in ("operator", "text", "owner"):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -112,8 +123,14 @@ class Page:
             raise QueryError(f"limit={self.limit!r} is not a whole number")
         if not 1 <= self.limit <= MAX_LIMIT:
             raise QueryError(f"limit={self.limit} must be from 1 to {MAX_LIMIT}")
-        if isinstance(self.offset, bool) or not isinstance(self.offset, int) or self.offset < 0:
-            raise QueryError(f"offset={self.offset!r} must be a whole number >= 0")
+        if (
+            isinstance(self.offset, bool)
+            or not isinstance(self.offset, int)
+            or not 0 <= self.offset <= MAX_OFFSET
+        ):
+            raise QueryError(
+                f"offset must be a whole number from 0 to {MAX_OFFSET}, got {self.offset!r}"
+            )
         if self.sort is not None and not (isinstance(self.sort, str) and _SORT.match(self.sort)):
             raise QueryError(f"sort={self.sort!r} is not a column name (or -name)")
 
@@ -143,6 +160,15 @@ class AnomalyFilters:
             raise QueryError(f"template={self.template_id!r} must be 1 to {MAX_TEXT} characters")
 
 
+def check_id(value: object, name: str) -> int:
+    """Return `value` if it is an id (a whole number from 1 to MAX_ID), else raise QueryError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        raise QueryError(
+            f"{name}={value!r} is not an upload id: give a whole number from 1 to {MAX_ID}"
+        )
+    return value
+
+
 def check_choice(value: str, name: str, choices: tuple[str, ...]) -> str:
     """Return `value` if it is one of `choices`, else raise QueryError naming `name`."""
     if value not in choices:
@@ -170,15 +196,22 @@ def check_sort(sort: str | None, allowed: dict[str, str], default: str) -> tuple
 
 def parse_time(text: str, name: str = "time", now: datetime | None = None) -> datetime:
     """An aware datetime from ISO-8601 (`2024-05-01`, `2024-05-01T12:00`, `...Z`,
-    `...+02:00`; no zone means UTC), `now`, or a relative `-90s`/`-15m`/`-1h`/`-2d`/`-1w`."""
+    `...+02:00`; no zone means UTC), `now`, or a relative `-90s`/`-15m`/`-1h`/`-2d`/`-1w`;
+    QueryError for anything else or a time outside MIN_TIME..MAX_TIME."""
     raw = text.strip()
     current = now or datetime.now(UTC)
     if raw.lower() == "now":
         return current
     relative = _RELATIVE.match(raw)
     if relative:
-        amount, unit = int(relative.group(1)), relative.group(2).lower()
-        return current - timedelta(**{_UNITS[unit]: amount})
+        digits, unit = relative.group(1), relative.group(2).lower()
+        try:
+            if len(digits) > _MAX_RELATIVE_DIGITS:
+                raise OverflowError(digits)
+            moment = current - timedelta(**{_UNITS[unit]: int(digits)})
+        except OverflowError:
+            raise _out_of_range(name, text) from None
+        return _in_range(moment, name, text)
     try:
         moment = datetime.fromisoformat(raw)
     except ValueError:
@@ -186,15 +219,40 @@ def parse_time(text: str, name: str = "time", now: datetime | None = None) -> da
             f"{name}={text!r} is not a time: use ISO-8601 like 2024-05-01 or "
             "2024-05-01T12:00[:00][Z|+02:00] (UTC without a zone), or -15m, -1h, -2d"
         ) from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return _in_range(
+        moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC), name, text
+    )
+
+
+def _in_range(moment: datetime, name: str, text: str) -> datetime:
+    """`moment` if it lies in MIN_TIME..MAX_TIME, else QueryError."""
+    try:
+        inside = MIN_TIME <= moment.astimezone(UTC) <= MAX_TIME
+    except OverflowError:  # a zone pushes it past year 1 or 9999
+        inside = False
+    if not inside:
+        raise _out_of_range(name, text)
+    return moment
+
+
+def _out_of_range(name: str, text: str) -> QueryError:
+    return QueryError(
+        f"{name}={text!r} is out of range: give a time {_TIME_RANGE} (a relative time must "
+        "not reach back before it)"
+    )
 
 
 def parse_side(text: str, name: str, base: Filters, now: datetime | None = None) -> Filters:
     """One side of a comparison as `base` narrowed to it: an upload id (`42`), or a log-time
     window `START..END` (either end may be empty; times as `parse_time` reads them)."""
     raw = text.strip()
-    if raw.isdigit():
-        return replace(base, upload=int(raw), start=None, end=None)
+    if raw.isascii() and raw.isdigit():
+        if len(raw) > len(str(MAX_ID)):  # int() of a huge string is slow and refused anyway
+            raise QueryError(f"{name}={text!r} is not an upload id: give 1 to {MAX_ID}")
+        try:
+            return replace(base, upload=int(raw), start=None, end=None)
+        except QueryError as exc:
+            raise QueryError(f"{name}={text!r}: {exc}") from None
     if ".." not in raw:
         raise QueryError(
             f"{name}={text!r} is neither an upload id nor a window: give an id like 42, or "

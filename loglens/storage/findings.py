@@ -122,13 +122,15 @@ class FindingsQueries:
                 ranked = sorted(counted, key=lambda k: (-counted[k], k))
                 keys = ranked[:top] if by == "template" and key is None else ranked
                 points = await series_trend(conn, sel, by, keys, levels, bucket)
-            labels = await key_labels(conn, by, keys)
+            # Only keys the selection holds get a text: a template id asked for in a scope
+            # without it must not read its text from another operator's uploads.
+            labels = await key_labels(conn, by, [k for k in keys if counted.get(k)])
         return {
             "by": by,
             "bucket": bucket,
             "key": key,
             "levels": list(levels) if levels else None,
-            "keys": [{"key": k, "label": labels[k], "count": counted[k]} for k in keys],
+            "keys": [{"key": k, "label": labels.get(k, k), "count": counted[k]} for k in keys],
             "points": points,
         }
 
@@ -163,10 +165,10 @@ class FindingsQueries:
             await name_templates(conn, found, sel_a, sel_b)
         return {"a": side_a, "b": side_b, "rate": rate, **found}
 
-    async def previous_upload(self, upload_id: int) -> int | None:
+    async def previous_upload(self, upload_id: int, owner: str | None = None) -> int | None:
         """The analysed upload before `upload_id` (lower id) of the same source (file name,
-        whoever uploaded it, as for anomalies and alerts), of other content; None if there
-        is none (or no such upload)."""
+        whoever uploaded it, as for anomalies and alerts; with `owner`, of that operator),
+        of other content; None if there is none (or no such upload)."""
         async with self._read("previous upload") as conn:
             found = await rows(
                 conn,
@@ -174,7 +176,7 @@ class FindingsQueries:
                 " ON p.original_name = u.original_name AND p.id < u.id"
                 " AND p.status = 'stored' AND p.blob_id IS NOT u.blob_id"
                 " JOIN jobs AS j ON j.blob_id = p.blob_id AND j.state = 'done'"
-                " WHERE u.id = ? ORDER BY p.id DESC LIMIT 1",
-                [upload_id],
+                " WHERE u.id = ? AND (? IS NULL OR p.operator = ?) ORDER BY p.id DESC LIMIT 1",
+                [upload_id, owner, owner],
             )
         return int(found[0][0]) if found else None

@@ -37,8 +37,11 @@ def status_row(row: Sequence[Any]) -> dict[str, Any]:
     return item
 
 
-async def upload_detail(conn: aiosqlite.Connection, upload_id: int) -> dict[str, Any] | None:
-    """One upload's status row with `results` (None until analysed) and `formats`."""
+async def upload_detail(
+    conn: aiosqlite.Connection, upload_id: int, owner: str | None = None
+) -> dict[str, Any] | None:
+    """One upload's status row with `results` (None until analysed) and `formats`; None
+    if there is no such upload (of `owner`, when given)."""
 
     found = await rows(
         conn,
@@ -47,8 +50,8 @@ async def upload_detail(conn: aiosqlite.Connection, upload_id: int) -> dict[str,
         " r.directive_lines"
         " FROM uploads AS u LEFT JOIN jobs AS j ON j.blob_id = u.blob_id"
         " LEFT JOIN results AS r ON r.blob_id = u.blob_id AND j.state = 'done'"
-        " WHERE u.id = ?",
-        [upload_id],
+        " WHERE u.id = ? AND (? IS NULL OR u.operator = ?)",
+        [upload_id, owner, owner],
     )
     if not found:
         return None

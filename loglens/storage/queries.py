@@ -116,9 +116,10 @@ class Reader(FindingsQueries, AsyncClosing):
         column, descending = check_sort(page.sort, self.SORTS["uploads"], "-id")
         where: list[str] = ["1 = 1"]
         params: list[Any] = []
-        if f.operator is not None:
-            where.append("u.operator = ?")
-            params.append(f.operator)
+        for operator in (f.operator, f.owner):
+            if operator is not None:
+                where.append("u.operator = ?")
+                params.append(operator)
         if f.upload is not None:
             where.append("u.id = ?")
             params.append(f.upload)
@@ -151,11 +152,12 @@ class Reader(FindingsQueries, AsyncClosing):
             )
         return [status_row(row) for row in found], int(total or 0)
 
-    async def upload(self, upload_id: int) -> dict[str, Any] | None:
+    async def upload(self, upload_id: int, owner: str | None = None) -> dict[str, Any] | None:
         """One upload with its job state, its results (None until analysed: entries, lines,
-        levels, rejected, first/last, templates, ...) and formats; None if there is none."""
+        levels, rejected, first/last, templates, ...) and formats; None if there is none
+        (or, with `owner`, none of that operator's)."""
         async with self._read(f"read upload {upload_id}") as conn:
-            return await upload_detail(conn, upload_id)
+            return await upload_detail(conn, upload_id, owner)
 
     # results ----------------------------------------------------------------------------
 

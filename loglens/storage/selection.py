@@ -77,9 +77,10 @@ def select(filters: Filters) -> Selection:
     upload id, and (with a window) holding an entry in a minute that overlaps it."""
     where = ["u.status = 'stored'"]
     params: list[Any] = []
-    if filters.operator is not None:
-        where.append("u.operator = ?")
-        params.append(filters.operator)
+    for operator in (filters.operator, filters.owner):
+        if operator is not None:
+            where.append("u.operator = ?")
+            params.append(operator)
     if filters.upload is not None:
         where.append("u.id = ?")
         params.append(filters.upload)

@@ -35,6 +35,8 @@ from tests.integration.conftest import SERVER_SETTINGS, TOKENS, ServerHandle
 from tests.integration.wire import upload
 
 T = TypeVar("T")
+# A token that reads every operator's uploads (`:read-all`): most tests compare with all.
+ADMIN, ADMIN_TOKEN = "root", "r00t-reads-all"
 _LISTENING = re.compile(r"loglens api listening on (http://\S+)")
 _START_SECONDS = 60
 # (operator, file, format, lines, seed): bob uploads alice's log4j again (one content).
@@ -67,7 +69,7 @@ class ApiHandle:
         """What the API process wrote so far."""
         return self.log_path.read_text(errors="replace")
 
-    def get(self, path: str, token: str | None = TOKENS["alice"], **params: Any) -> Answer:
+    def get(self, path: str, token: str | None = ADMIN_TOKEN, **params: Any) -> Answer:
         """GET `path` with query `params`, as the operator of `token` (None: no header)."""
         query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
         request = urllib.request.Request(self.url + path + (f"?{query}" if query else ""))
@@ -105,19 +107,23 @@ def api_env(**settings: str) -> dict[str, str]:
         k: v for k, v in os.environ.items() if k not in (*SERVER_SETTINGS, "API_HOST", "API_PORT")
     }
     env["PYTHONPATH"] = str(ROOT)
-    env["AUTH_TOKENS"] = ",".join(f"{op}:{tok}" for op, tok in TOKENS.items())
+    tokens = [f"{op}:{tok}" for op, tok in TOKENS.items()] + [f"{ADMIN}:{ADMIN_TOKEN}:read-all"]
+    env["AUTH_TOKENS"] = ",".join(tokens)
+    # The tests of one module share an API from one address: no lockout unless a test asks.
+    env["AUTH_FAILURE_LIMIT"] = "1000"
     env.update(settings)
     return env
 
 
 @contextlib.contextmanager
-def running_api(db_path: Path, log_dir: Path) -> Iterator[ApiHandle]:
-    """Start the API on port 0 over `db_path`, wait until it listens, stop it after."""
+def running_api(db_path: Path, log_dir: Path, **settings: str) -> Iterator[ApiHandle]:
+    """Start the API on port 0 over `db_path` (with `settings` in its environment), wait
+    until it listens, stop it after."""
     log_path = log_dir / "api.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             api_command("--host", "127.0.0.1", "--port", "0", "--db-path", str(db_path)),
-            stdout=log, stderr=log, env=api_env(), cwd=log_dir, start_new_session=True,
+            stdout=log, stderr=log, env=api_env(**settings), cwd=log_dir, start_new_session=True,
         )  # fmt: skip
     handle = ApiHandle(process, log_path)
     try:
@@ -341,8 +347,9 @@ def test_authentication(world: World) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(basic, timeout=30)
     assert refused.value.code == 401
-    assert world.api.ok("/me") == {"operator": "alice"}
-    assert world.api.get("/me", token=TOKENS["bob"]).body == {"operator": "bob"}
+    assert world.api.ok("/me") == {"operator": ADMIN, "read_all": True}
+    me = world.api.get("/me", token=TOKENS["bob"]).body
+    assert me == {"operator": "bob", "read_all": False}
     assert world.api.get("/healthz", token=None).body == {"status": "ok"}
     page = world.api.get("/", token=None)
     assert page.status == 200 and "<title>loglens dashboard</title>" in page.body
@@ -466,3 +473,165 @@ def test_cli_refuses_bad_settings_and_a_missing_database(tmp_path: Path) -> None
     assert bad_cache.returncode == 2 and "--cache-mb -1" in bad_cache.stderr
     missing = run("--port", "0", "--db-path", str(tmp_path / "none.db"))
     assert missing.returncode == 1 and "no results database" in missing.stderr
+
+
+EXTREME = "99999999999999999999"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "named", "given"),
+    [
+        (f"/uploads/{EXTREME}", {}, "upload_id", EXTREME),
+        (f"/uploads/{EXTREME}/stats", {}, "upload_id", EXTREME),
+        (f"/uploads/{EXTREME}/diff", {}, "upload_id", EXTREME),
+        ("/uploads/1/diff", {"against": EXTREME}, "against", EXTREME),
+        ("/uploads", {"offset": EXTREME}, "offset", EXTREME),
+        ("/templates", {"offset": "1000000001"}, "offset", "1000000001"),
+        ("/anomalies", {"offset": EXTREME}, "offset", EXTREME),
+        ("/alerts", {"offset": EXTREME}, "offset", EXTREME),
+        ("/logs/stats", {"upload": EXTREME}, "upload", EXTREME),
+        ("/logs/stats", {"start": "-99999999d"}, "start", "-99999999d"),
+        ("/logs/stats", {"start": "-999999999999w"}, "start", "-999999999999w"),
+        ("/timeline", {"end": f"-{EXTREME}{EXTREME}s"}, "end", EXTREME),
+        ("/uploads", {"start": "-99999999d"}, "start", "-99999999d"),
+        ("/logs/stats", {"end": "9999-12-31T23:59:59"}, "end", "9999-12-31T23:59:59"),
+        ("/logs/stats", {"start": "0001-01-01T00:00+05:00"}, "start", "0001-01-01"),
+        ("/diff", {"a": EXTREME, "b": "1"}, "a", EXTREME),
+        ("/diff", {"a": "-99999999d..", "b": "1"}, "a", "-99999999d"),
+        ("/anomalies", {"min_score": "1e400"}, "min_score", "1e400"),
+        ("/anomalies", {"min_score": "nan"}, "min_score", "nan"),
+    ],
+)
+def test_extreme_values_answer_422_naming_them(
+    world: World, path: str, params: dict[str, str], named: str, given: str
+) -> None:
+    answer = world.api.get(path, **params)
+    assert answer.status == 422, answer.body
+    assert re.search(rf"\b{named}\b", answer.body["detail"]), answer.body
+    assert given in answer.body["detail"], answer.body
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/logs/stats", {"upload": "999999"}),
+        ("/timeline", {"upload": "999999"}),
+        ("/templates", {"upload": "999999"}),
+        ("/errors/top", {"upload": "999999"}),
+        ("/rejected", {"upload": "999999"}),
+        ("/anomalies", {"upload": "999999"}),
+        ("/categories", {"upload": "999999"}),
+        ("/trend", {"upload": "999999"}),
+        ("/diff", {"a": "999999", "b": "1"}),
+        ("/diff", {"a": "1", "b": "999999"}),
+        ("/diff", {"a": "-2h..", "b": "-1h..", "upload": "999999"}),
+        ("/uploads/999999/anomalies", {}),
+        ("/uploads/999999/diff", {}),
+        ("/uploads/1/diff", {"against": "999999"}),
+    ],
+)
+def test_an_unknown_upload_in_any_parameter_is_404(
+    world: World, path: str, params: dict[str, str]
+) -> None:
+    answer = world.api.get(path, **params)
+    assert answer.status == 404, answer.body
+    assert answer.body == {"detail": "upload 999999 does not exist"}
+
+
+# ---- who reads what --------------------------------------------------------------------
+
+
+def own_ids(world: World, operator: str) -> set[int]:
+    """The ids of the uploads `operator` sent."""
+    return {i for (op, *_), i in zip(UPLOADS, world.ids, strict=True) if op == operator}
+
+
+def test_an_operator_reads_only_its_own_uploads(world: World) -> None:
+    alice, bob = TOKENS["alice"], TOKENS["bob"]
+    listed = world.api.get("/uploads", token=alice).body
+    assert listed["total"] == 2
+    assert {u["upload_id"] for u in listed["items"]} == own_ids(world, "alice")
+    # The same request, admin then operator: the cache keeps their answers apart.
+    assert world.api.ok("/logs/stats")["uploads"] == 4
+    for path in ("/logs/stats", "/timeline", "/templates", "/errors/top", "/rejected",
+                 "/anomalies", "/categories", "/trend"):  # fmt: skip
+        mine = world.api.get(path, token=bob)
+        assert mine.status == 200, (path, mine.body)
+        assert mine.body == world.api.ok(path, operator="bob"), path
+    # Nothing of another operator leaks through its filters, examples or ids.
+    nothing = world.api.get("/logs/stats", token=alice, operator="bob").body
+    assert (nothing["uploads"], nothing["entries"], nothing["top_errors"]) == (0, 0, [])
+    templates = world.api.get("/templates", token=bob, limit=1000).body["items"]
+    assert templates and {t["upload_id"] for t in templates} <= own_ids(world, "bob")
+    anomalies = world.api.get("/anomalies", token=alice, limit=1000).body["items"]
+    assert {a["upload_id"] for a in anomalies} <= own_ids(world, "alice")
+
+
+def test_another_operators_upload_is_404_to_an_operator(world: World) -> None:
+    alice = TOKENS["alice"]
+    [bobs_events] = [i for (op, name, *_), i in zip(UPLOADS, world.ids, strict=True)
+                     if (op, name) == ("bob", "events.jsonl")]  # fmt: skip
+    mine = world.ids[0]
+    message = (
+        f"upload {bobs_events} does not exist or is not alice's: this token reads only the "
+        "uploads of alice"
+    )
+    for path, params in (
+        (f"/uploads/{bobs_events}", {}),
+        (f"/uploads/{bobs_events}/stats", {}),
+        (f"/uploads/{bobs_events}/anomalies", {}),
+        (f"/uploads/{bobs_events}/categories", {}),
+        (f"/uploads/{bobs_events}/trend", {}),
+        (f"/uploads/{bobs_events}/diff", {"against": mine}),
+        (f"/uploads/{mine}/diff", {"against": bobs_events}),
+        ("/logs/stats", {"upload": bobs_events}),
+        ("/timeline", {"upload": bobs_events}),
+        ("/diff", {"a": mine, "b": bobs_events}),
+    ):
+        answer = world.api.get(path, token=alice, **params)
+        assert answer.status == 404, (path, answer.body)
+        assert answer.body == {"detail": message}, path
+    # The admin reads it, and an unknown id gets the very same answer as bob's upload.
+    assert world.api.ok(f"/uploads/{bobs_events}")["operator"] == "bob"
+    unknown = world.api.get("/uploads/999999", token=alice).body["detail"]
+    assert unknown == message.replace(str(bobs_events), "999999")
+    assert world.api.get(f"/uploads/{mine}", token=alice).status == 200
+
+
+def test_wrong_tokens_from_one_address_are_refused_for_a_while(
+    world: World, tmp_path: Path
+) -> None:
+    window = 2.0
+    settings = {"AUTH_FAILURE_LIMIT": "3", "AUTH_LOCKOUT_SECONDS": str(window)}
+    with running_api(world.server.db_path, tmp_path, **settings) as api:
+        for attempt in range(3):
+            assert api.get("/me", token=f"guess-{attempt}").status == 401
+        began = time.monotonic()
+        refused = api.get("/me", token=TOKENS["alice"])  # the right one, too late
+        assert refused.status == 429, refused.body
+        assert 1 <= int(refused.headers["retry-after"]) <= window + 1
+        assert refused.body["detail"].startswith(
+            "too many wrong tokens from 127.0.0.1: 3 failures within 2s; try again in"
+        )
+        assert api.get("/logs/stats", token=None).status == 429
+        assert api.get("/healthz", token=None).status == 200  # no token: not refused
+        log = api.log()
+        assert log.count("WARNING loglens.api.auth: API: wrong bearer token from 127.0.0.1") == 3
+        assert "sent 3 wrong tokens within 2s: refused (429)" in log
+        time.sleep(max(0.0, began + window + 0.2 - time.monotonic()))
+        assert api.get("/me", token=TOKENS["alice"]).body == {
+            "operator": "alice",
+            "read_all": False,
+        }
+
+
+def test_fuzzed_requests_never_get_a_5xx(world: World) -> None:
+    """schemathesis cases from /openapi.json, valid and broken, as an admin and an operator
+    (benchmarks/bench_fuzz_api.py runs many more)."""
+    from benchmarks.bench_fuzz_api import fuzz_api
+
+    counts = fuzz_api(world.api.url, [ADMIN_TOKEN, TOKENS["bob"]], examples=4, seed=13)
+    assert counts.server_errors == [], counts.server_errors[:5]
+    assert counts.operations >= 19 and counts.requests >= 200, counts.describe()
+    assert counts.statuses[200] > 0 and counts.statuses[422] > 0, counts.describe()
+    assert "Traceback" not in world.api.log()

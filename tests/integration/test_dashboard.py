@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +29,14 @@ from loglens.protocol import FrameType
 from tests.conftest import ROOT
 from tests.integration.conftest import TOKENS, ServerHandle
 from tests.integration.test_anomalies_cli import write_service_log
-from tests.integration.test_api import World, build_world, running_api
+from tests.integration.test_api import (
+    ADMIN,
+    ADMIN_TOKEN,
+    UPLOADS,
+    World,
+    build_world,
+    running_api,
+)
 from tests.integration.wire import upload
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -118,11 +126,12 @@ def test_dashboard_shows_the_api_numbers_and_draws_the_timeline(
     world: World, browser: WebDriver
 ) -> None:
     stats = world.api.ok("/logs/stats", n=5)
-    sign_in(browser, world, TOKENS["alice"])
+    sign_in(browser, world, ADMIN_TOKEN)
 
     assert shown_levels(browser) == stats["levels"]
     assert browser.find_element(By.ID, "entries").text.replace(",", "") == str(stats["entries"])
-    assert browser.find_element(By.ID, "whoami").text == "signed in as alice"
+    whoami = browser.find_element(By.ID, "whoami").text
+    assert whoami == f"signed in as {ADMIN} (reads every operator's uploads)"
     assert browser.find_element(By.ID, "uploads-count").text == str(stats["uploads"])
     first = browser.find_element(By.CSS_SELECTOR, "#errors tbody tr")
     top = stats["top_errors"][0]
@@ -156,7 +165,7 @@ def test_dashboard_shows_the_api_numbers_and_draws_the_timeline(
 
 
 def test_filters_narrow_the_numbers(world: World, browser: WebDriver) -> None:
-    sign_in(browser, world, TOKENS["bob"])
+    sign_in(browser, world, ADMIN_TOKEN)
     browser.find_element(By.ID, "f-operator").send_keys("bob")
     browser.find_element(By.ID, "apply").click()
     wait_ready(browser)
@@ -174,7 +183,7 @@ def test_filters_narrow_the_numbers(world: World, browser: WebDriver) -> None:
 
 
 def test_time_range_filter(world: World, browser: WebDriver) -> None:
-    sign_in(browser, world, TOKENS["alice"])
+    sign_in(browser, world, ADMIN_TOKEN)
     report = world.reports["worker-python.log"]
     start = report["first_timestamp"][:16]  # its first minute, to the minute after its last
     end = (datetime.fromisoformat(report["last_timestamp"]) + timedelta(minutes=1)).isoformat()
@@ -187,6 +196,23 @@ def test_time_range_filter(world: World, browser: WebDriver) -> None:
     assert expected["entries"] > 0
     assert shown_levels(browser) == expected["levels"]
     assert browser.find_elements(By.CSS_SELECTOR, "#chart svg rect.mark")
+
+
+def test_an_operator_sees_only_its_own_uploads(world: World, browser: WebDriver) -> None:
+    sign_in(browser, world, TOKENS["bob"])
+    assert (
+        browser.find_element(By.ID, "whoami").text == "signed in as bob (reads bob's uploads only)"
+    )
+    own = world.api.ok("/logs/stats", operator="bob")
+    assert own["uploads"] == 2
+    assert shown_levels(browser) == own["levels"] != world.api.ok("/logs/stats")["levels"]
+    rows = browser.find_elements(By.CSS_SELECTOR, "#uploads tbody tr")
+    bobs = {
+        str(i) for (operator, *_), i in zip(UPLOADS, world.ids, strict=True) if operator == "bob"
+    }
+    assert {r.get_attribute("data-upload-id") for r in rows} == bobs
+    choices = browser.find_elements(By.CSS_SELECTOR, "#f-upload option[value]")
+    assert {c.get_attribute("value") for c in choices} - {""} == bobs
 
 
 def test_a_wrong_token_is_refused(world: World, browser: WebDriver) -> None:
@@ -492,3 +518,48 @@ def test_alerts_panel_shows_the_incident(incident: World, browser: WebDriver) ->
     assert [(r.get_attribute("data-alert-id"), r.get_attribute("data-state")) for r in rows] == [
         (str(a["id"]), "resolved") for a in resolved
     ]
+
+
+def test_api_docs_render_every_operation_offline(world: World, browser: WebDriver) -> None:
+    spec = world.api.get("/openapi.json", token=None).body
+    assert spec["openapi"].startswith("3.1")
+    operations = {
+        f"{method.upper()} {path}" for path, methods in spec["paths"].items() for method in methods
+    }
+    page = world.api.get("/docs", token=None)
+    assert page.status == 200
+    # Every script, style and icon comes from this API: no CDN.
+    links = re.findall(r'(?:src|href)="([^"]*)"', page.body)
+    assert links and all(link.startswith("/docs-assets/") for link in links), links
+    browser.get(world.api.url + "/docs")
+    WebDriverWait(browser, WAIT_SECONDS).until(
+        lambda b: (
+            b.find_elements(By.CSS_SELECTOR, ".opblock")
+            or b.find_elements(By.CSS_SELECTOR, ".errors-wrapper")
+        )
+    )
+    assert not browser.find_elements(By.CSS_SELECTOR, ".errors-wrapper"), browser.find_element(
+        By.CSS_SELECTOR, ".errors-wrapper"
+    ).text
+    shown = {
+        " ".join(
+            (
+                block.find_element(By.CLASS_NAME, "opblock-summary-method").text,
+                block.find_element(By.CLASS_NAME, "opblock-summary-path").get_attribute("data-path")
+                or "",
+            )
+        )
+        for block in browser.find_elements(By.CSS_SELECTOR, ".opblock")
+    }
+    assert shown == operations
+    assert "loglens API" in browser.find_element(By.CSS_SELECTOR, ".info .title").text
+    assert "does not specify a valid version field" not in browser.page_source
+
+
+def test_alerts_reach_only_the_operator_of_their_uploads(incident: World) -> None:
+    everything = incident.api.ok("/alerts")
+    assert everything["total"] >= 1
+    alices = incident.api.get("/alerts", token=TOKENS["alice"]).body
+    assert alices == everything  # alice sent both uploads
+    bobs = incident.api.get("/alerts", token=TOKENS["bob"]).body
+    assert (bobs["total"], bobs["alerts"]) == (0, [])

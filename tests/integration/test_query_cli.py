@@ -123,6 +123,19 @@ def test_timeline_draws_an_ascii_chart(world: World) -> None:
         (("uploads", "--sort", "sha256"), 2, "sort='sha256' is unknown: use one of entries"),
         (("uploads", "--limit", "0"), 2, "limit=0 must be from 1 to 1000"),
         (("top-errors", "0"), 2, "N=0 must be from 1 to 1000"),
+        (("diff", "999", "1"), 1, "no upload 999 in "),
+        (("diff", "1", "999"), 1, "no upload 999 in "),
+        (("diff", "99999999999999999999", "1"), 2, "A='99999999999999999999' is not an upload id"),
+        (("stats", "--upload", "99999999999999999999"), 2, "upload=99999999999999999999 is not"),
+        (
+            ("uploads", "--offset", "99999999999999999999"),
+            2,
+            "offset must be a whole number from 0 to 1000000000, got 99999999999999999999",
+        ),
+        (("stats", "--start", "-99999999d"), 2, "--start='-99999999d' is out of range"),
+        (("stats", "--since", "-999999999999w"), 2, "--start='-999999999999w' is out of range"),
+        (("stats", "--end", "9999-12-31T23:59:59"), 2, "--end='9999-12-31T23:59:59' is out of"),
+        (("anomalies", "--min-score", "1e400"), 2, "min_score=inf must be a number >= 0"),
     ],
 )
 def test_errors_and_exit_codes(

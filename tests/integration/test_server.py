@@ -70,9 +70,10 @@ async def test_wait_returns_the_analysis(loglens_server: ServerHandle) -> None:
 
 async def test_same_content_is_stored_and_analysed_once(loglens_server: ServerHandle) -> None:
     first = await upload(loglens_server.address, "s3cret", LINES, wait=True)
+    # Another operator proves it holds the content by sending it (issue 13, item 6).
     again = await upload(loglens_server.address, "hunter2", LINES, name="copy.log", wait=True)
-    assert again[0].body == {"upload_id": again[0].field("upload_id"), "offset": len(LINES),
-                             "duplicate": True}  # fmt: skip
+    assert again[0].body == {"upload_id": again[0].field("upload_id"), "offset": 0,
+                             "duplicate": False}  # fmt: skip
     assert again[1].field("duplicate") is True
     assert again[1].field("job_id") == first[1].field("job_id")
     assert again[-1].field("report") == first[-1].field("report")

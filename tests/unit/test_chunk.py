@@ -515,3 +515,51 @@ def test_a_learned_layout_continues_its_entries_with_any_other_line() -> None:
         "request failed:\nPHP Fatal error:  Uncaught Exception: boom in /app/a.php:3\n"
         "no indentation here either"
     )
+
+
+LONG_LINE = b"2024-03-01 10:00:09,010 ERROR [pool-9] org.app.Dump: payload " + b"Q" * 3000 + b"\n"
+_AT = line_starts(LOG)[5]
+WITH_LONG = LOG[:_AT] + LONG_LINE + LOG[_AT:] + LONG_LINE
+
+
+def _too_long_report(data: bytes, cuts: list[int], base: Part) -> dict[str, Any]:
+    total = Summary()
+    for start, end in itertools.pairwise([0, *cuts, len(data)]):
+        part = Part(base.file, start, base.format)
+        summary, _ = summarise_block(data[start:end], part, CTX, max_line_bytes=2048)
+        total.absorb(summary)
+    report = build_report(total, build_templates(total.pattern_counts()), top_n=10)
+    report["_lines"] = total.lines
+    report["_accounted"] = (
+        total.entries
+        + total.continuation_lines
+        + total.filtered_lines
+        + total.directive_lines
+        + sum(total.rejected.values())
+    )
+    return report
+
+
+def test_too_long_lines_are_counted_rejected_with_their_start_as_sample(fmt_part: Part) -> None:
+    report = _too_long_report(WITH_LONG, [], fmt_part)
+    assert report["rejected"]["too_long"] == 2
+    assert report["_accounted"] == report["_lines"] == LOG.count(b"\n") + 2
+    [first, second] = report["rejected_samples"]["too_long"]
+    assert first["text"].startswith("2024-03-01 10:00:09,010 ERROR [pool-9]")
+    assert len(first["text"]) <= 200 and second["line"] == report["_lines"]
+    # The rest is counted as without the long lines.
+    plain = report_of(LOG, [], fmt_part)
+    assert (report["levels"], report["entries"]) == (plain["levels"], plain["entries"])
+
+
+@pytest.mark.parametrize("cut", line_starts(WITH_LONG))
+def test_too_long_lines_merge_into_the_whole_at_every_line(fmt_part: Part, cut: int) -> None:
+    whole = _too_long_report(WITH_LONG, [], fmt_part)
+    assert _too_long_report(WITH_LONG, [cut], fmt_part) == whole
+
+
+def test_a_block_cut_short_counts_the_bytes_it_stands_for(fmt_part: Part) -> None:
+    cut = LONG_LINE[:2049]  # what a reader keeps of the line
+    summary, _ = summarise_block(cut, fmt_part, CTX, max_line_bytes=2048, size=len(LONG_LINE))
+    assert summary.rejected == {"too_long": 1}
+    assert summary.bytes == summary.files["app.log"].bytes == len(LONG_LINE)

@@ -10,6 +10,7 @@ from loglens.analysis.lines import (
     CONTINUATION,
     DIRECTIVE,
     EMPTY,
+    TOO_LONG,
     decode_block,
     looks_like_continuation,
     printable,
@@ -224,3 +225,31 @@ def test_not_directive_shapes(line: str) -> None:
 def test_printable_escapes_controls_and_bounds_length() -> None:
     assert printable(b"a\x00b") == "a\\x00b"
     assert printable("x" * 500, limit=10) == "x" * 9 + "…"
+
+
+def test_lines_over_the_limit_are_rejected_as_too_long_with_their_start_kept() -> None:
+    long = b"2024-01-01 00:00:00 ERROR " + b"w" * 5000
+    decoded = decode_block(b"short\n" + long + b"\n" + b"x" * 1000 + b"\nlast\n", 1000)
+    assert decoded.text.to_list() == ["short", None, "x" * 1000, "last"]
+    assert decoded.reason.to_list() == [None, TOO_LONG, None, None]
+    assert decoded.raw_samples == {1: long[:1024]}
+    # Without a limit, the same line is an ordinary one.
+    assert decode_block(long + b"\n").text.to_list() == [long.decode()]
+
+
+def test_a_too_long_line_is_neither_repaired_nor_binary() -> None:
+    # Invalid UTF-8 and control bytes in a long line: it is too long, nothing else.
+    long = b"\xff\x01\x02" * 600
+    decoded = decode_block(b"caf\xe9 ok\n" + long + b"\n" + b"\x1b[31mred\x1b[0m\n", 1000)
+    assert decoded.reason.to_list() == [None, TOO_LONG, None]
+    assert decoded.text.to_list() == ["caf\\xe9 ok", None, "red"]
+    assert decoded.repaired == 1
+    assert decoded.raw_samples == {1: long[:1024]}
+
+
+def test_too_long_lines_among_many_are_found_at_once() -> None:
+    lines = [b"y" * (1001 if i % 97 == 0 else 10) for i in range(5000)]
+    decoded = decode_block(b"\n".join(lines) + b"\r\n", 1000)
+    rejected = decoded.reason.fill_null("").to_list()
+    assert [i for i, why in enumerate(rejected) if why] == list(range(0, 5000, 97))
+    assert all(why == TOO_LONG for why in rejected if why)

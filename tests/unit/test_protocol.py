@@ -1,4 +1,5 @@
-"""The frames of a report too big for one control frame: encoded in parts, joined whole."""
+"""The frames of a report too big for one control frame: encoded in parts, joined whole;
+the bodies no handler can take, refused as malformed when they are decoded."""
 
 from __future__ import annotations
 
@@ -10,13 +11,18 @@ import pytest
 
 from loglens.protocol import (
     FRAME_HEAD,
+    MAX_ERROR_CHARS,
     MAX_HEADER_BYTES,
     REPORT_PART_BYTES,
+    ErrorCode,
     Frame,
     FrameType,
     PeerError,
     check_head,
+    check_json,
+    decode_body,
     encode,
+    encode_error,
     encode_processed,
     join_report,
     read_frame,
@@ -71,3 +77,40 @@ def test_a_report_part_over_its_bound_is_refused_before_its_body() -> None:
     with pytest.raises(PeerError, match="REPORT_PART_BYTES"):
         check_head(head, max_header=10 * MAX_HEADER_BYTES)
     assert json.loads(encode(FrameType.END)[FRAME_HEAD.size :]) == {}
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        (b'{"token": "\\ud800"}', "the string at 'token' is not Unicode text"),
+        (b'{"name": "a\\udc80"}', "the string at 'name' is not Unicode text"),
+        (b'{"\\ud83d": 1}', "a key at the top is not Unicode text"),
+        (b"[" * 5000, "nests deeper than 8 levels"),
+        (b'{"a": ' * 5000, "nests deeper than 8 levels"),
+        (b'{"a": [[[[[[[[[1]]]]]]]]]}', "nests deeper than 8 levels (at 'a'[0]"),
+        (b'{"resume": 18446744073709551616}', "the number at 'resume' is out of range"),
+        (b'{"size": -9223372036854775809}', "the number at 'size' is out of range"),
+        (b'{"mtime": 1e999}', "the number at 'mtime' is out of range"),
+        (b'{"mtime": NaN}', "NaN is not a JSON number"),
+        (b'{"mtime": -Infinity}', "-Infinity is not a JSON number"),
+        (b'{"size": ' + b"9" * 5000 + b"}", "not JSON"),
+    ],
+)
+def test_a_body_no_handler_can_take_is_malformed(payload: bytes, words: str) -> None:
+    with pytest.raises(PeerError) as refused:
+        decode_body(FrameType.UPLOAD, payload)
+    assert refused.value.code is ErrorCode.MALFORMED_FRAME
+    assert words in refused.value.message
+    assert not refused.value.code.retryable
+
+
+def test_a_body_at_the_limits_is_decoded() -> None:
+    body = {"size": 2**63 - 1, "n": -(2**63 - 1), "name": "é𝄞\x00", "deep": [[[[[[[1]]]]]]]}
+    assert decode_body(FrameType.UPLOAD, json.dumps(body).encode()) == body
+    assert check_json(body) is None
+
+
+def test_an_error_frame_is_always_valid_and_bounded() -> None:
+    frame = _frames(encode_error(ErrorCode.BAD_HEADER, "not " + "\ud800" * 10_000))[0]
+    message = frame.field("message")
+    assert message.startswith("not \\ud800") and len(message) <= MAX_ERROR_CHARS

@@ -77,6 +77,7 @@ function describeError(error) {
     404: "Not found:",
     409: "Cannot answer that:",
     422: "The request was refused:",
+    429: "Too many wrong tokens from this address:",
     503: "The results are not readable now:",
   }[error.status] || `The API answered ${error.status}:`;
   return `${prefix} ${error.message}`;
@@ -319,7 +320,8 @@ async function load() {
       api("/timeline", { ...state.filters, bucket: $("f-bucket").value }),
     ]);
     if (generation !== state.generation) return;
-    $("whoami").textContent = `signed in as ${me.operator}`;
+    const reads = me.read_all ? "every operator's uploads" : `${me.operator}'s uploads only`;
+    $("whoami").textContent = `signed in as ${me.operator} (reads ${reads})`;
     fillUploadChoices(choices);
     renderStats(stats);
     renderErrors(stats);
