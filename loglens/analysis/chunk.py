@@ -277,6 +277,8 @@ def _count_lines(
         ]
 
     counts = dict(kind.value_counts().iter_rows())
+    if part.format.padded:
+        summary.continuation_lines += counts.pop(EMPTY, 0)
     head = Head(
         counts.pop(_HEAD, 0),
         samples(_HEAD),

@@ -83,6 +83,9 @@ class LogFormat:
     # Learned: each entry is a record of several lines opened by a labelled stamp (a slow
     # log's "# Time: …"); every other line belongs to the record above it.
     records: bool = False
+    # Each entry is one line followed by empty lines that stand for the rest of it (a journal
+    # export read as JSON lines keeps the file's line numbers so): they are part of the entry.
+    padded: bool = False
     # JSON formats: where each field lies, as (field, JSON path) pairs ("ts", "$['t']['$date']");
     # empty means the built-in key lists.
     json_paths: tuple[tuple[str, str], ...] = ()

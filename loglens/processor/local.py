@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -182,7 +182,16 @@ def detect_source(source: Source, options: Options) -> tuple[Detection, bytes, l
     if options.forced_format:
         chosen = learn_json_format(sample, format_by_name(options.forced_format, options.formats))
         return Detection(chosen, _share_parsed(sample, chosen)), head, sample
-    return detect_format(sample, options.formats, learn=options.learn), head, sample
+    detection = detect_format(sample, options.formats, learn=options.learn)
+    if source.journal:
+        # The journal's fields, one JSON object an entry (see ``journal``).
+        journal = replace(
+            detection.format,
+            description="systemd journal export (journalctl -o export), read as JSON",
+            padded=True,
+        )
+        detection = replace(detection, format=journal)
+    return detection, head, sample
 
 
 def _share_parsed(sample: list[str], fmt: LogFormat) -> float:
@@ -231,7 +240,7 @@ def _blocks(
 ) -> Iterator[tuple[tuple[tuple[int, int], ...], bytes | None]]:
     """Yield the blocks of a source: a file's ranges a few at a time (a worker folds their
     patterns, so the parent merges fewer tables), a stream's blocks with their bytes."""
-    if source.path is not None and not source.gzip:
+    if source.path is not None and not source.gzip and not source.journal:
         ranges = file_ranges(source.path, source.size, options.block_bytes) or [(0, 0)]
         for start in range(0, len(ranges), _BLOCKS_PER_TASK):
             yield tuple(ranges[start : start + _BLOCKS_PER_TASK]), None

@@ -15,7 +15,7 @@ from loglens.analysis.custom_formats import parse_formats_toml
 from loglens.analysis.formats import BUILTIN_FORMATS, LogFormat
 from loglens.config import Config, regex_problem
 from loglens.errors import ConfigError, FormatError, InputError
-from loglens.processor.inputs import GZIP_MAGIC, Limits, Source
+from loglens.processor.inputs import Limits, Source, sniff_source
 from loglens.processor.local import Options
 
 
@@ -86,9 +86,6 @@ def options_from_config(
 def file_source(path: Path, name: str) -> Source:
     """The file at `path`, shown to people as `name` (plain or gzip, by its first bytes)."""
     try:
-        with path.open("rb") as handle:
-            magic = handle.read(len(GZIP_MAGIC))
-            size = handle.seek(0, 2)
+        return sniff_source(path, name)
     except OSError as exc:
         raise InputError(f"{name}: cannot read the stored file {path}: {exc.strerror}") from exc
-    return Source(name, path, gzip=magic == GZIP_MAGIC, size=size)

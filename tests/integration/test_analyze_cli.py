@@ -456,3 +456,47 @@ def test_a_formats_file_error_is_one_line_naming_the_flag(tmp_path: Path) -> Non
     run = run_cli(str(log), env={"FORMATS_FILE": str(tmp_path / "absent.toml")})
     assert run.code == 2 and run.out == ""
     assert run.err.startswith(f"error: FORMATS_FILE={tmp_path / 'absent.toml'}: cannot read")
+
+
+def _journal_export(entries: int) -> bytes:
+    """What `journalctl -o export` writes: fields, one a line, an empty line after each entry;
+    a message with a newline in the binary form (name, 64-bit length, value)."""
+    out = b""
+    for n in range(entries):
+        out += (
+            f"__CURSOR=s=6c1;i={n:x};b=9f2;m={n:x};t=5f0;x=1\n"
+            f"__REALTIME_TIMESTAMP={1_796_635_427_000_000 + n * 1_000_000}\n"
+            f"__MONOTONIC_TIMESTAMP={5_000_000 + n}\n_BOOT_ID=9f2\n"
+            f"PRIORITY={3 if n % 5 == 0 else 6}\nSYSLOG_IDENTIFIER=billing\n_PID=4242\n"
+        ).encode()
+        if n == 3:
+            text = b"payment batch 3 failed:\ncard declined"
+            out += b"MESSAGE\n" + len(text).to_bytes(8, "little") + text + b"\n"
+        else:
+            out += f"MESSAGE=payment batch {n} settled\n".encode()
+        out += b"_HOSTNAME=pay-1\n\n"
+    return out
+
+
+def test_a_journal_export_is_read_entry_by_entry(tmp_path: Path) -> None:
+    data = _journal_export(20)
+    plain = tmp_path / "journal.export"
+    plain.write_bytes(data)
+    packed = tmp_path / "journal.export.gz"
+    packed.write_bytes(gzip.compress(data))
+    starts = [n + 1 for n, line in enumerate(data.split(b"\n")) if line.startswith(b"__CURSOR=")]
+    for path in (plain, packed):
+        events_path = tmp_path / f"{path.name}.events"
+        run = run_cli(str(path), "--json", "--events", str(events_path))
+        assert run.code == 0, run.err
+        report = json.loads(run.out)
+        assert report["entries"] == 20
+        assert report["levels"] == {"ERROR": 4, "INFO": 16}
+        assert report["first_timestamp"] == "2026-12-07T09:23:47Z"
+        assert report["last_timestamp"] == "2026-12-07T09:24:06Z"
+        assert report["rejected"] == {}
+        assert "journal export" in report["formats"][0]["layout"]
+        events = [json.loads(line) for line in events_path.read_text().splitlines()]
+        assert [event["line"] for event in events] == starts
+        assert events[3]["message"] == "payment batch 3 failed:\ncard declined"
+        assert [events[0]["level"], events[3]["level"]] == ["ERROR", "INFO"]
