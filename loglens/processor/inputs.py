@@ -37,11 +37,11 @@ from typing import Protocol
 from loglens.analysis.lines import looks_like_continuation
 from loglens.config import Config
 from loglens.errors import InputError
-from loglens.processor.journal import JournalExport, is_journal_export
+from loglens.processor.framings import Reframed, sniff_framing
 
 STDIN = "-"
 GZIP_MAGIC = b"\x1f\x8b"
-_SNIFF_BYTES = 64  # what tells a file's kind from its start
+_SNIFF_BYTES = 256  # what tells a file's kind from its start
 _LOG_NAME = re.compile(
     r"(\.(log|txt|out|err|jsonl|ndjson|gz)|\.log\.\d+(\.gz)?|^[^.]+)$", re.IGNORECASE
 )
@@ -88,7 +88,7 @@ class Source:
     path: Path | None
     gzip: bool
     size: int
-    journal: bool = False  # a journal export, read as JSON lines (see ``journal``)
+    framing: str | None = None  # records read as JSON lines (see ``framings``)
 
 
 def expand_paths(paths: Sequence[str]) -> tuple[list[Source], list[InputError]]:
@@ -152,8 +152,8 @@ def _open_source(path: Path, shown: str) -> Source:
 
 
 def sniff_source(path: Path, name: str) -> Source:
-    """The file at `path` as a source, told by its first bytes: plain or gzip, a journal
-    export or not; OSError if it cannot be read."""
+    """The file at `path` as a source, told by its first bytes: plain or gzip, and its
+    framing (see ``framings``); OSError if it cannot be read."""
     with path.open("rb") as handle:
         head = handle.read(_SNIFF_BYTES)
         size = handle.seek(0, os.SEEK_END)
@@ -164,12 +164,12 @@ def sniff_source(path: Path, name: str) -> Source:
                 head = unpacked.read(_SNIFF_BYTES)
         except (EOFError, zlib.error, gzip.BadGzipFile):
             head = b""  # reading it says what is wrong
-    return Source(name, path, gzip=packed, size=size, journal=is_journal_export(head))
+    return Source(name, path, gzip=packed, size=size, framing=sniff_framing(head))
 
 
 def open_stream(source: Source, limits: Limits | None = None) -> Stream:
     """Open a source for sequential reading of its bytes, a gzip's decompressed within
-    `limits` (reading past them raises InputError), a journal export's as JSON lines."""
+    `limits` (reading past them raises InputError), records of a framing as JSON lines."""
     if source.path is None:
         return sys.stdin.buffer
     limits = limits or Limits()
@@ -177,8 +177,8 @@ def open_stream(source: Source, limits: Limits | None = None) -> Stream:
         stream: Stream = _Gunzipped(source, limits) if source.gzip else source.path.open("rb")
     except OSError as exc:
         raise InputError(f"{source.name}: cannot read: {exc.strerror}") from exc
-    if source.journal:
-        return JournalExport(stream, source.name, limits.max_line_bytes)
+    if source.framing is not None:
+        return Reframed(stream, source.name, source.framing, limits.max_line_bytes)
     return stream
 
 

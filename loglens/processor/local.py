@@ -36,6 +36,7 @@ from loglens.analysis.templates import Template, build_templates
 from loglens.analysis.timestamps import is_yearless
 from loglens.errors import InputError, LoglensError
 from loglens.processor.events import write_events
+from loglens.processor.framings import describe
 from loglens.processor.inputs import (
     Limits,
     Readable,
@@ -183,14 +184,10 @@ def detect_source(source: Source, options: Options) -> tuple[Detection, bytes, l
         chosen = learn_json_format(sample, format_by_name(options.forced_format, options.formats))
         return Detection(chosen, _share_parsed(sample, chosen)), head, sample
     detection = detect_format(sample, options.formats, learn=options.learn)
-    if source.journal:
-        # The journal's fields, one JSON object an entry (see ``journal``).
-        journal = replace(
-            detection.format,
-            description="systemd journal export (journalctl -o export), read as JSON",
-            padded=True,
-        )
-        detection = replace(detection, format=journal)
+    if source.framing is not None:
+        # Records read as JSON lines, each followed by empty lines for its other lines.
+        reframed = replace(detection.format, description=describe(source.framing), padded=True)
+        detection = replace(detection, format=reframed)
     return detection, head, sample
 
 
@@ -240,7 +237,7 @@ def _blocks(
 ) -> Iterator[tuple[tuple[tuple[int, int], ...], bytes | None]]:
     """Yield the blocks of a source: a file's ranges a few at a time (a worker folds their
     patterns, so the parent merges fewer tables), a stream's blocks with their bytes."""
-    if source.path is not None and not source.gzip and not source.journal:
+    if source.path is not None and not source.gzip and source.framing is None:
         ranges = file_ranges(source.path, source.size, options.block_bytes) or [(0, 0)]
         for start in range(0, len(ranges), _BLOCKS_PER_TASK):
             yield tuple(ranges[start : start + _BLOCKS_PER_TASK]), None
@@ -285,7 +282,7 @@ def _reference_time(source: Source, fmt: LogFormat, tz: str) -> datetime:
     if source.path is None:
         return datetime.now(UTC)
     mtime = datetime.fromtimestamp(source.path.stat().st_mtime, UTC)
-    if source.gzip or fmt.ts_format is None or not is_yearless(fmt.ts_format):
+    if source.gzip or source.framing or fmt.ts_format is None or not is_yearless(fmt.ts_format):
         return mtime
     try:
         with source.path.open("rb") as handle:

@@ -500,3 +500,33 @@ def test_a_journal_export_is_read_entry_by_entry(tmp_path: Path) -> None:
         assert [event["line"] for event in events] == starts
         assert events[3]["message"] == "payment batch 3 failed:\ncard declined"
         assert [events[0]["level"], events[3]["level"]] == ["ERROR", "INFO"]
+
+
+def test_journal_verbose_pretty_and_marked_json_are_read_as_json(tmp_path: Path) -> None:
+    records = [
+        {"__REALTIME_TIMESTAMP": str(1_796_635_427_000_000 + n * 1_000_000),
+         "PRIORITY": "3" if n % 4 == 0 else "6", "MESSAGE": f"job {n} done"}
+        for n in range(12)
+    ]  # fmt: skip
+    verbose = b"".join(
+        f"Mon 2026-12-07 09:23:{47 + n}.000000 UTC [s=1;i={n:x};b=2;m=3;"
+        f"t={int(r['__REALTIME_TIMESTAMP']):x};x=4]\n"
+        f"    PRIORITY={r['PRIORITY']}\n    MESSAGE={r['MESSAGE']}\n".encode()
+        for n, r in enumerate(records)
+    )
+    files = {
+        "verbose.log": verbose,
+        "pretty.log": b"".join(json.dumps(r, indent=4).encode() + b"\n" for r in records),
+        "seq.log": b"".join(b"\x1e" + json.dumps(r).encode() + b"\n" for r in records),
+        "sse.log": b"".join(b"data: " + json.dumps(r).encode() + b"\n\n" for r in records),
+    }
+    for name, data in files.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        run = run_cli(str(path), "--json")
+        assert run.code == 0, run.err
+        report = json.loads(run.out)
+        assert report["levels"] == {"ERROR": 3, "INFO": 9}, name
+        assert report["first_timestamp"] == "2026-12-07T09:23:47Z", name
+        assert report["rejected"] == {}, name
+        assert report["formats"][0]["lines"] == data.count(b"\n"), name
