@@ -109,7 +109,7 @@ def to_utc(text: pl.Expr, ts_format: str | None, tz: str, reference: datetime) -
         dated = ts_format.replace(YEAR_OPTIONAL, "%Y")
         bare = ts_format.replace(YEAR_OPTIONAL + " ", "").replace(YEAR_OPTIONAL, "")
         return pl.coalesce(to_utc(text, dated, tz, reference), to_utc(text, bare, tz, reference))
-    if _is_dateless(ts_format):
+    if is_dateless(ts_format):
         return _dateless_to_utc(text, ts_format, tz, reference)
     if is_yearless(ts_format):
         return _yearless_to_utc(text, ts_format, tz, reference)
@@ -142,7 +142,7 @@ def _parse_column(
     text: pl.Series, ts_format: str | None, tz: str, reference: datetime
 ) -> pl.Series:
     frame = text.to_frame("ts")
-    if ts_format is not None and (needs_rewrite(ts_format) or _is_dateless(ts_format)):
+    if ts_format is not None and (needs_rewrite(ts_format) or is_dateless(ts_format)):
         return frame.select(to_utc(pl.col("ts"), ts_format, tz, reference)).to_series()
     if ts_format is None:
         # Any known shape: try them in turn on the stamps still unread, stop when none is left.
@@ -219,7 +219,8 @@ def is_yearless(ts_format: str) -> bool:
     )
 
 
-def _is_dateless(ts_format: str) -> bool:
+def is_dateless(ts_format: str) -> bool:
+    """Tell whether stamps written this way are a time of day alone (W3C's ``time``)."""
     return is_yearless(ts_format) and not any(f in ts_format for f in _DATE_FIELDS)
 
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import polars as pl
 
@@ -33,7 +35,7 @@ from loglens.analysis.lines import BINARY, decode_block
 from loglens.analysis.parse import Detection, ParseContext, detect_format, parse_lines
 from loglens.analysis.summary import PatternStack, Summary
 from loglens.analysis.templates import Template, build_templates
-from loglens.analysis.timestamps import is_yearless
+from loglens.analysis.timestamps import is_dateless, is_yearless
 from loglens.errors import InputError, LoglensError
 from loglens.processor.events import write_events
 from loglens.processor.framings import describe
@@ -277,7 +279,8 @@ def _reference_time(source: Source, fmt: LogFormat, tz: str) -> datetime:
     It is the file's last year-less stamp, read in the year of the file's mtime (or the
     year before, when it would come after it): a file written from November to February
     and copied in December then has its November in the year before its February. Without
-    such a stamp it is the mtime; for a stream, now.
+    such a stamp it is the mtime; for a stream, now. Times of day alone are on the day of
+    the file's last ``#Date:`` line (W3C extended logs), else of its last stamp.
     """
     if source.path is None:
         return datetime.now(UTC)
@@ -286,15 +289,35 @@ def _reference_time(source: Source, fmt: LogFormat, tz: str) -> datetime:
         return mtime
     try:
         with source.path.open("rb") as handle:
+            head = handle.read(_TAIL_BYTES)
             handle.seek(max(0, source.size - _TAIL_BYTES))
             tail = handle.read(_TAIL_BYTES)
     except OSError:
         return mtime
+    if is_dateless(fmt.ts_format):
+        day = _directive_date(tail) or _directive_date(head)
+        if day is not None:
+            return datetime.combine(day, time(23, 59, 59), ZoneInfo(tz))
     if source.size > _TAIL_BYTES:
         tail = tail[tail.find(b"\n") + 1 :]  # the first line may be cut
     lines = decode_block(tail).text.drop_nulls()
     stamps = parse_lines(lines, fmt, ParseContext(tz=tz, reference=mtime))["ts"].drop_nulls()
     return stamps[-1] if len(stamps) else mtime
+
+
+# A W3C extended log's directive with the date its times of day fall on.
+_DATE_DIRECTIVE = re.compile(rb"^#Date:[ \t]*([0-9]{4})-([0-9]{2})-([0-9]{2})", re.MULTILINE)
+
+
+def _directive_date(text: bytes) -> date | None:
+    """The date of the last ``#Date:`` directive in `text`, if any."""
+    found = list(_DATE_DIRECTIVE.finditer(text))
+    if not found:
+        return None
+    try:
+        return date(*(int(part) for part in found[-1].groups()))
+    except ValueError:
+        return None
 
 
 class _OrderedMerge:

@@ -530,3 +530,20 @@ def test_journal_verbose_pretty_and_marked_json_are_read_as_json(tmp_path: Path)
         assert report["first_timestamp"] == "2026-12-07T09:23:47Z", name
         assert report["rejected"] == {}, name
         assert report["formats"][0]["lines"] == data.count(b"\n"), name
+
+
+def test_times_of_day_take_the_date_of_the_w3c_date_directive(tmp_path: Path) -> None:
+    path = tmp_path / "ex981119.log"
+    path.write_text(
+        "#Software: Microsoft Internet Information Server 4.0\n#Version: 1.0\n"
+        "#Date: 1998-11-19 22:48:39\n#Fields: time c-ip cs-method cs-uri-stem sc-status\n"
+        + "".join(
+            f"22:{48 + n // 60:02d}:{n % 60:02d} 10.0.0.{n} GET /x/{n} 200\n" for n in range(90)
+        )
+    )
+    run = run_cli(str(path), "--json")
+    assert run.code == 0, run.err
+    report = json.loads(run.out)
+    assert report["entries"] == 90
+    assert report["first_timestamp"] == "1998-11-19T22:48:00Z"
+    assert report["last_timestamp"] == "1998-11-19T22:49:29Z"
