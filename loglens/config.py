@@ -17,6 +17,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from loglens.errors import ConfigError
 
+# Any gzip may decompress to this much; past it, MAX_COMPRESSION_RATIO applies (a small file
+# of repetitive lines compresses far better than a big one). The server and the processor
+# both hold every gzip they open to it.
+RATIO_FREE_BYTES = 16 * 1024 * 1024
+
 LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)

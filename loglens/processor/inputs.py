@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Protocol
 
 from loglens.analysis.lines import looks_like_continuation
-from loglens.config import Config
+from loglens.config import RATIO_FREE_BYTES, Config
 from loglens.errors import InputError
 from loglens.processor.framings import Reframed, sniff_framing
 
@@ -48,9 +48,6 @@ _LOG_NAME = re.compile(
 _GLOB_CHARS = re.compile(r"[*?\[]")
 # A boundary search gives up after this much continuation-looking text and splits anyway.
 _MAX_ALIGN_BYTES = 4 * 1024 * 1024
-# Any gzip may decompress to this much; past it, the ratio limit applies (a small file of
-# repetitive lines compresses far better than a big one).
-RATIO_FREE_BYTES = 16 * 1024 * 1024
 # A range read piece by piece (to cut its over-long lines) is read this much at a time.
 _PIECE_BYTES = 1024 * 1024
 

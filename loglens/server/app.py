@@ -157,7 +157,12 @@ class Server:
         await self._sweep_once()
         self._sweeper = asyncio.create_task(self._sweep_partials())
         self._listener = await asyncio.get_running_loop().create_server(
-            lambda: Stream(self._accept), self.config.host, self.config.port, ssl=self._ssl
+            lambda: Stream(self._accept),
+            self.config.host,
+            self.config.port,
+            ssl=self._ssl,
+            # A peer stalled inside the TLS handshake has the same deadline as any other.
+            ssl_handshake_timeout=self.config.handshake_timeout if self._ssl else None,
         )
         host, port = self.address
         logger.info("loglens server listening on %s:%d", host, port)

@@ -18,7 +18,10 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
+from loglens.config import RATIO_FREE_BYTES
 from loglens.protocol import ErrorCode, PeerError
+
+GZIP_MAGIC = b"\x1f\x8b"
 
 _READ_BYTES = 1024 * 1024
 # The errors of a full disk (or a full quota): the operator's to fix, not a bug.
@@ -148,23 +151,31 @@ class PartialFile:
         self._file.close()
 
 
-def decompress(source: Path, target: Path, cap: int) -> tuple[str, int]:
+def decompress(source: Path, target: Path, cap: int, ratio: int) -> tuple[str, int]:
     """Gunzip `source` into `target`, fsynced; return the content's SHA-256 and size.
 
-    Stops as soon as the output passes `cap` bytes, so a gzip bomb costs at most `cap`
-    bytes of disk and one read buffer of memory.
+    Stops as soon as the output passes `cap` bytes, or `ratio` times the gzip's size past
+    RATIO_FREE_BYTES, so a gzip bomb costs at most that much disk and one read buffer of
+    memory. A gzip inside the gzip is refused: its content would escape both limits.
     """
     digest = hashlib.sha256()
     size = 0
+    packed_size = source.stat().st_size
+    allowed = min(cap, max(RATIO_FREE_BYTES, ratio * packed_size))
     try:
         with gzip.open(source, "rb") as packed, open(target, "wb") as out:
             while chunk := packed.read(_READ_BYTES):
+                if size == 0 and chunk.startswith(GZIP_MAGIC):
+                    raise PeerError(
+                        ErrorCode.BAD_GZIP,
+                        "upload rejected: it is a gzip inside a gzip; send the inner gzip "
+                        "as it is (compression none) or its content",
+                    )
                 size += len(chunk)
-                if size > cap:
+                if size > allowed:
                     raise PeerError(
                         ErrorCode.DECOMPRESSED_TOO_LARGE,
-                        f"upload rejected: it decompresses to more than {cap:,} bytes, the "
-                        "most the server accepts (MAX_DECOMPRESSED_BYTES)",
+                        _too_large(allowed, cap, ratio, packed_size),
                     )
                 digest.update(chunk)
                 out.write(chunk)
@@ -181,6 +192,20 @@ def decompress(source: Path, target: Path, cap: int) -> tuple[str, int]:
         target.unlink(missing_ok=True)
         raise
     return digest.hexdigest(), size
+
+
+def _too_large(allowed: int, cap: int, ratio: int, packed_size: int) -> str:
+    if allowed < cap:
+        return (
+            f"upload rejected: its {packed_size:,} bytes of gzip decompress to more than "
+            f"{allowed:,} bytes (past {RATIO_FREE_BYTES // 2**20} MiB, a gzip may hold "
+            f"MAX_COMPRESSION_RATIO={ratio} times its size): a gzip bomb? Send it "
+            "uncompressed, or ask for a higher MAX_COMPRESSION_RATIO"
+        )
+    return (
+        f"upload rejected: it decompresses to more than {cap:,} bytes, the most the server "
+        "accepts (MAX_DECOMPRESSED_BYTES)"
+    )
 
 
 def _fsync_dir(path: Path) -> None:

@@ -105,8 +105,14 @@ class Receiver:
             source = storage.content_path(upload_id)
             self._doing = "decompressing it"
             try:
+                config = self.server.config
                 content_sha, content_size = await loop.run_in_executor(
-                    None, decompress, path, source, self.server.config.max_decompressed_bytes
+                    None,
+                    decompress,
+                    path,
+                    source,
+                    config.max_decompressed_bytes,
+                    config.max_compression_ratio,
                 )
             except PeerError as exc:
                 await self._fail(upload_id, exc.message)

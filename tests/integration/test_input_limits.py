@@ -12,12 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from loglens.processor.inputs import RATIO_FREE_BYTES
+from loglens.config import RATIO_FREE_BYTES
 from loglens.protocol import FrameType
 from tests.conftest import MakeLog, run_cli
-from tests.integration.conftest import ServerFactory, rows
+from tests.integration.conftest import ServerFactory, rows, stored_files
 from tests.integration.wire import upload
 
 LONG_LINE = b"2024-01-01 00:00:00,000 ERROR [main] a.B: dump " + b"A" * (50 * 1024 * 1024)
@@ -147,25 +145,38 @@ async def _processed(address: str, data: bytes, **fields: Any) -> tuple[str, str
     return frames[-1].field("state"), frames[-1].field("error")
 
 
-@pytest.mark.parametrize(
-    "how",
-    ["gzip sent as plain", "gzip inside the gzip"],
-)
-def test_the_processor_holds_a_stored_gzip_to_the_limits(
-    server_factory: ServerFactory, how: str
+def test_the_processor_holds_a_gzip_sent_as_plain_to_the_limits(
+    server_factory: ServerFactory,
 ) -> None:
     server = server_factory()
     packed = bomb()
-    if how == "gzip sent as plain":
-        state, error = asyncio.run(_processed(server.address, packed))
-    else:
-        state, error = asyncio.run(
-            _processed(server.address, gzip.compress(packed), compression="gzip")
-        )
+    state, error = asyncio.run(_processed(server.address, packed))
     assert state == "failed"
     assert error is not None and "MAX_COMPRESSION_RATIO=100" in error
     assert f"its {len(packed):,} bytes of gzip decompress to more than" in error
     assert rows(server, "SELECT state FROM jobs") == [("failed",)]
+
+
+def test_the_server_refuses_a_gzip_inside_the_gzip_and_a_bomb(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory()
+    packed = bomb()
+    nested = asyncio.run(
+        upload(server.address, "s3cret", gzip.compress(packed), compression="gzip")
+    )
+    assert nested[-1].type is FrameType.ERROR
+    assert nested[-1].field("code") == "bad_gzip"
+    assert "gzip inside a gzip" in nested[-1].field("message")
+    # A bomb declared as gzip: the server stops decompressing at the ratio, stores nothing.
+    frames = asyncio.run(upload(server.address, "s3cret", packed, compression="gzip"))
+    assert frames[-1].type is FrameType.ERROR
+    assert frames[-1].field("code") == "decompressed_too_large"
+    message = frames[-1].field("message")
+    assert f"its {len(packed):,} bytes of gzip decompress to more than" in message
+    assert "MAX_COMPRESSION_RATIO=100" in message
+    assert rows(server, "SELECT COUNT(*) FROM jobs") == [(0,)]
+    assert not [path for path in stored_files(server) if "blobs" in path.parts]
 
 
 def test_a_gzip_log_sent_as_plain_is_still_analysed(

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from loglens.analysis.lines import looks_like_continuation
-from loglens.config import ANALYSIS_SETTINGS, Config, load_config
+from loglens.config import ANALYSIS_SETTINGS, RATIO_FREE_BYTES, Config, load_config
 from loglens.errors import ConfigError, InputError
 from loglens.processor.inputs import (
-    RATIO_FREE_BYTES,
     Limits,
     LineCutter,
     Source,
