@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.proctree import process_tree  # noqa: E402
+from benchmarks.proctree import process_tree, rss_kib  # noqa: E402
 from loglens.config import ANALYSIS_SETTINGS, parse_size  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
@@ -87,17 +87,6 @@ def ordinary_lines(size: int) -> Path:
     return path
 
 
-def _rss_kib(pids: list[int]) -> int:
-    pages = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/statm") as handle:
-                pages += int(handle.read().split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
-
-
 def measure(processor: Path, path: Path, workers: int, env: dict[str, str]) -> tuple[int, int]:
     """Run processor.py on `path`; return the peak RSS of its biggest process and the
     sampled peak of its tree's RSS sum, in KiB."""
@@ -113,7 +102,7 @@ def measure(processor: Path, path: Path, workers: int, env: dict[str, str]) -> t
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], _rss_kib(process_tree(proc.pid)[1:]))  # not the helper
+            peak[0] = max(peak[0], rss_kib(process_tree(proc.pid)[1:]))  # not the helper
             done.wait(SAMPLE_EVERY)
 
     sampler = threading.Thread(target=sample, daemon=True)

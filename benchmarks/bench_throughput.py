@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.baselines import drain3_templates, textbook  # noqa: E402
-from benchmarks.proctree import process_tree  # noqa: E402
+from benchmarks.proctree import process_tree, rss_kib  # noqa: E402
 from loglens.config import parse_size  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
@@ -95,18 +95,6 @@ def _memory_kib(pids: list[int]) -> tuple[int, int]:
     return pss, rss
 
 
-def _rss_kib(pids: list[int]) -> int:
-    """RSS sum in KiB over the given processes, from statm (cheap: no page-table walk)."""
-    pages = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/statm") as handle:
-                pages += int(handle.read().split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
-
-
 def run_measured(command: list[str]) -> tuple[float, int, int, str]:
     """Run a command; return seconds, peak PSS and RSS sums (KiB) of its tree, stdout.
 
@@ -129,7 +117,7 @@ def run_measured(command: list[str]) -> tuple[float, int, int, str]:
             now = time.perf_counter()
             if now - found_at >= TREE_EVERY:
                 pids, found_at = process_tree(proc.pid), now
-            rss = _rss_kib(pids)
+            rss = rss_kib(pids)
             if rss > peak[1] or now - read_at >= PSS_EVERY:
                 pss, _ = _memory_kib(pids)
                 peak[0], read_at = max(peak[0], pss), now
