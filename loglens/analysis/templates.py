@@ -47,6 +47,10 @@ _NB = r"(?-u:\B)"
 _HEX = "[0-9a-fA-F]"
 # Characters of a path or URL: stop at whitespace, brackets, quotes and list separators.
 _PATH_CHAR = r"""[^\s,;()\[\]{}'"<>]"""
+# The last character of one: a colon after it opens what follows ("loading /a/b: no such").
+_PATH_END = r"""[^\s,;()\[\]{}'"<>:]"""
+# A path or URL's rest after its first digit: up to its last character that can end one.
+_PATH_REST = f"(?:{_PATH_CHAR}*{_PATH_END})?"
 _MONTH = "(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 _WEEKDAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
 _CLOCK = "[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?"
@@ -65,8 +69,8 @@ _IPV6_HEAD = (
 # unit) come before the bare number that would otherwise take their first digits.
 _VARIABLE_SHAPES = (
     # URL or path with a digit somewhere: hdfs://host:9000/x, /10.0.0.1:50010, /tmp/a1.
-    rf"[A-Za-z][A-Za-z0-9+.\-]*://{_PATH_CHAR}*[0-9]{_PATH_CHAR}*",
-    rf"{_NB}/{_PATH_CHAR}*[0-9]{_PATH_CHAR}*",
+    rf"[A-Za-z][A-Za-z0-9+.\-]*://{_PATH_CHAR}*[0-9]{_PATH_REST}",
+    rf"{_NB}/{_PATH_CHAR}*[0-9]{_PATH_REST}",
     # Syslog and ctime dates (Sun Jul 10 03:55:15 2005) and ISO 8601 timestamps, whole.
     rf"(?:{_WEEKDAY},? +)?{_MONTH} +[0-9]{{1,2}},? +(?:[0-9]{{4}} +)?{_CLOCK}(?: +[0-9]{{4}})?",
     rf"{_B}[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}[T ]{_CLOCK}(?:Z|[+-][0-9]{{2}}:?[0-9]{{2}})?",

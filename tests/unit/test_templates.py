@@ -48,6 +48,9 @@ def mine(messages: list[str]) -> list[str]:
         ("attempt_1445144423722_0020_m_000000_0 done", "<*> done"),
         ("Found block rdd_42_20 locally", "Found block <*> locally"),
         ("wrote /tmp/run2/out.log", "wrote <*>"),
+        ("Error loading /home/j42/prog: invalid image", "Error loading <*>: invalid image"),
+        ("serving blk_7 to /10.251.42.84:", "serving <*> to <*>:"),
+        ("allocateBlock: /tmp/part-00296. blk_7", "allocateBlock: <*> <*>"),
         ("fetch hdfs://msra-sa-41:9000/pageinput2.txt", "fetch <*>"),
         ("took 250ms then 1.5s", "took <*> then <*>"),
         (
