@@ -61,7 +61,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--formats-file", metavar="FILE", type=Path, help="TOML of custom formats")
     parser.add_argument("--env-file", metavar="FILE", default=".env", help="settings file (.env)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "-f", "--follow", action="store_true",
+        help="follow one FILE as it grows (like tail -F), showing the analysis live until "
+        "Ctrl-C; with --json, one JSON report a line",
+    )  # fmt: skip
+    parser.add_argument(
+        "--interval", metavar="SECONDS", type=_seconds, default=1.0,
+        help="with --follow: how often the view is redrawn (1)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--from-end", action="store_true",
+        help="with --follow: only lines written from now on, not those already there",
+    )  # fmt: skip
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.05 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be seconds from 0.05 to 3600, got {text!r}")
+    return value
 
 
 def _positive(text: str) -> int:
@@ -116,6 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
 
+    if args.follow or args.from_end:
+        return _follow(parser, args, options, config.top_n)
     sources, problems = expand_paths(args.paths)
     if args.explain_format:
         return _explain(sources, problems, options, as_json=args.json)
@@ -137,6 +162,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         sys.stdout.write(render_text(report))
     return EXIT_PARTIAL if problems else EXIT_OK
+
+
+def _follow(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, options: Options, top_n: int
+) -> int:
+    """Check the flags that --follow takes, then follow the file."""
+    if not args.follow:
+        parser.error("--from-end goes with --follow")
+    if len(args.paths) != 1 or args.paths[0] == "-":
+        parser.error("--follow takes exactly one FILE (not - : pipe the stream to client.py)")
+    if args.events is not None or args.explain_format:
+        parser.error("--follow does not go with --events or --explain-format")
+    path = Path(args.paths[0])
+    if path.exists() and not path.is_file():
+        parser.error(f"--follow: {path} is not a regular file")
+    from loglens.cli.follow import follow
+
+    return follow(path, options, top_n, args.interval, args.json, args.from_end)
 
 
 def _explain(
