@@ -85,7 +85,7 @@ def analyse_logs(paths: list[Path]) -> list[Any]:
     from loglens.config import load_config
     from loglens.processor.local import analyse
     from loglens.processor.options import file_source, options_from_config
-    from loglens.storage.results import results_from_analysis
+    from loglens.storage.write.results import results_from_analysis
 
     config = load_config({"WORKERS": "1"})  # one core: others benchmark on this machine
     options = options_from_config(config)

@@ -58,7 +58,11 @@ SERVER_SETTINGS = ANALYSIS_SETTINGS | {
     "PORT",
     "STORAGE_PATH",
     "DB_PATH",
+    "DATABASE_URL",
     "BROKER_URL",
+    "BROKER_QUEUE",
+    "BROKER_IN_FLIGHT",
+    "BROKER_RESEND_SECONDS",
     "AUTH_TOKENS",
     "AUTH_TOKENS_FILE",
     "MAX_HEADER_BYTES",
@@ -89,7 +93,12 @@ class Config:
     port: int = 7878
     storage_path: Path = Path("data/uploads")
     db_path: Path = Path("data/loglens.db")
+    # A postgresql:// URL: results in PostgreSQL instead of the SQLite file at db_path.
+    database_url: str = ""
     broker_url: str = ""
+    broker_queue: str = "loglens"  # the Celery queue of the analysis tasks
+    broker_in_flight: int = 32  # tasks of one job sent to the broker before one is back
+    broker_resend_seconds: float = 60.0  # no answer this long, none queued: send again
     workers: int = 0
     chunk_bytes: int = 4 * 1024 * 1024
     timezone: str = "UTC"
@@ -134,6 +143,11 @@ class Config:
     client_ca_file: Path | None = None
     client_cert_file: Path | None = None
     client_key_file: Path | None = None
+
+    @property
+    def database(self) -> Path | str:
+        """The results database: DATABASE_URL when set, else the SQLite file DB_PATH."""
+        return self.database_url or self.db_path
 
     @property
     def worker_count(self) -> int:
@@ -326,6 +340,44 @@ def _resume_dir(env: Mapping[str, str]) -> Path | None:
     return Path(cache) / "loglens" / "uploads"
 
 
+BROKER_SCHEMES = ("amqp", "amqps", "pyamqp", "redis", "rediss")
+
+
+def _broker_url(url: str) -> str:
+    """Check BROKER_URL: empty (analyse on this machine), or a RabbitMQ or Redis URL."""
+    if url and urlsplit(url).scheme.lower() not in BROKER_SCHEMES:
+        shown = url.split("@")[-1]  # no password in a message
+        raise ConfigError(
+            f"BROKER_URL=...{shown} is not a RabbitMQ (amqp://) or Redis (redis://) URL: "
+            "leave it empty to analyse on this machine"
+        )
+    return url
+
+
+def _queue_name(name: str) -> str:
+    """Check BROKER_QUEUE: letters, digits and ``._-`` (a name RabbitMQ and Redis take)."""
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,200}", name):
+        raise ConfigError(
+            f"BROKER_QUEUE={name!r} is not a queue name: use letters, digits, '.', '_', '-'"
+        )
+    return name
+
+
+def _database_url(url: str) -> str:
+    """Check DATABASE_URL: empty (SQLite at DB_PATH) or a postgresql:// URL with a host."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres") or not (parts.hostname or parts.query):
+        shown = f"{parts.scheme}://..." if parts.scheme else repr(url[:40])
+        raise ConfigError(
+            f"DATABASE_URL={shown} is not a PostgreSQL URL: use "
+            "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or leave it empty for the "
+            "SQLite file at DB_PATH"
+        )
+    return url
+
+
 def _webhook(url: str) -> str:
     """Check ALERT_WEBHOOK_URL: empty (no webhook) or an http(s) URL with a host."""
     if not url:
@@ -386,7 +438,11 @@ def load_config(env: Mapping[str, str], settings: Collection[str] | None = None)
         port=_port(env, "PORT", Config.port),
         storage_path=Path(env.get("STORAGE_PATH", str(Config.storage_path))),
         db_path=Path(env.get("DB_PATH", str(Config.db_path))),
-        broker_url=env.get("BROKER_URL", ""),
+        database_url=_database_url(env.get("DATABASE_URL", "").strip()),
+        broker_url=_broker_url(env.get("BROKER_URL", "").strip()),
+        broker_queue=_queue_name(env.get("BROKER_QUEUE", "").strip() or Config.broker_queue),
+        broker_in_flight=_int(env, "BROKER_IN_FLIGHT", Config.broker_in_flight, 1),
+        broker_resend_seconds=_seconds(env, "BROKER_RESEND_SECONDS", Config.broker_resend_seconds),
         workers=_int(env, "WORKERS", 0, 0),
         chunk_bytes=chunk_bytes,
         timezone=check_timezone(env.get("TIMEZONE", "UTC") or "UTC"),

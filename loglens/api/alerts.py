@@ -9,8 +9,8 @@ from pydantic import BaseModel, Field
 
 from loglens.api import models
 from loglens.api.auth import Caller, authenticate
-from loglens.storage.alert_reads import AlertReader
-from loglens.storage.filters import MAX_OFFSET
+from loglens.storage.alerts.reader import AlertReader
+from loglens.storage.read.filters import MAX_OFFSET
 
 
 class AlertItem(BaseModel):

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter
 from loglens.api import models
 from loglens.api.auth import Caller, authenticate
 from loglens.api.cache import ResponseCache
-from loglens.storage.queries import Reader
+from loglens.storage.read.queries import Reader
 
 Json = dict[str, Any]
 Compute = Callable[[Reader], Awaitable[Any]]

@@ -22,8 +22,9 @@ from loglens.api.params import ParameterError
 from loglens.api.routes import build_router
 from loglens.config import Config
 from loglens.errors import StorageError
-from loglens.storage.filters import QueryError
-from loglens.storage.queries import Reader
+from loglens.storage.dialect import describe
+from loglens.storage.read.filters import QueryError
+from loglens.storage.read.queries import Reader
 
 logger = logging.getLogger(__name__)
 
@@ -60,14 +61,14 @@ DEFAULT_CACHE_BYTES = 64 * 1024 * 1024
 
 
 def create_app(config: Config, cache_bytes: int = DEFAULT_CACHE_BYTES) -> FastAPI:
-    """The API and dashboard over the results database at `config.db_path`; answers are
+    """The API and dashboard over the results database `config.database`; answers are
     kept (up to `cache_bytes`, 0 for none) until the database changes."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        reader = await Reader.open(config.db_path)
+        reader = await Reader.open(config.database)
         app.state.reader = reader
-        logger.info("reading results from %s", config.db_path)
+        logger.info("reading results from %s", describe(config.database))
         try:
             yield
         finally:

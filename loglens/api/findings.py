@@ -33,9 +33,9 @@ from loglens.api.params import (
     make_side,
     result_filters,
 )
-from loglens.storage.filters import Filters
-from loglens.storage.insights import ANOMALY_SORTS
-from loglens.storage.queries import Reader
+from loglens.storage.read.filters import Filters
+from loglens.storage.read.insights import ANOMALY_SORTS
+from loglens.storage.read.queries import Reader
 
 Filtered = Annotated[Filters, Depends(result_filters)]
 AnomalySort = Annotated[

@@ -10,7 +10,7 @@ from fastapi import Depends, HTTPException, Path, Query, Request, status
 from loglens.api.answers import missing_upload
 from loglens.api.auth import Caller, authenticate
 from loglens.errors import LoglensError
-from loglens.storage.filters import (
+from loglens.storage.read.filters import (
     ANOMALY_KINDS,
     LEVELS,
     MAX_ID,

@@ -39,8 +39,8 @@ from loglens.api.params import (
     one_search,
     result_filters,
 )
-from loglens.storage.filters import STATUSES, Filters
-from loglens.storage.queries import Reader
+from loglens.storage.read.filters import STATUSES, Filters
+from loglens.storage.read.queries import Reader
 
 logger = logging.getLogger(__name__)
 

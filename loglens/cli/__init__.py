@@ -16,6 +16,7 @@ commands:
                     timeline, rejected (loglens query --help)
   alerts SUBCOMMAND recorded alerts (list) and rule backtests (backtest RULES.toml)
   jobs SUBCOMMAND   analysis jobs (list [--state failed]) and requeueing (retry ID)
+  worker            run analysis tasks from BROKER_URL: a Celery worker (--help, --ping)
 """
 
 
@@ -54,5 +55,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from loglens.cli.jobs import main as jobs_main
 
         return jobs_main(rest)
+    if command == "worker":
+        from loglens.cli.worker import main as worker_main
+
+        return worker_main(rest)
     sys.stderr.write(f"loglens: unknown command {command!r}\n{USAGE}")
     return 2

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from loglens.cli.plain import cut, write_json, write_table
 from loglens.config import config_from_environment
 from loglens.errors import ConfigError, StorageError
-from loglens.storage.alert_reads import AlertReader
-from loglens.storage.alerts import ALERT_STATES, Alert
+from loglens.storage.alerts.reader import AlertReader
+from loglens.storage.alerts.store import ALERT_STATES, Alert
 from loglens.storage.schema import from_micros
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
         config = config_from_environment(args.env_file)
-        db_path = args.db or config.db_path
+        db_path = args.db or config.database
         if args.command == "list":
             if args.limit < 1:
                 raise ConfigError(f"--limit {args.limit}: show at least 1 alert")
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-async def _list(args: argparse.Namespace, db_path: Path) -> int:
+async def _list(args: argparse.Namespace, db_path: Path | str) -> int:
     async with await AlertReader.open(db_path) as reader:
         alerts, total = await reader.alerts(args.state, args.source, args.rule, args.limit)
     if args.json:
@@ -94,7 +94,7 @@ async def _list(args: argparse.Namespace, db_path: Path) -> int:
     return EXIT_OK
 
 
-async def _backtest(args: argparse.Namespace, db_path: Path, rules: Sequence[Rule]) -> int:
+async def _backtest(args: argparse.Namespace, db_path: Path | str, rules: Sequence[Rule]) -> int:
     from loglens.analysis.alerts import AlertInput, backtest
 
     async with await AlertReader.open(db_path) as reader:

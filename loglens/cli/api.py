@@ -20,7 +20,8 @@ from pathlib import Path
 import uvicorn
 
 from loglens.config import Config, config_from_environment
-from loglens.errors import ConfigError
+from loglens.errors import ConfigError, StorageError
+from loglens.storage.read.queries import Reader
 from loglens.tls import server_context, uvicorn_options
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -57,6 +58,7 @@ def _settings(args: argparse.Namespace) -> Config:
         api_host=args.host if args.host is not None else config.api_host,
         api_port=args.port if args.port is not None else config.api_port,
         db_path=args.db_path if args.db_path is not None else config.db_path,
+        database_url="" if args.db_path is not None else config.database_url,
     )
 
 
@@ -76,7 +78,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return EXIT_USAGE
-    if not config.db_path.is_file():
+    if config.database_url:
+        try:  # a PostgreSQL that is down is said in one line, before uvicorn starts
+            asyncio.run(_reachable(config))
+        except StorageError as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return EXIT_FAILED
+    elif not config.db_path.is_file():
         sys.stderr.write(
             f"error: no results database at {config.db_path} (DB_PATH): start the server "
             "first to create it, or give --db-path\n"
@@ -90,6 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_FAILED
     return EXIT_OK if started else EXIT_FAILED
+
+
+async def _reachable(config: Config) -> None:
+    """StorageError unless the results database can be opened for reading."""
+    reader = await Reader.open(config.database)
+    await reader.close()
 
 
 async def serve(config: Config, cache_bytes: int, access_log: bool = False) -> bool:

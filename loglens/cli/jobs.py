@@ -23,7 +23,8 @@ from loglens.cli.plain import cut, write_json, write_table
 from loglens.config import config_from_environment
 from loglens.errors import ConfigError, StorageError
 from loglens.storage import Database, Job
-from loglens.storage.job_reads import JOB_STATES, JobReader
+from loglens.storage.dialect import describe
+from loglens.storage.read.jobs import JOB_STATES, JobReader
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 _ERROR_CHARS = 100
@@ -53,7 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one jobs subcommand; return the exit status."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        db_path = args.db or config_from_environment(args.env_file, ("DB_PATH",)).db_path
+        db_path = (
+            args.db or config_from_environment(args.env_file, ("DB_PATH", "DATABASE_URL")).database
+        )
         if args.command == "list":
             if args.limit < 1:
                 raise ConfigError(f"--limit {args.limit}: show at least 1 job")
@@ -67,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
 
 
-async def _list(args: argparse.Namespace, db_path: Path) -> int:
+async def _list(args: argparse.Namespace, db_path: Path | str) -> int:
     async with await JobReader.open(db_path) as reader:
         jobs, total = await reader.jobs(args.state, args.limit)
     if args.json:
@@ -83,8 +86,9 @@ async def _list(args: argparse.Namespace, db_path: Path) -> int:
     return EXIT_OK
 
 
-async def _retry(job_id: int, db_path: Path) -> int:
-    if not await asyncio.to_thread(db_path.is_file):  # opening would create an empty one
+async def _retry(job_id: int, db_path: Path | str) -> int:
+    # Opening a missing SQLite file would create an empty one.
+    if isinstance(db_path, Path) and not await asyncio.to_thread(db_path.is_file):
         raise StorageError(
             f"no results database at {db_path} (DB_PATH): point DB_PATH / --db at the "
             "server's database"
@@ -92,7 +96,7 @@ async def _retry(job_id: int, db_path: Path) -> int:
     async with await Database.open(db_path) as db:
         before = await db.retry_job(job_id)
     if before is None:
-        sys.stderr.write(f"error: there is no job {job_id} in {db_path}\n")
+        sys.stderr.write(f"error: there is no job {job_id} in {describe(db_path)}\n")
         return EXIT_ERROR
     if before.state != "failed":
         sys.stderr.write(

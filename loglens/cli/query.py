@@ -35,7 +35,8 @@ from loglens.cli.query_output import console as _console
 from loglens.cli.query_output import table as _table
 from loglens.config import config_from_environment
 from loglens.errors import ConfigError, StorageError
-from loglens.storage.filters import (
+from loglens.storage.dialect import describe
+from loglens.storage.read.filters import (
     ANOMALY_KINDS,
     BUCKETS,
     RATES,
@@ -48,7 +49,7 @@ from loglens.storage.filters import (
     parse_side,
     parse_time,
 )
-from loglens.storage.queries import Reader
+from loglens.storage.read.queries import Reader
 
 if TYPE_CHECKING:
     pass
@@ -148,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.env_file = getattr(args, "env_file", ".env")
     args.json = getattr(args, "json", False)
     try:
-        db_path = args.db or config_from_environment(args.env_file).db_path
+        db_path = args.db or config_from_environment(args.env_file).database
         filters = _filters(args)
         page = _page(args) if hasattr(args, "limit") else Page()
         return asyncio.run(_run(args, db_path, filters, page))
@@ -192,11 +193,11 @@ def _page(args: argparse.Namespace) -> Page:
     return Page(limit=args.limit, offset=args.offset, sort=args.sort)
 
 
-async def _run(args: argparse.Namespace, db_path: Path, f: Filters, page: Page) -> int:
+async def _run(args: argparse.Namespace, db_path: Path | str, f: Filters, page: Page) -> int:
     async with await Reader.open(db_path) as reader:
         detail = None if f.upload is None else await reader.upload(f.upload)
         if f.upload is not None and detail is None:
-            raise StorageError(f"no upload {f.upload} in {db_path}")
+            raise StorageError(f"no upload {f.upload} in {describe(db_path)}")
         if detail is not None and detail["results"] is None and args.command != "uploads":
             state = detail["job_state"] or detail["status"]
             sys.stderr.write(f"note: upload {f.upload} has no results yet ({state})\n")
@@ -231,7 +232,7 @@ async def _run(args: argparse.Namespace, db_path: Path, f: Filters, page: Page) 
             a, b = parse_side(args.a, "A", f, now), parse_side(args.b, "B", f, now)
             for side in (a, b):
                 if side.upload is not None and await reader.upload(side.upload) is None:
-                    raise StorageError(f"no upload {side.upload} in {db_path}")
+                    raise StorageError(f"no upload {side.upload} in {describe(db_path)}")
             data = await reader.diff(a, b, _count(args.top, "--top"), args.rate)
         else:
             data = await reader.rejected(f)

@@ -25,8 +25,8 @@ from loglens.analysis.alerts import evaluate
 from loglens.closing import AsyncClosing
 from loglens.config import Config
 from loglens.errors import LoglensError
-from loglens.storage.alert_input import to_micros
-from loglens.storage.alerts import Alert, AlertState, AlertStore, Event
+from loglens.storage.alerts.rule_input import to_micros
+from loglens.storage.alerts.store import Alert, AlertState, AlertStore, Event
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Alerting(AsyncClosing):
         rules = rules_from_config(config)
         if not rules and not config.alert_webhook_url:
             return None
-        store = await AlertStore.open(config.db_path)
+        store = await AlertStore.open(config.database)
         alerting = cls(store, rules, config.alert_webhook_url)
         if config.alert_webhook_url:
             alerting._sender = asyncio.create_task(alerting._deliver_forever(), name="webhook")

@@ -16,7 +16,7 @@ import multiprocessing
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
@@ -80,6 +80,9 @@ class Options:
     events_path: Path | None = None
     classifier: Classifier = DEFAULT_CLASSIFIER
     limits: Limits = field(default_factory=Limits)
+    # Tasks sent before waiting for one to end; 0: two per worker. A remote executor
+    # (loglens.distributed) has more workers than this machine.
+    in_flight: int = 0
 
 
 @dataclass
@@ -117,19 +120,23 @@ class _Task:
         return sum(length for _offset, length in self.blocks)
 
 
+BlockTask = _Task  # its public name, for executors elsewhere (loglens.distributed)
+
+
 def analyse(
     sources: Sequence[Source],
     options: Options,
     progress: Progress | None = None,
-    pool: ProcessPoolExecutor | None = None,
+    pool: Executor | None = None,
     history: History | None = None,
 ) -> Analysis:
     """Analyse every source; a source that fails is reported and the others go on.
 
     `history` (earlier uploads of the same source) makes templates they never had new.
 
-    Blocks run on `pool` if given (it stays open, and may serve other analyses at once),
-    else on a pool started for this call, or in this process when there is one block.
+    Blocks run on `pool` if given (it stays open, and may serve other analyses at once;
+    any Executor that runs `run_task`, such as loglens.distributed's), else on a pool
+    started for this call, or in this process when there is one block.
     """
     problems: list[InputError] = []
     plans: list[tuple[int, Source, Detection, bytes]] = []
@@ -378,7 +385,7 @@ def _run(
     events_dir: str | None,
     progress: Progress | None,
     problems: list[InputError],
-    given_pool: ProcessPoolExecutor | None = None,
+    given_pool: Executor | None = None,
 ) -> tuple[dict[int, Summary], bool]:
     """Run every task, in this process or in a pool; return each good file's summary and
     whether the pool broke."""
@@ -409,17 +416,18 @@ def _run(
         owned = given_pool is None
         pool = worker_pool(options.workers) if given_pool is None else given_pool
         in_flight: dict[Future[Summary], _Task] = {}
+        most = options.in_flight or 2 * options.workers
         try:
             for task in tasks:
                 in_flight[pool.submit(run_task, task)] = task
-                if len(in_flight) >= 2 * options.workers:
+                if len(in_flight) >= most:
                     _drain(in_flight, collect, wait_all=False)
             _drain(in_flight, collect, wait_all=True)
         except BrokenProcessPool:
             # A worker died (killed, out of memory): no result of this run can be trusted,
             # and waiting for the rest of a broken pool can hang.
             broken = True
-            if owned:
+            if isinstance(pool, ProcessPoolExecutor) and owned:
                 discard_broken_pool(pool)
             for number, name in merge.names.items():
                 merge.fail(number, InputError(_WORKER_DIED.format(name=name)))

@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,8 +44,11 @@ from loglens.processor.workers import configure_process, ignore_ctrl_c, limit_th
 from loglens.storage import Database, Job, Results
 
 if TYPE_CHECKING:
+    from loglens.analysis.anomalies import History
+    from loglens.distributed.dispatch import Dispatcher
     from loglens.processor.alerting import Alerting
-    from loglens.processor.local import Options
+    from loglens.processor.inputs import Source
+    from loglens.processor.local import Analysis, Options
 
 logger = logging.getLogger(__name__)
 
@@ -74,25 +78,47 @@ async def _main(conn: Connection, config: Config) -> None:
     from loglens.processor.options import options_from_config
 
     options = options_from_config(config)
-    db = await Database.open(config.db_path)
+    remote = _start_dispatcher(config)  # None without BROKER_URL
     try:
-        alerting = await Alerting.open(config)  # None without alert rules and webhook
-        processor = _Processor(conn, config, options, db)
-        processor.alerting = alerting
+        db = await Database.open(config.database)
         try:
-            await processor.serve()
+            alerting = await Alerting.open(config)  # None without alert rules and webhook
+            processor = _Processor(conn, config, options, db, remote)
+            processor.alerting = alerting
+            try:
+                await processor.serve()
+            finally:
+                processor.close()
+                if alerting is not None:
+                    await alerting.close()
         finally:
-            processor.close()
-            if alerting is not None:
-                await alerting.close()
+            await db.close()
     finally:
-        await db.close()
+        if remote is not None:
+            remote.close()
+
+
+def _start_dispatcher(config: Config) -> Dispatcher | None:
+    """With BROKER_URL set, the dispatcher that runs the jobs' blocks on Celery workers
+    (BrokerUnavailable, naming BROKER_URL, when its broker is down); else None."""
+    if not config.broker_url:
+        return None
+    from loglens.distributed.dispatch import Dispatcher
+
+    return Dispatcher.start(config)
 
 
 class _Processor:
     """The job loop of one processor process."""
 
-    def __init__(self, conn: Connection, config: Config, options: Options, db: Database):
+    def __init__(
+        self,
+        conn: Connection,
+        config: Config,
+        options: Options,
+        db: Database,
+        remote: Dispatcher | None = None,
+    ):
         self.runner = uuid.uuid4().hex
         self._conn = conn
         self._config = config
@@ -102,7 +128,9 @@ class _Processor:
         self._slots = asyncio.Semaphore(self._workers)
         self._threads = ThreadPoolExecutor(self._workers, thread_name_prefix="job")
         self._pool_lock = threading.Lock()
-        self._pool = _start_pool(self._workers)
+        # Blocks run on Celery workers (remote), or on a local pool of worker processes.
+        self._remote = remote
+        self._pool = None if remote is not None else _start_pool(self._workers)
         self._tasks: set[asyncio.Task[None]] = set()
         self._analysing = 0
         self._stopping = False
@@ -130,7 +158,8 @@ class _Processor:
     def close(self) -> None:
         """Stop the threads and the worker pool, and wait for them."""
         self._threads.shutdown(wait=True, cancel_futures=True)
-        self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _dispatch(self, message: object) -> None:
         """Act on one message of the server."""
@@ -188,7 +217,7 @@ class _Processor:
             try:
                 history = await self._db.source_history(job.blob_id)
                 results = await loop.run_in_executor(
-                    self._threads, self._analyse, path, name, history
+                    self._threads, self._analyse, job_id, path, name, history
                 )
             except Exception as exc:
                 await self._fail(job, _describe(name, exc))
@@ -225,28 +254,25 @@ class _Processor:
             self._send(messages.state(job.id, "failed", error))
 
     def _analyse(
-        self, path: str, name: str, history: tuple[frozenset[str], int, int] | None
+        self,
+        job_id: int,
+        path: str,
+        name: str,
+        history: tuple[frozenset[str], int, int] | None,
     ) -> Results:
         """Analyse one stored file (in a thread) and turn it into the rows to store;
         `history` is what earlier uploads of the same source tell (see anomalies)."""
         from loglens.analysis.anomalies import History
         from loglens.analysis.report import build_report
-        from loglens.processor.local import analyse
         from loglens.processor.options import file_source
-        from loglens.storage.results import results_from_analysis
+        from loglens.storage.write.results import results_from_analysis
 
         source = file_source(Path(path), name)
-        for attempt in range(2):
-            pool = self._pool
-            known = None if history is None else History(*history)
-            analysis = analyse([source], self._options, pool=pool, history=known)
-            if not analysis.pool_broken:
-                break
-            # A worker died: of this job, or of another one sharing the pool, or while the
-            # pool was idle. Once more on a new pool tells them apart.
-            self._replace_pool(pool)
-            if attempt == 0:
-                logger.warning("%s: a worker died during its analysis: trying once more", name)
+        known = None if history is None else History(*history)
+        if self._remote is not None:
+            analysis = self._analyse_remotely(self._remote, job_id, Path(path), source, known)
+        else:
+            analysis = self._analyse_here(name, source, known)
         if analysis.problems:
             raise InputError("; ".join(str(problem) for problem in analysis.problems))
         if not analysis.summary.files:
@@ -257,6 +283,33 @@ class _Processor:
         return results_from_analysis(
             analysis.summary, analysis.templates, report, analysis.findings
         )
+
+    def _analyse_here(self, name: str, source: Source, known: History | None) -> Analysis:
+        """Analyse a file on the pool; once more on a new pool if a worker died."""
+        from loglens.processor.local import analyse
+
+        for attempt in range(2):
+            pool = self._pool
+            assert pool is not None  # there is a pool when there is no dispatcher
+            analysis = analyse([source], self._options, pool=pool, history=known)
+            if not analysis.pool_broken:
+                break
+            # A worker died: of this job, or of another one sharing the pool, or while the
+            # pool was idle. Once more on a new pool tells them apart.
+            self._replace_pool(pool)
+            if attempt == 0:
+                logger.warning("%s: a worker died during its analysis: trying once more", name)
+        return analysis
+
+    def _analyse_remotely(
+        self, remote: Dispatcher, job_id: int, path: Path, source: Source, known: History | None
+    ) -> Analysis:
+        """Analyse a stored file on the Celery workers (see loglens.distributed)."""
+        from loglens.processor.local import analyse
+
+        options = replace(self._options, in_flight=self._config.broker_in_flight)
+        with remote.job(job_id, path) as executor:
+            return analyse([source], options, pool=executor, history=known)
 
     def _replace_pool(self, broken: ProcessPoolExecutor) -> None:
         """Put a new pool in place of a broken one (once, whichever job saw it first)."""

@@ -143,7 +143,7 @@ class Server:
     async def start(self) -> None:
         """Create the storage and database, start the processor, and listen."""
         await asyncio.to_thread(self.storage.create)
-        self._db = await Database.open(self.config.db_path)
+        self._db = await Database.open(self.config.database)
         # Jobs still running were interrupted by this server's stop or kill: not counted.
         queued = await self._db.requeue_unfinished(interrupted=True)
         if self._processor_target is not None:

@@ -43,7 +43,7 @@ from loglens.server.direct import idle_error
 from loglens.server.receive import Receiver
 from loglens.server.stream import Stream
 from loglens.storage import Stored
-from loglens.storage.possession import blob_stored_by
+from loglens.storage.write.possession import blob_stored_by
 
 logger = logging.getLogger(__name__)
 

@@ -4,9 +4,12 @@ Every time is text of fixed width in UTC, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (27 char
 times sort and compare as text, and SQLite's date functions read them. Timeline minutes
 are in the same form with zero seconds (`2024-05-01T13:07:00.000000Z`). See docs/schema.md.
 
-The version is `PRAGMA user_version`. `SCHEMA` makes a new database of `SCHEMA_VERSION`;
-`MIGRATIONS[n]` takes a database of version n to n + 1, so that a file made by an older
-loglens keeps working (the writer that opens it upgrades it; see database.py).
+The text is written for SQLite; `Dialect.ddl` (loglens/storage/dialect/) makes PostgreSQL's
+of it (the same tables, columns and views). The version is `PRAGMA user_version` (SQLite)
+or the table `loglens_schema` (PostgreSQL). `SCHEMA` makes a new database of
+`SCHEMA_VERSION`; `MIGRATIONS[n]` takes a database of version n to n + 1, so that a
+database made by an older loglens keeps working: `migrate.create` (run by each writer that
+opens one) upgrades it.
 """
 
 from __future__ import annotations
@@ -230,7 +233,7 @@ CREATE TABLE IF NOT EXISTS formats (
 );
 """
 
-# Covering indexes of the read layer (loglens/storage/queries.py): a selection of some blobs
+# Covering indexes of the read layer (loglens/storage/read/queries.py): a selection of some blobs
 # reads each blob's rows (blob_id first); every analysed blob at once reads whole tables in
 # the order they are grouped by (template_id, minute), with no sort and no lookups.
 _INDEXES = """
@@ -305,7 +308,7 @@ SELECT {_UPLOAD}, u.size, u.sha256, u.compression, u.started_at, u.status, u.dup
 FROM uploads AS u LEFT JOIN jobs AS j ON j.blob_id = u.blob_id;
 """
 
-# Alerts: one row per incident of an alert rule (loglens/storage/alerts.py, docs/alerts.md).
+# Alerts: one row per incident of an alert rule (loglens/storage/alerts/store.py, docs/alerts.md).
 ALERT_TABLES = """
 CREATE TABLE IF NOT EXISTS alerts (
     id              INTEGER PRIMARY KEY,
@@ -357,10 +360,10 @@ MIGRATIONS: dict[int, str] = {
 ROLLUPS = (
     "INSERT INTO timeline_hour (blob_id, hour, level, count)"
     " SELECT blob_id, substr(minute, 1, 13) || ':00:00.000000Z', level, SUM(count)"
-    " FROM timeline WHERE blob_id = ? GROUP BY 2, 3",
+    " FROM timeline WHERE blob_id = ? GROUP BY 1, 2, 3",
     "INSERT INTO timeline_day (blob_id, day, level, count)"
     " SELECT blob_id, substr(hour, 1, 10) || 'T00:00:00.000000Z', level, SUM(count)"
-    " FROM timeline_hour WHERE blob_id = ? GROUP BY 2, 3",
+    " FROM timeline_hour WHERE blob_id = ? GROUP BY 1, 2, 3",
 )
 
 # Sums over every blob with results of some of their detail tables (detail table -> sums,
@@ -375,7 +378,7 @@ SUMMED = {
 # blob_id); then drop the keys left at zero (params: blob_id).
 ADD_TO_SUMS = tuple(
     f"INSERT INTO {sums} ({keys}, count) SELECT {keys}, ? * count FROM {table}"
-    f" WHERE blob_id = ? ON CONFLICT ({keys}) DO UPDATE SET count = count + excluded.count"
+    f" WHERE blob_id = ? ON CONFLICT ({keys}) DO UPDATE SET count = {sums}.count + excluded.count"
     for table, (sums, keys) in SUMMED.items()
 )
 DROP_EMPTY_SUMS = tuple(
@@ -401,3 +404,7 @@ RESULT_TABLES = (
     "anomalies",
     "template_series",
 )
+
+# Tables whose rows are read back in insertion order (`rowid`): PostgreSQL gives them a
+# `rowid` column of their own.
+ROWID_TABLES = ("formats", "rejected_samples")

@@ -203,3 +203,25 @@ def blob(server: ServerHandle, data: bytes) -> Path:
     """Where the server keeps content `data`."""
     sha = hashlib.sha256(data).hexdigest()
     return server.storage_path / "blobs" / sha[:2] / sha
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A DATABASE_URL of the test PostgreSQL, in an empty schema of this test alone."""
+    from tests.integration.postgres import fresh_schema
+
+    with fresh_schema() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | str]:
+    """Where a test's results database goes: a SQLite file, then an empty PostgreSQL
+    schema (the same test runs on both, and must give the same answers)."""
+    if request.param == "sqlite":
+        yield tmp_path / "loglens.db"
+        return
+    from tests.integration.postgres import fresh_schema
+
+    with fresh_schema() as url:
+        yield url

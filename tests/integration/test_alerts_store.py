@@ -1,16 +1,17 @@
-"""The alerts table on a real database: alerts carried across uploads, reruns, deliveries."""
+"""The alerts table on a real database (SQLite, then PostgreSQL): alerts carried across
+uploads, reruns, deliveries."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from loglens.analysis.alerts import Incident
 from loglens.storage import Database
-from loglens.storage.alert_input import to_micros
-from loglens.storage.alert_reads import AlertReader
-from loglens.storage.alerts import AlertStore
+from loglens.storage.alerts.reader import AlertReader
+from loglens.storage.alerts.rule_input import to_micros
+from loglens.storage.alerts.store import AlertStore
+from loglens.storage.dialect import Target
 
 RULES = [("errors", "threshold")]
 
@@ -34,9 +35,11 @@ async def stored_blob(db: Database, name: str, content: str) -> int:
     return stored.blob_id
 
 
-def test_an_alert_goes_on_into_the_next_upload_and_reruns_change_nothing(tmp_path: Path) -> None:
+def test_an_alert_goes_on_into_the_next_upload_and_reruns_change_nothing(
+    database: Target,
+) -> None:
     async def run() -> None:
-        path = tmp_path / "loglens.db"
+        path = database
         async with await Database.open(path) as db:
             first = await stored_blob(db, "app.log", "a")
             second = await stored_blob(db, "app.log", "b")

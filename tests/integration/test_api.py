@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -27,11 +26,13 @@ import pytest
 
 from loglens.api import models
 from loglens.protocol import FrameType
-from loglens.storage.filters import Filters, Page, parse_time
-from loglens.storage.queries import Reader
+from loglens.storage.dialect import Target, is_postgres
+from loglens.storage.read.filters import Filters, Page, parse_time
+from loglens.storage.read.queries import Reader
 from loglens.synth import SAMPLE_MESS, write_log
 from tests.conftest import ROOT, MakeLog, run_cli
 from tests.integration.conftest import SERVER_SETTINGS, TOKENS, ServerHandle
+from tests.integration.postgres import fresh_schema, sql_rows
 from tests.integration.wire import upload
 
 T = TypeVar("T")
@@ -116,13 +117,17 @@ def api_env(**settings: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_api(db_path: Path, log_dir: Path, **settings: str) -> Iterator[ApiHandle]:
-    """Start the API on port 0 over `db_path` (with `settings` in its environment), wait
-    until it listens, stop it after."""
+def running_api(db_path: Target, log_dir: Path, **settings: str) -> Iterator[ApiHandle]:
+    """Start the API on port 0 over `db_path` (a SQLite file as --db-path, a PostgreSQL
+    URL as DATABASE_URL; with `settings` in its environment), wait until it listens, stop
+    it after."""
     log_path = log_dir / "api.log"
+    where = ["--db-path", str(db_path)]
+    if is_postgres(db_path):
+        where, settings = [], {**settings, "DATABASE_URL": str(db_path)}
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            api_command("--host", "127.0.0.1", "--port", "0", "--db-path", str(db_path)),
+            api_command("--host", "127.0.0.1", "--port", "0", *where),
             stdout=log, stderr=log, env=api_env(**settings), cwd=log_dir, start_new_session=True,
         )  # fmt: skip
     handle = ApiHandle(process, log_path)
@@ -151,25 +156,33 @@ class World:
     api: ApiHandle
     ids: list[int]  # upload ids, in UPLOADS order
     reports: dict[str, dict[str, Any]]  # processor.py --json of each file
+    database_url: str = ""  # the server's DATABASE_URL, if on PostgreSQL
+
+    @property
+    def database(self) -> Target:
+        """The server's database: its DATABASE_URL, or its DB_PATH."""
+        return self.database_url or self.server.db_path
 
     def read(self, call: Callable[[Reader], Awaitable[T]]) -> T:
         """What the Reader answers over the same database."""
 
         async def run() -> T:
-            async with await Reader.open(self.server.db_path) as reader:
+            async with await Reader.open(self.database) as reader:
                 return await call(reader)
 
         return asyncio.run(run())
 
 
 @contextlib.contextmanager
-def build_world(root: Path) -> Iterator[World]:
-    """Generate the logs, upload them to a real server and wait for their analyses, then
-    start the API; `processor.py --json` analyses each file for comparison."""
+def build_world(root: Path, database_url: str = "") -> Iterator[World]:
+    """Generate the logs, upload them to a real server (on PostgreSQL with `database_url`)
+    and wait for their analyses, then start the API; `processor.py --json` analyses each
+    file for comparison."""
     logs = root / "logs"
     logs.mkdir(parents=True)
     (root / "server").mkdir()
-    server = ServerHandle(root / "server", {}).start()
+    server = ServerHandle(root / "server", {"DATABASE_URL": database_url}).start()
+    database: Target = database_url or server.db_path
     try:
         ids: list[int] = []
         reports: dict[str, dict[str, Any]] = {}
@@ -186,16 +199,24 @@ def build_world(root: Path) -> Iterator[World]:
             assert frames[-1].type is FrameType.PROCESSED, frames[-1]
             assert (frames[-1].body or {})["state"] == "done", frames[-1].body
             ids.append(int(frames[0].field("upload_id")))
-        with running_api(server.db_path, root) as api:
-            yield World(server, api, ids, reports)
+        with running_api(database, root) as api:
+            yield World(server, api, ids, reports, database_url)
     finally:
         server.cleanup()
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """One server, four uploads and one API for every test of this module."""
-    with build_world(tmp_path_factory.mktemp("api")) as built:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """One server, four uploads and one API for every test of this module, on each
+    database in turn."""
+    root = tmp_path_factory.mktemp(f"api-{request.param}")
+    if request.param == "sqlite":
+        with build_world(root) as built:
+            yield built
+        return
+    with fresh_schema() as url, build_world(root, url) as built:
         yield built
 
 
@@ -418,9 +439,8 @@ def test_injection_attempts_select_nothing_and_change_nothing(
         body = answer.body
         found = body.get("total", body.get("entries")) if isinstance(body, dict) else len(body)
         assert found == 0, body
-    with sqlite3.connect(world.server.db_path) as db:
-        assert db.execute("SELECT COUNT(*) FROM uploads").fetchone() == (4,)
-        assert db.execute("SELECT COUNT(*) FROM timeline").fetchone()[0] > 0
+    assert sql_rows(world.database, "SELECT COUNT(*) FROM uploads") == [(4,)]
+    assert sql_rows(world.database, "SELECT COUNT(*) FROM timeline")[0][0] > 0
     assert world.api.ok("/uploads")["total"] == 4
 
 
@@ -603,7 +623,7 @@ def test_wrong_tokens_from_one_address_are_refused_for_a_while(
 ) -> None:
     window = 2.0
     settings = {"AUTH_FAILURE_LIMIT": "3", "AUTH_LOCKOUT_SECONDS": str(window)}
-    with running_api(world.server.db_path, tmp_path, **settings) as api:
+    with running_api(world.database, tmp_path, **settings) as api:
         for attempt in range(3):
             assert api.get("/me", token=f"guess-{attempt}").status == 401
         began = time.monotonic()

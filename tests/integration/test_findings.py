@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from loglens.protocol import FrameType
-from loglens.storage.filters import (
+from loglens.storage.read.filters import (
     MINUTE_LEVELS,
     AnomalyFilters,
     Filters,
@@ -29,7 +29,7 @@ from loglens.storage.filters import (
     QueryError,
     parse_side,
 )
-from loglens.storage.queries import Reader
+from loglens.storage.read.queries import Reader
 from loglens.synth import SAMPLE_MESS, write_log
 from tests.conftest import ROOT, run_cli
 from tests.integration.conftest import TOKENS, ServerHandle

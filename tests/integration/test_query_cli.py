@@ -1,4 +1,5 @@
-"""`python -m loglens query …` as a user runs it, over a real server's database."""
+"""`python -m loglens query …` as a user runs it, over a real server's database (SQLite,
+then PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,22 +13,43 @@ from pathlib import Path
 
 import pytest
 
+from loglens.storage.dialect import Target, is_postgres
 from tests.conftest import ROOT, SETTINGS, Run, run_cli
+from tests.integration.postgres import fresh_schema
 from tests.integration.test_queries import World, build_world
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """One server and its uploads for the whole module (the tests only read)."""
-    yield from build_world(tmp_path_factory.mktemp("query-cli"))
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """One server and its uploads for the whole module (the tests only read), on each
+    database in turn."""
+    root = tmp_path_factory.mktemp(f"query-cli-{request.param}")
+    if request.param == "sqlite":
+        yield from build_world(root)
+        return
+    with fresh_schema() as url:
+        yield from build_world(root, url)
 
 
-def query(*args: str, db: Path | None = None, env: dict[str, str] | None = None) -> Run:
-    """Run `python -m loglens query ARGS` (with `--db DB` first when given)."""
-    merged = {k: v for k, v in os.environ.items() if k not in (*SETTINGS, "DB_PATH")}
+def database_env(db: Target) -> dict[str, str]:
+    """The setting that names `db`: DATABASE_URL for PostgreSQL, else DB_PATH."""
+    return {"DATABASE_URL": str(db)} if is_postgres(db) else {"DB_PATH": str(db)}
+
+
+def query(*args: str, db: Target | None = None, env: dict[str, str] | None = None) -> Run:
+    """Run `python -m loglens query ARGS` (with `--db DB` first when given; a PostgreSQL
+    database in DATABASE_URL)."""
+    merged = {
+        k: v for k, v in os.environ.items() if k not in (*SETTINGS, "DB_PATH", "DATABASE_URL")
+    }
     merged.update(env or {})
     command = [sys.executable, "-m", "loglens", "query"]
-    command += ["--db", str(db)] if db else []
+    if db is not None and is_postgres(db):
+        merged["DATABASE_URL"] = str(db)
+    elif db is not None:
+        command += ["--db", str(db)]
     done = subprocess.run(
         [*command, *args], capture_output=True, env=merged, cwd=ROOT, timeout=120, check=False
     )
@@ -52,7 +74,7 @@ def test_stats_of_one_upload_prints_the_classic_report(world: World, tmp_path: P
 
 def test_stats_json_options_and_db_from_the_environment(world: World) -> None:
     run = query("stats", "--operator", "alice", "--top", "2", "--json",
-                env={"DB_PATH": str(world.db)})  # fmt: skip
+                env=database_env(world.db))  # fmt: skip
     assert run.code == 0, run.err
     stats = json.loads(run.out)
     expected = [world.reports[n] for n in ("app.log", "worker.log")]

@@ -1,4 +1,5 @@
-"""The storage layer on real SQLite files: uploads, duplicates, job leases, results, docs."""
+"""The storage layer on real databases (SQLite files and PostgreSQL schemas): uploads,
+duplicates, job leases, results, the documented SQL."""
 
 from __future__ import annotations
 
@@ -16,11 +17,13 @@ from loglens.errors import StorageError
 from loglens.processor.local import Options, analyse
 from loglens.processor.options import file_source
 from loglens.storage import SCHEMA_VERSION, Database, Results
-from loglens.storage.filters import Filters
-from loglens.storage.queries import Reader
-from loglens.storage.results import results_from_analysis
+from loglens.storage.dialect import Target, is_postgres
+from loglens.storage.read.filters import Filters
+from loglens.storage.read.queries import Reader
 from loglens.storage.schema import SUMMED, format_time
+from loglens.storage.write.results import results_from_analysis
 from tests.conftest import ROOT, MakeLog
+from tests.integration.postgres import sql_rows
 
 SENT = ("5" * 64, 1234, "none")  # sha256, size and compression of the bytes as sent
 # create_upload takes them in another order: size, sha256, compression.
@@ -42,10 +45,9 @@ async def stored_upload(db: Database, operator: str, content: str, name: str = "
     return upload_id
 
 
-def query(db_path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-    """Rows of a query run with the plain sqlite3 module, as a person would."""
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(sql, params).fetchall()
+def query(db: Target, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a query run with the plain sqlite3 module or psycopg, as a person would."""
+    return sql_rows(db, sql, params)
 
 
 async def test_new_database_has_the_schema_and_settings(tmp_path: Path) -> None:
@@ -63,8 +65,8 @@ async def test_new_database_has_the_schema_and_settings(tmp_path: Path) -> None:
     assert query(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
 
 
-async def test_create_and_resume_uploads(tmp_path: Path) -> None:
-    async with await Database.open(tmp_path / "db") as db:
+async def test_create_and_resume_uploads(database: Target) -> None:
+    async with await Database.open(database) as db:
         first = await db.create_upload("alice", "app.log", *CREATE)
         second = await db.create_upload("alice", "app.log", *CREATE)
         await db.create_upload("bob", "app.log", *CREATE)
@@ -92,8 +94,8 @@ async def test_create_and_resume_uploads(tmp_path: Path) -> None:
         assert await db.upload(9999) is None
 
 
-async def test_same_content_twice_is_one_blob_and_one_job(tmp_path: Path) -> None:
-    async with await Database.open(tmp_path / "db") as db:
+async def test_same_content_twice_is_one_blob_and_one_job(database: Target) -> None:
+    async with await Database.open(database) as db:
         first = await db.create_upload("alice", "one.log", *CREATE)
         assert await db.stored_blob_for(*SENT) is None
         stored = await db.store_upload(first, "c" * 64, 10, "blobs/first")
@@ -131,12 +133,12 @@ async def test_same_content_twice_is_one_blob_and_one_job(tmp_path: Path) -> Non
         await db.fail_upload(first, "too late")  # a stored upload stays stored
         kept = await db.upload(first)
         assert kept is not None and kept.status == "stored"
-    assert query(tmp_path / "db", "SELECT COUNT(*) FROM blobs") == [(1,)]
-    assert query(tmp_path / "db", "SELECT COUNT(*) FROM jobs") == [(1,)]
+    assert query(database, "SELECT COUNT(*) FROM blobs") == [(1,)]
+    assert query(database, "SELECT COUNT(*) FROM jobs") == [(1,)]
 
 
-async def test_concurrent_stores_of_the_same_content(tmp_path: Path) -> None:
-    path = tmp_path / "db"
+async def test_concurrent_stores_of_the_same_content(database: Target) -> None:
+    path = database
     databases = [await Database.open(path) for _ in range(4)]  # four connections
     try:
         ids = [await databases[0].create_upload(f"op{n}", f"{n}.log", *CREATE) for n in range(40)]
@@ -158,10 +160,10 @@ async def test_concurrent_stores_of_the_same_content(tmp_path: Path) -> None:
     ]
 
 
-async def test_a_job_finishes_once_under_its_runner(tmp_path: Path, make_log: MakeLog) -> None:
+async def test_a_job_finishes_once_under_its_runner(database: Target, make_log: MakeLog) -> None:
     path, _ = make_log("log4j", lines=300)
     results = analysed(path, "app.log")
-    async with await Database.open(tmp_path / "db") as db:
+    async with await Database.open(database) as db:
         upload_id = await stored_upload(db, "alice", "f" * 64)
         job = await db.job_for_upload(upload_id)
         assert job is not None and job.state == "queued"
@@ -172,8 +174,8 @@ async def test_a_job_finishes_once_under_its_runner(tmp_path: Path, make_log: Ma
         assert await db.start_job(job.id, "runner-b") is None  # a duplicate message
         assert not await db.finish_job(job.id, "runner-b", results)
         assert not await db.fail_job(job.id, "runner-b", "no")
-        assert query(tmp_path / "db", "SELECT COUNT(*) FROM results") == [(0,)]
-        assert query(tmp_path / "db", "SELECT COUNT(*) FROM templates") == [(0,)]
+        assert query(database, "SELECT COUNT(*) FROM results") == [(0,)]
+        assert query(database, "SELECT COUNT(*) FROM templates") == [(0,)]
         assert await db.job_report(job.id) is None
 
         requeued = await db.requeue_unfinished()  # the server restarted
@@ -191,8 +193,8 @@ async def test_a_job_finishes_once_under_its_runner(tmp_path: Path, make_log: Ma
         assert await db.requeue_unfinished() == []
 
 
-async def test_failed_job_records_why(tmp_path: Path) -> None:
-    async with await Database.open(tmp_path / "db") as db:
+async def test_failed_job_records_why(database: Target) -> None:
+    async with await Database.open(database) as db:
         upload_id = await stored_upload(db, "alice", "f" * 64)
         job = await db.job_for_upload(upload_id)
         assert job is not None and await db.start_job(job.id, "r") is not None
@@ -201,14 +203,14 @@ async def test_failed_job_records_why(tmp_path: Path) -> None:
         assert failed is not None
         assert (failed.state, failed.error) == ("failed", "a.log: binary file, not a text log")
         assert await db.job_report(job.id) is None
-    rows = query(tmp_path / "db", "SELECT status, job_state, job_error FROM upload_status")
+    rows = query(database, "SELECT status, job_state, job_error FROM upload_status")
     assert rows == [("stored", "failed", "a.log: binary file, not a text log")]
 
 
-async def test_results_round_trip(tmp_path: Path, make_log: MakeLog) -> None:
+async def test_results_round_trip(database: Target, make_log: MakeLog) -> None:
     path, truth = make_log("log4j", lines=1500)
     results = analysed(path, "app.log")
-    db_path = tmp_path / "db"
+    db_path = database
     async with await Database.open(db_path) as db:
         upload_id = await stored_upload(db, "alice", "a" * 64)
         job = await db.job_for_upload(upload_id)
@@ -243,7 +245,8 @@ async def test_results_round_trip(tmp_path: Path, make_log: MakeLog) -> None:
     ]
     timed = report["entries"] - report["untimed_entries"]
     assert query(db_path, "SELECT SUM(count) FROM upload_timeline") == [(timed,)]
-    assert query(db_path, "SELECT kind, count FROM repaired") == list(report["repaired"].items())
+    repaired = query(db_path, "SELECT kind, count FROM repaired ORDER BY kind")
+    assert repaired == sorted(report["repaired"].items())
     # The sums over every blob hold this blob's rows once, though its job ran twice.
     for table, (sums, keys) in SUMMED.items():
         assert query(db_path, f"SELECT {keys}, count FROM {sums} ORDER BY {keys}") == query(
@@ -288,7 +291,7 @@ async def test_results_round_trip(tmp_path: Path, make_log: MakeLog) -> None:
     # The report's top errors come back from the templates table with one query.
     top = query(
         db_path,
-        "SELECT template, SUM(count) AS n, MIN(line) FROM templates WHERE level IN"
+        "SELECT MIN(template) AS template, SUM(count) AS n, MIN(line) FROM templates WHERE level IN"
         f" ({', '.join(repr(level) for level in sorted(ERROR_LEVELS))})"
         " GROUP BY template_id ORDER BY n DESC, template LIMIT 5",
     )
@@ -305,16 +308,28 @@ def _fixed(iso: str) -> str:
     return format_time(datetime.fromisoformat(iso))
 
 
-def _documented(title: str) -> str:
+def _blocks(postgres: bool) -> list[str]:
+    """The SQL blocks of docs/schema.md a database runs: for SQLite the ```sql ones; for
+    PostgreSQL its own (```sql postgresql) and the others that name no SQLite function."""
+    text = (ROOT / "docs/schema.md").read_text()
+    blocks: list[str] = re.findall(r"```sql\n(.*?)```", text, re.S)
+    if not postgres:
+        return blocks
+    sqlite_only = re.compile(r"date\(|julianday|json_each|json_extract|SELECT template,")
+    own: list[str] = re.findall(r"```sql postgresql\n(.*?)```", text, re.S)
+    return own + [block for block in blocks if not sqlite_only.search(block)]
+
+
+def _documented(title: str, postgres: bool = False) -> str:
     """The SQL block of docs/schema.md that starts with the comment `-- title`."""
-    blocks = re.findall(r"```sql\n(.*?)```", (ROOT / "docs/schema.md").read_text(), re.S)
+    blocks = _blocks(postgres)
     found = [block for block in blocks if block.startswith(f"-- {title}\n")]
     assert len(found) == 1, f"docs/schema.md has no single query titled {title!r}"
     return str(found[0])
 
 
-async def test_the_documented_alice_query(tmp_path: Path, make_log: MakeLog) -> None:
-    db_path = tmp_path / "db"
+async def test_the_documented_alice_query(database: Target, make_log: MakeLog) -> None:
+    db_path = database
     yesterday = format_time(datetime.now(UTC).replace(hour=12) - timedelta(days=1))
     today = format_time(datetime.now(UTC).replace(hour=0, minute=0, second=1))
     uploads: list[tuple[str, str, str, Results]] = []  # operator, when, content, results
@@ -347,22 +362,22 @@ async def test_the_documented_alice_query(tmp_path: Path, make_log: MakeLog) -> 
                     expected[t.template] = expected.get(t.template, 0) + t.count
     top = sorted(expected.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
     assert len(top) == 5
-    assert query(db_path, _documented("top errors of yesterday's uploads by alice")) == top
+    documented = _documented("top errors of yesterday's uploads by alice", is_postgres(database))
+    assert query(db_path, documented) == top
 
 
-async def test_every_documented_query_runs(tmp_path: Path, make_log: MakeLog) -> None:
+async def test_every_documented_query_runs(database: Target, make_log: MakeLog) -> None:
     path, _ = make_log("log4j", lines=300)
-    async with await Database.open(tmp_path / "db") as db:
+    async with await Database.open(database) as db:
         upload_id = await stored_upload(db, "alice", "b" * 64)
         job = await db.job_for_upload(upload_id)
         assert job is not None and await db.start_job(job.id, "r") is not None
         assert await db.finish_job(job.id, "r", analysed(path, "a.log"))
-    blocks = re.findall(r"```sql\n(.*?)```", (ROOT / "docs/schema.md").read_text(), re.S)
-    assert len(blocks) >= 8
-    with sqlite3.connect(tmp_path / "db") as conn:
-        for block in blocks:
-            for statement in filter(str.strip, block.split(";")):
-                conn.execute(statement).fetchall()
+    blocks = _blocks(is_postgres(database))
+    assert len(blocks) >= 13
+    for block in blocks:
+        for statement in filter(str.strip, block.split(";")):
+            query(database, statement)
 
 
 # The columns version 2 added to `formats`.

@@ -9,7 +9,7 @@ import pytest
 
 from loglens.config import load_config, parse_token_entries, parse_tokens
 from loglens.errors import ConfigError
-from loglens.storage.filters import (
+from loglens.storage.read.filters import (
     MAX_ID,
     MAX_OFFSET,
     Filters,

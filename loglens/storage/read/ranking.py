@@ -10,11 +10,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import aiosqlite
-
-from loglens.storage.filters import LEVELS
-from loglens.storage.selection import Selection, like_pattern, marks
-from loglens.storage.summaries import rows
+from loglens.storage.dialect import Connection
+from loglens.storage.read.filters import LEVELS
+from loglens.storage.read.selection import Selection, like_pattern, marks
+from loglens.storage.read.summaries import rows
 
 ERROR_LEVELS = ("CRITICAL", "ERROR")
 """The levels of "top errors" without a level filter (as `processor.py` ranks them)."""
@@ -23,7 +22,7 @@ Example = dict[str, Any]
 
 
 async def tally(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     sel: Selection,
     ranked: Sequence[str],
     only: Sequence[str] | None = None,
@@ -39,7 +38,7 @@ async def tally(
         where.append(f"t.level IN ({marks(len(only))})")
         where_params.extend(only)
     if text is not None:
-        where.append("t.template LIKE ? ESCAPE '\\'")
+        where.append(f"t.template {conn.dialect.like} ? ESCAPE '\\'")
         where_params.append(like_pattern(text))
     found = await rows(
         conn,
@@ -52,7 +51,7 @@ async def tally(
 
 
 async def top(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     sel: Selection,
     counted: Sequence[tuple[str, int]],
     levels: Sequence[str],
@@ -73,7 +72,7 @@ async def top(
 
 
 async def examples(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     sel: Selection,
     template_ids: Sequence[str],
     levels: Sequence[str] | None,
@@ -86,16 +85,21 @@ async def examples(
     level_sql = f" AND t.level IN ({marks(len(levels))})" if levels else ""
     level_params = list(levels or ())
     # Through the template_id index: the first upload holding each id, then the earliest
-    # line in its blob (SQLite takes the other columns from the row of MIN(t.line)).
+    # line in its blob (the other columns from the row of the least t.line).
+    dialect = conn.dialect
     found = await rows(
         conn,
         f"{sel.cte}, best AS (SELECT t.template_id, MIN(sel.upload_id) AS upload_id"
-        " FROM json_each(?) AS ids CROSS JOIN templates AS t ON t.template_id = ids.value"
-        f"{level_sql} JOIN sel ON sel.blob_id = t.blob_id GROUP BY t.template_id)"
-        " SELECT b.template_id, t.template, t.example, b.upload_id, u.original_name,"
-        " MIN(t.line) FROM best AS b JOIN uploads AS u ON u.id = b.upload_id"
-        " JOIN templates AS t ON t.blob_id = u.blob_id AND t.template_id = b.template_id"
-        f"{level_sql} GROUP BY b.template_id",
+        f" FROM {dialect.json_values('ids')} CROSS JOIN templates AS t"
+        f" ON t.template_id = ids.value{level_sql} JOIN sel ON sel.blob_id = t.blob_id"
+        " GROUP BY t.template_id) "
+        + dialect.least_row(
+            "b.template_id, t.template, t.example, b.upload_id, u.original_name",
+            "t.line",
+            "best AS b JOIN uploads AS u ON u.id = b.upload_id JOIN templates AS t"
+            f" ON t.blob_id = u.blob_id AND t.template_id = b.template_id{level_sql}",
+            "b.template_id",
+        ),
         [*sel.params, json.dumps(list(template_ids)), *level_params, *level_params],
     )
     return {
@@ -114,7 +118,7 @@ async def examples(
 
 
 async def template_levels(
-    conn: aiosqlite.Connection, sel: Selection, template_ids: Sequence[str], level: str | None
+    conn: Connection, sel: Selection, template_ids: Sequence[str], level: str | None
 ) -> dict[str, dict[str, int]]:
     """Per template id, its entries per level over the selection (only `level` if given)."""
     if not template_ids:

@@ -3,12 +3,11 @@ template texts and categories, anomalies and time span (for new results and back
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import aiosqlite
+from loglens.storage.dialect import Connection, Row
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -16,7 +15,7 @@ if TYPE_CHECKING:
     from loglens.analysis.alerts import AlertInput
 
 
-async def read_input(conn: aiosqlite.Connection, blob_id: int) -> AlertInput | None:
+async def read_input(conn: Connection, blob_id: int) -> AlertInput | None:
     """A blob's stored series, template texts and categories, anomalies and time span."""
     import json
 
@@ -32,7 +31,7 @@ async def read_input(conn: aiosqlite.Connection, blob_id: int) -> AlertInput | N
         return None
     series = pl.DataFrame(schema=SERIES_SCHEMA)
     if await has_table(conn, "template_series"):
-        rows = await conn.execute_fetchall(
+        rows = await conn.fetchall(
             "SELECT minute, template_id, level, count FROM template_series WHERE blob_id = ?",
             (blob_id,),
         )
@@ -52,14 +51,14 @@ async def read_input(conn: aiosqlite.Connection, blob_id: int) -> AlertInput | N
         ).select(list(SERIES_SCHEMA))
     texts = {
         str(row[0]): str(row[1])
-        for row in await conn.execute_fetchall(
+        for row in await conn.fetchall(
             "SELECT template_id, MIN(template) FROM templates WHERE blob_id = ? GROUP BY 1",
             (blob_id,),
         )
     }
     categories: dict[str, list[str]] = {}
     if await has_table(conn, "template_categories"):
-        for row in await conn.execute_fetchall(
+        for row in await conn.fetchall(
             "SELECT template_id, category FROM template_categories WHERE blob_id = ?"
             " ORDER BY template_id, position",
             (blob_id,),
@@ -67,7 +66,7 @@ async def read_input(conn: aiosqlite.Connection, blob_id: int) -> AlertInput | N
             categories.setdefault(str(row[0]), []).append(str(row[1]))
     anomalies = []
     if await has_table(conn, "anomalies"):
-        for row in await conn.execute_fetchall(
+        for row in await conn.fetchall(
             "SELECT kind, score, start_ts, end_ts, explanation, template_ids, source"
             " FROM anomalies WHERE blob_id = ? ORDER BY rank",
             (blob_id,),
@@ -96,17 +95,11 @@ def to_micros(stamp: str) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
-async def has_table(conn: aiosqlite.Connection, name: str) -> bool:
+async def has_table(conn: Connection, name: str) -> bool:
     """Whether the database has this table (it may predate it)."""
-    found = await fetchone(
-        conn, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
-    )
-    return found is not None
+    return await conn.has_table(name)
 
 
-async def fetchone(
-    conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
-) -> sqlite3.Row | None:
+async def fetchone(conn: Connection, sql: str, params: Iterable[Any] = ()) -> Row | None:
     """The first row of a query, or None."""
-    async with conn.execute(sql, tuple(params)) as cursor:
-        return await cursor.fetchone()
+    return await conn.fetchone(sql, tuple(params))

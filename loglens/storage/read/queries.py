@@ -1,4 +1,4 @@
-"""The read side of the results database: `Reader`, read-only queries over aiosqlite.
+"""The read side of the results database: `Reader`, read-only queries (SQLite, PostgreSQL).
 
     async with await Reader.open(Path("data/loglens.db")) as reader:
         report = await reader.stats(Filters(operator="alice"))
@@ -15,9 +15,9 @@ Semantics (docs/query.md has the whole story):
   window; templates, top errors, rejected lines, lines and formats are whole-upload
   figures of those uploads (`templates_scope` says so).
 - Each method runs in one read transaction, so it sees one snapshot even while the server
-  writes (WAL: readers never block the writer). Methods of several tasks run at once on
-  a small pool of connections, each opened `mode=ro` and `query_only`: a Reader cannot
-  write.
+  writes (SQLite's WAL, PostgreSQL's REPEATABLE READ: readers never block the writer).
+  Methods of several tasks run at once on a small pool of read-only connections
+  (`read/pool.py`): a Reader cannot write.
 """
 
 from __future__ import annotations
@@ -26,14 +26,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
-from pathlib import Path
 from typing import Any, ClassVar
 
-import aiosqlite
-
 from loglens.closing import AsyncClosing
-from loglens.storage import ranking
-from loglens.storage.filters import (
+from loglens.storage.dialect import Connection, Target
+from loglens.storage.read import ranking
+from loglens.storage.read.filters import (
     BUCKETS,
     LEVELS,
     AnomalyFilters,
@@ -43,13 +41,12 @@ from loglens.storage.filters import (
     check_bucket,
     check_sort,
 )
-from loglens.storage.findings import FindingsQueries
-from loglens.storage.insights import anomaly_page, category_counts, template_categories
-from loglens.storage.listing import STATUS_COLUMNS, status_row, upload_detail
-from loglens.storage.readpool import ReadPool
-from loglens.storage.schema import format_time
-from loglens.storage.selection import Selection, iso, select, template_where
-from loglens.storage.summaries import (
+from loglens.storage.read.findings import FindingsQueries
+from loglens.storage.read.insights import anomaly_page, category_counts, template_categories
+from loglens.storage.read.listing import STATUS_COLUMNS, status_row, upload_detail
+from loglens.storage.read.pool import ReadPool
+from loglens.storage.read.selection import Selection, iso, select, template_where
+from loglens.storage.read.summaries import (
     formats_of,
     grouped,
     levels_of,
@@ -62,6 +59,7 @@ from loglens.storage.summaries import (
     totals,
     window_bounds,
 )
+from loglens.storage.schema import format_time
 
 logger = logging.getLogger(__name__)
 
@@ -96,11 +94,13 @@ class Reader(FindingsQueries, AsyncClosing):
     def __init__(self, pool: ReadPool) -> None:
         self._pool = pool
         self.path = pool.path
+        self.where = pool.where
 
     @classmethod
-    async def open(cls, path: Path, connections: int = CONNECTIONS) -> Reader:
-        """Open the database at `path` read-only, with up to `connections` read
-        connections; StorageError if there is none."""
+    async def open(cls, path: Target, connections: int = CONNECTIONS) -> Reader:
+        """Open the database at `path` (a SQLite file or a `postgresql://` URL)
+        read-only, with up to `connections` read connections; StorageError if there is
+        none."""
         return cls(await ReadPool.open(path, connections))
 
     async def close(self) -> None:
@@ -260,9 +260,9 @@ class Reader(FindingsQueries, AsyncClosing):
         upload_id, original_name, line}. Sorts: count (default -count), template,
         template_id. Whole-upload counts (see `stats`)."""
         column, descending = check_sort(page.sort, self.SORTS["templates"], "-count")
-        where, params = template_where(f, None)
         direction = "DESC" if descending else "ASC"
         async with self._read("templates") as conn:
+            where, params = template_where(f, None, conn.dialect.like)
             sel, _figures = await totals(conn, select(f))
             head, source, sel_params = sel.rows_of("templates")
             ctes = f"{head}, agg AS" if head else "WITH agg AS"
@@ -270,7 +270,7 @@ class Reader(FindingsQueries, AsyncClosing):
                 conn,
                 f"{ctes} (SELECT t.template_id, MIN(t.template) AS template, SUM(t.count) AS count"
                 f" FROM {source} WHERE {where} GROUP BY t.template_id)"
-                " SELECT template_id, template, count, COUNT(*) OVER () FROM agg"
+                " SELECT template_id, template, count, COUNT(*) OVER () AS total FROM agg"
                 f" ORDER BY {column} {direction}, template_id LIMIT ? OFFSET ?",
                 [*sel_params, *params, page.limit, page.offset],
             )
@@ -361,7 +361,7 @@ class Reader(FindingsQueries, AsyncClosing):
     # plumbing ---------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _read(self, what: str) -> AsyncIterator[aiosqlite.Connection]:
+    async def _read(self, what: str) -> AsyncIterator[Connection]:
         """One read transaction (one snapshot) on a connection of the pool; errors become
         StorageError."""
         async with self._pool.transaction(what) as conn:
@@ -381,7 +381,7 @@ def fitting_bucket(first: str | None, last: str | None) -> str:
 
 
 async def _span(
-    conn: aiosqlite.Connection, sel: Selection, figures: tuple[Any, ...]
+    conn: Connection, sel: Selection, figures: tuple[Any, ...]
 ) -> tuple[str | None, str | None]:
     """First and last entry (ISO) of a selection whose `totals` are `figures`."""
     first, last = await window_bounds(conn, sel) if sel.window else figures[8:10]

@@ -1,72 +1,59 @@
-"""The results database: uploads, blobs, jobs and results in SQLite (WAL), via aiosqlite.
+"""The results database: uploads, blobs, jobs and results, in SQLite (WAL, via aiosqlite)
+or PostgreSQL (via psycopg 3): `dialect` holds what differs.
 
 One `Database` holds one connection and may be shared by many tasks of one event loop:
 statements and transactions take turns on a lock, so a transaction never sees another
-task's statements. Other connections (other processes) are serialised by SQLite itself:
-every write transaction is `BEGIN IMMEDIATE` and waits up to `BUSY_TIMEOUT_MS` for its turn.
+task's statements. Other connections (other processes) are serialised by the database:
+SQLite's write transactions are `BEGIN IMMEDIATE` and wait up to `BUSY_TIMEOUT_MS` for
+their turn; PostgreSQL's run at once, but those that keep the sums over every blob
+(`finish_job`) take turns on an advisory lock.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
-import sqlite3
-from collections.abc import Collection, Iterable
-from pathlib import Path
+from collections.abc import Collection
 from typing import Any
 
-import aiosqlite
-
 from loglens.errors import StorageError
-from loglens.storage import rows
-from loglens.storage.jobs import REQUEUE_FAILED, JobQueue
+from loglens.storage import migrate
+from loglens.storage.dialect import BUSY_TIMEOUT_MS, DriverError, Target, connect_writer, describe
 from loglens.storage.models import Blob, Results, Stored, Upload
 from loglens.storage.schema import (
     ADD_TO_SUMS,
     DROP_EMPTY_SUMS,
-    MIGRATIONS,
+    RESULT_TABLES,
     ROLLUPS,
-    SCHEMA,
-    SCHEMA_VERSION,
+    SUMMED,
     now,
 )
+from loglens.storage.write import rows
+from loglens.storage.write.jobs import REQUEUE_FAILED, JobQueue
 
 logger = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_MS = 30_000
-_PRAGMAS = (
-    f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
-    "PRAGMA journal_mode = WAL",
-    "PRAGMA synchronous = NORMAL",
-    "PRAGMA foreign_keys = ON",
-)
+__all__ = ["BUSY_TIMEOUT_MS", "Database"]
+
+SUMMED_TABLES = tuple(sums for sums, _keys in SUMMED.values())
 
 
 class Database(JobQueue):
     """The loglens database; open it with `await Database.open(path)`."""
 
     @classmethod
-    async def open(cls, path: Path) -> Database:
-        """Open (creating it and its folder if needed) the database at `path`."""
+    async def open(cls, path: Target) -> Database:
+        """Open the database at `path`: a SQLite file (created with its folder if needed)
+        or a `postgresql://` URL; its schema is created or upgraded."""
+        conn = await connect_writer(path)
         try:
-            await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"database {path}: cannot create its folder: {exc}") from exc
-        conn: aiosqlite.Connection | None = None
-        try:
-            conn = await aiosqlite.connect(path, isolation_level=None)
-            for pragma in _PRAGMAS:
-                await conn.execute(pragma)
-            await _create_schema(conn, path)
-        except (sqlite3.Error, StorageError) as exc:
-            if conn is not None:
+            await migrate.create(conn, describe(path))
+        except BaseException:
+            with contextlib.suppress(DriverError):
                 await conn.close()
-            if isinstance(exc, StorageError):
-                raise
-            raise StorageError(f"database {path}: cannot open: {exc}") from exc
-        logger.debug("opened database %s", path)
+            raise
+        logger.debug("opened database %s", describe(path))
         return cls(conn, path)
 
     # uploads ----------------------------------------------------------------------------
@@ -76,12 +63,11 @@ class Database(JobQueue):
     ) -> int:
         """Record a new upload, status 'receiving'; return its id."""
         async with self._transaction("create upload") as conn:
-            cursor = await conn.execute(
+            return await conn.insert(
                 "INSERT INTO uploads (operator, original_name, size, sha256, compression,"
                 " started_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (operator, name, size, sha256, compression, now()),
             )
-            return _rowid(cursor)
 
     async def upload(self, upload_id: int) -> Upload | None:
         """The upload `upload_id`, or None."""
@@ -137,8 +123,8 @@ class Database(JobQueue):
         `path` is not referenced (delete it unless it is the same path).
         """
         async with self._transaction(f"store upload {upload_id}") as conn:
-            upload = await _one(
-                conn, "SELECT status, original_name FROM uploads WHERE id = ?", (upload_id,)
+            upload = await conn.fetchone(
+                "SELECT status, original_name FROM uploads WHERE id = ?", (upload_id,)
             )
             if upload is None:
                 raise StorageError(f"store upload {upload_id}: no such upload")
@@ -148,14 +134,14 @@ class Database(JobQueue):
                     "receiving can be stored"
                 )
             stamp = now()
-            cursor = await conn.execute(
+            inserted = await conn.execute(
                 "INSERT INTO blobs (sha256, size, path, first_name, stored_at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT (sha256) DO NOTHING",
                 (content_sha256, content_size, path, upload[1], stamp),
             )
-            duplicate = cursor.rowcount != 1
-            blob = await _one(
-                conn, "SELECT id, path FROM blobs WHERE sha256 = ?", (content_sha256,)
+            duplicate = inserted != 1
+            blob = await conn.fetchone(
+                "SELECT id, path FROM blobs WHERE sha256 = ?", (content_sha256,)
             )
             assert blob is not None  # inserted or already there, in this transaction
             blob_id, blob_path = int(blob[0]), str(blob[1])
@@ -164,19 +150,20 @@ class Database(JobQueue):
                 " duplicate = ?, error = NULL, sha256 = coalesce(?, sha256) WHERE id = ?",
                 (stamp, blob_id, int(duplicate), sha256, upload_id),
             )
-            cursor = await conn.execute(
-                "INSERT INTO jobs (blob_id, created_at) VALUES (?, ?)"
-                " ON CONFLICT (blob_id) DO NOTHING",
-                (blob_id, stamp),
+            job_created = (
+                await conn.execute(
+                    "INSERT INTO jobs (blob_id, created_at) VALUES (?, ?)"
+                    " ON CONFLICT (blob_id) DO NOTHING",
+                    (blob_id, stamp),
+                )
+                == 1
             )
-            job_created = cursor.rowcount == 1
-            job = await _one(conn, "SELECT id FROM jobs WHERE blob_id = ?", (blob_id,))
+            job = await conn.fetchone("SELECT id FROM jobs WHERE blob_id = ?", (blob_id,))
             assert job is not None
             # Content whose analysis failed is analysed again when it comes again: the
             # failure may have been the processor's (or fixed since), and the uploader
             # wants results, not the old error.
-            cursor = await conn.execute(f"{REQUEUE_FAILED} AND id = ?", (int(job[0]),))
-            requeued = cursor.rowcount == 1
+            requeued = await conn.execute(f"{REQUEUE_FAILED} AND id = ?", (int(job[0]),)) == 1
         if requeued:
             logger.info("job %d had failed: queued again for upload %d", job[0], upload_id)
         return Stored(blob_id, int(job[0]), job_created, duplicate, blob_path, requeued)
@@ -194,11 +181,11 @@ class Database(JobQueue):
         """Mark uploads still receiving that started before `started_before` (storage time
         form) as failed, but those in `keep`; return their ids (their bytes can go)."""
         async with self._transaction("abandon stale uploads") as conn:
-            cursor = await conn.execute(
+            found = await conn.fetchall(
                 "SELECT id FROM uploads WHERE status = 'receiving' AND started_at < ?",
                 (started_before,),
             )
-            stale = [int(row[0]) for row in await cursor.fetchall() if int(row[0]) not in keep]
+            stale = [int(row[0]) for row in found if int(row[0]) not in keep]
             await conn.executemany(
                 "UPDATE uploads SET status = 'failed', error = 'abandoned: never finished'"
                 " WHERE id = ? AND status = 'receiving'",
@@ -211,9 +198,8 @@ class Database(JobQueue):
     async def finish_job(self, job_id: int, runner: str, results: Results) -> bool:
         """Replace the blob's results and mark the job done, in one transaction; False (and
         nothing written) unless the job is running under `runner`."""
-        async with self._transaction(f"finish job {job_id}") as conn:
-            blob = await _one(
-                conn,
+        async with self._transaction(f"finish job {job_id}", exclusive=True) as conn:
+            blob = await conn.fetchone(
                 "SELECT blob_id FROM jobs WHERE id = ? AND state = 'running' AND runner = ?",
                 (job_id, runner),
             )
@@ -250,8 +236,12 @@ class Database(JobQueue):
         if blobs & (blobs - 1) == 0:
             async with self._lock:
                 try:
-                    await self._conn.execute("ANALYZE")
-                except sqlite3.Error as exc:  # the results are stored: only speed is at stake
+                    await self._conn.execute(
+                        self._conn.dialect.analyze(
+                            ("blobs", "uploads", "jobs", "results", *SUMMED_TABLES, *RESULT_TABLES)
+                        )
+                    )
+                except DriverError as exc:  # the results are stored: only speed is at stake
                     logger.warning("cannot refresh the query statistics: %s", exc)
 
     async def job_report(self, job_id: int) -> dict[str, Any] | None:
@@ -299,64 +289,3 @@ class Database(JobQueue):
         )
         entries, errors = (int(value) for value in totals[0])
         return frozenset(str(row[0]) for row in templates), entries, errors
-
-
-async def _create_schema(conn: aiosqlite.Connection, path: Path) -> None:
-    """Create the schema of a new database, upgrade an older one; refuse a newer one."""
-    if await _version(conn, path) == SCHEMA_VERSION:
-        return
-    await conn.execute("BEGIN IMMEDIATE")
-    try:
-        # Another process may have created or upgraded it meanwhile: look again, holding
-        # the write lock (two upgrades would add the same columns twice).
-        version = await _version(conn, path)
-        if version < SCHEMA_VERSION:
-            # A new file needs no migrations. They change what exists; the schema (IF NOT
-            # EXISTS throughout) adds what is missing. One statement at a time: executescript
-            # would commit the open transaction first. The text has no ';' but between
-            # statements.
-            steps = [MIGRATIONS[n] for n in range(version, SCHEMA_VERSION)] if version else []
-            for statement in "".join([*steps, SCHEMA]).split(";"):
-                if statement.strip():
-                    await conn.execute(statement)
-            await conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        await conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):  # the error that brought us here matters
-            await conn.execute("ROLLBACK")
-        raise
-    if version == SCHEMA_VERSION:
-        return  # another process did it first
-    if version:
-        logger.info(
-            "upgraded database %s from schema version %d to %d", path, version, SCHEMA_VERSION
-        )
-    else:
-        logger.info("created database schema version %d in %s", SCHEMA_VERSION, path)
-
-
-async def _version(conn: aiosqlite.Connection, path: Path) -> int:
-    """The schema version of the database; StorageError if it is newer than this loglens."""
-    found = await _one(conn, "PRAGMA user_version")
-    version = int(found[0]) if found else 0
-    if version > SCHEMA_VERSION:
-        raise StorageError(
-            f"database {path} has schema version {version}, this loglens knows up to "
-            f"{SCHEMA_VERSION}: upgrade loglens or use another DB_PATH"
-        )
-    return version
-
-
-async def _one(
-    conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
-) -> sqlite3.Row | None:
-    """The first row of a query, or None."""
-    async with conn.execute(sql, tuple(params)) as cursor:
-        return await cursor.fetchone()
-
-
-def _rowid(cursor: aiosqlite.Cursor) -> int:
-    """The id of the row a cursor inserted."""
-    if cursor.lastrowid is None:
-        raise StorageError("insert gave no row id")
-    return cursor.lastrowid

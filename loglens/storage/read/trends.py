@@ -14,13 +14,12 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
-from loglens.storage.filters import MINUTE_LEVELS, Filters, QueryError
-from loglens.storage.insights import template_texts
-from loglens.storage.ranking import examples
-from loglens.storage.selection import Selection, iso, marks
-from loglens.storage.summaries import levels_of, rows, timeline_points, window_bounds
+from loglens.storage.dialect import Connection
+from loglens.storage.read.filters import MINUTE_LEVELS, Filters, QueryError
+from loglens.storage.read.insights import template_texts
+from loglens.storage.read.ranking import examples
+from loglens.storage.read.selection import Selection, iso, marks
+from loglens.storage.read.summaries import levels_of, rows, timeline_points, window_bounds
 
 _BUCKET_SQL = {
     "minute": "t.minute",
@@ -47,7 +46,7 @@ def trend_levels(level: str | None, bucket: str, by: str) -> tuple[str, ...] | N
 
 
 async def level_trend(
-    conn: aiosqlite.Connection, sel: Selection, level: str | None, bucket: str
+    conn: Connection, sel: Selection, level: str | None, bucket: str
 ) -> list[dict[str, Any]]:
     """Entries per bucket and level: [{bucket, key (the level), count}]."""
     points = await timeline_points(conn, sel, level, bucket)
@@ -72,7 +71,7 @@ def _series_where(sel: Selection, levels: tuple[str, ...] | None) -> tuple[str, 
 
 
 async def series_totals(
-    conn: aiosqlite.Connection, sel: Selection, by: str, levels: tuple[str, ...] | None
+    conn: Connection, sel: Selection, by: str, levels: tuple[str, ...] | None
 ) -> dict[str, int]:
     """Entries per template (or category) in the series over the selection and window."""
     head, source, params = sel.rows_of("template_series")
@@ -93,7 +92,7 @@ async def series_totals(
 
 
 async def series_trend(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     sel: Selection,
     by: str,
     keys: list[str],
@@ -123,7 +122,7 @@ async def series_trend(
     return [{"bucket": name, "key": k, "count": int(count)} for name, k, count in found]
 
 
-async def key_labels(conn: aiosqlite.Connection, by: str, keys: list[str]) -> dict[str, str]:
+async def key_labels(conn: Connection, by: str, keys: list[str]) -> dict[str, str]:
     """What each key of a trend stands for: a template's text, else the key itself."""
     if by == "template":
         texts = await template_texts(conn, keys)
@@ -134,9 +133,7 @@ async def key_labels(conn: aiosqlite.Connection, by: str, keys: list[str]) -> di
 # what changed --------------------------------------------------------------------------
 
 
-async def side_counts(
-    conn: aiosqlite.Connection, sel: Selection, level: str | None
-) -> dict[str, int]:
+async def side_counts(conn: Connection, sel: Selection, level: str | None) -> dict[str, int]:
     """Entries per template of one side: whole-upload counts, or the series in a window."""
     if sel.window:
         return await series_totals(conn, sel, "template", (level,) if level else None)
@@ -151,7 +148,7 @@ async def side_counts(
 
 
 async def side_summary(
-    conn: aiosqlite.Connection, sel: Selection, f: Filters, figures: tuple[Any, ...]
+    conn: Connection, sel: Selection, f: Filters, figures: tuple[Any, ...]
 ) -> dict[str, Any]:
     """What one side covers: uploads, blobs, its time span (cut to its window), hours."""
     first, last = await window_bounds(conn, sel) if sel.window else figures[8:10]
@@ -223,7 +220,7 @@ def compare(
 
 
 async def name_templates(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     found: dict[str, Any],
     sel_a: Selection,
     sel_b: Selection,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from loglens.storage.filters import Filters
+from loglens.storage.read.filters import Filters
 from loglens.storage.schema import SUMMED, format_time
 
 
@@ -137,8 +137,10 @@ def marks(count: int) -> str:
     return ", ".join("?" * count)
 
 
-def template_where(f: Filters, levels: tuple[str, ...] | None) -> tuple[str, list[Any]]:
-    """The WHERE of template rows: levels (or `f.level`) and `f.text` (LIKE, escaped)."""
+def template_where(
+    f: Filters, levels: tuple[str, ...] | None, like: str = "LIKE"
+) -> tuple[str, list[Any]]:
+    """The WHERE of template rows: levels (or `f.level`) and `f.text` (`like`, escaped)."""
     where: list[str] = ["1 = 1"]
     params: list[Any] = []
     chosen = levels or ((f.level,) if f.level else ())
@@ -146,6 +148,6 @@ def template_where(f: Filters, levels: tuple[str, ...] | None) -> tuple[str, lis
         where.append(f"t.level IN ({marks(len(chosen))})")
         params.extend(chosen)
     if f.text is not None:
-        where.append("t.template LIKE ? ESCAPE '\\'")
+        where.append(f"t.template {like} ? ESCAPE '\\'")
         params.append(like_pattern(f.text))
     return " AND ".join(where), params

@@ -13,27 +13,25 @@ upload starts inside an incident of the rule, and is resolved otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import aiosqlite
-
 from loglens.errors import StorageError
-from loglens.storage.alert_input import fetchone, read_input
-from loglens.storage.schema import ALERT_TABLES, format_time, from_micros, now
-from loglens.storage.writer import Writer
+from loglens.storage.alerts.rule_input import fetchone, read_input
+from loglens.storage.dialect import Connection, DriverError, Target, connect_writer, describe
+from loglens.storage.migrate import create_alert_tables
+from loglens.storage.schema import format_time, from_micros, now
+from loglens.storage.write.writer import Writer
 
 if TYPE_CHECKING:
     from loglens.analysis.alerts import AlertInput, Incident
 
 logger = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_MS = 30_000
 AlertState = Literal["firing", "resolved"]
 ALERT_STATES = ("firing", "resolved")
 ALERT_COLUMNS = (
@@ -101,19 +99,16 @@ class AlertStore(Writer):
     """Records alerts and their deliveries; open it with `await AlertStore.open(path)`."""
 
     @classmethod
-    async def open(cls, path: Path) -> AlertStore:
-        """Open the database at `path`, adding the alerts table if it has none yet."""
-        conn: aiosqlite.Connection | None = None
+    async def open(cls, path: Target) -> AlertStore:
+        """Open the database at `path` (a SQLite file or a `postgresql://` URL), adding the
+        alerts table if it has none yet (a database made before alerts existed)."""
+        conn = await connect_writer(path)
         try:
-            conn = await aiosqlite.connect(path, isolation_level=None)
-            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            # A database made before alerts existed has the schema's version but no table.
-            await conn.executescript(f"BEGIN IMMEDIATE;\n{ALERT_TABLES}\nCOMMIT;")
-        except sqlite3.Error as exc:
-            if conn is not None:
+            await create_alert_tables(conn, describe(path))
+        except BaseException:
+            with contextlib.suppress(DriverError):
                 await conn.close()
-            raise StorageError(f"database {path}: cannot open for alerts: {exc}") from exc
+            raise
         return cls(conn, path)
 
     async def alert_input(self, blob_id: int) -> AlertInput | None:
@@ -121,7 +116,7 @@ class AlertStore(Writer):
         async with self._lock:
             try:
                 return await read_input(self._conn, blob_id)
-            except sqlite3.Error as exc:
+            except DriverError as exc:
                 raise StorageError(f"read results of blob {blob_id}: {exc}") from exc
 
     async def record(
@@ -136,7 +131,7 @@ class AlertStore(Writer):
         resolve the alerts of the same source still firing from earlier uploads, and return
         what fired and what resolved. `data_start`: the blob's first entry (microseconds)."""
         events: list[tuple[AlertState, int]] = []
-        async with self._transaction(f"record alerts of blob {blob_id}") as conn:
+        async with self._transaction(f"record alerts of blob {blob_id}", exclusive=True) as conn:
             found = await fetchone(
                 conn,
                 "SELECT id, original_name FROM uploads WHERE blob_id = ? AND status = 'stored'"
@@ -220,14 +215,14 @@ class AlertStore(Writer):
 
 
 async def _carried(
-    conn: aiosqlite.Connection, rule: str, source: str, blob_id: int, start: str | None
+    conn: Connection, rule: str, source: str, blob_id: int, start: str | None
 ) -> list[tuple[int, str]]:
     """The rule's alerts of `source` from earlier uploads that this blob may carry on or
     resolve: those still firing, and those it carried on or resolved before (a rerun),
     which began before its first entry; oldest first."""
     if start is None:
         return []
-    rows = await conn.execute_fetchall(
+    rows = await conn.fetchall(
         "SELECT id, state FROM alerts WHERE rule = ? AND source = ? AND blob_id != ?"
         " AND (state = 'firing' OR last_blob_id = ?) AND window_start < ?"
         " ORDER BY window_start, id",
@@ -237,7 +232,7 @@ async def _carried(
 
 
 async def _carry_on(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     alert_id: int,
     state: str,
     blob_id: int,
@@ -247,8 +242,8 @@ async def _carry_on(
     """An earlier alert goes on in this blob: extend it, and resolve it if it ends here."""
     ends = not incident.open_at_end
     await conn.execute(
-        "UPDATE alerts SET window_end = ?, value = MAX(value, ?), message = ?,"
-        " last_blob_id = ? WHERE id = ?",
+        f"UPDATE alerts SET window_end = ?, value = {conn.dialect.greatest('value', '?')},"
+        " message = ?, last_blob_id = ? WHERE id = ?",
         (from_micros(incident.end), incident.value, incident.message, blob_id, alert_id),
     )
     if ends and state == "firing":
@@ -258,7 +253,7 @@ async def _carry_on(
 
 
 async def _upsert(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     incident: Incident,
     kind: str,
     blob_id: int,
@@ -277,7 +272,7 @@ async def _upsert(
         key,
     )
     if found is None:
-        cursor = await conn.execute(
+        alert_id = await conn.insert(
             "INSERT INTO alerts (rule, kind, subject, blob_id, upload_id, source, last_blob_id,"
             " state, window_start, window_end, fired_at, value, message, delivery,"
             " next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'firing', ?, ?, ?, ?, ?, ?, ?)",
@@ -287,8 +282,6 @@ async def _upsert(
                 stamp if delivery == "pending" else None,
             ),
         )  # fmt: skip
-        assert cursor.lastrowid is not None
-        alert_id = cursor.lastrowid
         if incident.open_at_end:
             return [("firing", alert_id)]
         await _resolve(conn, alert_id, blob_id, stamp)
@@ -306,7 +299,7 @@ async def _upsert(
     return []
 
 
-async def _resolve(conn: aiosqlite.Connection, alert_id: int, blob_id: int, stamp: str) -> None:
+async def _resolve(conn: Connection, alert_id: int, blob_id: int, stamp: str) -> None:
     """Mark a firing alert resolved; its resolve is to be delivered if its fire was."""
     await conn.execute(
         "UPDATE alerts SET state = 'resolved', resolved_at = ?, last_blob_id = ?,"
@@ -317,14 +310,12 @@ async def _resolve(conn: aiosqlite.Connection, alert_id: int, blob_id: int, stam
     )
 
 
-async def _alerts(conn: aiosqlite.Connection, ids: Iterable[int]) -> list[Alert]:
+async def _alerts(conn: Connection, ids: Iterable[int]) -> list[Alert]:
     wanted = sorted(set(ids))
     if not wanted:
         return []
     marks = ", ".join("?" * len(wanted))
-    rows = await conn.execute_fetchall(
-        f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id IN ({marks})", wanted
-    )
+    rows = await conn.fetchall(f"SELECT {ALERT_COLUMNS} FROM alerts WHERE id IN ({marks})", wanted)
     return [alert_from_row(row) for row in rows]
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loglens.closing import AsyncClosing
-from loglens.storage.alert_input import has_table, read_input
-from loglens.storage.alerts import ALERT_COLUMNS, Alert, StoredUpload, alert_from_row
-from loglens.storage.readpool import ReadPool
+from loglens.storage.alerts.rule_input import has_table, read_input
+from loglens.storage.alerts.store import ALERT_COLUMNS, Alert, StoredUpload, alert_from_row
+from loglens.storage.dialect import Target
+from loglens.storage.read.pool import ReadPool
 
 if TYPE_CHECKING:
     from loglens.analysis.alerts import AlertInput
@@ -20,10 +20,12 @@ class AlertReader(AsyncClosing):
     def __init__(self, pool: ReadPool) -> None:
         self._pool = pool
         self.path = pool.path
+        self.where = pool.where
 
     @classmethod
-    async def open(cls, path: Path) -> AlertReader:
-        """Open the database at `path` read-only; StorageError if there is none."""
+    async def open(cls, path: Target) -> AlertReader:
+        """Open the database at `path` (a SQLite file or a `postgresql://` URL)
+        read-only; StorageError if there is none."""
         return cls(await ReadPool.open(path, 1))
 
     async def close(self) -> None:
@@ -52,18 +54,18 @@ class AlertReader(AsyncClosing):
         async with self._pool.transaction("read alerts") as conn:
             if not await has_table(conn, "alerts"):
                 return [], 0
-            rows = await conn.execute_fetchall(
+            rows = await conn.fetchall(
                 f"SELECT {ALERT_COLUMNS} FROM alerts{where} ORDER BY fired_at DESC, id DESC"
                 " LIMIT ? OFFSET ?",
                 (*params, limit, offset),
             )
-            total = await conn.execute_fetchall(f"SELECT count(*) FROM alerts{where}", params)
+            total = await conn.fetchall(f"SELECT count(*) FROM alerts{where}", params)
         return [alert_from_row(row) for row in rows], int(next(iter(total))[0])
 
     async def uploads(self) -> list[StoredUpload]:
         """Every analysed blob, in the order of its first stored upload."""
         async with self._pool.transaction("read analysed uploads") as conn:
-            rows = await conn.execute_fetchall(
+            rows = await conn.fetchall(
                 "SELECT u.blob_id, u.id, u.original_name FROM uploads AS u"
                 " JOIN results AS r ON r.blob_id = u.blob_id WHERE u.status = 'stored'"
                 " AND u.id = (SELECT MIN(f.id) FROM uploads AS f"

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from loglens.storage import rows
 from loglens.storage.models import Job
 from loglens.storage.schema import now
-from loglens.storage.writer import Writer
+from loglens.storage.write import rows
+from loglens.storage.write.writer import Writer
 
 logger = logging.getLogger(__name__)
 
@@ -35,20 +35,18 @@ class JobQueue(Writer):
         ran: their start counts.
         """
         async with self._transaction("requeue unfinished jobs") as conn:
-            cursor = await conn.execute(
+            requeued = await conn.execute(
                 "UPDATE jobs SET state = 'queued', runner = NULL, started_at = NULL,"
                 " interrupted = interrupted + ? WHERE state = 'running'",
                 (int(interrupted),),
             )
-            if cursor.rowcount:
+            if requeued:
                 logger.info(
                     "requeued %d unfinished jobs (%s)",
-                    cursor.rowcount,
+                    requeued,
                     "the server was stopped under them" if interrupted else "the processor died",
                 )
-            found = await conn.execute_fetchall(
-                f"{JOB_QUERY} WHERE j.state = 'queued' ORDER BY j.id"
-            )
+            found = await conn.fetchall(f"{JOB_QUERY} WHERE j.state = 'queued' ORDER BY j.id")
         return [rows.job(row) for row in found]
 
     async def queued_jobs(self) -> list[Job]:
@@ -75,35 +73,35 @@ class JobQueue(Writer):
     async def start_job(self, job_id: int, runner: str) -> Job | None:
         """Take a queued job for `runner` (running, one more attempt); None if not queued."""
         async with self._transaction(f"start job {job_id}") as conn:
-            cursor = await conn.execute(
+            started = await conn.execute(
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1, runner = ?,"
                 " started_at = ?, finished_at = NULL, error = NULL"
                 " WHERE id = ? AND state = 'queued'",
                 (runner, now(), job_id),
             )
-            if cursor.rowcount != 1:
+            if started != 1:
                 return None
-            found = await conn.execute_fetchall(f"{JOB_QUERY} WHERE j.id = ?", (job_id,))
-        return rows.job(next(iter(found)))
+            found = await conn.fetchall(f"{JOB_QUERY} WHERE j.id = ?", (job_id,))
+        return rows.job(found[0])
 
     async def fail_job(self, job_id: int, runner: str, error: str) -> bool:
         """Mark a job running under `runner` failed, with why; False if it is not."""
         async with self._transaction(f"fail job {job_id}") as conn:
-            cursor = await conn.execute(
+            failed = await conn.execute(
                 "UPDATE jobs SET state = 'failed', error = ?, finished_at = ?"
                 " WHERE id = ? AND state = 'running' AND runner = ?",
                 (error, now(), job_id, runner),
             )
-            return cursor.rowcount == 1
+            return failed == 1
 
     async def retry_job(self, job_id: int) -> Job | None:
         """Queue a failed job again with its attempts reset; return the job as it was
         before (None if there is none): only a job that was failed is changed."""
         async with self._transaction(f"retry job {job_id}") as conn:
-            found = await conn.execute_fetchall(f"{JOB_QUERY} WHERE j.id = ?", (job_id,))
+            found = await conn.fetchall(f"{JOB_QUERY} WHERE j.id = ?", (job_id,))
             if not found:
                 return None
-            before = rows.job(next(iter(found)))
+            before = rows.job(found[0])
             if before.state == "failed":
                 await conn.execute(f"{REQUEUE_FAILED} AND id = ?", (job_id,))
         return before

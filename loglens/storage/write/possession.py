@@ -7,9 +7,9 @@ this operator has sent the same bytes before.
 
 from __future__ import annotations
 
-from loglens.storage import rows
-from loglens.storage.database import Database
 from loglens.storage.models import Blob
+from loglens.storage.write import rows
+from loglens.storage.write.database import Database
 
 
 async def blob_stored_by(

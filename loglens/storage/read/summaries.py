@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable
 from typing import Any, cast
 
-import aiosqlite
-
-from loglens.storage.filters import LEVELS
-from loglens.storage.selection import Selection
+from loglens.storage.dialect import Connection
+from loglens.storage.read.filters import LEVELS
+from loglens.storage.read.selection import Selection
 
 # Compound SELECTs have at most 500 arms in SQLite; a few reasons exist, but stay well under.
 _ARMS = 64
@@ -26,14 +26,12 @@ _BUCKET_SQL = {
 }
 
 
-async def rows(
-    conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
-) -> list[tuple[Any, ...]]:
+async def rows(conn: Connection, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
     """All rows of a query, as tuples (the connections' rows are plain tuples)."""
-    return cast(list[tuple[Any, ...]], list(await conn.execute_fetchall(sql, tuple(params))))
+    return cast(list[tuple[Any, ...]], list(await conn.fetchall(sql, tuple(params))))
 
 
-async def totals(conn: aiosqlite.Connection, sel: Selection) -> tuple[Selection, tuple[Any, ...]]:
+async def totals(conn: Connection, sel: Selection) -> tuple[Selection, tuple[Any, ...]]:
     """The `results` figures summed over the selected blobs, as (blobs, uploads, entries,
     lines, bytes, continuation_lines, untimed_entries, filtered_lines, first_ts, last_ts,
     templates_approximate, templates, directive_lines), and `sel` marked `every` when it holds every
@@ -54,7 +52,7 @@ async def totals(conn: aiosqlite.Connection, sel: Selection) -> tuple[Selection,
 
 
 async def rejected_samples(
-    conn: aiosqlite.Connection, sel: Selection, per_reason: int
+    conn: Connection, sel: Selection, per_reason: int
 ) -> dict[str, list[dict[str, Any]]]:
     """Per reason, the first `per_reason` samples in selected-upload then line order, as
     {upload_id, original_name, line, text}."""
@@ -70,7 +68,7 @@ async def rejected_samples(
     arm = (
         "SELECT * FROM (SELECT s.reason AS reason, s.rowid AS rid, sel.upload_id AS upload_id,"
         " s.line AS line FROM sel CROSS JOIN rejected_samples AS s ON s.blob_id = sel.blob_id"
-        " WHERE s.reason = ? ORDER BY sel.upload_id, s.line LIMIT ?)"
+        " WHERE s.reason = ? ORDER BY sel.upload_id, s.line LIMIT ?) AS arm"
     )
     samples: dict[str, list[dict[str, Any]]] = {}
     for first in range(0, len(reasons), _ARMS):
@@ -90,13 +88,14 @@ async def rejected_samples(
     return samples
 
 
-async def formats_of(conn: aiosqlite.Connection, sel: Selection) -> list[dict[str, Any]]:
+async def formats_of(conn: Connection, sel: Selection) -> list[dict[str, Any]]:
     """Formats of the selection, as the report lists them: per file for one blob, else per
     format and layout over every blob (`file` is then `N files`; shares of their entries)."""
     found = await rows(
         conn,
         f"{sel.cte} SELECT f.format, f.layout, COUNT(DISTINCT f.blob_id), MIN(u.original_name),"
-        " SUM(f.confidence * f.entries) / MAX(SUM(f.entries), 1), SUM(f.lines),"
+        f" SUM(f.confidence * f.entries) / {conn.dialect.greatest('SUM(f.entries)', '1')},"
+        " SUM(f.lines),"
         " SUM(f.entries), SUM(f.bytes), SUM(f.timed), SUM(f.leveled), SUM(f.understood),"
         " SUM(CASE WHEN f.timed IS NOT NULL THEN f.entries END), MAX(f.expects_levels)"
         " FROM sel CROSS JOIN formats AS f ON f.blob_id = sel.blob_id"
@@ -150,9 +149,7 @@ def coverage(counted: int | None, timed: int | None, leveled: int | None) -> dic
     }
 
 
-async def levels_of(
-    conn: aiosqlite.Connection, sel: Selection, level: str | None
-) -> dict[str, int]:
+async def levels_of(conn: Connection, sel: Selection, level: str | None) -> dict[str, int]:
     """Entries per level, in LEVELS order: exact per minute in a window."""
     only = " AND t.level = ?" if level else ""
     extra = [level] if level else []
@@ -173,7 +170,7 @@ async def levels_of(
 
 
 async def timeline_points(
-    conn: aiosqlite.Connection, sel: Selection, level: str | None, bucket: str
+    conn: Connection, sel: Selection, level: str | None, bucket: str
 ) -> list[dict[str, Any]]:
     """Entries per `bucket` (minute, hour, day) and level (only `level` if given), ordered
     by bucket then level: [{bucket (ISO), level, count}]."""
@@ -182,11 +179,12 @@ async def timeline_points(
     return [{"bucket": name, "level": lvl, "count": count} for name, lvl, count in found]
 
 
-async def timeline_json(
-    conn: aiosqlite.Connection, sel: Selection, level: str | None, bucket: str
-) -> str:
+async def timeline_json(conn: Connection, sel: Selection, level: str | None, bucket: str) -> str:
     """The points of `timeline_points` as JSON text, written by SQLite (no Python object
     per point): `[{"bucket":...,"level":...,"count":...},...]`."""
+    if not conn.dialect.aggregates_json:
+        points = await timeline_points(conn, sel, level, bucket)
+        return json.dumps(points, separators=(",", ":"), ensure_ascii=False)
     head, query, params = _timeline_query(sel, level, bucket)
     # An aggregate of an ordered subquery keeps its order (SQLite keeps such ORDER BYs).
     found = await rows(
@@ -225,9 +223,7 @@ def _timeline_query(
     return head, query, (*params, *([level] if level else []))
 
 
-async def window_bounds(
-    conn: aiosqlite.Connection, sel: Selection
-) -> tuple[str | None, str | None]:
+async def window_bounds(conn: Connection, sel: Selection) -> tuple[str | None, str | None]:
     """First and last entry in the window: the blob's own timestamp when it falls in the
     window's first/last minute of that blob, else the start of that minute."""
     window, window_params = sel.minute_clause("t")
@@ -246,9 +242,7 @@ async def window_bounds(
     return (found[0][0], found[0][1]) if found else (None, None)
 
 
-async def grouped(
-    conn: aiosqlite.Connection, sel: Selection, table: str, key: str
-) -> dict[str, int]:
+async def grouped(conn: Connection, sel: Selection, table: str, key: str) -> dict[str, int]:
     """SUM(count) per `key` of a detail table over the selection, most first."""
     head, source, params = sel.rows_of(table)
     found = await rows(
@@ -260,7 +254,7 @@ async def grouped(
     return {name: int(n) for name, n in found}
 
 
-async def repaired(conn: aiosqlite.Connection, sel: Selection) -> dict[str, int]:
+async def repaired(conn: Connection, sel: Selection) -> dict[str, int]:
     """Repaired lines per kind (the `repaired` table: the reports' `repaired`)."""
     head, source, params = sel.rows_of("repaired")
     found = await rows(
@@ -271,7 +265,7 @@ async def repaired(conn: aiosqlite.Connection, sel: Selection) -> dict[str, int]
     return {name: int(n) for name, n in found}
 
 
-async def scalar(conn: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> Any:
+async def scalar(conn: Connection, sql: str, params: Iterable[Any] = ()) -> Any:
     """The first column of the first row of a query, or None."""
-    found = await conn.execute_fetchall(sql, tuple(params))
+    found = await conn.fetchall(sql, tuple(params))
     return next(iter(found), (None,))[0]

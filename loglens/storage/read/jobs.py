@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from loglens.closing import AsyncClosing
-from loglens.storage.jobs import JOB_QUERY
+from loglens.storage.dialect import Target
 from loglens.storage.models import Job
-from loglens.storage.readpool import ReadPool
-from loglens.storage.rows import job as job_from_row
+from loglens.storage.read.pool import ReadPool
+from loglens.storage.write.jobs import JOB_QUERY
+from loglens.storage.write.rows import job as job_from_row
 
 JOB_STATES = ("queued", "running", "done", "failed")
 
@@ -19,10 +18,12 @@ class JobReader(AsyncClosing):
     def __init__(self, pool: ReadPool) -> None:
         self._pool = pool
         self.path = pool.path
+        self.where = pool.where
 
     @classmethod
-    async def open(cls, path: Path) -> JobReader:
-        """Open the database at `path` read-only; StorageError if there is none."""
+    async def open(cls, path: Target) -> JobReader:
+        """Open the database at `path` (a SQLite file or a `postgresql://` URL)
+        read-only; StorageError if there is none."""
         return cls(await ReadPool.open(path, 1))
 
     async def close(self) -> None:
@@ -33,8 +34,8 @@ class JobReader(AsyncClosing):
         """Jobs (in `state` if given), newest first, and how many match in all."""
         where, params = (" WHERE j.state = ?", (state,)) if state is not None else ("", ())
         async with self._pool.transaction("read jobs") as conn:
-            found = await conn.execute_fetchall(
+            found = await conn.fetchall(
                 f"{JOB_QUERY}{where} ORDER BY j.id DESC LIMIT ?", (*params, limit)
             )
-            total = await conn.execute_fetchall(f"SELECT count(*) FROM jobs AS j{where}", params)
+            total = await conn.fetchall(f"SELECT count(*) FROM jobs AS j{where}", params)
         return [job_from_row(row) for row in found], int(next(iter(total))[0])

@@ -11,12 +11,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-import aiosqlite
-
-from loglens.storage.filters import AnomalyFilters, Filters, Page, check_sort
+from loglens.storage.dialect import Connection, Dialect
+from loglens.storage.read.filters import AnomalyFilters, Filters, Page, check_sort
+from loglens.storage.read.selection import Selection, iso, marks
+from loglens.storage.read.summaries import rows
 from loglens.storage.schema import format_time
-from loglens.storage.selection import Selection, iso, marks
-from loglens.storage.summaries import rows
 
 # Sorts of `anomalies`: the name, the column; ties go by time, kind, upload, report order.
 ANOMALY_SORTS = {"score": "a.score", "start": "a.start_ts", "kind": "a.kind",
@@ -27,9 +26,7 @@ _ANOMALY_COLUMNS = (
 )
 
 
-async def category_counts(
-    conn: aiosqlite.Connection, sel: Selection, level: str | None
-) -> dict[str, int]:
+async def category_counts(conn: Connection, sel: Selection, level: str | None) -> dict[str, int]:
     """Entries per category over the selection (at `level` only, if given), most first;
     ties in the order of the reports (the classifier's rule order)."""
     if level is None:
@@ -59,7 +56,7 @@ async def category_counts(
 
 
 async def category_templates(
-    conn: aiosqlite.Connection, sel: Selection, level: str | None
+    conn: Connection, sel: Selection, level: str | None
 ) -> dict[str, dict[str, int]]:
     """Per category, the entries of each of its templates over the selection (at `level`)."""
     head, source, params = sel.rows_of("templates")
@@ -78,7 +75,7 @@ async def category_templates(
 
 
 async def categories_of(
-    conn: aiosqlite.Connection, sel: Selection, level: str | None, shown: int
+    conn: Connection, sel: Selection, level: str | None, shown: int
 ) -> list[dict[str, Any]]:
     """The categories of the selection, most entries first: {category, count, templates,
     top_templates: [{template_id, template, count}]} with the `shown` biggest templates."""
@@ -105,7 +102,7 @@ async def categories_of(
 
 
 async def template_categories(
-    conn: aiosqlite.Connection, sel: Selection, template_ids: Sequence[str]
+    conn: Connection, sel: Selection, template_ids: Sequence[str]
 ) -> dict[str, list[str]]:
     """Per template id, its categories in the selected blobs (in the classifier's order)."""
     if not template_ids:
@@ -124,26 +121,26 @@ async def template_categories(
     return categories
 
 
-async def template_texts(conn: aiosqlite.Connection, template_ids: Sequence[str]) -> dict[str, str]:
+async def template_texts(conn: Connection, template_ids: Sequence[str]) -> dict[str, str]:
     """The text of each template id (an id is a hash of its text: any row has it)."""
     if not template_ids:
         return {}
     found = await rows(
         conn,
         "SELECT ids.value, (SELECT t.template FROM templates AS t"
-        " WHERE t.template_id = ids.value LIMIT 1) FROM json_each(?) AS ids",
+        f" WHERE t.template_id = ids.value LIMIT 1) FROM {conn.dialect.json_values('ids')}",
         [json.dumps(sorted(set(template_ids)))],
     )
     return {tid: text for tid, text in found if text is not None}
 
 
 async def anomaly_page(
-    conn: aiosqlite.Connection, sel: Selection, f: Filters, a: AnomalyFilters, page: Page
+    conn: Connection, sel: Selection, f: Filters, a: AnomalyFilters, page: Page
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of the anomalies of the selected blobs, and how many match: those of
     `a`'s kind, score and template, overlapping [f.start, f.end), covering `f.level`."""
     column, descending = check_sort(page.sort, ANOMALY_SORTS, "-score")
-    where, params = _anomaly_where(f, a)
+    where, params = _anomaly_where(conn.dialect, f, a)
     direction = "DESC" if descending else "ASC"
     # The count is a query of its own: a window function over the page's query kept every
     # matching row, explanations and all, in memory until the end (6x slower over 1,000
@@ -166,7 +163,7 @@ async def anomaly_page(
     return [anomaly(row) for row in found], int(counted[0][0])
 
 
-def _anomaly_where(f: Filters, a: AnomalyFilters) -> tuple[str, list[Any]]:
+def _anomaly_where(dialect: Dialect, f: Filters, a: AnomalyFilters) -> tuple[str, list[Any]]:
     where: list[str] = ["1 = 1"]
     params: list[Any] = []
     if a.kind is not None:
@@ -178,10 +175,10 @@ def _anomaly_where(f: Filters, a: AnomalyFilters) -> tuple[str, list[Any]]:
     # The lists are JSON arrays of plain ids and level names, written by json.dumps: a
     # quoted value found in the text is an element (json_each per row took 3 times longer).
     if a.template_id is not None:
-        where.append("instr(a.template_ids, json_quote(?)) > 0")
+        where.append(dialect.json_list_has("a.template_ids"))
         params.append(a.template_id)
     if f.level is not None:
-        where.append("instr(a.flag_levels, json_quote(?)) > 0")
+        where.append(dialect.json_list_has("a.flag_levels"))
         params.append(f.level)
     if f.start is not None:  # overlaps the window: ends after its start, starts before its end
         where.append("a.end_ts > ?")
@@ -217,7 +214,7 @@ def anomaly(row: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-async def _ranks(conn: aiosqlite.Connection, sel: Selection) -> dict[str, int]:
+async def _ranks(conn: Connection, sel: Selection) -> dict[str, int]:
     """Each category's best place in the reports of the selected blobs."""
     head, source, params = sel.rows_of("category_counts", "c")
     found = await rows(

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import aiosqlite
-
-from loglens.storage.filters import LEVELS
-from loglens.storage.selection import iso
-from loglens.storage.summaries import coverage, rows
+from loglens.storage.dialect import Connection
+from loglens.storage.read.filters import LEVELS
+from loglens.storage.read.selection import iso
+from loglens.storage.read.summaries import coverage, rows
 
 STATUS_COLUMNS = (
     "u.id, u.operator, u.original_name, u.received_at, u.blob_id, u.size, u.sha256,"
@@ -38,7 +37,7 @@ def status_row(row: Sequence[Any]) -> dict[str, Any]:
 
 
 async def upload_detail(
-    conn: aiosqlite.Connection, upload_id: int, owner: str | None = None
+    conn: Connection, upload_id: int, owner: str | None = None
 ) -> dict[str, Any] | None:
     """One upload's status row with `results` (None until analysed) and `formats`; None
     if there is no such upload (of `owner`, when given)."""
@@ -50,7 +49,7 @@ async def upload_detail(
         " r.directive_lines"
         " FROM uploads AS u LEFT JOIN jobs AS j ON j.blob_id = u.blob_id"
         " LEFT JOIN results AS r ON r.blob_id = u.blob_id AND j.state = 'done'"
-        " WHERE u.id = ? AND (? IS NULL OR u.operator = ?)",
+        " WHERE u.id = ? AND (CAST(? AS TEXT) IS NULL OR u.operator = ?)",
         [upload_id, owner, owner],
     )
     if not found:

@@ -10,9 +10,8 @@ import dataclasses
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-import aiosqlite
-
-from loglens.storage.filters import (
+from loglens.storage.dialect import Connection
+from loglens.storage.read.filters import (
     LEVELS,
     RATES,
     TREND_BY,
@@ -23,10 +22,10 @@ from loglens.storage.filters import (
     check_bucket,
     check_choice,
 )
-from loglens.storage.insights import anomaly_page, categories_of
-from loglens.storage.selection import select
-from loglens.storage.summaries import rows, totals
-from loglens.storage.trends import (
+from loglens.storage.read.insights import anomaly_page, categories_of
+from loglens.storage.read.selection import select
+from loglens.storage.read.summaries import rows, totals
+from loglens.storage.read.trends import (
     compare,
     key_labels,
     level_trend,
@@ -49,7 +48,7 @@ def _level_rank(level: str) -> tuple[int, str]:
 class FindingsQueries:
     """Anomalies, categories, trends and diffs over the results (see `Reader`)."""
 
-    def _read(self, what: str) -> AbstractAsyncContextManager[aiosqlite.Connection]:
+    def _read(self, what: str) -> AbstractAsyncContextManager[Connection]:
         raise NotImplementedError  # the Reader's read transaction
 
     async def anomalies(
@@ -174,9 +173,10 @@ class FindingsQueries:
                 conn,
                 "SELECT p.id FROM uploads AS u JOIN uploads AS p"
                 " ON p.original_name = u.original_name AND p.id < u.id"
-                " AND p.status = 'stored' AND p.blob_id IS NOT u.blob_id"
+                f" AND p.status = 'stored' AND {conn.dialect.is_not('p.blob_id', 'u.blob_id')}"
                 " JOIN jobs AS j ON j.blob_id = p.blob_id AND j.state = 'done'"
-                " WHERE u.id = ? AND (? IS NULL OR p.operator = ?) ORDER BY p.id DESC LIMIT 1",
+                " WHERE u.id = ? AND (CAST(? AS TEXT) IS NULL OR p.operator = ?)"
+                " ORDER BY p.id DESC LIMIT 1",
                 [upload_id, owner, owner],
             )
         return int(found[0][0]) if found else None
