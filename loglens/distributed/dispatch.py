@@ -39,8 +39,8 @@ from loglens.config import Config
 from loglens.distributed.app import BrokerUnavailable, check_broker, make_app, shown_url
 from loglens.distributed.tasks import TASK_NAME
 from loglens.distributed.wire import (
+    is_partial_of,
     job_folder,
-    partial_name,
     relative_blob,
     task_message,
     write_lease,
@@ -295,10 +295,10 @@ class Dispatcher:
         if "refused" in answer or "error" in answer:
             why = answer.get("refused") or answer.get("error")
             raise InputError(f"{sent.file}: worker {worker}: {why}")
-        expected = partial_name(sent.job_id, sent.index)
-        if answer.get("partial") != expected:
-            raise InputError(f"{sent.file}: worker {worker} named {answer.get('partial')!r}")
-        summary, _written_by = read_partial(self._storage / expected, str(answer.get("sha256")))
+        named = answer.get("partial")
+        if not is_partial_of(named, sent.job_id, sent.index):
+            raise InputError(f"{sent.file}: worker {worker} named {named!r}")
+        summary, _written_by = read_partial(self._storage / str(named), str(answer.get("sha256")))
         assert self.stats.workers is not None
         self.stats.workers[worker] = self.stats.workers.get(worker, 0) + 1
         return summary

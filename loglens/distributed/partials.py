@@ -8,8 +8,9 @@ A partial is one file, ``STORAGE_PATH/jobs/<job>/<task>.summary``::
     3 x (8 bytes length + Arrow IPC stream)   the pattern, series and alias tables
 
 Nothing in it is executed when it is read: JSON and Arrow are data. The worker writes it
-to a temporary name and renames it, so a task run twice (a redelivery) replaces its own
-file whole; the worker's answer carries the file's SHA-256, which the reader checks.
+to a temporary name and renames it; each run of a task writes a file of its own (a
+redelivered task run twice leaves the first run's file as its answer named it), and the
+worker's answer carries the file's SHA-256, which the reader checks.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ imported by the first task a child runs, after `limit_threads`.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,9 @@ def run_message(storage: Path, message: object, worker: str) -> dict[str, Any]:
     except InputError as exc:
         logger.warning("job %d task %d (%s): %s", job_id, task.index, task.file, exc)
         return {"error": str(exc), "worker": worker}
-    name = partial_name(job_id, task.index)
+    # A run of its own: a redelivered task run twice must not rewrite the partial file
+    # the first run answered with (its hash would no longer be the answer's).
+    name = partial_name(job_id, task.index, secrets.token_hex(8))
     sha256 = write_partial(storage / name, dump_summary(summary, worker))
     logger.info(
         "job %d task %d (%s, %d bytes at %d): done in %.3f s",

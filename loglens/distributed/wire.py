@@ -21,6 +21,7 @@ import base64
 import binascii
 import hmac
 import json
+import re
 import secrets
 from dataclasses import asdict
 from datetime import datetime
@@ -45,9 +46,16 @@ def job_folder(storage: Path, job_id: int) -> Path:
     return storage / PARTIALS / str(job_id)
 
 
-def partial_name(job_id: int, index: int) -> str:
-    """The partial summary of task `index` of a job, relative to STORAGE_PATH."""
-    return f"{PARTIALS}/{job_id}/{index:06d}.summary"
+def partial_name(job_id: int, index: int, run: str = "") -> str:
+    """The partial summary of task `index` of a job, relative to STORAGE_PATH; each run of
+    a task (a redelivery runs it twice) writes its own, named by `run`."""
+    return f"{PARTIALS}/{job_id}/{index:06d}{'.' + run if run else ''}.summary"
+
+
+def is_partial_of(name: object, job_id: int, index: int) -> bool:
+    """Whether `name` (from an answer) is a partial summary of task `index` of that job."""
+    pattern = rf"{re.escape(PARTIALS)}/{job_id}/{index:06d}(?:\.[0-9a-f]{{8,32}})?\.summary"
+    return isinstance(name, str) and re.fullmatch(pattern, name) is not None
 
 
 def write_lease(storage: Path, job_id: int, blob: str) -> str:

@@ -31,7 +31,7 @@ from loglens import messages
 from loglens.config import Config, load_config
 from loglens.distributed.app import make_app
 from loglens.distributed.tasks import TASK_NAME
-from loglens.distributed.wire import PARTIALS, partial_name, write_lease
+from loglens.distributed.wire import PARTIALS, is_partial_of, write_lease
 from loglens.processor.service import run_processor
 from tests.conftest import ROOT, MakeLog
 from tests.integration.test_processor_service import queue_job, read_job
@@ -404,8 +404,8 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
 
 
 @pytest.mark.skip(
-    reason="flaky (issue 14, open): after Redis restarts empty, a task run twice may leave a "
-    "partial whose hash is not its first answer's, or the results' pub/sub stays silent"
+    reason="flaky (issue 14, open): after Redis restarts empty, the results' pub/sub may stay "
+    "silent (the job then waits); 8 of 8 runs passed once each run got its own partial file"
 )
 def test_a_broker_lost_mid_job_is_resumed(
     private_redis: PrivateRedis, tmp_path: Path, make_log: MakeLog
@@ -472,10 +472,10 @@ def test_hostile_task_messages_are_refused(
         for case, (message, why) in cases.items():
             answer = send(message)
             assert why in answer.get("refused", ""), (case, answer)
-        assert not (rabbitmq.storage / partial_name(7, 0)).exists()
+        assert not list((rabbitmq.storage / PARTIALS / "7").glob("*.summary"))
         assert "hunter2" not in worker.log
         answer = send(good)  # the worker still runs, and runs a good message
-        assert answer["partial"] == partial_name(7, 0) and answer["worker"].startswith("guard@")
+        assert is_partial_of(answer["partial"], 7, 0) and answer["worker"].startswith("guard@")
         assert (rabbitmq.storage / answer["partial"]).is_file()
     finally:
         app.close()
