@@ -7,6 +7,7 @@
     ├── ProtocolError            a peer broke the wire protocol
     │   └── protocol.PeerError   ... with the protocol's error code (sent or received)
     ├── StorageError             the database could not be read or written
+    │   └── DatabaseUnavailable  ... because its server cannot be reached (it may come back)
     ├── storage.QueryError       a query's filter, sort or page is invalid (also ValueError)
     └── client.UploadError       an upload failed for good (loglens.client.models)
 
@@ -39,3 +40,7 @@ class ProtocolError(LoglensError):
 
 class StorageError(LoglensError):
     """The results database could not be read or written."""
+
+
+class DatabaseUnavailable(StorageError):
+    """The database server cannot be reached: down, restarting, or cut off by the network."""

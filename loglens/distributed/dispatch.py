@@ -93,6 +93,9 @@ class Dispatcher:
         self._progress = time.monotonic()  # when a task last answered (or the first went)
         self._checked = 0.0  # when an answer's stored state was last read directly
         self._broken: tuple[type[BaseException], ...] = ()  # the transport's errors
+        # The thread's own producer on a connection of its own: one that broke is dropped
+        # and the next task opens another (the app's pool would hand the dead one back).
+        self._producer: Any = None
         self.stats = TaskStats(workers={})
         self._thread = threading.Thread(target=self._serve, name="celery", daemon=True)
         self._thread.start()
@@ -154,6 +157,7 @@ class Dispatcher:
                 self._collect_head()
                 self._resend_if_lost()
             except broken as exc:
+                self._drop_producer()
                 now = time.monotonic()
                 if failing_since is None:
                     failing_since = now
@@ -175,6 +179,7 @@ class Dispatcher:
                 logger.exception("the Celery dispatcher failed")
                 self._fail_all(InputError(f"not analysed: the Celery dispatcher failed: {exc!r}"))
         self._fail_all(InputError("not analysed: the processor stopped"))
+        self._drop_producer()
 
     def _take_inbox(self, block: bool) -> bool:
         """Publish what was submitted meanwhile; False once told to stop."""
@@ -197,14 +202,24 @@ class Dispatcher:
                 self._publish(item)
 
     def _publish(self, sent: _Sent) -> None:
+        if self._producer is None:
+            self._producer = self._app.connection_for_write().Producer()
         sent.sent_at = time.monotonic()
         sent.result = self._app.send_task(
             TASK_NAME,
             args=[sent.message],
             task_id=sent.task_id,
             queue=self._config.broker_queue,
+            producer=self._producer,
             retry=False,  # the thread retries itself, and sends again what is unanswered
         )
+
+    def _drop_producer(self) -> None:
+        """Close the producer's connection (broken, or at the end)."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):  # it may be broken: closing only frees it
+                producer.connection.close()
 
     def _send_again(self) -> None:
         """The broker is back: send every unanswered task again (answers sent to the
@@ -349,5 +364,9 @@ def _broker_errors(app: Any) -> tuple[type[BaseException], ...]:
     from kombu.exceptions import OperationalError
 
     with app.connection_for_write() as connection:  # not connected: only asked its errors
-        transport = (*connection.connection_errors, *connection.recoverable_connection_errors)
+        transport = (
+            *connection.connection_errors,
+            *connection.recoverable_connection_errors,
+            *connection.channel_errors,  # a channel of a connection that broke
+        )
     return (OSError, OperationalError, BackendError, *transport)

@@ -8,6 +8,10 @@ sharing one pool of worker processes that lives as long as the process.
 When the server goes away (the pipe closes) the process exits at once: its running jobs
 stay 'running' in the database and run again when the server restarts.
 
+A database server that cannot be reached (PostgreSQL restarting, a network cut) makes a
+job wait for it, its analysis kept in memory, and go on where it was once it is back (see
+`_waiting_for_database`): it does not fail, and its results are stored once.
+
 The process and its workers ignore SIGINT: a Ctrl-C in the server's terminal reaches the
 whole process group, and the server alone decides what it means (it sends "stop", and the
 processor finishes its running jobs and exits).
@@ -31,15 +35,16 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from loglens import messages
 from loglens.config import Config
-from loglens.errors import InputError, LoglensError
+from loglens.errors import DatabaseUnavailable, InputError, LoglensError
 from loglens.processor.workers import configure_process, ignore_ctrl_c, limit_threads
 from loglens.storage import Database, Job, Results
 
@@ -56,6 +61,9 @@ LOG_FORMAT = "processor %(asctime)s %(levelname)s %(name)s: %(message)s"
 # A job the processor died under this many times while the server ran fails instead of
 # taking the next processor down too (restarts of the server do not count).
 MAX_ATTEMPTS = 3
+# Pauses between tries while the database cannot be reached: doubling, up to this long.
+DATABASE_PAUSE_SECONDS = 10.0
+_T = TypeVar("_T")
 _EOF = object()  # the pipe closed: the server is gone
 _JOB_ENDED = object()  # a job task ended: the main loop looks again whether it may exit
 
@@ -132,6 +140,7 @@ class _Processor:
         self._remote = remote
         self._pool = None if remote is not None else _start_pool(self._workers)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._jobs_here: set[int] = set()  # the ids of the jobs those tasks run
         self._analysing = 0
         self._stopping = False
         self._inbox: asyncio.Queue[object] = asyncio.Queue()
@@ -189,12 +198,27 @@ class _Processor:
         self._inbox.put_nowait(_JOB_ENDED)
 
     async def _run_job(self, job_id: int, path: str, name: str) -> None:
+        """Run one job, unless it already runs here (the server handed it over twice)."""
+        if job_id in self._jobs_here:
+            logger.info("job %d already runs here: skipped", job_id)
+            return
+        self._jobs_here.add(job_id)
+        try:
+            await self._run_job_here(job_id, path, name)
+        finally:
+            self._jobs_here.discard(job_id)
+
+    async def _run_job_here(self, job_id: int, path: str, name: str) -> None:
         """Run one job: take it, analyse its file, store the results or why it failed."""
         async with self._slots:
             if self._stopping:
                 return  # not started: it stays queued in the database
             try:
-                job = await self._db.start_job(job_id, self.runner)
+                job = await self._waiting_for_database(
+                    f"job {job_id}: start", lambda: self._db.start_job(job_id, self.runner)
+                )
+                if job is None:  # or started by a try whose answer the network lost
+                    job = await self._mine(job_id, "running")
             except LoglensError as exc:
                 logger.error("job %d: cannot start it, it stays queued: %s", job_id, exc)
                 return
@@ -210,12 +234,14 @@ class _Processor:
                     f"{job_id}` runs it again)",
                 )
                 return
-            self._send(messages.state(job_id, "running"))
             started = time.monotonic()
             loop = asyncio.get_running_loop()
             self._analysing += 1
             try:
-                history = await self._db.source_history(job.blob_id)
+                history = await self._waiting_for_database(
+                    f"job {job_id}: history", lambda: self._db.source_history(job.blob_id)
+                )
+                self._send(messages.state(job_id, "running"))
                 results = await loop.run_in_executor(
                     self._threads, self._analyse, job_id, path, name, history
                 )
@@ -225,7 +251,12 @@ class _Processor:
             finally:
                 self._analysing -= 1
             try:
-                finished = await self._db.finish_job(job_id, self.runner, results)
+                finished = await self._waiting_for_database(
+                    f"job {job_id}: store results",
+                    lambda: self._db.finish_job(job_id, self.runner, results),
+                )
+                # A try whose COMMIT went through though its answer was lost: stored once.
+                finished = finished or await self._mine(job_id, "done") is not None
             except LoglensError as exc:
                 await self._fail(job, f"{name}: results not stored: {exc}")
                 return
@@ -246,12 +277,37 @@ class _Processor:
         """Record that a job failed, and say so."""
         logger.warning("job %d failed: %s", job.id, error)
         try:
-            recorded = await self._db.fail_job(job.id, self.runner, error)
+            recorded = await self._waiting_for_database(
+                f"job {job.id}: record failure",
+                lambda: self._db.fail_job(job.id, self.runner, error),
+            )
         except LoglensError as exc:
             logger.error("job %d: cannot record its failure: %s", job.id, exc)
             recorded = True  # the server should still hear of it
         if recorded:
             self._send(messages.state(job.id, "failed", error))
+
+    async def _waiting_for_database(self, what: str, operation: Callable[[], Awaitable[_T]]) -> _T:
+        """Run a database operation; while the database cannot be reached, wait for it and
+        try again (each operation is one transaction: a try that failed wrote nothing)."""
+        pause, failing = 0.5, 0
+        while True:
+            try:
+                return await operation()
+            except DatabaseUnavailable as exc:
+                if failing % 10 == 0:  # the first time, then every 10th try
+                    logger.error("%s: waiting for the database (try %d): %s", what, failing + 1,
+                                 exc)  # fmt: skip
+                failing += 1
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, DATABASE_PAUSE_SECONDS)
+
+    async def _mine(self, job_id: int, state: str) -> Job | None:
+        """The job if it is in `state` under this runner (a try whose answer was lost)."""
+        job = await self._waiting_for_database(f"job {job_id}: read", lambda: self._db.job(job_id))
+        if job is not None and job.state == state and job.runner == self.runner:
+            return job
+        return None
 
     def _analyse(
         self,

@@ -20,6 +20,7 @@ import pytest
 
 from loglens import config
 from tests.conftest import ROOT, SETTINGS
+from tests.integration.proxy import Proxy
 
 TOKENS = {"alice": "s3cret", "bob": "hunter2"}
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
@@ -225,3 +226,17 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | 
 
     with fresh_schema() as url:
         yield url
+
+
+@pytest.fixture
+def proxy_to() -> Iterator[Callable[[int], Proxy]]:
+    """Make TCP proxies a test can cut (`proxy_to(5672)`), all closed at its end."""
+    made: list[Proxy] = []
+
+    def make(target: int) -> Proxy:
+        made.append(Proxy(target))
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.close()

@@ -34,6 +34,8 @@ from loglens.distributed.tasks import TASK_NAME
 from loglens.distributed.wire import PARTIALS, is_partial_of, write_lease
 from loglens.processor.service import run_processor
 from tests.conftest import ROOT, MakeLog
+from tests.integration.postgres import sql_rows
+from tests.integration.proxy import Proxy
 from tests.integration.test_processor_service import queue_job, read_job
 
 RABBITMQ = "amqp://guest:guest@127.0.0.1:5672//"
@@ -231,10 +233,14 @@ def start_processor(env: dict[str, str]) -> Iterator[Processor]:
             process.kill()
 
 
-def table_rows(db: Path, table: str) -> list[tuple[Any, ...]]:
+def table_rows(db: Path | str, table: str, columns: str = "*") -> list[tuple[Any, ...]]:
     """Every row of a table, in a stable order."""
-    with sqlite3.connect(db) as conn:
-        return sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+    return sorted(sql_rows(db, f"SELECT {columns} FROM {table}"), key=repr)
+
+
+def columns_of(db: Path, table: str) -> str:
+    """The columns of a SQLite table, in its order (PostgreSQL's order may differ)."""
+    return ", ".join(str(row[1]) for row in sql_rows(db, f"PRAGMA table_info({table})"))
 
 
 def store(storage: Path, source: Path) -> Path:
@@ -261,11 +267,13 @@ def analyse_embedded(tmp_path: Path, logs: list[Path], chunk: str) -> list[dict[
 
 
 def analyse_distributed(
-    tmp_path: Path, broker: Broker, blobs: list[Path], chunk: str
-) -> tuple[Path, list[int]]:
-    """Jobs of the distributed processor on `blobs`; return its database and job ids."""
-    db = tmp_path / "distributed.db"
-    env = {**broker.env(), "DB_PATH": str(db), "CHUNK_BYTES": chunk}
+    tmp_path: Path, broker: Broker, blobs: list[Path], chunk: str, db: Path | str = ""
+) -> tuple[Path | str, list[int]]:
+    """Jobs of the distributed processor on `blobs`; return its database (a SQLite file
+    unless `db` names a PostgreSQL URL) and job ids."""
+    db = db or tmp_path / "distributed.db"
+    where = {"DATABASE_URL": db} if isinstance(db, str) else {"DB_PATH": str(db)}
+    env = {**broker.env(), **where, "CHUNK_BYTES": chunk}
     ids = []
     for processor in start_processor(env):
         for number, path in enumerate(blobs):
@@ -304,6 +312,31 @@ def test_distributed_results_are_the_embedded_ones(
         assert table_rows(db, table) == table_rows(tmp_path / "embedded.db", table), table
     # The jobs' leases and partial summaries are gone with them.
     assert not list((broker.storage / PARTIALS).iterdir())
+
+
+def test_distributed_results_in_postgresql_are_the_embedded_ones(
+    rabbitmq: Broker,
+    rabbit_workers: Workers,
+    postgres_url: str,
+    tmp_path: Path,
+    make_log: MakeLog,
+) -> None:
+    logs = [make_log("python", lines=5000, name="py.log"), make_log("jsonl", lines=3000)]
+    paths = [path for path, _truth in logs]
+    blobs = [store(rabbitmq.storage, path) for path in paths]
+    rabbit_workers.start("one")
+    rabbit_workers.start("two")
+    embedded = analyse_embedded(tmp_path, paths, "64KiB")
+    db, ids = analyse_distributed(tmp_path, rabbitmq, blobs, "64KiB", db=postgres_url)
+    for job_id, expected in zip(ids, embedded, strict=True):
+        job, report = read_job(db, job_id)
+        assert job is not None and (job.state, job.attempts) == ("done", 1)
+        assert report is not None and report["entries"] > 1000
+        assert report == expected
+    embedded_db = tmp_path / "embedded.db"
+    for table in RESULT_TABLES:
+        columns = columns_of(embedded_db, table)
+        assert table_rows(db, table, columns) == table_rows(embedded_db, table, columns), table
 
 
 def test_two_workers_share_one_big_file(
@@ -403,10 +436,6 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
             server.kill()
 
 
-@pytest.mark.skip(
-    reason="flaky (issue 14, open): after Redis restarts empty, the results' pub/sub may stay "
-    "silent (the job then waits); 8 of 8 runs passed once each run got its own partial file"
-)
 def test_a_broker_lost_mid_job_is_resumed(
     private_redis: PrivateRedis, tmp_path: Path, make_log: MakeLog
 ) -> None:
@@ -438,6 +467,90 @@ def test_a_broker_lost_mid_job_is_resumed(
     job, report = read_job(db, job_id)
     assert job is not None and (job.state, job.attempts) == ("done", 1)
     assert report == analyse_embedded(tmp_path, [path], "256KiB")[0]
+
+
+def test_rabbitmq_lost_mid_job_is_resumed(
+    proxy_to: Callable[[int], Proxy], tmp_path: Path, make_log: MakeLog
+) -> None:
+    # The processor and the workers reach RabbitMQ through a proxy, cut for a few seconds
+    # mid-job: every connection drops (the answers on their way with them), then it is back.
+    proxy = proxy_to(5672)
+    storage = tmp_path / "storage"
+    storage.mkdir()
+    url = f"amqp://guest:guest@127.0.0.1:{proxy.port}//"
+    broker = Broker(url, f"loglens-test-{uuid.uuid4().hex[:12]}", storage)
+    path, _truth = make_log("log4j", lines=150_000, name="big.log")
+    blob = store(storage, path)
+    workers = Workers(broker, tmp_path)
+    try:
+        one, two = workers.start("one"), workers.start("two")
+        db = tmp_path / "distributed.db"
+        env = {**broker.env(), "DB_PATH": str(db), "CHUNK_BYTES": "256KiB"}
+        for processor in start_processor(env):
+            job_id = queue_job(db, "big.log", "big")
+            processor.conn.send(messages.job(job_id, str(blob), "big.log"))
+            wait_for(lambda: len(one.succeeded()) + len(two.succeeded()) >= 4)
+            before = len(one.succeeded()) + len(two.succeeded())
+            proxy.cut()
+            time.sleep(3)
+            while processor.conn.poll(0):  # no job ends without its broker
+                assert processor.conn.recv()["state"] == "running"
+            proxy.restore()
+            assert last_state(processor, job_id) == ("done", None)
+    finally:
+        workers.stop()
+    assert before < path.stat().st_size // (256 * 1024 * 2)  # the cut came mid-job
+    assert proxy.connections > 4  # the clients connected again
+    job, report = read_job(db, job_id)
+    assert job is not None and (job.state, job.attempts) == ("done", 1)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM results WHERE job_id = ?", (job_id,)
+        ).fetchone() == (1,)
+    assert report == analyse_embedded(tmp_path, [path], "256KiB")[0]
+
+
+def test_a_database_lost_mid_job_is_waited_for(
+    proxy_to: Callable[[int], Proxy], postgres_url: str, tmp_path: Path, make_log: MakeLog
+) -> None:
+    # The processor reaches PostgreSQL through a proxy, cut twice: before a job starts,
+    # and while a job is analysed (its results wait to be stored).
+    proxy = proxy_to(5432)
+    proxied = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}", 1)
+    assert proxied != postgres_url
+    path, _truth = make_log("log4j", lines=150_000, name="big.log")
+    env = {"DATABASE_URL": proxied, "CHUNK_BYTES": "256KiB"}
+    for processor in start_processor(env):
+        jobs = [queue_job(postgres_url, f"{n}.log", f"c{n}") for n in range(2)]
+        proxy.cut()
+        processor.conn.send(messages.job(jobs[0], str(path), "big.log"))
+        time.sleep(3)
+        assert not processor.conn.poll(0)  # not started without its database
+        proxy.restore()
+        assert last_state(processor, jobs[0]) == ("done", None)
+        processor.conn.send(messages.job(jobs[1], str(path), "big.log"))
+        assert processor.conn.poll(TIMEOUT) and processor.conn.recv()["state"] == "running"
+        proxy.cut()  # mid-analysis: the results are ready before the database is back
+        time.sleep(6)
+        assert not processor.conn.poll(0)  # neither done nor failed
+        proxy.restore()
+        assert last_state(processor, jobs[1]) == ("done", None)
+    expected = analyse_embedded(tmp_path, [path], "256KiB")[0]
+    for job_id in jobs:
+        job, report = read_job(postgres_url, job_id)
+        assert job is not None and (job.state, job.attempts) == ("done", 1)
+        assert report == expected
+    assert sql_rows(postgres_url, "SELECT count(*) FROM results") == [(2,)]
+
+
+def last_state(processor: Processor, job_id: int) -> tuple[str, str | None]:
+    """Wait for a job's last state message; return its state and error."""
+    while True:
+        assert processor.conn.poll(TIMEOUT * 2), "the processor said nothing more"
+        message = processor.conn.recv()
+        if message["type"] == "state" and message["state"] != "running":
+            assert message["job_id"] == job_id, message
+            return message["state"], message["error"]
 
 
 def test_hostile_task_messages_are_refused(

@@ -87,7 +87,7 @@ def processor(tmp_path: Path) -> Iterator[Processor]:
         pytest.fail("the processor did not exit when its pipe closed")
 
 
-def queue_job(db_path: Path, name: str, content: str) -> int:
+def queue_job(db_path: Path | str, name: str, content: str) -> int:
     """Record a stored upload (and its queued job) as the server does; return the job id."""
 
     async def queue() -> int:
@@ -99,7 +99,7 @@ def queue_job(db_path: Path, name: str, content: str) -> int:
     return asyncio.run(queue())
 
 
-def read_job(db_path: Path, job_id: int) -> tuple[Job | None, dict[str, Any] | None]:
+def read_job(db_path: Path | str, job_id: int) -> tuple[Job | None, dict[str, Any] | None]:
     """A job's row and its stored report."""
 
     async def read() -> tuple[Job | None, dict[str, Any] | None]:

@@ -35,7 +35,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from loglens.errors import StorageError
+from loglens.errors import DatabaseUnavailable, StorageError
 from loglens.storage.dialect.connection import Connection
 from loglens.storage.dialect.postgres import open_postgres
 from loglens.storage.dialect.sql import (
@@ -107,7 +107,7 @@ async def _connect(opening: Any, target: Target) -> Connection:
         conn: Connection = await opening
     except DriverError as exc:
         if is_postgres(target):
-            raise StorageError(
+            raise DatabaseUnavailable(
                 f"cannot connect to the PostgreSQL database {describe(target)} "
                 f"(DATABASE_URL): {exc}: start it, or fix DATABASE_URL"
             ) from exc

@@ -19,9 +19,11 @@ class PostgresConnection(Connection):
     are the explicit BEGIN ... COMMIT of the callers, as on SQLite.
 
     A connection the server dropped (a restart, a network cut) is opened again for the next
-    statement that starts something (a BEGIN, or a SELECT outside a transaction), which is
-    then run on the new one: a statement inside a transaction that was lost fails, and its
-    caller's next transaction goes on once the server is back."""
+    statement outside a transaction; a BEGIN or a SELECT outside one that finds the
+    connection lost is run again on the new one. A statement inside a transaction that was
+    lost fails (never run on a new connection, where it would commit on its own), and the
+    caller's next transaction goes on once the server is back. Errors of a server that
+    cannot be reached are `DriverError(unreachable=True)`."""
 
     dialect = POSTGRES
 
@@ -29,6 +31,7 @@ class PostgresConnection(Connection):
         self._conn = conn
         self._url = url
         self._read_only = read_only
+        self._in_transaction = False  # between a BEGIN and its COMMIT or ROLLBACK
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         cursor = await self._run(sql, params)
@@ -41,7 +44,7 @@ class PostgresConnection(Connection):
             async with self._conn.cursor() as cursor:
                 await cursor.executemany(postgres_sql(sql), [_values(row) for row in params])
         except psycopg.Error as exc:
-            raise DriverError(str(exc)) from exc
+            raise DriverError(str(exc), unreachable=self._lost(exc)) from exc
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         import psycopg
@@ -50,7 +53,7 @@ class PostgresConnection(Connection):
         try:
             return await cursor.fetchall() if cursor.description is not None else []
         except psycopg.Error as exc:
-            raise DriverError(str(exc)) from exc
+            raise DriverError(str(exc), unreachable=self._lost(exc)) from exc
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         found = await self.fetchone(f"{sql} RETURNING id", params)
@@ -70,25 +73,35 @@ class PostgresConnection(Connection):
         """Execute one statement, on a new connection if the server dropped this one and
         nothing is lost by running it there."""
         import psycopg
-        from psycopg.pq import TransactionStatus
 
-        starts = sql.lstrip()[:7].upper().startswith(("BEGIN", "SELECT"))
-        idle = self._conn.info.transaction_status == TransactionStatus.IDLE
-        if self._conn.broken and starts and idle:
+        head = sql.lstrip()[:8].upper()
+        outside = not self._in_transaction
+        if head.startswith(("COMMIT", "ROLLBACK")):
+            self._in_transaction = False  # over, whatever the server answers
+        if self._conn.broken and outside:
             await self._reconnect()
         try:
-            return await self._conn.execute(postgres_sql(sql), _values(params))
+            cursor = await self._conn.execute(postgres_sql(sql), _values(params))
         except psycopg.Error as exc:
-            lost = isinstance(exc, psycopg.OperationalError) and (
-                self._conn.broken or _LOST_STATES.match(exc.sqlstate or "") is not None
-            )
-            if not (lost and starts and idle):
-                raise DriverError(str(exc)) from exc
-        await self._reconnect()  # the server went away since the last statement
-        try:
-            return await self._conn.execute(postgres_sql(sql), _values(params))
-        except psycopg.Error as exc:
-            raise DriverError(str(exc)) from exc
+            lost = self._lost(exc)
+            if not (lost and outside and head.startswith(("BEGIN", "SELECT"))):
+                raise DriverError(str(exc), unreachable=lost) from exc
+            await self._reconnect()  # the server went away since the last statement
+            try:
+                cursor = await self._conn.execute(postgres_sql(sql), _values(params))
+            except psycopg.Error as exc:
+                raise DriverError(str(exc), unreachable=self._lost(exc)) from exc
+        if head.startswith("BEGIN"):
+            self._in_transaction = True
+        return cursor
+
+    def _lost(self, exc: Exception) -> bool:
+        """Whether `exc` says the connection to the server is lost."""
+        import psycopg
+
+        return isinstance(exc, psycopg.OperationalError) and (
+            self._conn.broken or _LOST_STATES.match(exc.sqlstate or "") is not None
+        )
 
     async def _reconnect(self) -> None:
         """Open the connection again (DriverError while the server is still away)."""
@@ -122,7 +135,7 @@ async def open_postgres(url: str, *, read_only: bool) -> PostgresConnection:
     try:
         conn = await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10)
     except psycopg.Error as exc:  # libpq's message spans lines: one line is enough
-        raise DriverError(" ".join(str(exc).split())) from exc
+        raise DriverError(" ".join(str(exc).split()), unreachable=True) from exc
     conn.adapters.register_loader("numeric", _NumberLoader)
     if read_only:
         try:

@@ -25,7 +25,12 @@ POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
 class DriverError(Exception):
-    """An error of the database driver (sqlite3 or psycopg), whichever the database."""
+    """An error of the database driver (sqlite3 or psycopg), whichever the database;
+    `unreachable` when the server could not be reached or the connection to it was lost."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 def is_postgres(target: Target) -> bool:

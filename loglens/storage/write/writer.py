@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from loglens.closing import AsyncClosing
-from loglens.errors import StorageError
+from loglens.errors import DatabaseUnavailable, StorageError
 from loglens.storage.dialect import Connection, DriverError, Row, Target, describe
 
 
@@ -37,7 +37,7 @@ class Writer(AsyncClosing):
             try:
                 return await self._conn.fetchall(sql, tuple(params))
             except DriverError as exc:
-                raise StorageError(f"{what}: {self.where}: {exc}") from exc
+                raise storage_error(f"{what}: {self.where}: {exc}", exc) from exc
 
     @asynccontextmanager
     async def _transaction(self, what: str, exclusive: bool = False) -> AsyncIterator[Connection]:
@@ -54,4 +54,11 @@ class Writer(AsyncClosing):
                     raise
                 await self._conn.execute("COMMIT")
             except DriverError as exc:
-                raise StorageError(f"{what}: {self.where}: {exc}") from exc
+                raise storage_error(f"{what}: {self.where}: {exc}", exc) from exc
+
+
+def storage_error(message: str, cause: DriverError) -> StorageError:
+    """The StorageError of a driver's error: DatabaseUnavailable when its server is away."""
+    if cause.unreachable:
+        return DatabaseUnavailable(message)
+    return StorageError(message)
