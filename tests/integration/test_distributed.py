@@ -436,37 +436,16 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
             server.kill()
 
 
-def test_a_broker_lost_mid_job_is_resumed(
+def test_a_redis_lost_mid_job_is_resumed(
     private_redis: PrivateRedis, tmp_path: Path, make_log: MakeLog
 ) -> None:
-    storage = tmp_path / "storage"
-    storage.mkdir()
-    broker = Broker(f"redis://127.0.0.1:{private_redis.port}/0", "lost", storage)
-    path, _truth = make_log("log4j", lines=150_000, name="big.log")
-    blob = store(storage, path)
-    workers = Workers(broker, tmp_path)
-    try:
-        one, two = workers.start("one"), workers.start("two")
-        db = tmp_path / "distributed.db"
-        env = {**broker.env(), "DB_PATH": str(db), "CHUNK_BYTES": "256KiB"}
-        env["BROKER_RESEND_SECONDS"] = "5"
-        for processor in start_processor(env):
-            job_id = queue_job(db, "big.log", "big")
-            processor.conn.send(messages.job(job_id, str(blob), "big.log"))
-            wait_for(lambda: len(one.succeeded()) + len(two.succeeded()) >= 4)
-            private_redis.kill()  # queued tasks and answers are lost with it
-            private_redis.start()
-            while True:
-                assert processor.conn.poll(TIMEOUT * 2)
-                message = processor.conn.recv()
-                if message["type"] == "state" and message["state"] != "running":
-                    assert (message["job_id"], message["state"]) == (job_id, "done"), message
-                    break
-    finally:
-        workers.stop()
-    job, report = read_job(db, job_id)
-    assert job is not None and (job.state, job.attempts) == ("done", 1)
-    assert report == analyse_embedded(tmp_path, [path], "256KiB")[0]
+    # Redis SIGKILLed and started again, empty: queued tasks and answers are lost with it.
+    def outage() -> None:
+        private_redis.kill()
+        private_redis.start()
+
+    url = f"redis://127.0.0.1:{private_redis.port}/0"
+    job_across_an_outage(url, outage, tmp_path, make_log, {"BROKER_RESEND_SECONDS": "5"})
 
 
 def test_rabbitmq_lost_mid_job_is_resumed(
@@ -475,9 +454,28 @@ def test_rabbitmq_lost_mid_job_is_resumed(
     # The processor and the workers reach RabbitMQ through a proxy, cut for a few seconds
     # mid-job: every connection drops (the answers on their way with them), then it is back.
     proxy = proxy_to(5672)
+
+    def outage() -> None:
+        proxy.cut()
+        time.sleep(3)
+        proxy.restore()
+
+    url = f"amqp://guest:guest@127.0.0.1:{proxy.port}//"
+    job_across_an_outage(url, outage, tmp_path, make_log)
+    assert proxy.connections > 4  # the clients connected again
+
+
+def job_across_an_outage(
+    url: str,
+    outage: Callable[[], None],
+    tmp_path: Path,
+    make_log: MakeLog,
+    settings: dict[str, str] | None = None,
+) -> None:
+    """Run a big job on two workers over the broker at `url`, with `outage` while it runs;
+    check that it ends once, done, with the embedded mode's results."""
     storage = tmp_path / "storage"
     storage.mkdir()
-    url = f"amqp://guest:guest@127.0.0.1:{proxy.port}//"
     broker = Broker(url, f"loglens-test-{uuid.uuid4().hex[:12]}", storage)
     path, _truth = make_log("log4j", lines=150_000, name="big.log")
     blob = store(storage, path)
@@ -485,22 +483,17 @@ def test_rabbitmq_lost_mid_job_is_resumed(
     try:
         one, two = workers.start("one"), workers.start("two")
         db = tmp_path / "distributed.db"
-        env = {**broker.env(), "DB_PATH": str(db), "CHUNK_BYTES": "256KiB"}
+        env = {**broker.env(), "DB_PATH": str(db), "CHUNK_BYTES": "256KiB", **(settings or {})}
         for processor in start_processor(env):
             job_id = queue_job(db, "big.log", "big")
             processor.conn.send(messages.job(job_id, str(blob), "big.log"))
             wait_for(lambda: len(one.succeeded()) + len(two.succeeded()) >= 4)
             before = len(one.succeeded()) + len(two.succeeded())
-            proxy.cut()
-            time.sleep(3)
-            while processor.conn.poll(0):  # no job ends without its broker
-                assert processor.conn.recv()["state"] == "running"
-            proxy.restore()
+            outage()
             assert last_state(processor, job_id) == ("done", None)
     finally:
         workers.stop()
-    assert before < path.stat().st_size // (256 * 1024 * 2)  # the cut came mid-job
-    assert proxy.connections > 4  # the clients connected again
+    assert before < path.stat().st_size // (256 * 1024 * 2)  # the outage came mid-job
     job, report = read_job(db, job_id)
     assert job is not None and (job.state, job.attempts) == ("done", 1)
     with sqlite3.connect(db) as conn:
