@@ -18,6 +18,10 @@ slides minute by minute; any other threshold rule slides hour by hour, and its w
 be whole hours (a shorter one is refused when the rules are read, with a message saying
 how to fix it).
 
+Rules overlap (a burst of database errors meets a database rule, an error rule and anomaly
+rules on its spike and its new template): `one_per_incident` merges the hits of one upload
+that belong to one incident, so that it gives one alert.
+
 An incident knows whether it held within the first window of the data it was found in
 (open at start) and still held at its last bucket (open at end): an incident open at the
 end of one upload goes on in the next upload of the same source when that one is open at
@@ -42,6 +46,10 @@ from loglens.analysis.alert_rules import (
 from loglens.analysis.anomalies import Anomaly
 from loglens.analysis.vocabulary import MICROS_PER_MINUTE
 
+# Rule hits this close in log time (or overlapping) are one incident, and one alert.
+MERGE_GAP_MINUTES = 10
+# Anomaly kinds whose window is a template's first to last entry, not a time of trouble.
+TEMPLATE_KINDS = ("new_template", "rare_template")
 SERIES_SCHEMA = {
     "minute": pl.Int64,
     "template_id": pl.String,
@@ -80,8 +88,55 @@ class Incident:
     open_at_end: bool = False  # still held at the last bucket of the data
 
 
+def one_per_incident(rules: Sequence[Rule], hits: Sequence[Incident]) -> list[Incident]:
+    """The rule hits of one upload with those of one incident merged, so that an incident
+    gives one alert however many rules it meets. Hits are of one incident when they start
+    within the trouble of another (its window, allowing a gap of `MERGE_GAP_MINUTES`): a
+    threshold run, or a spike, silence or shift; a new or rare template's window runs from
+    its first entry to its last, which is no trouble, so only its start counts.
+
+    A merged incident is its lead hit's (that of the rule listed first in the file, then
+    the earliest): its rule, subject and value, the lead's message naming the other rules
+    that held, from the earliest start to the end of the trouble. By rule (in order), then
+    by time."""
+    order = {rule.name: rank for rank, rule in enumerate(rules)}
+    gap = MERGE_GAP_MINUTES * MICROS_PER_MINUTE
+    groups: list[list[Incident]] = []
+    for hit in sorted(hits, key=lambda h: (h.start, order.get(h.rule, len(order)), h.subject)):
+        if groups and hit.start <= max(_trouble_end(h) for h in groups[-1]) + gap:
+            groups[-1].append(hit)
+        else:
+            groups.append([hit])
+    merged = [_merge(group, order) for group in groups]
+    return sorted(merged, key=lambda i: (order.get(i.rule, len(order)), i.start, i.subject))
+
+
+def _trouble_end(hit: Incident) -> int:
+    """Where the trouble of a hit ends: its end, or its start for a template anomaly."""
+    kind = hit.subject.split(":", 1)[0]
+    return hit.start if kind in TEMPLATE_KINDS else hit.end
+
+
+def _merge(hits: Sequence[Incident], order: Mapping[str, int]) -> Incident:
+    """One incident of the rule hits of one incident, led by the first rule's earliest."""
+    lead = min(hits, key=lambda h: (order.get(h.rule, len(order)), h.start, h.subject))
+    if len(hits) == 1:
+        return lead
+    others = sorted({h.rule for h in hits} - {lead.rule}, key=lambda r: order.get(r, len(order)))
+    also = f"; also {', '.join(repr(r) for r in others)}" if others else ""
+    troubled = [h for h in hits if _trouble_end(h) == h.end]
+    return replace(
+        lead,
+        start=min(h.start for h in hits),
+        end=max([lead.end, *(h.end for h in troubled)]),
+        message=f"{lead.message} [one incident: {len(hits)} rule hits{also}]",
+        open_at_end=lead.open_at_end or any(h.open_at_end for h in troubled),
+    )
+
+
 def evaluate(rules: Iterable[Rule], data: AlertInput) -> list[Incident]:
-    """Every incident of every rule in `data`, by rule (in order), then by time."""
+    """Every incident of every rule in `data`, by rule (in order), then by time (each rule
+    hit on its own: `one_per_incident` merges those of one incident)."""
     found: list[Incident] = []
     for rule in rules:
         if isinstance(rule, ThresholdRule):
@@ -277,7 +332,7 @@ def backtest(rules: Sequence[Rule], uploads: Iterable[tuple[int, str, AlertInput
     done: list[Fired] = []
     still_open: dict[tuple[str, str], list[Fired]] = {}  # by (rule, source)
     for upload_id, source, data in uploads:
-        incidents = evaluate(rules, data)
+        incidents = one_per_incident(rules, evaluate(rules, data))
         for rule in rules:
             mine = [i for i in incidents if i.rule == rule.name]
             before = still_open.pop((rule.name, source), [])
@@ -285,10 +340,10 @@ def backtest(rules: Sequence[Rule], uploads: Iterable[tuple[int, str, AlertInput
             fired = [Fired(i, source, (upload_id,)) for i in mine if i is not going_on]
             if going_on is not None:
                 last = before.pop()
+                # Value and message of the window that is current: the one going on.
                 merged = Incident(
-                    rule.name, "", last.incident.start, going_on.end,
-                    max(last.incident.value, going_on.value), going_on.message,
-                    last.incident.open_at_start, going_on.open_at_end,
+                    rule.name, "", last.incident.start, going_on.end, going_on.value,
+                    going_on.message, last.incident.open_at_start, going_on.open_at_end,
                 )  # fmt: skip
                 fired.insert(0, Fired(merged, source, (*last.uploads, upload_id)))
             done += [replace(f, resolved_by=upload_id) for f in before]

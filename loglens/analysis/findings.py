@@ -19,6 +19,7 @@ from loglens.analysis.anomalies import (
 )
 from loglens.analysis.anomalies.model import ERROR_LEVELS
 from loglens.analysis.categories import APPLICATION_ERROR, DEFAULT_CLASSIFIER, OTHER, Classifier
+from loglens.analysis.incidents import Incident, group
 from loglens.analysis.summary import Summary, pattern_key
 from loglens.analysis.templates import Template
 
@@ -41,6 +42,8 @@ class Findings:
         default_factory=lambda: pl.DataFrame(schema=TEMPLATE_SERIES_SCHEMA)
     )
     anomalies: list[Anomaly] = field(default_factory=list)
+    # Related anomalies grouped (their findings are places in `anomalies`), best first.
+    incidents: list[Incident] = field(default_factory=list)
     # Templates no category rule matches: an entry of one is "application error" at ERROR
     # or CRITICAL, else "other" (the template is listed under the first when it has any).
     unmatched: frozenset[str] = frozenset()
@@ -87,7 +90,9 @@ def find(
             part_infos = template_infos(part, templates)  # its own counts and examples
             anomalies += detect(timeline_frame(part), part_series, part_infos, history, name)
     anomalies += rare_templates(infos, series, [a.template_ids for a in anomalies])
-    return Findings(categories, template_categories, infos, series, ranked(anomalies), unmatched)
+    anomalies = ranked(anomalies)
+    incidents = group(anomalies, template_categories, infos, series)
+    return Findings(categories, template_categories, infos, series, anomalies, incidents, unmatched)
 
 
 def _names(templates: dict[str, Template]) -> pl.DataFrame:

@@ -18,6 +18,8 @@ LEVEL_ORDER = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL
 ERROR_LEVELS = frozenset({"ERROR", "CRITICAL"})
 # The text report lists this many anomalies (the JSON report all of them).
 SHOWN_ANOMALIES = 10
+# The text report lists this many incidents (the JSON report all of them).
+SHOWN_INCIDENTS = 10
 # The text report warns about a file whose entries have timestamps less often than this.
 FEW_TIMESTAMPS = 0.5
 
@@ -106,6 +108,8 @@ def build_report(
         "formats": [format_item(name, info) for name, info in sorted(summary.files.items())],
         "categories": dict(findings.categories),
         "anomalies": [anomaly.to_dict() for anomaly in findings.anomalies],
+        # Each incident's `findings` are places in `anomalies`.
+        "incidents": [incident.to_dict() for incident in findings.incidents],
     }
 
 
@@ -222,8 +226,8 @@ def _percent(share: float) -> str:
 
 
 def _findings_text(report: dict[str, Any]) -> list[str]:
-    """The categories and the anomalies, most telling first."""
-    out = []
+    """The incidents, the categories and the anomalies, most telling first."""
+    out = _incidents_text(report)
     categories = report.get("categories") or {}
     if categories:
         out.append("Categories (entries; an entry counts in each category of its template):")
@@ -240,4 +244,31 @@ def _findings_text(report: dict[str, Any]) -> list[str]:
     if len(anomalies) > SHOWN_ANOMALIES:
         out.append(f"  … and {len(anomalies) - SHOWN_ANOMALIES:,} more (--json lists them all)")
     out.append("")
+    return out
+
+
+def _incidents_text(report: dict[str, Any]) -> list[str]:
+    """The incidents, best first: title, window, score and how many findings each holds.
+    Reports stored before incidents were found have none: nothing is said."""
+    incidents = report.get("incidents")
+    if incidents is None:
+        return []
+    total = int(report.get("incidents_total", len(incidents)))
+    out = [f"Incidents: {total:,} (related anomalies grouped)" if total else "Incidents: none"]
+    for item in incidents[:SHOWN_INCIDENTS]:
+        count = item["finding_count"]
+        out.append(
+            f"  - {_when(item['start'])} to {_when(item['end'])} [score {item['score']:.1f}, "
+            f"{count:,} finding{'s' if count != 1 else ''}] {item['title']}"
+        )
+        changed = [t for t in item.get("templates", []) if t["entries"] > t["expected"]][:2]
+        for change in changed:
+            out.append(
+                f"      {change['entries']:,} entries (usually {change['expected']:,.1f}) of "
+                f"'{change['template']}'"
+            )
+    if total > min(len(incidents), SHOWN_INCIDENTS):
+        out.append(
+            f"  … and {total - min(len(incidents), SHOWN_INCIDENTS):,} more (--json lists them)"
+        )
     return out

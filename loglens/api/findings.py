@@ -1,5 +1,5 @@
-"""The endpoints of the findings: anomalies, categories, trends and diffs, over every
-analysed upload the filters select and per upload."""
+"""The endpoints of the findings: incidents, anomalies, categories, trends and diffs, over
+every analysed upload the filters select and per upload."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from loglens.api import models
 from loglens.api.answers import NOT_ANALYSED, Answering, Json, analysed_upload
 from loglens.api.params import (
     Against,
+    CategoryName,
     End,
+    IncidentFindings,
     Kind,
     Level,
     Limit,
@@ -29,11 +31,13 @@ from loglens.api.params import (
     check_uploads,
     make_anomaly_filters,
     make_filters,
+    make_incident_filters,
     make_page,
     make_side,
     result_filters,
 )
 from loglens.storage.read.filters import Filters
+from loglens.storage.read.incidents import INCIDENT_SORTS
 from loglens.storage.read.insights import ANOMALY_SORTS
 from loglens.storage.read.queries import Reader
 
@@ -43,6 +47,14 @@ AnomalySort = Annotated[
     Query(
         max_length=100,
         description=f"One of {', '.join(sorted(ANOMALY_SORTS))}; prefix - to reverse "
+        "(default -score)",
+    ),
+]
+IncidentSort = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description=f"One of {', '.join(sorted(INCIDENT_SORTS))}; prefix - to reverse "
         "(default -score)",
     ),
 ]
@@ -76,8 +88,9 @@ Rate = Annotated[
 
 
 def add_finding_routes(router: APIRouter) -> None:
-    """Add the anomalies, categories, trend and diff endpoints to `router`."""
+    """Add the incidents, anomalies, categories, trend and diff endpoints to `router`."""
     anomalies_json = TypeAdapter(models.AnomalyPage)
+    incidents_json = TypeAdapter(models.IncidentPage)
     categories_json = TypeAdapter(models.Categories)
     trend_json = TypeAdapter(models.Trend)
     diff_json = TypeAdapter(models.Diff)
@@ -147,6 +160,89 @@ def add_finding_routes(router: APIRouter) -> None:
         f = make_filters(start=start, end=end, level=level, upload=upload_id, owner=answer.owner)
         return await anomaly_answer(
             answer, f, kind, min_score, template, limit, offset, sort, upload_id
+        )
+
+    async def incident_answer(
+        answer: Answering,
+        f: Filters,
+        kind: str | None,
+        min_score: float | None,
+        category: str | None,
+        template: str | None,
+        page_args: tuple[int, int, str | None, int],
+        upload_id: int | None = None,
+    ) -> Response:
+        limit, offset, sort, findings = page_args
+        i = make_incident_filters(kind, min_score, category, template)
+        page = make_page(limit, offset, sort)
+
+        async def compute(db: Reader) -> Json:
+            if upload_id is not None:
+                await analysed_upload(db, upload_id, answer.owner)
+            items, total = await db.incidents(f, page, i, findings)
+            return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+        return await answer(incidents_json, compute)
+
+    @router.get(
+        "/incidents", response_model=models.IncidentPage, summary="Incidents", tags=["findings"]
+    )
+    async def incidents(
+        answer: Answering,
+        f: Filtered,
+        kind: Kind = None,
+        min_score: MinScore = None,
+        category: CategoryName = None,
+        template: TemplateId = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        sort: IncidentSort = None,
+        findings: IncidentFindings = 50,
+    ) -> Response:
+        """Incidents of the selected uploads, highest score first: related anomalies (that
+        overlap in time and concern the same templates, categories or the whole stream)
+        taken together, each with a title, score, window, the templates that changed most
+        and its findings beneath. `start`/`end` keep those overlapping [start, end);
+        `level` those with a finding at that level; `kind` those with a finding of that
+        kind. Each content counts once."""
+        return await incident_answer(
+            answer, f, kind, min_score, category, template, (limit, offset, sort, findings)
+        )
+
+    @router.get(
+        "/uploads/{upload_id}/incidents",
+        response_model=models.IncidentPage,
+        summary="Incidents of one upload",
+        tags=["uploads"],
+        responses=NOT_ANALYSED,
+    )
+    async def upload_incidents(
+        answer: Answering,
+        upload_id: UploadPath,
+        start: Start = None,
+        end: End = None,
+        level: Level = None,
+        kind: Kind = None,
+        min_score: MinScore = None,
+        category: CategoryName = None,
+        template: TemplateId = None,
+        limit: Limit = 50,
+        offset: Offset = 0,
+        sort: IncidentSort = None,
+        findings: IncidentFindings = 50,
+    ) -> Response:
+        """The incidents of one upload (its report's `incidents`, paged and filtered), each
+        with its findings beneath."""
+        f = make_filters(start=start, end=end, level=level, upload=upload_id, owner=answer.owner)
+        return await incident_answer(
+            answer,
+            f,
+            kind,
+            min_score,
+            category,
+            template,
+            (limit, offset, sort, findings),
+            upload_id,
         )
 
     @router.get(

@@ -120,6 +120,48 @@ class AnomalyPage(BaseModel):
     items: list[Anomaly]
 
 
+class IncidentTemplate(BaseModel):
+    """A template of an incident: its entries in the incident's window, and how many its
+    usual rate (over the rest of the log) would give there."""
+
+    template_id: str
+    template: str
+    entries: int
+    expected: float
+
+
+class Incident(BaseModel):
+    """Related findings of one upload taken together: what a person reads first."""
+
+    incident_id: str = Field(description="Stable hash of its source and findings")
+    id: int | None = Field(None, description="Its row id in the database")
+    title: str = Field(description="What happened, after its best finding")
+    score: float = Field(description="Its best finding's score, plus 1 per further kind")
+    start: str = Field(description="Start of its time window (ISO-8601, UTC)")
+    end: str = Field(description="End of its time window (exclusive)")
+    source: str | None = Field(description="The file it was found in, when an upload has several")
+    kinds: list[str] = Field(description="Kinds of its findings, most telling first")
+    categories: list[str] = Field(description="Categories of the templates it concerns")
+    finding_count: int = Field(description="How many findings (anomalies) it groups")
+    templates: list[IncidentTemplate] = Field(
+        description="The templates of its findings that changed most in its window"
+    )
+    upload_id: int | None = Field(None, description="The upload it was found in")
+    original_name: str | None = Field(None, description="That upload's file name")
+    findings: list[Anomaly] = Field(
+        description="Its findings, best first (at most `findings` of them)"
+    )
+
+
+class IncidentPage(BaseModel):
+    """One page of incidents, highest score first unless sorted otherwise."""
+
+    total: int
+    limit: int
+    offset: int
+    items: list[Incident]
+
+
 class CategoryTemplate(BaseModel):
     """A template of a category and its entries."""
 
@@ -274,6 +316,11 @@ class Stats(BaseModel):
     )
     anomalies: list[Anomaly] = Field(description="Anomalies, highest score first (at most 200)")
     anomalies_total: int = Field(description="Anomalies of the selection in all")
+    incidents: list[Incident] = Field(
+        default_factory=list,
+        description="Incidents, highest score first (at most 200; `findings` left empty)",
+    )
+    incidents_total: int = Field(0, description="Incidents of the selection in all")
     uploads: int = Field(description="Uploads selected")
     blobs: int = Field(description="Distinct contents among them (each counted once)")
     window: Window | None = Field(description="The time window, when start or end is given")

@@ -19,6 +19,7 @@ from loglens.storage.read.filters import (
     MAX_TEXT,
     AnomalyFilters,
     Filters,
+    IncidentFilters,
     Page,
     parse_side,
     parse_time,
@@ -91,6 +92,13 @@ TemplateId = Annotated[
     str | None,
     Query(min_length=1, max_length=MAX_TEXT, description="Only anomalies naming this template id"),
 ]
+CategoryName = Annotated[
+    str | None,
+    Query(min_length=1, max_length=MAX_TEXT, description="Only incidents of this category"),
+]
+IncidentFindings = Annotated[
+    int, Query(ge=0, le=200, description="Findings listed under each incident, 0 to 200")
+]
 _SIDE_HELP = (
     "an upload id (`42`), or a log-time window `START..END` (either end may be left out; "
     f"times as for `start`). {_TIME_HELP}"
@@ -137,6 +145,16 @@ def make_anomaly_filters(
     """Validated AnomalyFilters; ParameterError names the bad parameter."""
     try:
         return AnomalyFilters(kind=kind, min_score=min_score, template_id=template)
+    except ValueError as exc:
+        raise ParameterError(str(exc)) from exc
+
+
+def make_incident_filters(
+    kind: str | None, min_score: float | None, category: str | None, template: str | None
+) -> IncidentFilters:
+    """Validated IncidentFilters; ParameterError names the bad parameter."""
+    try:
+        return IncidentFilters(kind, min_score, category, template)
     except ValueError as exc:
         raise ParameterError(str(exc)) from exc
 

@@ -5,6 +5,7 @@
     loglens query top-errors N [filters]       loglens query templates [--search TEXT]
     loglens query timeline [--bucket auto|minute|hour|day] [--level L]
     loglens query rejected [filters]
+    loglens query incidents [--kind K] [--min-score X] [--category C] [--template ID]
     loglens query anomalies [--kind K] [--min-score X] [--template ID] [filters]
     loglens query categories [filters]      loglens query trend --by level|template|category
     loglens query diff A B                  (A, B: upload ids, or windows START..END)
@@ -44,6 +45,7 @@ from loglens.storage.read.filters import (
     TREND_BY,
     AnomalyFilters,
     Filters,
+    IncidentFilters,
     Page,
     QueryError,
     parse_side,
@@ -110,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_argument("--bucket", choices=("auto", *BUCKETS), default="auto",
                           help="bucket size (auto: fit the time range)")  # fmt: skip
     sub.add_parser("rejected", parents=[common, filters], help="rejected lines by reason")
+    incidents = sub.add_parser("incidents", parents=[common, logged, paged],
+                               help="related anomalies grouped, with their findings")  # fmt: skip
+    incidents.add_argument("--kind", choices=ANOMALY_KINDS, help="with a finding of this kind")
+    incidents.add_argument("--min-score", type=float, metavar="X", help="only scores >= X")
+    incidents.add_argument("--category", metavar="C", help="only those of this category")
+    incidents.add_argument("--template", metavar="ID", help="with a finding naming this template")
     anomalies = sub.add_parser("anomalies", parents=[common, logged, paged],
                                help="spikes, silences, new and rare templates, ...")  # fmt: skip
     anomalies.add_argument("--kind", choices=ANOMALY_KINDS, help="only this kind")
@@ -217,6 +225,11 @@ async def _run(args: argparse.Namespace, db_path: Path | str, f: Filters, page: 
         elif command == "timeline":
             bucket = args.bucket if args.bucket != "auto" else _auto_bucket(await reader.span(f))
             data = {"bucket": bucket, "timeline": await reader.timeline(f, bucket)}
+        elif command == "incidents":
+            grouped = IncidentFilters(args.kind, args.min_score, args.category, args.template)
+            rows, total = await reader.incidents(f, page, grouped)
+            data = {"total": total, "limit": page.limit, "offset": page.offset,
+                    "incidents": rows}  # fmt: skip
         elif command == "anomalies":
             chosen = AnomalyFilters(args.kind, args.min_score, args.template)
             rows, total = await reader.anomalies(f, page, chosen)
@@ -298,6 +311,11 @@ def _show_stats(report: dict[str, Any]) -> None:
             f"{window['end'] or 'end'}; levels, entries and first/last are cut to it, "
             "templates, rejected lines, lines and formats are those of whole uploads with "
             "entries in it\n"
+        )
+    if report.get("incidents_total", 0) > len(report.get("incidents", [])):
+        out += (
+            f"Incidents: the {len(report['incidents']):,} highest scores of "
+            f"{report['incidents_total']:,} (loglens query incidents lists them all)\n"
         )
     if report["anomalies_total"] > len(report["anomalies"]):
         out += (

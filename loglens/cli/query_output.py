@@ -73,6 +73,36 @@ def show_anomalies(data: dict[str, Any]) -> None:
     out.print(f"anomalies {first}-{data['offset'] + len(rows)} of {data['total']:,}", markup=False)
 
 
+def show_incidents(data: dict[str, Any]) -> None:
+    """Each incident: its score, window, upload and title, what changed most, then its
+    findings indented (as `anomalies` shows them)."""
+    rows = data["incidents"]
+    out = console()
+    for row in rows:
+        window = f"{_when(row['start'])} to {_when(row['end'])[11:]}"
+        count = row["finding_count"]
+        out.print(
+            f"[score {row['score']:.1f}, {count:,} finding{'s' if count != 1 else ''}] "
+            f"{window} UTC, upload {row['upload_id']} ({row['original_name']})",
+            markup=False,
+        )
+        out.print(_indented(row["title"], out.width), markup=False)
+        for change in row["templates"][:3]:
+            out.print(
+                f"      {change['entries']:,} entries (usually {change['expected']:,.1f}): "
+                f"{_cut(change['template'])}",
+                markup=False,
+            )
+        for finding in row["findings"]:
+            out.print(f"      - [{finding['kind']}, score {finding['score']:.1f}] "
+                      f"{_cut(finding['explanation'], 100)}", markup=False)  # fmt: skip
+            examples = ", ".join(f"{e['file']}:{e['line']}" for e in finding["examples"][:3])
+            if examples:
+                out.print(f"        e.g. {examples}", markup=False)
+    first = data["offset"] + 1 if rows else 0
+    out.print(f"incidents {first}-{data['offset'] + len(rows)} of {data['total']:,}", markup=False)
+
+
 def show_categories(rows: list[dict[str, Any]]) -> None:
     """One row per category: entries, templates, and its biggest templates."""
     shown = table("category", "entries", "templates", "biggest templates (entries)")
@@ -159,6 +189,7 @@ def show_diff(data: dict[str, Any]) -> None:
 
 
 FINDINGS: dict[str, Callable[[Any], None]] = {
+    "incidents": show_incidents,
     "anomalies": show_anomalies,
     "categories": show_categories,
     "trend": show_trend,

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loglens.analysis.alert_rules import AnomalyRule, Rule, load_rules
-from loglens.analysis.alerts import evaluate
+from loglens.analysis.alerts import evaluate, one_per_incident
 from loglens.closing import AsyncClosing
 from loglens.config import Config
 from loglens.errors import LoglensError
@@ -104,7 +104,7 @@ class Alerting(AsyncClosing):
         data = await self._store.alert_input(blob_id)
         if data is None:
             return []
-        incidents = evaluate(self._rules, data)
+        incidents = one_per_incident(self._rules, evaluate(self._rules, data))
         kinds = [
             (rule.name, "anomaly" if isinstance(rule, AnomalyRule) else "threshold")
             for rule in self._rules

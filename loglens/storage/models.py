@@ -199,6 +199,34 @@ class SeriesCount:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class StoredIncident:
+    """An incident as stored: its place among the blob's incidents, its stable key, times
+    in the storage form, and its kinds, categories and changed templates as JSON text."""
+
+    rank: int
+    incident_key: str
+    title: str
+    score: float
+    start_ts: str
+    end_ts: str
+    source: str | None
+    kinds: str
+    categories: str
+    templates: str
+    findings: int  # how many
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFinding:
+    """A finding of an incident: the anomaly's place in the report, and its place in the
+    incident (best first)."""
+
+    incident_rank: int
+    anomaly_rank: int
+    position: int
+
+
 @dataclass(frozen=True)
 class Results:
     """Everything stored about the analysis of one blob: the `results` row and its details."""
@@ -225,4 +253,6 @@ class Results:
     category_counts: tuple[CategoryCount, ...] = ()
     template_categories: tuple[TemplateCategory, ...] = ()
     anomalies: tuple[StoredAnomaly, ...] = ()
+    incidents: tuple[StoredIncident, ...] = ()
+    incident_findings: tuple[IncidentFinding, ...] = ()
     template_series: tuple[SeriesCount, ...] = ()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -214,6 +214,29 @@ CREATE TABLE IF NOT EXISTS anomalies (
     source       TEXT,
     UNIQUE (blob_id, rank)
 );
+CREATE TABLE IF NOT EXISTS incidents (
+    id           INTEGER PRIMARY KEY,
+    blob_id      INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    rank         INTEGER NOT NULL,
+    incident_key TEXT    NOT NULL,
+    title        TEXT    NOT NULL,
+    score        REAL    NOT NULL,
+    start_ts     TEXT    NOT NULL,
+    end_ts       TEXT    NOT NULL,
+    source       TEXT,
+    kinds        TEXT    NOT NULL DEFAULT '[]',
+    categories   TEXT    NOT NULL DEFAULT '[]',
+    templates    TEXT    NOT NULL DEFAULT '[]',
+    findings     INTEGER NOT NULL,
+    UNIQUE (blob_id, rank)
+);
+CREATE TABLE IF NOT EXISTS incident_findings (
+    blob_id       INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
+    incident_rank INTEGER NOT NULL,
+    anomaly_rank  INTEGER NOT NULL,
+    position      INTEGER NOT NULL,
+    PRIMARY KEY (blob_id, anomaly_rank)
+);
 CREATE TABLE IF NOT EXISTS template_series (
     blob_id     INTEGER NOT NULL REFERENCES results (blob_id) ON DELETE CASCADE,
     minute      TEXT    NOT NULL,
@@ -251,6 +274,8 @@ CREATE INDEX IF NOT EXISTS template_categories_category
     ON template_categories (category, blob_id, template_id);
 CREATE INDEX IF NOT EXISTS template_categories_template
     ON template_categories (template_id, category, position, blob_id);
+CREATE INDEX IF NOT EXISTS incident_findings_incident
+    ON incident_findings (blob_id, incident_rank, position, anomaly_rank);
 CREATE INDEX IF NOT EXISTS template_series_id
     ON template_series (template_id, minute, level, blob_id, count);
 """
@@ -290,6 +315,11 @@ CREATE VIEW IF NOT EXISTS upload_anomalies AS
 SELECT {_UPLOAD}, d.id AS anomaly_id, d.kind, d.score, d.start_ts, d.end_ts, d.explanation,
        d.template_ids, d.flag_levels, d.examples, d.source
 FROM uploads AS u JOIN anomalies AS d ON d.blob_id = u.blob_id;
+
+CREATE VIEW IF NOT EXISTS upload_incidents AS
+SELECT {_UPLOAD}, d.id AS incident_id, d.rank AS incident_rank, d.incident_key, d.title,
+       d.score, d.start_ts, d.end_ts, d.source, d.kinds, d.categories, d.templates, d.findings
+FROM uploads AS u JOIN incidents AS d ON d.blob_id = u.blob_id;
 
 CREATE VIEW IF NOT EXISTS upload_template_series AS
 SELECT {_UPLOAD}, d.minute, d.template_id, d.level, d.count
@@ -353,6 +383,9 @@ MIGRATIONS: dict[int, str] = {
     # Starts of a job that a stop or kill of the server interrupted, counted since version 4
     # (before, every start counted against the file).
     3: "ALTER TABLE jobs ADD COLUMN interrupted INTEGER NOT NULL DEFAULT 0;\n",
+    # Incidents (related anomalies grouped), found since version 5: the schema adds their
+    # tables; contents analysed before have none until analysed again.
+    4: "",
 }
 
 # The hourly and daily rollups of a blob's minute timeline, written with it: a timeline
@@ -402,6 +435,8 @@ RESULT_TABLES = (
     "category_counts",
     "template_categories",
     "anomalies",
+    "incidents",
+    "incident_findings",
     "template_series",
 )
 

@@ -108,3 +108,31 @@ def test_an_alert_goes_on_into_the_next_upload_and_reruns_change_nothing(
             await store.close()
 
     asyncio.run(run())
+
+
+def test_an_alert_carried_on_takes_the_value_and_message_of_the_current_window(
+    database: Target,
+) -> None:
+    async def run() -> None:
+        async with await Database.open(database) as db:
+            first = await stored_blob(db, "app.log", "a")
+            second = await stored_blob(db, "app.log", "b")
+        store = await AlertStore.open(database)
+        try:
+            big = Incident("errors", "", at("12:55"), at("13:00"), 60, "60 entries within 5m",
+                           False, True)  # fmt: skip
+            [event] = await store.record(first, RULES, [big], at("12:00"), False)
+            assert (event.alert.value, event.alert.message) == (60, "60 entries within 5m")
+            # The next upload, 23 hours later, starts inside a smaller burst that ends there.
+            next_day = at("13:00") + 23 * 3600 * 1_000_000
+            small = Incident("errors", "", next_day, next_day + 300_000_000, 30,
+                             "30 entries within 5m", True, False)  # fmt: skip
+            [resolved] = await store.record(second, RULES, [small], next_day, False)
+            alert = resolved.alert
+            assert (resolved.event, alert.id) == ("resolved", event.alert.id)
+            assert (alert.value, alert.message) == (30, "30 entries within 5m")
+            assert alert.window_end == "2024-05-02T12:05:00.000000Z"
+        finally:
+            await store.close()
+
+    asyncio.run(run())

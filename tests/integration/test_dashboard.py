@@ -563,3 +563,69 @@ def test_alerts_reach_only_the_operator_of_their_uploads(incident: World) -> Non
     assert alices == everything  # alice sent both uploads
     bobs = incident.api.get("/alerts", token=TOKENS["bob"]).body
     assert (bobs["total"], bobs["alerts"]) == (0, [])
+
+
+def test_incidents_come_first_collapsed_and_open_to_their_findings(
+    incident: World, browser: WebDriver
+) -> None:
+    answer = incident.api.ok("/incidents", limit=10, findings=50)
+    assert answer["total"] >= 1
+    burst = next(i for i in answer["items"] if INCIDENT_TEMPLATE in i["title"])
+    sign_in(browser, incident, TOKENS["alice"])
+    panel = panel_ready(browser, "incidents-panel")
+    # Before every other findings panel: the alerts and the anomaly rows.
+    order = browser.execute_script(
+        "return [...document.querySelectorAll('section.panel')].map(s => s.id)"
+    )
+    assert order.index("incidents-panel") < order.index("anomalies-panel")
+    assert order[0] == "incidents-panel", order
+    panel_ready(browser, "anomalies-panel")
+    top = panel.location["y"]
+    assert top < browser.find_element(By.ID, "anomalies-panel").location["y"]
+
+    items = panel.find_elements(By.CSS_SELECTOR, "#incidents details.incident")
+    assert [i.get_attribute("data-incident") for i in items] == [
+        i["incident_id"] for i in answer["items"]
+    ]
+    assert not any(i.get_attribute("open") for i in items)  # collapsed
+    assert not panel.find_elements(By.CSS_SELECTOR, ".incident-body")
+    shown = items[answer["items"].index(burst)]
+    assert shown.find_element(By.CLASS_NAME, "title").text == burst["title"]
+    assert shown.find_element(By.CLASS_NAME, "score").text == f"{burst['score']:.1f}"
+    count = burst["finding_count"]
+    assert f"{count} finding{'s' if count != 1 else ''}" in shown.text
+    page = browser.find_element(By.ID, "incidents-page").text
+    assert page == f"1–{len(items)} of {answer['total']}"
+    assert browser.find_element(By.ID, "incidents-next").get_attribute("disabled") == (
+        "true" if answer["total"] <= 10 else None
+    )
+
+    # Opened: what changed, then each finding explained with where to look.
+    shown.find_element(By.TAG_NAME, "summary").click()
+    body = shown.find_element(By.CLASS_NAME, "incident-body")
+    rows = body.find_elements(By.CSS_SELECTOR, "table.findings tbody tr")
+    assert [r.find_element(By.CLASS_NAME, "explanation").text for r in rows] == [
+        f["explanation"] for f in burst["findings"]
+    ]
+    first = burst["findings"][0]["examples"][0]
+    assert (
+        f"{first['file']}:{first['line']}" in rows[0].find_element(By.CLASS_NAME, "examples").text
+    )
+    if burst["templates"]:
+        assert burst["templates"][0]["template"] in body.find_element(By.CLASS_NAME, "changed").text
+
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1400, min(int(height) + 120, 2400))
+    png = base64.b64decode(browser.get_screenshot_as_base64())
+    assert png.startswith(b"\x89PNG")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "dashboard-incidents.png").write_bytes(png)
+
+    # A finding leads to its template's trend, as an anomaly row does.
+    reload_panel(browser, "trend-panel", rows[0].click)
+    panel_ready(browser, "trend-panel")
+    assert Select(browser.find_element(By.ID, "t-by")).first_selected_option.text == "template"
+    assert browser.find_element(By.ID, "t-key").is_displayed()
+    keys = browser.find_elements(By.CSS_SELECTOR, "#trend-legend .key")
+    [key] = {k.get_attribute("data-key") for k in keys}
+    assert key == burst["findings"][0]["template_ids"][0]

@@ -57,6 +57,8 @@ RESULT_TABLES = (
     "anomalies",
     "template_series",
     "formats",
+    "incidents",
+    "incident_findings",
 )
 _SUCCEEDED = re.compile(r"Task loglens\.analyse_blocks\[([^\]]+)\] succeeded")
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from loglens.analysis.alert_rules import AnomalyRule, ThresholdRule, parse_rules
-from loglens.analysis.alerts import SERIES_SCHEMA, AlertInput, backtest, evaluate
+from loglens.analysis.alerts import SERIES_SCHEMA, AlertInput, backtest, evaluate, one_per_incident
 from loglens.analysis.anomalies import Anomaly
 from loglens.analysis.categories import DEFAULT_CLASSIFIER
 from loglens.analysis.vocabulary import MICROS_PER_MINUTE
@@ -242,3 +242,72 @@ def test_the_example_rules_of_the_docs_parse() -> None:
         "anything very unusual",
         "new error templates",
     ]
+
+
+# one alert per incident ----------------------------------------------------------------
+
+BURST_RULES = """
+[[rule]]
+name = "database errors"
+level = ["ERROR", "CRITICAL"]
+category = "database"
+threshold = 10
+window = "5m"
+
+[[rule]]
+name = "any errors"
+level = "ERROR"
+threshold = 15
+window = "5m"
+
+[[rule]]
+name = "anything very unusual"
+anomaly_score = 8
+
+[[rule]]
+name = "new error templates"
+anomaly_score = 0
+kind = ["new_template"]
+"""
+
+
+def test_a_burst_meeting_four_rules_is_one_alert_and_a_later_one_another() -> None:
+    parsed = rules(BURST_RULES)
+    minute = MICROS_PER_MINUTE
+    anomalies = (
+        Anomaly("error_spike", 12.0, (T0 + 30) * minute, (T0 + 36) * minute, "ERROR 9x", ("db",)),
+        Anomaly("new_template", 8.5, (T0 + 31) * minute, (T0 + 38) * minute, "new db", ("db",)),
+        Anomaly("new_template", 6.0, (T0 + 200) * minute, (T0 + 201) * minute, "new web", ("web",)),
+    )
+    rows = [*burst(30, 6, 5), *burst(200, 1, 1, "web")]
+    hits = evaluate(parsed, data(rows, last=T0 + 240, anomalies=anomalies))
+    assert len(hits) == 6  # 5 for the burst, from 4 rules; 1 later
+    assert len({h.rule for h in hits if h.start < (T0 + 100) * minute}) == 4
+    burst_alert, later = one_per_incident(parsed, hits)
+    assert burst_alert.rule == "database errors"  # the first rule of the file that held
+    # From the first hit to the end of the trouble (a new template's last entry is none).
+    assert (burst_alert.start, burst_alert.end) == ((T0 + 30) * minute, (T0 + 36) * minute)
+    assert burst_alert.value == 25  # that rule's own value, not another rule's
+    assert burst_alert.message.endswith(
+        "[one incident: 5 rule hits; also 'any errors', 'anything very unusual', "
+        "'new error templates']"
+    )
+    assert (later.rule, later.message) == (
+        "new error templates",
+        "new_template (score 6.0): new web",
+    )
+    # A lone hit is left as it was.
+    [alone] = one_per_incident(parsed, [h for h in hits if h.rule == "any errors"])
+    assert alone == next(h for h in hits if h.rule == "any errors")
+
+
+def test_a_carried_incident_takes_the_value_and_message_of_the_current_window() -> None:
+    [rule] = rules(f"[[rule]]\n{ERRORS_5M}\n")
+    big_ending = data(burst(50, 10, 12), last=T0 + 59)  # 60 in 5 minutes
+    # 23 hours later, the next upload starts inside a smaller burst: 30 in 5 minutes.
+    later = 23 * 60
+    small_going_on = data(burst(later, 5, 6), first=T0 + later, last=T0 + later + 30)
+    [fired] = backtest([rule], [(1, "a.log", big_ending), (2, "a.log", small_going_on)])
+    assert fired.uploads == (1, 2)
+    assert fired.incident.value == 30
+    assert fired.incident.message.startswith("30 entries within 5m")

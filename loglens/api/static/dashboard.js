@@ -1,7 +1,8 @@
 // loglens dashboard: reads the HTTP API with the operator's bearer token. No libraries.
 // Every value from the API is put in the page with textContent, never as HTML.
-// The time charts' frame is in chart.js, the panels of the findings in findings.js, trend.js,
-// diff.js and alerts.js: classic scripts sharing one global scope and these helpers.
+// The time charts' frame is in chart.js, the panels of the findings in findings.js,
+// incidents.js, trend.js, diff.js and alerts.js: classic scripts sharing one global scope
+// and these helpers.
 "use strict";
 
 const LEVELS = ["TRACE", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "UNKNOWN"];
@@ -307,6 +308,8 @@ async function load() {
   body.dataset.state = "loading";
   say("");
   // The findings load beside the core figures, each panel on its own (its errors in it).
+  incidentsPanel.offset = 0;
+  loadIncidents();
   loadAnomalies();
   loadCategories();
   loadAlerts();
@@ -364,6 +367,7 @@ function signOut() {
 
 function start() {
   startFindings();
+  startIncidents();
   startTrend();
   startDiff();
   startAlerts();

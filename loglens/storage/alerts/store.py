@@ -239,11 +239,12 @@ async def _carry_on(
     incident: Incident,
     stamp: str,
 ) -> list[tuple[AlertState, int]]:
-    """An earlier alert goes on in this blob: extend it, and resolve it if it ends here."""
+    """An earlier alert goes on in this blob: extend it, and resolve it if it ends here.
+    Its value and message are both this blob's (the window that is current): a message
+    saying 30 beside an older window's value of 60 would contradict itself."""
     ends = not incident.open_at_end
     await conn.execute(
-        f"UPDATE alerts SET window_end = ?, value = {conn.dialect.greatest('value', '?')},"
-        " message = ?, last_blob_id = ? WHERE id = ?",
+        "UPDATE alerts SET window_end = ?, value = ?, message = ?, last_blob_id = ? WHERE id = ?",
         (from_micros(incident.end), incident.value, incident.message, blob_id, alert_id),
     )
     if ends and state == "firing":

@@ -160,6 +160,25 @@ class AnomalyFilters:
             raise QueryError(f"template={self.template_id!r} must be 1 to {MAX_TEXT} characters")
 
 
+@dataclass(frozen=True)
+class IncidentFilters:
+    """Which incidents `Reader.incidents` lists, besides the `Filters` of their uploads:
+    holding a finding of this `kind`, scoring at least `min_score`, of this `category`,
+    with a finding naming template `template_id`."""
+
+    kind: str | None = None
+    min_score: float | None = None
+    category: str | None = None
+    template_id: str | None = None
+
+    def __post_init__(self) -> None:
+        AnomalyFilters(self.kind, self.min_score, self.template_id)  # the same checks
+        if self.category is not None and (
+            not isinstance(self.category, str) or not 1 <= len(self.category) <= MAX_TEXT
+        ):
+            raise QueryError(f"category={self.category!r} must be 1 to {MAX_TEXT} characters")
+
+
 def check_id(value: object, name: str) -> int:
     """Return `value` if it is an id (a whole number from 1 to MAX_ID), else raise QueryError."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:

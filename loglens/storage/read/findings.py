@@ -17,11 +17,13 @@ from loglens.storage.read.filters import (
     TREND_BY,
     AnomalyFilters,
     Filters,
+    IncidentFilters,
     Page,
     QueryError,
     check_bucket,
     check_choice,
 )
+from loglens.storage.read.incidents import incident_page
 from loglens.storage.read.insights import anomaly_page, categories_of
 from loglens.storage.read.selection import select
 from loglens.storage.read.summaries import rows, totals
@@ -64,6 +66,27 @@ class FindingsQueries:
         uploads = dataclasses.replace(f, start=None, end=None)
         async with self._read("anomalies") as conn:
             return await anomaly_page(conn, select(uploads), f, a or AnomalyFilters(), page)
+
+    async def incidents(
+        self, f: Filters, page: Page, i: IncidentFilters | None = None, findings: int = 50
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of incidents of the selected uploads (each content once, listed with its
+        first selected upload), and how many match; each with up to `findings` of its
+        findings (anomalies, best first) beneath. `start`/`end` keep incidents that
+        overlap [start, end); `level` those with a finding covering that level; `i` filters
+        kind, score, category and template. Sorts: score (default -score), start, findings,
+        upload_id.
+
+        Each: the report's {incident_id, title, score, start, end, source, kinds,
+        categories, finding_count, templates: [{template_id, template, entries, expected}]}
+        plus id, upload_id, original_name and findings: [anomalies as `anomalies` lists]."""
+        if isinstance(findings, bool) or not isinstance(findings, int) or not 0 <= findings <= 200:
+            raise QueryError(f"findings={findings!r} must be a whole number from 0 to 200")
+        uploads = dataclasses.replace(f, start=None, end=None)
+        async with self._read("incidents") as conn:
+            return await incident_page(
+                conn, select(uploads), f, i or IncidentFilters(), page, findings
+            )
 
     async def categories(self, f: Filters, shown: int = 3) -> list[dict[str, Any]]:
         """Entries per category over the selection (at `level`), most first: {category,

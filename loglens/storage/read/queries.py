@@ -36,12 +36,14 @@ from loglens.storage.read.filters import (
     LEVELS,
     AnomalyFilters,
     Filters,
+    IncidentFilters,
     Page,
     QueryError,
     check_bucket,
     check_sort,
 )
 from loglens.storage.read.findings import FindingsQueries
+from loglens.storage.read.incidents import incident_page
 from loglens.storage.read.insights import anomaly_page, category_counts, template_categories
 from loglens.storage.read.listing import STATUS_COLUMNS, status_row, upload_detail
 from loglens.storage.read.pool import ReadPool
@@ -164,7 +166,7 @@ class Reader(FindingsQueries, AsyncClosing):
     async def stats(self, f: Filters, top: int = 5) -> dict[str, Any]:
         """The classic report over the selection, with the keys of `build_report`
         (`render_text` prints it) plus `uploads`, `blobs`, `window`, `templates_scope` and
-        `anomalies_total`.
+        `anomalies_total` (and `incidents_total`).
 
         With `level`, levels, entries and the timeline count that level only, and top
         errors rank templates at it; otherwise top errors are ERROR and CRITICAL.
@@ -200,6 +202,9 @@ class Reader(FindingsQueries, AsyncClosing):
             anomalies, anomalies_total = await anomaly_page(
                 conn, sel, f, AnomalyFilters(), Page(limit=STATS_ANOMALIES)
             )
+            incidents, incidents_total = await incident_page(
+                conn, sel, f, IncidentFilters(), Page(limit=STATS_ANOMALIES), findings=0
+            )
             rejected = await grouped(conn, sel, "rejected", "reason")
             samples = await rejected_samples(conn, sel, per_reason=3)
             report: dict[str, Any] = {
@@ -227,6 +232,8 @@ class Reader(FindingsQueries, AsyncClosing):
                 "categories": await category_counts(conn, sel, f.level),
                 "anomalies": anomalies,
                 "anomalies_total": anomalies_total,
+                "incidents": incidents,
+                "incidents_total": incidents_total,
                 "uploads": uploads,
                 "blobs": blobs,
                 "window": {

@@ -11,12 +11,14 @@ import polars as pl
 
 from loglens.analysis.anomalies import Anomaly
 from loglens.analysis.findings import Findings
+from loglens.analysis.incidents import Incident
 from loglens.analysis.lines import printable
 from loglens.analysis.summary import Summary
 from loglens.analysis.templates import Template
 from loglens.storage.models import (
     CategoryCount,
     FormatInfo,
+    IncidentFinding,
     LevelCount,
     MinuteCount,
     ReasonCount,
@@ -25,6 +27,7 @@ from loglens.storage.models import (
     RuleCount,
     SeriesCount,
     StoredAnomaly,
+    StoredIncident,
     TemplateCategory,
     TemplateCount,
 )
@@ -102,6 +105,14 @@ def results_from_analysis(
         anomalies=tuple(
             stored_anomaly(rank, anomaly) for rank, anomaly in enumerate(findings.anomalies)
         ),
+        incidents=tuple(
+            stored_incident(rank, incident) for rank, incident in enumerate(findings.incidents)
+        ),
+        incident_findings=tuple(
+            IncidentFinding(rank, anomaly_rank, position)
+            for rank, incident in enumerate(findings.incidents)
+            for position, anomaly_rank in enumerate(incident.findings)
+        ),
         template_series=tuple(
             SeriesCount(minutes[minute], tid, level, count)
             for minute, tid, level, count in findings.series.iter_rows()
@@ -135,6 +146,23 @@ def stored_anomaly(rank: int, anomaly: Anomaly) -> StoredAnomaly:
             [{"file": file, "line": line} for file, line in anomaly.examples], ensure_ascii=False
         ),
         source=anomaly.source or None,
+    )
+
+
+def stored_incident(rank: int, incident: Incident) -> StoredIncident:
+    """An incident as its row: times in the storage form, lists as JSON text."""
+    return StoredIncident(
+        rank=rank,
+        incident_key=incident.id,
+        title=incident.title,
+        score=float(incident.score),
+        start_ts=_stamp(incident.start),
+        end_ts=_stamp(incident.end),
+        source=incident.source or None,
+        kinds=json.dumps(list(incident.kinds)),
+        categories=json.dumps(list(incident.categories), ensure_ascii=False),
+        templates=json.dumps([t.to_dict() for t in incident.templates], ensure_ascii=False),
+        findings=len(incident.findings),
     )
 
 

@@ -114,6 +114,17 @@ def result_inserts(
             " examples, source",
             results.anomalies,
         ),
+        (
+            "incidents",
+            "rank, incident_key, title, score, start_ts, end_ts, source, kinds, categories,"
+            " templates, findings",
+            results.incidents,
+        ),
+        (
+            "incident_findings",
+            "incident_rank, anomaly_rank, position",
+            results.incident_findings,
+        ),
         ("template_series", "minute, template_id, level, count", results.template_series),
     )
     for table, columns, items in details:
