@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 # Redis has no acknowledgement: a task taken by a worker that died is given again after
 # this many seconds (RabbitMQ gives it again as soon as the worker's connection drops).
 REDIS_VISIBILITY_SECONDS = 600
+# How long a Redis client waits for an answer or a connection before it gives up.
+REDIS_SOCKET_SECONDS = 10.0
 
 
 class BrokerUnavailable(LoglensError):
@@ -64,9 +66,20 @@ def make_app(config: Config) -> Any:
         worker_send_task_events=False,
     )
     if redis:
-        visibility = {"visibility_timeout": REDIS_VISIBILITY_SECONDS}
-        app.conf.broker_transport_options = visibility
-        app.conf.result_backend_transport_options = visibility
+        # Every read and connect has a deadline: redis-py waits forever by default, and a
+        # client stuck on a connection to a Redis that went away would never see it back.
+        deadlines = {
+            "socket_timeout": REDIS_SOCKET_SECONDS,
+            "socket_connect_timeout": REDIS_SOCKET_SECONDS,
+        }
+        options = {"visibility_timeout": REDIS_VISIBILITY_SECONDS, **deadlines}
+        app.conf.broker_transport_options = options
+        app.conf.result_backend_transport_options = options
+        app.conf.update(
+            redis_socket_timeout=REDIS_SOCKET_SECONDS,
+            redis_socket_connect_timeout=REDIS_SOCKET_SECONDS,
+            redis_backend_health_check_interval=int(REDIS_SOCKET_SECONDS),
+        )
     storage = Path(config.storage_path)
 
     @app.task(name=TASK_NAME, bind=True)  # type: ignore[untyped-decorator]
