@@ -2,17 +2,21 @@
 
 Mining runs in two stages so that results merge exactly across byte ranges and processes:
 
-1. ``mask_expr`` turns every message into a *pattern key* inside polars (one regex pass in
+1. ``mask_expr`` turns every message into a *pattern key* inside polars (regex passes in
    Rust, never per-line Python): numbers, hex, IPv4, IPv6 and MAC addresses, UUIDs, ids such
-   as ``blk_-42``, sizes, timestamps and paths or URLs holding digits become ``<*>``.
-   Workers count the keys.
+   as ``blk_-42``, sizes, timestamps and paths or URLs holding digits become ``<*>``; an
+   HTTP request line keeps its method and route names. Workers count the keys.
 2. ``build_templates`` runs once on the merged counts and clusters the distinct keys,
    Brain-style: keys with the same number of tokens are grouped by the words they share at
    the same frequency (the words of one logging statement occur together), then each other
-   column is a variable when it takes many values, or several values that all look variable.
+   column is a variable when it takes many values, or several values that all look variable,
+   unless its words depend on another column's (weighted by the keys' counts: a verb and
+   its object name a statement, a user crossing every statement is a variable). Last, a
+   template that another of the same length covers (the same words, "<*>" where they
+   differ) becomes that one.
 
-Stage 2 sees each distinct key once, whatever its count, so the templates depend only on
-which keys exist: merging the counts of any split of the input gives the same result.
+Stage 2 depends only on the merged counts, which are the same for any split of the input:
+one core, a pool or many machines give the same templates and ids.
 """
 
 from __future__ import annotations
@@ -26,12 +30,8 @@ from itertools import compress
 
 import polars as pl
 
-VARIABLE = "<*>"
-
-# A column of a group is a variable once it takes this many distinct values. Three-valued
-# enums (states such as LOOKING/FOLLOWING/LEADING) stay constant; user names, host names and
-# file names usually pass it. One value for every log system, by design.
-DISTINCT_VALUES_FOR_VARIABLE = 4
+from loglens.analysis.template_columns import VARIABLE as VARIABLE
+from loglens.analysis.template_columns import generalisations, variable_columns
 
 # A shared head is kept up to a separator that ends a name ("rhost=", "environment:", "(")
 # and a shared tail from one that closes a value ("]", "),"); a lone "/" of two paths is not
@@ -64,10 +64,31 @@ _IPV6_HEAD = (
     f"(?:[0-9]{_HEX}{{0,3}}|{_HEX}[0-9]{_HEX}{{0,2}}|{_HEX}{{2}}[0-9]{_HEX}?|{_HEX}{{3}}[0-9])"
 )
 
+# A route segment that is a name, not data: letters (one of them not a hex digit, so that
+# "deadbeef" is data) and at most one trailing digit ("v2").
+_ROUTE_NAME = r"[A-Za-z_.~-]*[G-Zg-z_~-][A-Za-z_.~-]*[0-9]?"
+# The characters of a route segment or query value; data is one that starts with a digit or
+# holds two ("42", "9f3e7a21"), where a name holds at most one ("v1").
+_ROUTE_REST = r"[^\s/?&#\"]*"
+# An HTTP request line keeps its method and its route's names: the match runs over them
+# (kept through the `keep` group) to the first piece of data, which alone becomes "<*>": a
+# segment, the first query value, the protocol version or the next word (a status code).
+# What follows the data is left to the other shapes, so "GET /api/v1/orders/42/items"
+# becomes "GET /api/v1/orders/<*>/items".
+_REQUEST_LINE = (
+    rf"(?P<keep>{_B}(?:GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS) (?:/{_ROUTE_NAME})*"
+    rf"(?:/|\?[A-Za-z_.~-]+=| HTTP/| ))"
+    rf"(?:[0-9]{_ROUTE_REST}|{_ROUTE_REST}[0-9]{_ROUTE_REST}[0-9]{_ROUTE_REST})"
+)
+# What replaces each match: the kept part of a request line (empty for every other shape)
+# and the variable.
+_REPLACEMENT = "${keep}<*>"
+
 # One alternation, so the messages are scanned once. At a given position the first listed
 # alternative that matches wins, so the longer shapes (timestamps, UUIDs, sizes with their
 # unit) come before the bare number that would otherwise take their first digits.
 _VARIABLE_SHAPES = (
+    _REQUEST_LINE,
     # URL or path with a digit somewhere: hdfs://host:9000/x, /10.0.0.1:50010, /tmp/a1.
     rf"[A-Za-z][A-Za-z0-9+.\-]*://{_PATH_CHAR}*[0-9]{_PATH_REST}",
     rf"{_NB}/{_PATH_CHAR}*[0-9]{_PATH_REST}",
@@ -96,9 +117,22 @@ _VARIABLE_SHAPES = (
 MASK_PATTERN = "|".join(_VARIABLE_SHAPES)
 
 
+# Without a request line, the same shapes and a plain "<*>" for each: a replacement that
+# names a group makes the engine resolve the groups of every match, 7 times slower over a
+# block of ordinary messages, so only messages that may hold a request line pay for it.
+_PLAIN_MASK_PATTERN = "|".join(_VARIABLE_SHAPES[1:])
+_MAY_HOLD_REQUEST_LINE = rf"{_B}(?:GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS) "
+
+
 def mask_expr(messages: pl.Expr) -> pl.Expr:
     """Replace the obvious variables of each message with ``<*>``, giving its pattern key."""
-    return messages.str.replace_all(MASK_PATTERN, VARIABLE)
+    request = messages.str.contains(_MAY_HOLD_REQUEST_LINE)
+    # The plain pass runs on the column itself: a second `when` would copy every string
+    # first (a tenth of the masking's time); its answer is unused where a request line is.
+    return pl.coalesce(
+        pl.when(request).then(messages).str.replace_all(MASK_PATTERN, _REPLACEMENT),
+        messages.str.replace_all(_PLAIN_MASK_PATTERN, VARIABLE),
+    )
 
 
 @dataclass(frozen=True)
@@ -115,7 +149,7 @@ def template_id(text: str) -> str:
 
 
 def build_templates(pattern_counts: Mapping[str, int]) -> dict[str, Template]:
-    """Map every pattern key to its template; the result depends only on the set of keys."""
+    """Map every pattern key to its template; the result depends only on the keys and counts."""
     # Clustering allocates millions of small lists and tuples and frees none of them until
     # it returns; the cyclic collector would walk them again and again for nothing.
     collecting = gc.isenabled()
@@ -137,8 +171,11 @@ def _build_templates(pattern_counts: Mapping[str, int]) -> dict[str, Template]:
     for length in sorted(keys_by_length):
         # Tokens for one length at a time: all of them at once was the peak of memory.
         keyed = [(key, key.split()) for key in keys_by_length.pop(length)]
+        of_length: dict[str, str] = {}
         for group in _initial_groups(keyed):
-            texts.update(_template_texts(group))
+            of_length.update(_template_texts(group, pattern_counts))
+        general = generalisations(set(of_length.values()))
+        texts.update((key, general.get(text, text)) for key, text in of_length.items())
     templates = {text: Template(template_id(text), text) for text in set(texts.values())}
     return {key: templates[text] for key, text in texts.items()}
 
@@ -180,18 +217,11 @@ def _root_columns(frequencies: tuple[int, ...]) -> tuple[bool, ...]:
     return tuple(map(root_frequency.__eq__, frequencies))
 
 
-def _template_texts(group: Sequence[_Keyed]) -> dict[str, str]:
+def _template_texts(group: Sequence[_Keyed], counts: Mapping[str, int]) -> dict[str, str]:
     """Decide which columns of a group are variables; write each key's text (reuses tokens)."""
-    values = [set(column) for column in zip(*(tokens for _, tokens in group), strict=True)]
-    variable = [_is_variable_column(column_values) for column_values in values]
-    # A template made only of variables says nothing; keep its least varied column instead.
-    if not any(
-        not is_var and column_values != {VARIABLE}
-        for is_var, column_values in zip(variable, values, strict=True)
-    ):
-        candidates = [column for column, is_var in enumerate(variable) if is_var]
-        if candidates:
-            variable[min(candidates, key=lambda column: len(values[column]))] = False
+    columns = list(zip(*(tokens for _, tokens in group), strict=True))
+    values = [set(column) for column in columns]
+    variable = variable_columns(columns, values, [counts[key] for key, _ in group])
 
     # Where the values of a variable column share a head or tail ("rhost=", "(", "]"),
     # keep it in the text: only the part that varies is the variable.
@@ -232,16 +262,3 @@ def _last_cut(shared: str, separators: frozenset[str]) -> int:
         if shared[end - 1] in separators:
             return end
     return 0
-
-
-def _is_variable_column(column_values: set[str]) -> bool:
-    """Say whether a column whose keys show these values holds a variable."""
-    if len(column_values) >= DISTINCT_VALUES_FOR_VARIABLE:
-        return True
-    # Two or three values are an enum unless every one of them looks like data.
-    return len(column_values) >= 2 and all(_looks_variable(value) for value in column_values)
-
-
-def _looks_variable(token: str) -> bool:
-    """Say whether a token looks like data: it holds a digit or a masked part, or is a path."""
-    return VARIABLE in token or token.startswith("/") or any(c.isdigit() for c in token)

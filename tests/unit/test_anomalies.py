@@ -241,3 +241,114 @@ def test_a_log_ending_early_in_its_last_bucket_is_not_a_silence() -> None:
     log.add(185, "served", "INFO", 2)  # the log ends a few seconds into 10:05
     assert choose_bucket(T0, T0 + 185, 185 * 12 + 2) == 5
     assert of_kind(log.detect(), "silence") == []
+
+
+def chatty_log() -> Log:
+    """A steady log that keeps producing new WARNING templates of one entry each."""
+    log = Log()
+    log.steady(range(4 * HOUR), "served", "INFO", 50)
+    log.steady(range(4 * HOUR), "slow", "WARNING", 2)
+    for n in range(40):
+        log.add(HOUR + 5 * n, f"odd event {n}", "WARNING", 1)
+    return log
+
+
+def test_in_a_source_that_keeps_producing_templates_one_more_is_not_news() -> None:
+    log = chatty_log()
+    assert of_kind(log.detect(), "new_template") == []
+    # One with more entries than the source's new templates usually have still is.
+    log.steady(range(3 * HOUR, 3 * HOUR + 6), "disk full", "ERROR", 1)
+    new = of_kind(log.detect(), "new_template")
+    assert [a.template_ids for a in new] == [("disk full",)]
+
+
+def test_in_a_chatty_source_a_new_ending_of_a_known_statement_is_not_news() -> None:
+    log = chatty_log()
+    log.texts["known"] = "cannot load <*>: invalid image, no such file"
+    log.texts["variant"] = "cannot load <*>: invalid image, permission denied"
+    log.steady(range(0, 4 * HOUR, 10), "known", "ERROR", 1)
+    log.steady(range(3 * HOUR, 3 * HOUR + 6), "variant", "ERROR", 1)
+    assert of_kind(log.detect(), "new_template") == []
+
+
+def test_rare_templates_are_not_news_where_most_templates_are_rare() -> None:
+    log = Log()
+    log.steady(range(2 * HOUR), "served", "INFO", 100)
+    for n in range(12):
+        log.add(30 + n, f"odd register {n}", "CRITICAL", 1)
+    assert rare_templates(log.templates(), log.series()) == []
+
+
+def test_a_sporadic_template_bursting_again_is_the_source_habit() -> None:
+    log = Log()
+    log.steady(range(6 * HOUR), "served", "INFO", 100)
+    log.steady(range(6 * HOUR), "failed", "ERROR", 3)
+    log.steady(range(60, 63), "assert hit", "ERROR", 60)
+    log.steady(range(4 * HOUR, 4 * HOUR + 3), "assert hit", "ERROR", 60)
+    spikes = of_kind(log.detect(), "error_spike")
+    assert [(a.start, a.template_ids) for a in spikes] == [(at(60), ("assert hit",))]
+
+
+def test_a_steady_template_spiking_twice_is_two_spikes() -> None:
+    log = Log()
+    log.steady(range(6 * HOUR), "served", "INFO", 100)
+    log.steady(range(6 * HOUR), "failed", "ERROR", 3)
+    log.steady(range(60, 63), "failed", "ERROR", 60)
+    log.steady(range(4 * HOUR, 4 * HOUR + 3), "failed", "ERROR", 60)
+    spikes = of_kind(log.detect(), "error_spike")
+    assert [a.start for a in spikes] == [at(60), at(4 * HOUR)]
+
+
+def test_a_new_template_is_new_until_it_bursts_again() -> None:
+    log = Log()
+    log.steady(range(8 * HOUR), "served", "INFO", 100)
+    log.steady(range(8 * HOUR), "slow", "WARNING", 3)
+    log.steady(range(3 * HOUR, 3 * HOUR + 2), "assert hit", "WARNING", 20)
+    log.steady(range(6 * HOUR, 6 * HOUR + 2), "assert hit", "WARNING", 20)
+    (new,) = of_kind(log.detect(), "new_template")
+    assert (new.start, new.end) == (at(3 * HOUR), at(6 * HOUR))
+
+
+def test_a_flood_of_lines_flags_none_of_them_but_an_error_spike_does() -> None:
+    log = Log()
+    log.steady(range(3 * HOUR), "served", "INFO", 100)
+    log.steady(range(3 * HOUR), "failed", "ERROR", 3)
+    log.steady(range(90, 93), "retrying", "WARNING", 2_000)
+    log.steady(range(120, 123), "db down", "ERROR", 60)
+    volume = of_kind(log.detect(), "volume_spike")
+    assert volume and all(a.flag_levels == () for a in volume)
+    assert volume[0].template_ids[0] == "retrying"  # still named in its explanation
+    (spike,) = of_kind(log.detect(), "error_spike")
+    assert spike.flag_levels == ("ERROR", "CRITICAL")
+
+
+def test_an_error_template_also_logged_as_routine_is_not_an_error_cause() -> None:
+    log = Log()
+    log.steady(range(3 * HOUR), "served", "INFO", 100)
+    log.steady(range(3 * HOUR), "failed", "ERROR", 3)
+    log.steady(range(0, 3 * HOUR, 10), "register dump", "INFO", 1)
+    log.steady(range(90, 93), "register dump", "ERROR", 60)
+    log.steady(range(90, 93), "db down", "ERROR", 30)
+    (spike,) = of_kind(log.detect(), "error_spike")
+    assert spike.template_ids == ("db down",)
+
+
+def test_rare_templates_at_the_end_of_a_long_tail_are_not_news() -> None:
+    log = Log()
+    log.steady(range(2 * HOUR), "served", "INFO", 100)
+    log.add(30, "odd checksum", "WARNING", 1)
+    # Templates a little more frequent than the rare limit (12 entries here): a long tail.
+    for n in range(10):
+        log.steady(range(40, 60 + n), f"tail {n}", "WARNING", 1)
+    assert rare_templates(log.templates(), log.series()) == []
+
+
+def test_a_source_whose_uploads_bring_many_new_templates_reports_only_the_big_one() -> None:
+    log = Log()
+    log.steady(range(2 * HOUR), "served", "INFO", 50)
+    for n in range(30):
+        log.add(5 + 3 * n, f"odd event {n}", "WARNING", 1)
+    log.steady(range(60, 70), "disk full", "ERROR", 1)
+    history = History(frozenset({"served"}), entries=100_000, errors=0)
+    new = of_kind(log.detect(history), "new_template")
+    assert [a.template_ids for a in new] == [("disk full",)]

@@ -7,6 +7,7 @@ import random
 import polars as pl
 import pytest
 
+from loglens.analysis.template_columns import generalisations
 from loglens.analysis.templates import (
     VARIABLE,
     Template,
@@ -201,3 +202,129 @@ def test_many_distinct_keys_collapse_to_one_template() -> None:
     templates = build_templates(counts)
     assert len(templates) == len(counts)
     assert {t.text for t in templates.values()} == {"event <*> <*> id <*> <*>"}
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        (
+            '"GET /api/v1/orders/42/items HTTP/1.1" 200 512',
+            '"GET /api/v1/orders/<*>/items HTTP/<*>" <*> <*>',
+        ),
+        ('"POST /api/v2/orders HTTP/1.1" 201 12', '"POST /api/v2/orders HTTP/<*>" <*> <*>'),
+        ("GET /api/v2/carts?page=3&limit=50", "GET /api/v2/carts?page=<*>&limit=<*>"),
+        ("DELETE /api/v2/keys/deadbeef12 HTTP/1.0", "DELETE /api/v2/keys/<*> HTTP/<*>"),
+        (
+            "PATCH /users/550e8400-e29b-41d4-a716-446655440000/state (request_id=9f8e7d6c)",
+            "PATCH /users/<*>/state (request_id=<*>)",
+        ),
+    ],
+)
+def test_mask_keeps_the_method_and_route_of_a_request_line(message: str, expected: str) -> None:
+    assert mask(message) == expected
+
+
+def test_request_lines_keep_their_method_and_route_shape_as_templates() -> None:
+    routes = [("GET", "orders/{}/items"), ("POST", "orders"), ("DELETE", "carts/{}")]
+    routes += [("GET", "users/{}"), ("PUT", "users/{}"), ("GET", "carts?page={}")]
+    rnd = random.Random(3)
+    messages = [
+        f"{method} /api/v1/{route.format(rnd.randrange(1, 999))} {rnd.choice([200, 404])}"
+        f" {rnd.randrange(2, 900)}ms (request_id={rnd.getrandbits(40):x})"
+        for _ in range(300)
+        for method, route in [rnd.choice(routes)]
+    ]
+    assert set(mine(messages)) == {
+        "GET /api/v1/orders/<*>/items <*> <*> (request_id=<*>)",
+        "POST /api/v1/orders <*> <*> (request_id=<*>)",
+        "DELETE /api/v1/carts/<*> <*> <*> (request_id=<*>)",
+        "GET /api/v1/users/<*> <*> <*> (request_id=<*>)",
+        "PUT /api/v1/users/<*> <*> <*> (request_id=<*>)",
+        "GET /api/v1/carts?page=<*> <*> <*> (request_id=<*>)",
+    }
+
+
+# Each object takes a few verbs (the words of different statements), while every user
+# goes with every statement (a variable).
+STATEMENTS = [
+    ("Deleting", "snapshot"),
+    ("Restoring", "snapshot"),
+    ("Opening", "file"),
+    ("Reading", "file"),
+    ("Opening", "session"),
+    ("Closing", "session"),
+    ("Renewing", "lease"),
+    ("Revoking", "lease"),
+]
+USERS = ["xavier", "deploy", "alice", "root", "ops-bot", "priya"]
+
+
+def test_words_that_vary_together_stay_and_a_freely_varying_word_is_masked() -> None:
+    rnd = random.Random(5)
+    messages = [
+        f"{verb} {obj} {rnd.getrandbits(32):x}-{rnd.randrange(99)} for {rnd.choice(USERS)}"
+        for _ in range(400)
+        for verb, obj in [rnd.choice(STATEMENTS)]
+    ]
+    texts = set(mine(messages))
+    assert texts == {f"{verb} {obj} <*> for <*>" for verb, obj in STATEMENTS}
+
+
+def test_a_done_by_statement_keeps_its_object_and_verb() -> None:
+    rnd = random.Random(6)
+    messages = [
+        f"{obj.capitalize()} {rnd.randrange(10**6)} {verb.lower()[:-3]}ed by"
+        f" host-{rnd.randrange(9)}.example:{rnd.randrange(1024, 65535)}"
+        for _ in range(400)
+        for verb, obj in [rnd.choice(STATEMENTS)]
+    ]
+    texts = set(mine(messages))
+    assert len(texts) == len(STATEMENTS)
+    assert not any(text.startswith(VARIABLE) for text in texts)
+    assert all(text.endswith(" by <*>") for text in texts)
+
+
+def test_a_name_around_masked_data_is_kept() -> None:
+    tasks = ["send_email", "send_sms", "resize_image", "charge_card", "sync_ledger"]
+    rnd = random.Random(7)
+    messages = [
+        f"Retrying {task}[{rnd.getrandbits(64):016x}] in {rnd.randrange(1, 60)}s"
+        for _ in range(100)
+        for task in [rnd.choice(tasks)]
+    ]
+    assert set(mine(messages)) == {f"Retrying {task}[<*>] in <*>" for task in tasks}
+
+
+def test_uid_and_login_uid_stay_two_templates() -> None:
+    users = ["root", "news", "cyrus", "test", "guest"]
+    messages = [f"session opened for user {u} by (uid={i})" for i, u in enumerate(users)]
+    messages += [f"session opened for user {u} by LOGIN(uid={i})" for i, u in enumerate(users)]
+    assert set(mine(messages)) == {
+        "session opened for user <*> by (uid=<*>)",
+        "session opened for user <*> by LOGIN(uid=<*>)",
+    }
+
+
+def test_state_pairs_of_a_transition_are_kept_when_entries_show_they_go_together() -> None:
+    transitions = [("NEW", "SCHEDULED"), ("SCHEDULED", "RUNNING"), ("RUNNING", "SUCCEEDED")]
+    transitions += [("RUNNING", "FAILED"), ("FAILED", "KILLED"), ("NEW", "KILLED")]
+    counts = {f"task <*> Transitioned from {a} to {b}": 50 for a, b in transitions}
+    texts = {t.text for t in build_templates(counts).values()}
+    assert texts == set(counts)
+
+
+def test_a_dash_for_a_missing_value_is_a_variable_like_a_number() -> None:
+    messages = [f"GET /index.html 200 {size}" for size in ("512", "-", "1024")]
+    assert set(mine(messages)) == {"GET /index.html <*> <*>"}
+
+
+def test_a_template_stands_for_its_instances_but_a_vague_one_swallows_nothing() -> None:
+    texts = {
+        "Deleting snapshot <*> for <*>",
+        "Deleting snapshot <*>-<*> for xavier",
+        "<*> <*> <*> for <*>",
+        "Restoring snapshot <*>-<*> for deploy",
+    }
+    assert generalisations(texts) == {
+        "Deleting snapshot <*>-<*> for xavier": "Deleting snapshot <*> for <*>"
+    }

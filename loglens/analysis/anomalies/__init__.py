@@ -13,7 +13,10 @@ Kinds:
 
 - ``error_spike`` / ``volume_spike``: ERROR+CRITICAL entries (or all entries) in a run of
   buckets at least `SPIKE_RATIO` times the baseline and `SPIKE_SCORE` robust deviations
-  above it; named after the templates that make most of the excess.
+  above it; named after the templates that make most of the excess. Not when all of those
+  are sporadic templates that burst before (`habitual_burst`: the source's habit); an error
+  spike does not name templates also logged below WARNING, and a volume spike flags no
+  entry (a flood is an anomaly of the log, not of its lines).
 - ``silence``: a run of buckets lasting at least `SILENCE_MINUTES` with at most
   `SILENCE_SHARE` of the entries the baseline expects (and at least `SILENCE_EXPECTED`).
 - ``level_shift``: the mix of levels in `SHIFT_RUN` or more consecutive buckets differs from
@@ -21,10 +24,15 @@ Kinds:
   `SHIFT_DIVERGENCE`, and by more than chance (a G-test); a shift inside an error spike is
   not reported again.
 - ``new_template``: a template with WARNING-or-worse entries first seen after the first
-  `WARM_UP_SHARE` of the log's time span (in a log of at least `RARE_MIN_ENTRIES`), or
-  never seen in earlier uploads of the same source (when those are given).
+  `WARM_UP_SHARE` of the log's time span (in a log of at least `RARE_MIN_ENTRIES`) whose
+  own rate makes its absence before unlikely (`NEW_BY_CHANCE`), or never seen in earlier
+  uploads of the same source (when those are given). Budget: in a source that keeps
+  producing new or once-seen templates, only one with more entries than most of its new
+  ones, and not a new ending of a template it had (`VARIANT_SHARE`). New until it bursts a
+  second time.
 - ``rare_template``: a template with WARNING-or-worse entries that has at most `RARE_MAX`
-  entries and at most `RARE_SHARE` of all entries (judged only from `RARE_MIN_ENTRIES`).
+  entries and at most `RARE_SHARE` of all entries (judged only from `RARE_MIN_ENTRIES`),
+  in a source where rare templates are themselves rare (not many of them, no long tail).
 
 Each anomaly names the entries it covers (`template_ids`, `flag_levels`, its window), which
 is how each entry of the events output gets its ``anomaly`` kind. Only WARNING-or-worse

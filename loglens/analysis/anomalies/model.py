@@ -34,6 +34,27 @@ WARM_UP_SHARE = 0.2
 RARE_MAX = 20
 RARE_SHARE = 1e-3
 RARE_MIN_ENTRIES = 1_000
+# Budgets. A source where at least `CHATTY_TEMPLATES` templates (at any level), and more than
+# `RARE_TEMPLATES_SHARE` of them, are rare, or as many have at most `RARE_TAIL` times a rare
+# one's entries (a long tail), has no rare template worth telling. One where at
+# least `CHATTY_TEMPLATES`, and more than `NEW_SHARE` of them, are new tells only of new
+# templates with at least `NEW_MIN_ENTRIES` entries and more than most of its new ones have
+# (see `new_templates`).
+RARE_TEMPLATES_SHARE = 0.05
+RARE_TAIL = 4
+NEW_SHARE = 0.1
+CHATTY_TEMPLATES = 10
+# A template first seen after the warm-up is new only if, at its own rate since then, the
+# chance that none of its entries came before is below this, divided by the number of the
+# source's templates (one of many rare templates shows up late by chance).
+NEW_BY_CHANCE = 0.01
+NEW_MIN_ENTRIES = 3
+# A template seen in at most this share of the buckets since it appeared is sporadic: a new
+# burst of it, after an earlier one, is the source's habit (see `habitual_burst`).
+HABIT_ACTIVE_SHARE = 0.5
+# In a source that keeps producing new templates, a new one that shares at least this share
+# of its leading words with a template known before is a variant of it, not news.
+VARIANT_SHARE = 2 / 3
 # The templates named as the cause of a spike: the largest shares of its excess, until
 # they explain this much of it (at most `CAUSE_TEMPLATES`).
 CAUSE_SHARE = 0.8
@@ -41,6 +62,8 @@ CAUSE_TEMPLATES = 3
 MAX_ANOMALIES = 200
 
 ERROR_LEVELS = ("ERROR", "CRITICAL")
+# The levels of routine entries: a template with some of its entries at these is routine.
+ROUTINE_LEVELS = frozenset({"TRACE", "DEBUG", "INFO", "NOTICE"})
 KINDS = ANOMALY_KINDS
 
 

@@ -13,8 +13,10 @@ from loglens.analysis.anomalies.model import (
     CAUSE_SHARE,
     CAUSE_TEMPLATES,
     ERROR_LEVELS,
+    HABIT_ACTIVE_SHARE,
     HISTORY_BUCKETS,
     RARE_MIN_ENTRIES,
+    ROUTINE_LEVELS,
     SILENCE_EXPECTED,
     SILENCE_MINUTES,
     SILENCE_SHARE,
@@ -53,6 +55,16 @@ def spikes(ctx: Context, kind: str, values: pl.Expr, levels: Sequence[str]) -> N
         expected = float(run["median"].sum())
         ratio = observed / max(expected, 1.0)
         named_causes = causes(ctx, start, end, levels, run.height)
+        if named_causes:
+            # A burst of a template this source already bursts with now and then is its
+            # routine, whatever the template's level: not news, and no entry of it is flagged.
+            named_causes = [c for c in named_causes if not habitual_burst(ctx, c[0], start)]
+            if not named_causes:
+                continue
+            if kind == "error_spike":
+                # A template this source also logs as routine (below WARNING) does not show
+                # an error by its level alone: it is not named as the error's cause.
+                named_causes = [c for c in named_causes if not _also_routine(ctx, c[0])]
         named = "; mostly " + ", ".join(cause_name(ctx, t, share) for t, share in named_causes)
         between = f"between {clock(start)} and {clock(end)}"
         if expected < 0.5:
@@ -66,6 +78,9 @@ def spikes(ctx: Context, kind: str, values: pl.Expr, levels: Sequence[str]) -> N
             )
         explanation += named if named_causes else ""
         ids = tuple(tid for tid, _ in named_causes)
+        # A flood is an anomaly of the log, not of its lines: a volume spike flags no entry
+        # (its errors, when they rose too, are flagged by the error spike).
+        flags_entries = kind == "error_spike" and bool(ids)
         ctx.found.append(
             Anomaly(
                 kind,
@@ -74,7 +89,7 @@ def spikes(ctx: Context, kind: str, values: pl.Expr, levels: Sequence[str]) -> N
                 end,
                 explanation,
                 ids,
-                tuple(level for level in levels if level in FINE_LEVELS) if ids else (),
+                tuple(level for level in levels if level in FINE_LEVELS) if flags_entries else (),
                 examples(ctx.templates, ids),
             )
         )
@@ -179,3 +194,38 @@ def causes(
         if explained >= CAUSE_SHARE or len(found) >= CAUSE_TEMPLATES:
             break
     return found
+
+
+def habitual_burst(ctx: Context, template_id: str, start: int) -> bool:
+    """Whether a template's warnings and errors burst before `start` (microseconds) in this
+    source, and are sporadic.
+
+    Sporadic: present in at most `HABIT_ACTIVE_SHARE` of the buckets since it first
+    appeared (a steady template, even a slow one, is not); burst: some earlier bucket held at
+    least `SPIKE_MIN_EXCESS` of its entries.
+    """
+    first_minute = start // MICROS_PER_MINUTE
+    origin = int(ctx.frame["start"][0])
+    # Warnings and errors only: they are counted per minute (the others per hour, which
+    # would make any steady template look sporadic in buckets of minutes).
+    before = ctx.series.filter(
+        (pl.col("template_id") == template_id)
+        & (pl.col("minute") < first_minute)
+        & pl.col("level").is_in(FINE_LEVELS)
+    )
+    if before.is_empty():
+        return False
+    per_bucket = before.group_by((pl.col("minute") - origin) // ctx.bucket).agg(
+        pl.col("count").sum()
+    )
+    if int(per_bucket["count"].max()) < SPIKE_MIN_EXCESS:  # type: ignore[arg-type]
+        return False
+    appeared = int(before["minute"].min())  # type: ignore[arg-type]
+    buckets_since = max(1, (first_minute - appeared) // ctx.bucket)
+    return per_bucket.height <= HABIT_ACTIVE_SHARE * buckets_since
+
+
+def _also_routine(ctx: Context, template_id: str) -> bool:
+    """Whether some entries of a template are at a level below WARNING."""
+    info = ctx.templates.get(template_id)
+    return info is not None and bool(info.levels & ROUTINE_LEVELS)
