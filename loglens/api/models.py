@@ -265,7 +265,12 @@ class Diff(BaseModel):
     rate: Literal["share", "hour"]
     appeared: DiffList = Field(description="Entries in b, none in a; most entries first")
     vanished: DiffList = Field(description="Entries in a, none in b; most entries first")
-    changed: DiffList = Field(description="In both; the biggest moves of rate first")
+    changed: DiffList = Field(
+        description="In both, at another rate in b than in a; the biggest moves first"
+    )
+    no_change: bool = Field(
+        description="True when no template appeared, vanished or moved (the same content)"
+    )
 
 
 class RejectedSample(BaseModel):

@@ -167,6 +167,9 @@ def show_diff(data: dict[str, Any]) -> None:
     def rate(value: float) -> str:
         return f"{value:.2%}" if share else f"{value:,.1f}/h"
 
+    if data.get("no_change"):
+        out.print(f"No change: the same templates at the same {unit} in A and B.", markup=False)
+        return
     for key, title in (("appeared", "Appeared (in B, not in A)"),
                        ("vanished", "Vanished (in A, not in B)")):  # fmt: skip
         found = data[key]
@@ -178,7 +181,7 @@ def show_diff(data: dict[str, Any]) -> None:
                 shown.add_row(*cells(item["count_a"], item["count_b"], item["template"], where))
             out.print(shown)
     changed = data["changed"]
-    out.print(f"Changed most ({unit}; of {changed['total']:,} in both):", markup=False)
+    out.print(f"Changed most ({unit}; {changed['total']:,} moved):", markup=False)
     if changed["items"]:
         shown = table("a", "b", "rate a -> b", "score", "template")
         for item in changed["items"]:

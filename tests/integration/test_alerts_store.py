@@ -29,8 +29,8 @@ def incident(
     )
 
 
-async def stored_blob(db: Database, name: str, content: str) -> int:
-    upload_id = await db.create_upload("alice", name, 1, "0" * 64, "none")
+async def stored_blob(db: Database, name: str, content: str, operator: str = "alice") -> int:
+    upload_id = await db.create_upload(operator, name, 1, "0" * 64, "none")
     stored = await db.store_upload(upload_id, content.ljust(64, "0"), 1, f"/nowhere/{content}")
     return stored.blob_id
 
@@ -44,6 +44,7 @@ def test_an_alert_goes_on_into_the_next_upload_and_reruns_change_nothing(
             first = await stored_blob(db, "app.log", "a")
             second = await stored_blob(db, "app.log", "b")
             other = await stored_blob(db, "other.log", "c")
+            bobs = await stored_blob(db, "app.log", "d", operator="bob")
         store = await AlertStore.open(path)
         try:
             events = await store.record(
@@ -56,8 +57,10 @@ def test_an_alert_goes_on_into_the_next_upload_and_reruns_change_nothing(
             await store.delivered(alert.id, "firing")
             assert await store.due() == []
 
-            # Another source does not touch it.
+            # Another source does not touch it: another name, or the same name uploaded
+            # by another operator (two operators' `<stdin>` are two sources).
             assert await store.record(other, RULES, [], at("13:00"), True) == []
+            assert await store.record(bobs, RULES, [], at("13:00"), True) == []
 
             # The next upload of app.log starts inside the incident, which ends there; a
             # second incident later in it is an alert of its own.

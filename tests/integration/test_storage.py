@@ -328,6 +328,36 @@ def _documented(title: str, postgres: bool = False) -> str:
     return str(found[0])
 
 
+async def test_a_source_is_a_file_name_of_one_operator(database: Target, make_log: MakeLog) -> None:
+    # Two operators' uploads of one name (two `<stdin>`, two `app.log`) are two sources:
+    # neither is the other's history, earlier upload or alert.
+    path, _truth = make_log("log4j", lines=400)
+    results = analysed(path, "<stdin>")
+
+    async def analysed_upload(db: Database, operator: str, content: str) -> tuple[int, int]:
+        upload_id = await stored_upload(db, operator, content, name="<stdin>")
+        job = await db.job_for_upload(upload_id)
+        assert job is not None and await db.start_job(job.id, "r") is not None
+        assert await db.finish_job(job.id, "r", results)
+        return upload_id, job.blob_id
+
+    async with await Database.open(database) as db:
+        alice_first, _blob = await analysed_upload(db, "alice", "a" * 64)
+        bob_first, bob_blob = await analysed_upload(db, "bob", "b" * 64)
+        alice_next, alice_blob = await analysed_upload(db, "alice", "c" * 64)
+        assert await db.source_history(bob_blob) is None
+        history = await db.source_history(alice_blob)
+        assert history is not None and history[1] == results.report["entries"]
+    async with await Reader.open(database) as reader:
+        assert await reader.previous_upload(bob_first) is None
+        assert await reader.previous_upload(alice_next) == alice_first
+        assert await reader.previous_upload(alice_next, owner="bob") is None
+        same = await reader.diff(Filters(upload=alice_first), Filters(upload=alice_next))
+    # The same analysis on both sides: nothing appeared, vanished or moved.
+    assert same["no_change"] is True
+    assert [same[key]["total"] for key in ("appeared", "vanished", "changed")] == [0, 0, 0]
+
+
 async def test_the_documented_alice_query(database: Target, make_log: MakeLog) -> None:
     db_path = database
     yesterday = format_time(datetime.now(UTC).replace(hour=12) - timedelta(days=1))

@@ -114,6 +114,9 @@ function renderDiff(diff) {
   $("diff-result").hidden = false;
   $("diff-sides").replaceChildren(
     el("span", {}, sideText("A (before)", diff.a)), el("br"), el("span", {}, sideText("B (after)", diff.b)));
+  // The same content on both sides is said once, not as three empty tables.
+  $("diff-no-change").hidden = !diff.no_change;
+  $("diff-lists").hidden = diff.no_change;
   fillList("diff-appeared", diff.appeared, 2, (item) =>
     diffRow(item, el("td", { class: "num count" }, fmt(item.count_b)), templateCell(item)));
   fillList("diff-vanished", diff.vanished, 2, (item) =>

@@ -134,19 +134,19 @@ class AlertStore(Writer):
         async with self._transaction(f"record alerts of blob {blob_id}", exclusive=True) as conn:
             found = await fetchone(
                 conn,
-                "SELECT id, original_name FROM uploads WHERE blob_id = ? AND status = 'stored'"
-                " ORDER BY id LIMIT 1",
+                "SELECT id, original_name, operator FROM uploads"
+                " WHERE blob_id = ? AND status = 'stored' ORDER BY id LIMIT 1",
                 (blob_id,),
             )
             if found is None:
                 return []
-            upload_id, source = int(found[0]), str(found[1])
+            upload_id, source, operator = int(found[0]), str(found[1]), str(found[2])
             stamp = now()
             delivery = "pending" if webhook else "off"
             start = from_micros(data_start) if data_start is not None else None
             for rule, kind in rules:
                 mine = [i for i in incidents if i.rule == rule]
-                earlier = await _carried(conn, rule, source, blob_id, start)
+                earlier = await _carried(conn, rule, (source, operator), blob_id, start)
                 rest = list(mine)
                 if earlier:
                     from loglens.analysis.alerts import continues
@@ -215,18 +215,21 @@ class AlertStore(Writer):
 
 
 async def _carried(
-    conn: Connection, rule: str, source: str, blob_id: int, start: str | None
+    conn: Connection, rule: str, source: tuple[str, str], blob_id: int, start: str | None
 ) -> list[tuple[int, str]]:
-    """The rule's alerts of `source` from earlier uploads that this blob may carry on or
-    resolve: those still firing, and those it carried on or resolved before (a rerun),
-    which began before its first entry; oldest first."""
+    """The rule's alerts of `source` (file name, operator: two operators' `<stdin>` are
+    two sources) from earlier uploads that this blob may carry on or resolve: those still
+    firing, and those it carried on or resolved before (a rerun), which began before its
+    first entry; oldest first."""
     if start is None:
         return []
+    name, operator = source
     rows = await conn.fetchall(
-        "SELECT id, state FROM alerts WHERE rule = ? AND source = ? AND blob_id != ?"
-        " AND (state = 'firing' OR last_blob_id = ?) AND window_start < ?"
-        " ORDER BY window_start, id",
-        (rule, source, blob_id, blob_id, start),
+        "SELECT a.id, a.state FROM alerts AS a JOIN uploads AS u ON u.id = a.upload_id"
+        " WHERE a.rule = ? AND a.source = ? AND u.operator = ? AND a.blob_id != ?"
+        " AND (a.state = 'firing' OR a.last_blob_id = ?) AND a.window_start < ?"
+        " ORDER BY a.window_start, a.id",
+        (rule, name, operator, blob_id, blob_id, start),
     )
     return [(int(row[0]), str(row[1])) for row in rows]
 

@@ -161,9 +161,10 @@ class FindingsQueries:
     ) -> dict[str, Any]:
         """What changed from selection `a` to selection `b` (two uploads, two windows, ...):
         {a, b (what each covers: uploads, span, hours, levels), rate, appeared, vanished,
-        changed}. `appeared` lists templates with entries in b and none in a (most entries
-        first), `vanished` the reverse, `changed` the templates of both whose rate moved
-        most; each {total, items} with `top` items of {template_id, template, count_a,
+        changed, no_change}. `appeared` lists templates with entries in b and none in a
+        (most entries first), `vanished` the reverse, `changed` the templates of both whose
+        rate moved, most first (none at the same rate: `no_change` when nothing appeared,
+        vanished or moved); each {total, items} with `top` items of {template_id, template, count_a,
         count_b, rate_a, rate_b, change, ratio, score, example, upload_id, file, line}.
 
         `rate` "share": a template's share of its side's entries; "hour": its entries per
@@ -188,14 +189,15 @@ class FindingsQueries:
         return {"a": side_a, "b": side_b, "rate": rate, **found}
 
     async def previous_upload(self, upload_id: int, owner: str | None = None) -> int | None:
-        """The analysed upload before `upload_id` (lower id) of the same source (file name,
-        whoever uploaded it, as for anomalies and alerts; with `owner`, of that operator),
-        of other content; None if there is none (or no such upload)."""
+        """The analysed upload before `upload_id` (lower id) of the same source (file name
+        and operator, as for anomalies and alerts; with `owner`, only if it is that
+        operator's), of other content; None if there is none (or no such upload)."""
         async with self._read("previous upload") as conn:
             found = await rows(
                 conn,
                 "SELECT p.id FROM uploads AS u JOIN uploads AS p"
-                " ON p.original_name = u.original_name AND p.id < u.id"
+                " ON p.original_name = u.original_name AND p.operator = u.operator"
+                " AND p.id < u.id"
                 f" AND p.status = 'stored' AND {conn.dialect.is_not('p.blob_id', 'u.blob_id')}"
                 " JOIN jobs AS j ON j.blob_id = p.blob_id AND j.state = 'done'"
                 " WHERE u.id = ? AND (CAST(? AS TEXT) IS NULL OR p.operator = ?)"

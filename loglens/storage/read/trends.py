@@ -209,13 +209,15 @@ def compare(
 
     appeared = sorted((t for t in counts_b if t not in counts_a), key=lambda t: (-counts_b[t], t))
     vanished = sorted((t for t in counts_a if t not in counts_b), key=lambda t: (-counts_a[t], t))
-    both = [item(t) for t in counts_a if t in counts_b]
+    # Templates of both sides whose rate moved at all: one at the same rate is no change.
+    both = [i for i in (item(t) for t in counts_a if t in counts_b) if i["change"] != 0]
     both.sort(key=lambda i: (-i["score"], -abs(i["change"]), i["template_id"]))
     # Appeared and vanished templates go by entries: their rate moved from or to nothing.
     return {
         "appeared": {"total": len(appeared), "items": [item(t) for t in appeared[:top]]},
         "vanished": {"total": len(vanished), "items": [item(t) for t in vanished[:top]]},
         "changed": {"total": len(both), "items": both[:top]},
+        "no_change": not (appeared or vanished or both),
     }
 
 

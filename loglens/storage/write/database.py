@@ -258,15 +258,17 @@ class Database(JobQueue):
         return report
 
     async def source_history(self, blob_id: int) -> tuple[frozenset[str], int, int] | None:
-        """What earlier analysed uploads of the same source (the same original name) tell
-        about this blob's: their template ids, entries and errors; None if there are none.
+        """What earlier analysed uploads of the same source (the same original name, by the
+        same operator: two operators' `<stdin>` or `app.log` are two sources) tell about
+        this blob's: their template ids, entries and errors; None if there are none.
         (A tuple, not the analysis' `History`: the server process never loads polars.)"""
         earlier = await self._fetch(
             "read the history of a source",
-            "WITH me AS (SELECT original_name, MIN(received_at) AS at FROM uploads"
-            "  WHERE blob_id = ? AND status = 'stored' GROUP BY original_name)"
+            "WITH me AS (SELECT original_name, operator, MIN(received_at) AS at FROM uploads"
+            "  WHERE blob_id = ? AND status = 'stored' GROUP BY original_name, operator)"
             " SELECT DISTINCT u.blob_id FROM uploads AS u JOIN me"
-            "  ON u.original_name = me.original_name AND u.received_at < me.at"
+            "  ON u.original_name = me.original_name AND u.operator = me.operator"
+            "  AND u.received_at < me.at"
             " JOIN results AS r ON r.blob_id = u.blob_id"
             " WHERE u.status = 'stored' AND u.blob_id != ?",
             (blob_id, blob_id),
