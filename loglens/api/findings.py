@@ -4,7 +4,8 @@ every analysed upload the filters select and per upload."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Literal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import TypeAdapter
@@ -87,6 +88,25 @@ Rate = Annotated[
 ]
 
 
+def paged(
+    answer: Answering,
+    upload_id: int | None,
+    limit: int,
+    offset: int,
+    fetch: Callable[[Reader], Awaitable[tuple[list[Any], int]]],
+) -> Callable[[Reader], Awaitable[Json]]:
+    """The computation of a page of findings: `fetch`'s items and total, after checking
+    that `upload_id` (if given) is an analysed upload the caller may read."""
+
+    async def compute(db: Reader) -> Json:
+        if upload_id is not None:
+            await analysed_upload(db, upload_id, answer.owner)
+        items, total = await fetch(db)
+        return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+    return compute
+
+
 def add_finding_routes(router: APIRouter) -> None:
     """Add the incidents, anomalies, categories, trend and diff endpoints to `router`."""
     anomalies_json = TypeAdapter(models.AnomalyPage)
@@ -108,14 +128,10 @@ def add_finding_routes(router: APIRouter) -> None:
     ) -> Response:
         a = make_anomaly_filters(kind, min_score, template)
         page = make_page(limit, offset, sort)
-
-        async def compute(db: Reader) -> Json:
-            if upload_id is not None:
-                await analysed_upload(db, upload_id, answer.owner)
-            items, total = await db.anomalies(f, page, a)
-            return {"total": total, "limit": limit, "offset": offset, "items": items}
-
-        return await answer(anomalies_json, compute)
+        return await answer(
+            anomalies_json,
+            paged(answer, upload_id, limit, offset, lambda db: db.anomalies(f, page, a)),
+        )
 
     @router.get(
         "/anomalies", response_model=models.AnomalyPage, summary="Anomalies", tags=["findings"]
@@ -175,14 +191,10 @@ def add_finding_routes(router: APIRouter) -> None:
         limit, offset, sort, findings = page_args
         i = make_incident_filters(kind, min_score, category, template)
         page = make_page(limit, offset, sort)
-
-        async def compute(db: Reader) -> Json:
-            if upload_id is not None:
-                await analysed_upload(db, upload_id, answer.owner)
-            items, total = await db.incidents(f, page, i, findings)
-            return {"total": total, "limit": limit, "offset": offset, "items": items}
-
-        return await answer(incidents_json, compute)
+        return await answer(
+            incidents_json,
+            paged(answer, upload_id, limit, offset, lambda db: db.incidents(f, page, i, findings)),
+        )
 
     @router.get(
         "/incidents", response_model=models.IncidentPage, summary="Incidents", tags=["findings"]
