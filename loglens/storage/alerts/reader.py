@@ -4,33 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from loglens.closing import AsyncClosing
 from loglens.storage.alerts.rule_input import has_table, read_input
 from loglens.storage.alerts.store import ALERT_COLUMNS, Alert, StoredUpload, alert_from_row
-from loglens.storage.dialect import Target
-from loglens.storage.read.pool import ReadPool
+from loglens.storage.read.pool import PooledReader
 
 if TYPE_CHECKING:
     from loglens.analysis.alerts import AlertInput
 
 
-class AlertReader(AsyncClosing):
+class AlertReader(PooledReader):
     """Read-only access to alerts and to what backtests need; `await AlertReader.open(path)`."""
-
-    def __init__(self, pool: ReadPool) -> None:
-        self._pool = pool
-        self.path = pool.path
-        self.where = pool.where
-
-    @classmethod
-    async def open(cls, path: Target) -> AlertReader:
-        """Open the database at `path` (a SQLite file or a `postgresql://` URL)
-        read-only; StorageError if there is none."""
-        return cls(await ReadPool.open(path, 1))
-
-    async def close(self) -> None:
-        """Close the connections."""
-        await self._pool.close()
 
     async def alerts(
         self,

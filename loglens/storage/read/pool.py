@@ -12,7 +12,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Self
 
+from loglens.closing import AsyncClosing
 from loglens.errors import StorageError
 from loglens.storage.dialect import (
     Connection,
@@ -130,3 +132,23 @@ async def _close_quietly(conn: Connection, where: str) -> None:
         await conn.close()
     except DriverError:
         logger.warning("%s: a read connection failed to close", where, exc_info=True)
+
+
+class PooledReader(AsyncClosing):
+    """A read-only view of the database on one connection of its own (the jobs, the
+    alerts); `await SubClass.open(path)`."""
+
+    def __init__(self, pool: ReadPool) -> None:
+        self._pool = pool
+        self.path = pool.path
+        self.where = pool.where
+
+    @classmethod
+    async def open(cls, path: Target) -> Self:
+        """Open the database at `path` (a SQLite file or a `postgresql://` URL)
+        read-only; StorageError if there is none."""
+        return cls(await ReadPool.open(path, 1))
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._pool.close()
