@@ -17,6 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 from loglens.api import models
 from loglens.api.alerts import router as alerts_router
 from loglens.api.cache import ResponseCache
+from loglens.api.events import router as events_router
 from loglens.api.guard import FailureGuard
 from loglens.api.params import ParameterError
 from loglens.api.routes import build_router
@@ -91,6 +92,8 @@ def create_app(config: Config, cache_bytes: int = DEFAULT_CACHE_BYTES) -> FastAP
     app.state.cache = ResponseCache(cache_bytes) if cache_bytes > 0 else None
     app.include_router(build_router(config.top_n))
     app.include_router(alerts_router)
+    app.include_router(events_router)
+    app.state.live_streams = [0]  # event streams open (see loglens.api.events)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(QueryError, _invalid_value)
     app.add_exception_handler(ParameterError, _invalid_value)

@@ -75,7 +75,7 @@ class FindingsQueries:
         findings (anomalies, best first) beneath. `start`/`end` keep incidents that
         overlap [start, end); `level` those with a finding covering that level; `i` filters
         kind, score, category and template. Sorts: score (default -score), start, findings,
-        upload_id.
+        upload_id, id (the order they were stored in).
 
         Each: the report's {incident_id, title, score, start, end, source, kinds,
         categories, finding_count, templates: [{template_id, template, entries, expected}]}

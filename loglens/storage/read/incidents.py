@@ -19,8 +19,9 @@ from loglens.storage.read.summaries import rows
 from loglens.storage.schema import format_time
 
 # Sorts of `incidents`: the name, the column; ties go by time, upload, report order.
+# "id" is the order they were stored in (the live events list the new ones by it).
 INCIDENT_SORTS = {"score": "i.score", "start": "i.start_ts", "findings": "i.findings",
-                  "upload_id": "sel.upload_id"}  # fmt: skip
+                  "upload_id": "sel.upload_id", "id": "i.id"}  # fmt: skip
 # The findings listed under each incident (`finding_count` tells how many it has).
 MAX_FINDINGS = 50
 _INCIDENT_COLUMNS = (
