@@ -37,6 +37,7 @@ from tests.integration.test_api import (
     build_world,
     running_api,
 )
+from tests.integration.test_findings import service_log
 from tests.integration.wire import upload
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -629,3 +630,49 @@ def test_incidents_come_first_collapsed_and_open_to_their_findings(
     keys = browser.find_elements(By.CSS_SELECTOR, "#trend-legend .key")
     [key] = {k.get_attribute("data-key") for k in keys}
     assert key == burst["findings"][0]["template_ids"][0]
+
+
+def test_the_live_view_follows_new_uploads_without_a_reload(
+    browser: WebDriver, tmp_path: Path
+) -> None:
+    # A server and API of its own: this test uploads while the page is open.
+    server = ServerHandle(tmp_path / "server", {})
+    server.root.mkdir(parents=True)
+    quiet = service_log(tmp_path / "quiet" / "svc.log", spike=False)
+    burst = service_log(tmp_path / "burst" / "svc.log", spike=True)
+    try:
+        server.start()
+        send(server, quiet, "svc.log")
+        with running_api(server.db_path, tmp_path) as api:
+            assert api.url is not None
+            browser.get(api.url + "/")
+            browser.find_element(By.ID, "token").send_keys(TOKENS["alice"])
+            browser.find_element(By.ID, "sign-in").click()
+            wait_ready(browser)
+            assert browser.find_element(By.ID, "uploads-count").text == "1"
+            browser.find_element(By.ID, "live-toggle").click()
+            status = browser.find_element(By.ID, "live-status")
+            WebDriverWait(browser, WAIT_SECONDS).until(lambda _b: "following" in status.text)
+            marker = browser.execute_script("window.notReloaded = true; return 1;")
+            assert marker == 1
+
+            send(server, burst, "svc.log")  # alice's; a burst of database errors
+            WebDriverWait(browser, WAIT_SECONDS).until(
+                lambda b: b.find_element(By.ID, "uploads-count").text == "2"
+            )
+            items = browser.find_element(By.ID, "live-events")
+            WebDriverWait(browser, WAIT_SECONDS).until(lambda _b: "incident" in items.text)
+            assert "svc.log" in items.text and "+" in status.text and "ERROR" in status.text
+            # The same page, not a reload: the mark set before the upload is still there.
+            assert browser.execute_script("return window.notReloaded === true;")
+            stats = api.ok("/logs/stats", token=TOKENS["alice"])
+            assert browser.find_element(By.ID, "entries").text.replace(",", "") == str(
+                stats["entries"]
+            )
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            png = base64.b64decode(browser.get_screenshot_as_base64())
+            (ARTIFACTS / "dashboard-live.png").write_bytes(png)
+            browser.find_element(By.ID, "live-toggle").click()
+            WebDriverWait(browser, WAIT_SECONDS).until(lambda _b: status.text == "off")
+    finally:
+        server.cleanup()

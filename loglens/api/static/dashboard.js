@@ -362,6 +362,8 @@ function showSignedIn(signedIn) {
 
 function signOut() {
   sessionStorage.removeItem(TOKEN_KEY);
+  $("live-toggle").checked = false;
+  closeLive("off");
   showSignedIn(false);
 }
 
@@ -371,6 +373,7 @@ function start() {
   startTrend();
   startDiff();
   startAlerts();
+  startLive();
   $("login").addEventListener("submit", (event) => {
     event.preventDefault();
     sessionStorage.setItem(TOKEN_KEY, $("token").value.trim());
