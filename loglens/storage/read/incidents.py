@@ -13,10 +13,9 @@ from typing import Any
 
 from loglens.storage.dialect import Connection, Dialect
 from loglens.storage.read.filters import Filters, IncidentFilters, Page, check_sort
-from loglens.storage.read.insights import anomaly
+from loglens.storage.read.insights import anomaly, overlap
 from loglens.storage.read.selection import Selection, iso
 from loglens.storage.read.summaries import rows
-from loglens.storage.schema import format_time
 
 # Sorts of `incidents`: the name, the column; ties go by time, upload, report order.
 # "id" is the order they were stored in (the live events list the new ones by it).
@@ -98,12 +97,7 @@ def _incident_where(dialect: Dialect, f: Filters, i: IncidentFilters) -> tuple[s
             + ")"
         )
         params += finding_params
-    if f.start is not None:  # overlaps the window: ends after its start, starts before its end
-        where.append("i.end_ts > ?")
-        params.append(format_time(f.start))
-    if f.end is not None:
-        where.append("i.start_ts < ?")
-        params.append(format_time(f.end))
+    overlap(where, params, "i", f)
     return " AND ".join(where), params
 
 

@@ -180,13 +180,19 @@ def _anomaly_where(dialect: Dialect, f: Filters, a: AnomalyFilters) -> tuple[str
     if f.level is not None:
         where.append(dialect.json_list_has("a.flag_levels"))
         params.append(f.level)
-    if f.start is not None:  # overlaps the window: ends after its start, starts before its end
-        where.append("a.end_ts > ?")
+    overlap(where, params, "a", f)
+    return " AND ".join(where), params
+
+
+def overlap(where: list[str], params: list[Any], alias: str, f: Filters) -> None:
+    """Keep the rows of `alias` (with start_ts and end_ts) that overlap [f.start, f.end):
+    they end after its start and start before its end."""
+    if f.start is not None:
+        where.append(f"{alias}.end_ts > ?")
         params.append(format_time(f.start))
     if f.end is not None:
-        where.append("a.start_ts < ?")
+        where.append(f"{alias}.start_ts < ?")
         params.append(format_time(f.end))
-    return " AND ".join(where), params
 
 
 def anomaly(row: Sequence[Any]) -> dict[str, Any]:
