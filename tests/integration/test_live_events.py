@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import queue
+import socket
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from loglens.api.events import MAX_STREAMS
 from tests.integration.conftest import TOKENS, ServerHandle
 from tests.integration.test_api import running_api
 from tests.integration.test_findings import DB_TEMPLATE, service_log
@@ -154,3 +157,48 @@ def test_the_event_stream_refuses_bad_requests(live: tuple[ServerHandle, str]) -
     for interval in ("0", "61", "soon", "nan"):
         code, body = status(TOKENS["alice"], interval=interval)
         assert code == 422 and "interval" in body, (interval, code, body)
+
+
+def open_raw_stream(url: str, token: str) -> tuple[socket.socket, int]:
+    """GET /stream/events on a socket of its own; return it and the answer's status."""
+    address = urllib.parse.urlsplit(url)
+    sock = socket.create_connection((address.hostname, address.port), timeout=WAIT)
+    sock.sendall(
+        f"GET /stream/events?interval=5 HTTP/1.1\r\nHost: {address.netloc}\r\n"
+        f"Authorization: Bearer {token}\r\n\r\n".encode()
+    )
+    head = b""
+    while b"\r\n" not in head:
+        chunk = sock.recv(1)
+        assert chunk, "the API closed the connection"
+        head += chunk
+    return sock, int(head.split()[1])
+
+
+def test_streams_are_limited_and_freed_when_their_clients_go(
+    live: tuple[ServerHandle, str],
+) -> None:
+    _server, url = live
+    opened = []
+    try:
+        for _ in range(MAX_STREAMS):
+            sock, code = open_raw_stream(url, TOKENS["alice"])
+            opened.append(sock)
+            assert code == 200
+        sock, code = open_raw_stream(url, TOKENS["bob"])
+        sock.close()
+        assert code == 503  # one stream too many, whoever asks
+        for sock in opened[:2]:  # two clients go away
+            sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        deadline = time.monotonic() + WAIT
+        while True:  # noticed within an interval (5 s): a new stream is let in
+            sock, code = open_raw_stream(url, TOKENS["bob"])
+            opened.append(sock)
+            if code == 200:
+                break
+            assert time.monotonic() < deadline, "the streams of gone clients were kept"
+            time.sleep(0.5)
+    finally:
+        for sock in opened:
+            sock.close()
