@@ -49,6 +49,9 @@ ANALYSIS_SETTINGS = frozenset(
         "MAX_DECOMPRESSED_BYTES",
         "MAX_COMPRESSION_RATIO",
         "MAX_LINE_BYTES",
+        # Read by `processor.py --follow`, which evaluates the alert rules as lines come.
+        "ALERT_RULES_FILE",
+        "ALERT_WEBHOOK_URL",
     }
 )
 # The settings `python server.py` reads, for itself and for the processor it runs: all
@@ -77,8 +80,6 @@ SERVER_SETTINGS = ANALYSIS_SETTINGS | {
     "AUTH_LOCKOUT_SECONDS",
     "DIRECT_RECEIVE_BYTES",
     "PARTIAL_TTL",
-    "ALERT_RULES_FILE",
-    "ALERT_WEBHOOK_URL",
     "TLS_CERT_FILE",
     "TLS_KEY_FILE",
     "TLS_CLIENT_CA_FILE",

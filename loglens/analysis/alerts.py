@@ -74,6 +74,27 @@ class AlertInput:
     last_minute: int | None = None
 
 
+def live_input(
+    series: pl.DataFrame,
+    texts: Mapping[str, str],
+    categories: Mapping[str, Sequence[str]],
+    anomalies: Sequence[Anomaly],
+    first_ts: int | None,
+    last_ts: int | None,
+) -> AlertInput:
+    """The rules' input from an analysis in memory (a followed file's, so far): its
+    per-template series (minutes since the epoch), template texts and categories by id,
+    anomalies, and first and last entry (microseconds)."""
+    return AlertInput(
+        series.select(list(SERIES_SCHEMA)).cast(SERIES_SCHEMA),  # type: ignore[arg-type]
+        texts,
+        categories,
+        tuple(anomalies),
+        None if first_ts is None else first_ts // MICROS_PER_MINUTE,
+        None if last_ts is None else last_ts // MICROS_PER_MINUTE,
+    )
+
+
 @dataclass(frozen=True)
 class Incident:
     """One stretch of log time during which a rule held."""

@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
     if args.follow or args.from_end:
-        return _follow(parser, args, options, config.top_n)
+        return _follow(parser, args, options, config)
     sources, problems = expand_paths(args.paths)
     if args.explain_format:
         return _explain(sources, problems, options, as_json=args.json)
@@ -165,9 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _follow(
-    parser: argparse.ArgumentParser, args: argparse.Namespace, options: Options, top_n: int
+    parser: argparse.ArgumentParser, args: argparse.Namespace, options: Options, config: Config
 ) -> int:
-    """Check the flags that --follow takes, then follow the file."""
+    """Check the flags that --follow takes, then follow the file (with the alert rules of
+    ALERT_RULES_FILE, POSTed to ALERT_WEBHOOK_URL)."""
     if not args.follow:
         parser.error("--from-end goes with --follow")
     if len(args.paths) != 1 or args.paths[0] == "-":
@@ -178,8 +179,16 @@ def _follow(
     if path.exists() and not path.is_file():
         parser.error(f"--follow: {path} is not a regular file")
     from loglens.cli.follow import follow
+    from loglens.cli.live_alerts import LiveAlerts
+    from loglens.processor.alerting import rules_from_config
 
-    return follow(path, options, top_n, args.interval, args.json, args.from_end)
+    try:
+        rules = rules_from_config(config)
+    except LoglensError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    alerts = LiveAlerts(rules, config.alert_webhook_url, str(path)) if rules else None
+    return follow(path, options, config.top_n, args.interval, args.json, args.from_end, alerts)
 
 
 def _explain(

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from loglens.analysis.report import render_text
+from loglens.cli.live_alerts import LiveAlerts
 from loglens.follow import Follower
 from loglens.processor.live import LiveAnalysis
 from loglens.processor.local import Options
@@ -26,9 +27,16 @@ POLL_SECONDS = 0.25  # how often the file is looked at when nothing new came
 
 
 def follow(
-    path: Path, options: Options, top_n: int, interval: float, as_json: bool, from_end: bool
+    path: Path,
+    options: Options,
+    top_n: int,
+    interval: float,
+    as_json: bool,
+    from_end: bool,
+    alerts: LiveAlerts | None = None,
 ) -> int:
-    """Follow `path` until SIGINT or SIGTERM; return the exit status."""
+    """Follow `path` until SIGINT or SIGTERM, evaluating `alerts` at each report; return
+    the exit status."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: stop.set())
@@ -52,9 +60,12 @@ def follow(
             if now >= next_report:
                 next_report = now + interval
                 report = live.report()
+                report["alerts"] = [] if alerts is None else alerts.update(live.alert_input())
                 if view is not None:
                     view.show(report, follower.events, now - started)
-                elif report["entries"] != shown_entries or report["new_findings"]:
+                elif (
+                    report["entries"] != shown_entries or report["new_findings"] or report["alerts"]
+                ):
                     _print_json(report, follower.events)
                 shown_entries = report["entries"]
             if not batches:
@@ -68,6 +79,9 @@ def follow(
         if view is not None:
             view.close()
     report = live.report()
+    report["alerts"] = [] if alerts is None else alerts.update(live.alert_input())
+    if alerts is not None:
+        alerts.close()
     if as_json or not terminal:
         _print_json(report, follower.events, final=True)
     else:
@@ -101,6 +115,8 @@ class _TerminalView:
 
         for item in report["new_findings"]:
             self._findings.append(f"{item['kind']} ({item['score']}): {item['explanation']}")
+        for event in report["alerts"]:
+            self._findings.append(f"ALERT {event['event']} {event['rule']}: {event['message']}")
         status = Text(
             f"{self._path}: {report['lines']:,} lines, {report['entries']:,} entries in "
             f"{elapsed:,.0f} s; last log {report['last_timestamp'] or 'none'}"

@@ -18,13 +18,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from loglens.analysis.alerts import AlertInput, live_input
 from loglens.analysis.chunk import Part, summarise_block
-from loglens.analysis.findings import find
+from loglens.analysis.findings import Findings, find
 from loglens.analysis.lines import decode_block
 from loglens.analysis.parse import Detection, ParseContext, detect_format
 from loglens.analysis.report import build_report
 from loglens.analysis.summary import Summary
-from loglens.analysis.templates import build_templates
+from loglens.analysis.templates import Template, build_templates
 from loglens.follow import Batch
 from loglens.processor.local import Options
 
@@ -44,6 +45,7 @@ class LiveAnalysis:
         self._waiting: list[Batch] = []  # batches read before the format is known
         self._first_data: float | None = None
         self._seen_findings: set[str] = set()
+        self._latest: tuple[dict[str, Template], Findings] | None = None  # of `report`
 
     @property
     def detection(self) -> Detection | None:
@@ -77,6 +79,7 @@ class LiveAnalysis:
         summary = self._summary
         templates = build_templates(summary.pattern_counts())
         findings = find(summary, templates, self._options.classifier)
+        self._latest = (templates, findings)
         report = build_report(summary, templates, self._top_n, findings)
         new = [
             item for item in report["anomalies"] if _finding_key(item) not in self._seen_findings
@@ -84,6 +87,21 @@ class LiveAnalysis:
         self._seen_findings.update(_finding_key(item) for item in new)
         report["new_findings"] = new
         return report
+
+    def alert_input(self) -> AlertInput | None:
+        """What the alert rules are evaluated over: the analysis of the last `report`."""
+        if self._latest is None:
+            return None
+        templates, findings = self._latest
+        texts = {t.id: t.text for t in templates.values()}
+        return live_input(
+            findings.series,
+            texts,
+            findings.template_categories,
+            findings.anomalies,
+            self._summary.first_ts,
+            self._summary.last_ts,
+        )
 
     def _detect(self, batches: Sequence[Batch]) -> Detection:
         data = b"".join(batch.data for batch in batches)

@@ -7,6 +7,7 @@ truncates it. The final report must count every line written exactly once.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import queue
@@ -26,8 +27,9 @@ DEADLINE = 60.0
 class _Following:
     """A real `processor.py --follow --json` subprocess and the reports it prints."""
 
-    def __init__(self, path: Path, *flags: str) -> None:
+    def __init__(self, path: Path, *flags: str, **settings: str) -> None:
         env = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+        env.update(settings)
         self.process = subprocess.Popen(
             [sys.executable, str(ROOT / "processor.py"), "--follow", "--json",
              "--interval", "0.2", *flags, str(path)],
@@ -151,3 +153,77 @@ def test_bad_follow_flags_are_usage_errors(tmp_path: Path) -> None:
         run = run_cli(*args)
         assert run.code == 2, (args, run.err)
         assert message in run.err, (args, run.err)
+
+
+RULES = """
+[[rule]]
+name = "error burst"
+level = ["ERROR", "CRITICAL"]
+threshold = 20
+window = "5m"
+"""
+
+
+class _Webhook(http.server.BaseHTTPRequestHandler):
+    """A receiver on loopback that keeps each POSTed alert with when it came."""
+
+    received: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.received.put((time.monotonic(), json.loads(body)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+def test_alerts_fire_and_resolve_as_the_lines_come(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(RULES)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    path = tmp_path / "app.log"
+    path.write_text(_quiet(0, 300))  # 10:00 to 10:05, a few errors
+    following = _Following(path, ALERT_RULES_FILE=str(rules), ALERT_WEBHOOK_URL=url)
+    try:
+        report = following.wait_for_entries(300)
+        assert report["alerts"] == []
+        # A burst: 60 errors in a minute of log time, written at once.
+        with path.open("a") as handle:
+            handle.write(_burst("10:05", 60))
+        written = time.monotonic()
+        came, fired = _Webhook.received.get(timeout=DEADLINE)
+        assert (fired["event"], fired["rule"]) == ("firing", "error burst")
+        assert fired["source"] == str(path) and fired["value"] >= 20
+        assert came - written < DEADLINE
+        # Quiet again, ten minutes later in log time: the burst's incident ends.
+        with path.open("a") as handle:
+            handle.write(_quiet(900, 300))
+        _came, resolved = _Webhook.received.get(timeout=DEADLINE)
+        assert resolved["event"] == "resolved"
+        assert resolved["delivery_id"] == fired["delivery_id"].replace(":firing", ":resolved")
+    finally:
+        final = following.stop()
+        server.shutdown()
+    assert final["entries"] == 660
+    assert _Webhook.received.empty()  # each event once
+
+
+def _quiet(start: int, count: int) -> str:
+    """A line a second from 10:00 + `start` seconds, one error in fifty."""
+    return "".join(
+        f"2026-12-07 10:{n // 60 % 60:02d}:{n % 60:02d},000 "
+        f"{'ERROR' if n % 50 == 0 else 'INFO'} [app.web] request {n} served\n"
+        for n in range(start, start + count)
+    )
+
+
+def _burst(minute: str, count: int) -> str:
+    """`count` database errors within the minute `minute` (HH:MM) of log time."""
+    return "".join(
+        f"2026-12-07 {minute}:{n % 60:02d},500 ERROR [db.pool] connection to db-{n % 3} lost\n"
+        for n in range(count)
+    )
