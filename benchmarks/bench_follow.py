@@ -10,6 +10,13 @@ from its write to the first report (read here) that counts its last line. Printe
 baseline in the same run, `tail -n +1 -F FILE` read by this process (the floor: bytes
 copied from the file, nothing analysed).
 
+With `--alerts N`, the alert path: the follower runs with a rule (20 errors within a
+minute of log time) and a webhook receiver on loopback; the writer appends N bursts of 50
+errors, each after quiet minutes of log time (more than alerts merge over: each burst is
+an incident of its own), a few seconds apart; the
+latency of each is from its write to the POST of its alert (issue 17's target for the
+server: 5 s p99).
+
 With `--soak-minutes M`, the same at `--soak-rate` (10,000 lines/s) for M minutes, the
 follower's PSS sampled every 10 s: its growth from the end of the first minute to the
 end (issue 17's target: under 20 MiB over 30 minutes), and the lag over the whole soak.
@@ -20,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import http.server
 import json
 import os
+import queue
 import random
 import statistics
 import subprocess
@@ -32,11 +41,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.proctree import process_tree  # noqa: E402
+from loglens.analysis.alerts import MERGE_GAP_MINUTES  # noqa: E402
 
 BATCH_SECONDS = 0.02
 LEVELS = ("INFO",) * 80 + ("WARNING",) * 12 + ("ERROR",) * 6 + ("DEBUG",) * 2
@@ -202,12 +213,87 @@ def describe(name: str, found: tuple[list[float], int, int], seconds: float) -> 
     )
 
 
+RULES = """
+[[rule]]
+name = "error burst"
+level = ["ERROR", "CRITICAL"]
+threshold = 20
+window = "1m"
+"""
+
+
+def alert_latencies(bursts: int, interval: float) -> tuple[list[float], int]:
+    """Seconds from each burst's write to the POST of its alert; and the alerts POSTed."""
+    received: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.put((time.monotonic(), json.loads(body)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet."""
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    written: dict[str, float] = {}  # the burst's minute -> when it was written
+    with tempfile.TemporaryDirectory(prefix="loglens-alerts-") as folder:
+        path, rules = Path(folder) / "app.log", Path(folder) / "rules.toml"
+        rules.write_text(RULES)
+        path.touch()
+        env = {**os.environ, "ALERT_RULES_FILE": str(rules),
+               "ALERT_WEBHOOK_URL": f"http://127.0.0.1:{server.server_address[1]}/"}  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "processor.py", "--follow", "--json", "--interval", str(interval),
+             str(path)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        time.sleep(1.0)
+        with path.open("a") as out:
+            for burst in range(bursts):
+                # Quiet minutes (more than the merge gap of alerts: each burst is an
+                # incident of its own), then the burst's minute.
+                minute = (MERGE_GAP_MINUTES + 5) * burst
+                for tick in range(6 * (MERGE_GAP_MINUTES + 4)):  # a line every 10 s
+                    at = minute + tick // 6
+                    stamp = f"2025-01-30 {10 + at // 60:02d}:{at % 60:02d}:{tick % 6 * 10:02d}"
+                    out.write(f"{stamp},000 INFO [app.web] request {tick} served\n")
+                at = minute + MERGE_GAP_MINUTES + 4
+                out.write("".join(
+                    f"2025-01-30 {10 + at // 60:02d}:{at % 60:02d}:{n:02d},500 ERROR [db.pool] "
+                    f"connection to db-{n % 3} lost\n" for n in range(50)
+                ))  # fmt: skip
+                out.flush()
+                written[f"2025-01-30T{10 + at // 60:02d}:{at % 60:02d}"] = time.monotonic()
+                time.sleep(3 * interval + 1)
+            at = (MERGE_GAP_MINUTES + 5) * bursts
+            out.write(f"2025-01-30 {10 + at // 60:02d}:{at % 60:02d}:59,000 INFO [app.web] end\n")
+        deadline = time.monotonic() + 30
+        latencies: list[float] = []
+        posted = 0
+        while len(latencies) < bursts and time.monotonic() < deadline:
+            try:
+                came, event = received.get(timeout=1)
+            except queue.Empty:
+                continue
+            posted += 1
+            if event["event"] == "firing" and event["window_start"][:16] in written:
+                latencies.append(came - written[event["window_start"][:16]])
+        proc.terminate()
+        proc.wait(30)
+    server.shutdown()
+    return latencies, posted
+
+
 def main() -> None:
     """Run the follow benchmark (and the soak, if asked) and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rate", type=int, default=50_000, help="lines a second (50,000)")
     parser.add_argument("--seconds", type=float, default=20.0, help="seconds of writing (20)")
     parser.add_argument("--interval", type=float, default=0.5, help="report interval (0.5)")
+    parser.add_argument("--alerts", type=int, default=0, help="bursts for the alert latency")
     parser.add_argument("--soak-minutes", type=float, default=0.0, help="soak length (0: none)")
     parser.add_argument("--soak-rate", type=int, default=10_000, help="soak lines/s (10,000)")
     args = parser.parse_args()
@@ -218,6 +304,14 @@ def main() -> None:
     print(describe("tail -F", run(tail, TailCounter(), args.rate, args.seconds), args.seconds))
     found = run(follower, loglens_lines, args.rate, args.seconds)
     print(describe("loglens", found, args.seconds))
+    if args.alerts:
+        latencies, posted = alert_latencies(args.alerts, args.interval)
+        ordered = sorted(latencies) or [float("nan")]
+        print(
+            f"alerts: {len(latencies)} of {args.alerts} bursts alerted ({posted} POSTs); write to"
+            f" POST p50 {statistics.median(ordered):.2f} s, max {ordered[-1]:.2f} s"
+            " (target for the server: 5 s p99)"
+        )
     if args.soak_minutes:
         memory: list[tuple[float, int]] = []
         seconds = args.soak_minutes * 60
