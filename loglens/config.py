@@ -49,14 +49,14 @@ ANALYSIS_SETTINGS = frozenset(
         "MAX_DECOMPRESSED_BYTES",
         "MAX_COMPRESSION_RATIO",
         "MAX_LINE_BYTES",
-        # Read by `processor.py --follow`, which evaluates the alert rules as lines come.
-        "ALERT_RULES_FILE",
-        "ALERT_WEBHOOK_URL",
     }
 )
+# `processor.py --follow` also evaluates the alert rules as lines come (a plain analysis
+# does not, and is not stopped by a bad value of theirs).
+FOLLOW_SETTINGS = ANALYSIS_SETTINGS | {"ALERT_RULES_FILE", "ALERT_WEBHOOK_URL"}
 # The settings `python server.py` reads, for itself and for the processor it runs: all
 # but those of the HTTP API and of the client.
-SERVER_SETTINGS = ANALYSIS_SETTINGS | {
+SERVER_SETTINGS = FOLLOW_SETTINGS | {
     "HOST",
     "PORT",
     "STORAGE_PATH",

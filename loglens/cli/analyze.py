@@ -20,6 +20,7 @@ from loglens.analysis.report import build_report, render_text
 from loglens.cli.explain import explain, render_explanation
 from loglens.config import (
     ANALYSIS_SETTINGS,
+    FOLLOW_SETTINGS,
     Config,
     check_levels,
     check_regex,
@@ -99,7 +100,8 @@ def _positive(text: str) -> int:
 
 def _settings(args: argparse.Namespace) -> Config:
     """The environment's config with the command line's flags laid over it."""
-    config = config_from_environment(args.env_file, ANALYSIS_SETTINGS)
+    wanted = FOLLOW_SETTINGS if args.follow else ANALYSIS_SETTINGS
+    config = config_from_environment(args.env_file, wanted)
     changes: dict[str, object] = {}
     if args.top is not None:
         changes["top_n"] = args.top
