@@ -307,7 +307,11 @@ def _count_lines(
 
 def _count_entries(summary: Summary, entries: pl.DataFrame, part: Part) -> None:
     """Count kept entries by level, minute and masked pattern; find the time range."""
-    masked = entries.with_columns(pattern=mask_expr(pl.col("message").fill_null("")))
+    # Lazily, so that the expressions mask_expr shares are computed once (eagerly, each use
+    # computes them again); in memory, as the streaming engine would cut the column in
+    # chunks that make the grouping below slower.
+    pattern = mask_expr(pl.col("message").fill_null(""))
+    masked = entries.lazy().with_columns(pattern=pattern).collect(engine="in-memory")
     micros = entries["ts"].cast(pl.Int64)
     summary.untimed_entries = micros.null_count()
     if summary.untimed_entries:
@@ -382,6 +386,7 @@ def _events(rows: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
     return (
         entries.join(continued, left_on="row", right_on="entry_row", how="left")
         .sort("row")
+        .lazy()  # the expressions mask_expr shares are computed once (see _count_entries)
         .select(
             "row",
             "ts",
@@ -392,4 +397,5 @@ def _events(rows: pl.DataFrame, entries: pl.DataFrame) -> pl.DataFrame:
             .alias("message"),
             mask_expr(message).alias("pattern"),
         )
+        .collect(engine="in-memory")
     )

@@ -55,6 +55,7 @@ from loglens.analysis.json_layout import (
     read_epochs,
     read_levels,
 )
+from loglens.analysis.json_values import json_path_values
 from loglens.analysis.layout import learn_layout
 from loglens.analysis.levels import (
     infer_levels,
@@ -330,7 +331,7 @@ def _json_fields(lines: pl.Series, json_paths: tuple[tuple[str, str], ...] = ())
     """Raw text fields of JSON lines: a line that is one object is a header.
 
     Each field is read from the paths learned for the file (``json_layout``), else from the
-    first of its ``JSON_KEYS`` that the object has: one JSON path match per path over the column.
+    first of its ``JSON_KEYS`` that the object has (``json_values``).
     """
     starts = lines.str.starts_with("{")
     header = starts & lines.str.strip_chars_end(_TRAILING_SPACE).str.ends_with("}")
@@ -338,19 +339,22 @@ def _json_fields(lines: pl.Series, json_paths: tuple[tuple[str, str], ...] = ())
         paths = field_paths(json_paths)
         keys = {name: tuple(path_keys(path)[-1] for path in found) for name, found in paths.items()}
     else:
-        # One JSON parse per key and line: ask only for keys that occur in the column at all.
+        # Each key asked for costs a JSON parse of some lines: ask only for keys that occur.
         keys = {
             name: tuple(key for key in known if lines.str.contains(f'"{key}"', literal=True).any())
             for name, known in JSON_KEYS.items()
         }
         paths = {name: [f"$['{key}']" for key in found] for name, found in keys.items()}
-    line = pl.col("line")
-    wanted = {
-        name: pl.coalesce([line.str.json_path_match(path) for path in found])
-        for name, found in paths.items()
-        if found
-    }
-    fields = lines.to_frame("line").select(**wanted).to_dict() if wanted else {}
+    wanted = {name: found for name, found in paths.items() if found}
+    fields = {}
+    if wanted:
+        values = json_path_values(lines, list(dict.fromkeys(p for f in wanted.values() for p in f)))
+        fields = values.select(
+            **{
+                name: pl.coalesce([pl.col(path) for path in found])
+                for name, found in wanted.items()
+            }
+        ).to_dict()
     if fields:
         # A damaged object (a bad escape left by a repaired encoding, say) does not parse at
         # all; read its plain "key": value pairs with a regex instead.

@@ -123,15 +123,43 @@ MASK_PATTERN = "|".join(_VARIABLE_SHAPES)
 _PLAIN_MASK_PATTERN = "|".join(_VARIABLE_SHAPES[1:])
 _MAY_HOLD_REQUEST_LINE = rf"{_B}(?:GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS) "
 
+# Messages that may hold a request line are masked in three passes that give what one pass
+# of MASK_PATTERN with "${keep}<*>" gives, in about half its time on access logs: the whole
+# alternation without the group wraps every match in _OPEN and _CLOSE ("${0}" names only
+# the match itself, which the engine finds without resolving groups); then the request line
+# alone, on wrapped matches only, keeps its `keep` part; then every other wrapped match
+# becomes "<*>". The first pass sees the message as the single pass would, so the matches
+# and their \b contexts are the same. A message already holding _OPEN or _CLOSE takes the
+# single pass. A wrapped request line is re-matched the same way: the data of a match runs
+# to a separator or the end, so it cannot run on past its _CLOSE.
+_OPEN, _CLOSE = "\x00", "\x01"
+_WRAP_PATTERN = "|".join((_REQUEST_LINE.replace("(?P<keep>", "(?:", 1), *_VARIABLE_SHAPES[1:]))
+_WRAPPED_REQUEST_LINE = f"{_OPEN}{_REQUEST_LINE}{_CLOSE}"
+_WRAPPED_MATCH = f"{_OPEN}[^{_CLOSE}]*{_CLOSE}"
+_HOLDS_MARKER = f"[{_OPEN}{_CLOSE}]"
+
 
 def mask_expr(messages: pl.Expr) -> pl.Expr:
-    """Replace the obvious variables of each message with ``<*>``, giving its pattern key."""
-    request = messages.str.contains(_MAY_HOLD_REQUEST_LINE)
-    # The plain pass runs on the column itself: a second `when` would copy every string
-    # first (a tenth of the masking's time); its answer is unused where a request line is.
+    """Replace the obvious variables of each message with ``<*>``, giving its pattern key.
+
+    Collect it lazily: its parts share expressions, which only a lazy query computes once.
+    """
+    request = pl.when(messages.str.contains(_MAY_HOLD_REQUEST_LINE)).then(messages)
+    wrapped = (
+        request.str.replace_all(_WRAP_PATTERN, f"{_OPEN}${{0}}{_CLOSE}")
+        .str.replace_all(_WRAPPED_REQUEST_LINE, _REPLACEMENT)
+        .str.replace_all(_WRAPPED_MATCH, VARIABLE)
+    )
+    marked = pl.when(request.str.contains(_HOLDS_MARKER)).then(request)
+    # The plain pass skips the messages with a request line, whose answer it is not: on an
+    # access log they would cost a fifth of the masking; ordinary messages pay nothing
+    # measurable for the `when` once the query is lazy.
+    plain = pl.when(request.is_null()).then(messages)
+    # The first non-null wins, so a message with a marker takes the single pass.
     return pl.coalesce(
-        pl.when(request).then(messages).str.replace_all(MASK_PATTERN, _REPLACEMENT),
-        messages.str.replace_all(_PLAIN_MASK_PATTERN, VARIABLE),
+        marked.str.replace_all(MASK_PATTERN, _REPLACEMENT),
+        wrapped,
+        plain.str.replace_all(_PLAIN_MASK_PATTERN, VARIABLE),
     )
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from loglens.analysis.template_columns import generalisations
 from loglens.analysis.templates import (
+    MASK_PATTERN,
     VARIABLE,
     Template,
     build_templates,
@@ -222,6 +223,66 @@ def test_many_distinct_keys_collapse_to_one_template() -> None:
 )
 def test_mask_keeps_the_method_and_route_of_a_request_line(message: str, expected: str) -> None:
     assert mask(message) == expected
+
+
+# Messages around request lines where the wrapped passes could part from the single pass:
+# query values, versions, no data, two request lines, non-ASCII before, data whose context
+# decides the next shape, a path that swallows a method, the markers themselves.
+_REQUEST_EDGES = [
+    "GET /api/users?user=42 HTTP/1.1",
+    '"GET /index.html HTTP/1.1" 200 512',
+    "GET /health",
+    "GET /health ok",
+    "GET /a/1 then POST /b/2 HTTP/2 done",
+    "naïve café → GET /api/v1/orders/42 HTTP/1.1 für Jürgen 7",
+    "GET /é/42/ü7 HTTP/1.1",
+    "GET /api/orders/42/items7",
+    "GET /x/42./a1",
+    "GET /x/42-7/9?b=4&c=5#f",
+    "/tmp/a1:GET /x/42 HTTP/1.1",
+    "xGET /a/1 HTTP/1.1",
+    "GET  /a/1",
+    "HEAD / HTTP/1.0",
+    "OPTIONS * HTTP/1.1",
+    "Jul 10 03:55:15 GET /a/9 from 10.0.0.1:80 in 1.2 KB",
+    "GET /a/1\x01 then 7",
+    "\x00GET /a/1 HTTP/1.1 \x01",
+    "GET /a/\x001\x01/2",
+    "",
+]
+
+
+def _single_pass(messages: list[str | None]) -> list[str | None]:
+    """The reference: one pass of every shape, each request line keeping its route."""
+    frame = pl.DataFrame({"message": messages}, schema={"message": pl.String})
+    return frame.select(pl.col("message").str.replace_all(MASK_PATTERN, "${keep}<*>"))[
+        "message"
+    ].to_list()
+
+
+def _masked(messages: list[str | None]) -> list[str | None]:
+    """The pattern keys of `messages` as one column."""
+    frame = pl.DataFrame({"message": messages}, schema={"message": pl.String})
+    return frame.select(mask_expr(pl.col("message")))["message"].to_list()
+
+
+def test_mask_of_request_lines_equals_the_single_pass() -> None:
+    messages: list[str | None] = [*_REQUEST_EDGES, None]
+    assert _masked(messages) == _single_pass(messages)
+    assert _masked(["GET /api/orders/42/items7"]) == ["GET /api/orders/<*>/items7"]
+
+
+def test_mask_of_random_request_lines_equals_the_single_pass() -> None:
+    pieces = [
+        "GET ", "POST ", "DELETE ", "/api", "/v1", "/42", "/items7", "/deadbeef12", "?user=",
+        "42", "&b=", " HTTP/1.1", '"', " ", " ", "é", "10.0.0.1:80", "::1", "-7", "0x1f",
+        "/tmp/a1:", ".", "x", "\x01", "\x00", "1.2 KB", "Jul 10 03:55:15", "blk_-42", "#",
+    ]  # fmt: skip
+    rnd = random.Random(16)
+    messages: list[str | None] = [
+        "".join(rnd.choices(pieces, k=rnd.randrange(1, 14))) for _ in range(3000)
+    ]
+    assert _masked(messages) == _single_pass(messages)
 
 
 def test_request_lines_keep_their_method_and_route_shape_as_templates() -> None:
