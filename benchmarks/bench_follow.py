@@ -147,7 +147,9 @@ def run(
 
             def sample() -> None:
                 while not stop.wait(10):
-                    memory.append((time.monotonic() - started, pss_kib(proc.pid)))
+                    kib = pss_kib(proc.pid)
+                    if kib and not stop.is_set():
+                        memory.append((time.monotonic() - started, kib))
 
             threading.Thread(target=sample, daemon=True).start()
         time.sleep(1.0)  # the follower starts (and imports polars) before the first line
@@ -157,7 +159,7 @@ def run(
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not (reports and reports[-1][1] >= total):
             time.sleep(0.1)
-        stop.set()
+        stop.set()  # before the process ends: its last sample is of it running
         proc.terminate()
         try:
             proc.wait(60)
