@@ -24,6 +24,12 @@ from loglens.processor.live import LiveAnalysis
 from loglens.processor.local import Options
 
 POLL_SECONDS = 0.25  # how often the file is looked at when nothing new came
+# After lines came, wait this long for more: a summary per tenth of a second, not one per
+# write (a block's cost is mostly fixed below a few thousand lines).
+BATCH_SECONDS = 0.1
+# A report costs more as the log grows: reports are spaced so that they take at most a
+# 1/REPORT_SPACING share of the time, and reading keeps up with the writer.
+REPORT_SPACING = 4.0
 
 
 def follow(
@@ -58,7 +64,6 @@ def follow(
             live.feed(batches)
             now = time.monotonic()
             if now >= next_report:
-                next_report = now + interval
                 report = live.report()
                 report["alerts"] = [] if alerts is None else alerts.update(live.alert_input())
                 if view is not None:
@@ -68,8 +73,9 @@ def follow(
                 ):
                     _print_json(report, follower.events)
                 shown_entries = report["entries"]
-            if not batches:
-                stop.wait(POLL_SECONDS)
+                spent = time.monotonic() - now
+                next_report = now + max(interval, REPORT_SPACING * spent)
+            stop.wait(BATCH_SECONDS if batches else POLL_SECONDS)
             batches = follower.read()
         live.feed(batches)
         live.feed(follower.read())
