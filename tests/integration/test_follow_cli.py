@@ -153,6 +153,17 @@ def test_bad_follow_flags_are_usage_errors(tmp_path: Path) -> None:
         run = run_cli(*args)
         assert run.code == 2, (args, run.err)
         assert message in run.err, (args, run.err)
+    # The alert settings a follow reads: a bad one stops it at once, named.
+    broken = tmp_path / "rules.toml"
+    broken.write_text("[[rule]]\nname = 'x'\nthreshold = 'many'\n")
+    for settings, message in (
+        ({"ALERT_RULES_FILE": str(tmp_path / "missing.toml")}, "ALERT_RULES_FILE"),
+        ({"ALERT_RULES_FILE": str(broken)}, "threshold"),
+        ({"ALERT_WEBHOOK_URL": "ftp://nowhere"}, "ALERT_WEBHOOK_URL"),
+    ):
+        run = run_cli("--follow", str(path), env=settings)
+        assert run.code == 2 and run.out == "", (settings, run.err)
+        assert message in run.err and "Traceback" not in run.err, (settings, run.err)
 
 
 RULES = """
