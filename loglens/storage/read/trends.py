@@ -70,19 +70,24 @@ def _series_where(sel: Selection, levels: tuple[str, ...] | None) -> tuple[str, 
     return " AND ".join(where), params
 
 
+def _series_source(sel: Selection, by: str) -> tuple[str, str, tuple[Any, ...], str]:
+    """The template series of the selection (with each template's categories when `by`
+    is "category"): its WITH head, FROM source, parameters, and the key column."""
+    head, source, params = sel.rows_of("template_series")
+    if by != "category":
+        return head, source, params, "t.template_id"
+    source += (
+        " JOIN template_categories AS c ON c.blob_id = t.blob_id AND c.template_id = t.template_id"
+    )
+    return head, source, params, "c.category"
+
+
 async def series_totals(
     conn: Connection, sel: Selection, by: str, levels: tuple[str, ...] | None
 ) -> dict[str, int]:
     """Entries per template (or category) in the series over the selection and window."""
-    head, source, params = sel.rows_of("template_series")
+    head, source, params, key = _series_source(sel, by)
     where, where_params = _series_where(sel, levels)
-    key = "t.template_id"
-    if by == "category":
-        source += (
-            " JOIN template_categories AS c ON c.blob_id = t.blob_id"
-            " AND c.template_id = t.template_id"
-        )
-        key = "c.category"
     found = await rows(
         conn,
         f"{head} SELECT {key}, SUM(t.count) FROM {source} WHERE {where} GROUP BY {key}",
@@ -102,15 +107,8 @@ async def series_trend(
     """Entries per bucket of each template (or category) in `keys`: [{bucket, key, count}]."""
     if not keys:
         return []
-    head, source, params = sel.rows_of("template_series")
+    head, source, params, key = _series_source(sel, by)
     where, where_params = _series_where(sel, levels)
-    key = "t.template_id"
-    if by == "category":
-        source += (
-            " JOIN template_categories AS c ON c.blob_id = t.blob_id"
-            " AND c.template_id = t.template_id"
-        )
-        key = "c.category"
     column = _BUCKET_SQL[bucket]
     found = await rows(
         conn,
