@@ -34,6 +34,7 @@ class Batch:
     data: bytes
     offset: int
     generation: int  # 0 for the first file followed, +1 at each rotation or truncation
+    identity: tuple[int, int] | None = None  # the file's device and inode
 
 
 class Follower:
@@ -80,6 +81,28 @@ class Follower:
         """Stop following: close the file."""
         self._close()
 
+    def resume(self, identity: tuple[int, int], position: int) -> bool:
+        """Go on from `position` of the file `identity` (device, inode), as a run before
+        this one left it: the file at the path, or, if it was rotated meanwhile, the file of
+        that identity beside it (read to its end first, then the path's from its start).
+        False when that file is gone (or was truncated): following starts from the start
+        of the path's file, and what the old one held past `position` is lost."""
+        found = self.path if _identity_of(self.path) == identity else None
+        found = found or _sibling_with(self.path, identity)
+        if found is None:
+            return False
+        try:
+            handle = found.open("rb")
+        except OSError:
+            return False
+        stat = os.fstat(handle.fileno())
+        if (stat.st_dev, stat.st_ino) != identity or stat.st_size < position:
+            handle.close()  # replaced or truncated since
+            return False
+        handle.seek(position)
+        self._file, self._identity, self._position, self._partial = handle, identity, position, b""
+        return True
+
     def _open(self, first: bool) -> bool:
         try:
             handle = self.path.open("rb")
@@ -118,10 +141,12 @@ class Follower:
                 cut = len(data)  # a line past any limit: hand it out, it will be rejected
             self._partial = data[cut:]
             if cut:
-                batches.append(Batch(data[:cut], start, self.generation))
+                batches.append(Batch(data[:cut], start, self.generation, self._identity))
                 self._position = start + cut
         if final and self._partial:
-            batches.append(Batch(self._partial + b"\n", self._position, self.generation))
+            batches.append(
+                Batch(self._partial + b"\n", self._position, self.generation, self._identity)
+            )
             self._position += len(self._partial)
             self._partial = b""
         return batches
@@ -133,3 +158,19 @@ def _identity_of(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return stat.st_dev, stat.st_ino
+
+
+def _sibling_with(path: Path, identity: tuple[int, int]) -> Path | None:
+    """The file beside `path` (a rotated copy: app.log.1, …) that is `identity`, or None."""
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            stat = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if (stat.st_dev, stat.st_ino) == identity:
+            return Path(entry.path)
+    return None

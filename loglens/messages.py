@@ -5,6 +5,9 @@ the other. Every message is a small dict that pickles cheaply; big things (the f
 results) go through the storage folder and the database, never through the pipe.
 
     server → processor   {"type": "job", "job_id": int, "path": str, "name": str}
+                         {"type": "stream", "job_id": int, "path": str, "name": str,
+                          "offset": int, "final": bool}   a stream's file is durable up
+                                                      to `offset` (and ends there if final)
                          {"type": "stop"}             finish the running jobs, then exit
     processor → server   {"type": "ready", "workers": int}
                          {"type": "state", "job_id": int, "state": "running"|"done"|"failed",
@@ -25,6 +28,18 @@ class JobMessage(TypedDict):
     job_id: int
     path: str
     name: str
+
+
+class StreamMessage(TypedDict):
+    """Stream job `job_id`'s file at `path` is durable up to `offset`: analyse it that far
+    (not further: the bytes after it may be lost); `final`: the stream ends there."""
+
+    type: Literal["stream"]
+    job_id: int
+    path: str
+    name: str
+    offset: int
+    final: bool
 
 
 class StopMessage(TypedDict):
@@ -57,3 +72,11 @@ def job(job_id: int, path: str, name: str) -> JobMessage:
 def state(job_id: int, new_state: JobState, error: str | None = None) -> StateMessage:
     """A state message."""
     return {"type": "state", "job_id": job_id, "state": new_state, "error": error}
+
+
+def stream(job_id: int, path: str, name: str, offset: int, final: bool) -> StreamMessage:
+    """A stream message."""
+    return {
+        "type": "stream", "job_id": job_id, "path": path, "name": name, "offset": offset,
+        "final": final,
+    }  # fmt: skip

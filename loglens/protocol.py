@@ -112,6 +112,7 @@ FRAME_HEAD = struct.Struct(">BI")  # type, body length
 MAX_HEADER_BYTES = 64 * 1024
 MAX_FRAME_BYTES = 1024 * 1024
 COMPRESSIONS = ("none", "gzip")
+KINDS = ("file", "stream")
 MAX_NAME_CHARS = 1024
 # Parts of a big report: no bigger than the control frames every client accepts.
 REPORT_PART_BYTES = MAX_HEADER_BYTES
@@ -220,9 +221,23 @@ class UploadHeader:
     wait: bool = False
     resume: int | None = None
     mtime: float | None = None
+    kind: str = "file"  # or "stream": bytes appended for as long as the client follows
+
+    @property
+    def is_stream(self) -> bool:
+        """A stream, not a file (see docs/protocol.md, *A stream*)."""
+        return self.kind == "stream"
 
     def to_json(self) -> dict[str, Any]:
         """The JSON body of the UPLOAD frame."""
+        if self.is_stream:
+            return {
+                "token": self.token,
+                "name": self.name,
+                "kind": self.kind,
+                "wait": self.wait,
+                "resume": self.resume,
+            }
         return {
             "token": self.token,
             "name": self.name,
@@ -240,11 +255,15 @@ class UploadHeader:
         token, name, size = body.get("token"), body.get("name", ""), body.get("size")
         sha256, compression = body.get("sha256"), body.get("compression", "none")
         wait, resume = body.get("wait", False), body.get("resume")
-        mtime = body.get("mtime")
+        mtime, kind = body.get("mtime"), body.get("kind", "file")
         if not isinstance(token, str):
             raise PeerError(ErrorCode.UNAUTHORIZED, "upload refused: the header has no token")
         if not isinstance(name, str) or len(name) > MAX_NAME_CHARS:
             raise _bad(f"'name' must be a string of at most {MAX_NAME_CHARS} characters")
+        if kind not in KINDS:
+            raise _bad(f"'kind' must be one of {', '.join(KINDS)}, not {kind!r}")
+        if kind == "stream":
+            return cls._stream(token, name, body)
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
             raise _bad(f"'size' must be a whole number of bytes, not {size!r}")
         if "sha256" not in body or (sha256 is not None and not _is_sha256(sha256)):
@@ -262,6 +281,22 @@ class UploadHeader:
         ):
             raise _bad(f"'mtime' must be seconds since the epoch or null, not {mtime!r}")
         return cls(token, name, size, sha256, compression, wait, resume, mtime)
+
+    @classmethod
+    def _stream(cls, token: str, name: str, body: dict[str, Any]) -> UploadHeader:
+        """Validate the rest of a stream's UPLOAD: no size, hash or compression (a stream
+        has none until it ends, and is sent as it is written)."""
+        for field in ("size", "sha256", "mtime"):
+            if body.get(field) is not None:
+                raise _bad(f"a stream has no '{field}' (it is known only when the stream ends)")
+        if body.get("compression", "none") != "none":
+            raise _bad("a stream is sent as it is written: 'compression' must be \"none\"")
+        wait, resume = body.get("wait", False), body.get("resume")
+        if not isinstance(wait, bool):
+            raise _bad("'wait' must be true or false")
+        if resume is not None and (not _is_int(resume) or resume < 1):
+            raise _bad(f"'resume' must be a stream's upload id or null, not {resume!r}")
+        return cls(token, name, 0, None, "none", wait, resume, None, "stream")
 
 
 def end_sha256(header: UploadHeader, end: Frame) -> str:

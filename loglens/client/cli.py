@@ -98,6 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--name", type=_source_name, metavar="NAME",
         help=f"the name of the upload read from - (standard input; default {STDIN_NAME})",
     )  # fmt: skip
+    parser.add_argument(
+        "-f", "--follow", action="store_true",
+        help="follow each FILE as it grows, like tail -F (through rotation and truncation, "
+        "and a file that does not exist yet), sending it as a live stream analysed as it "
+        "arrives; Ctrl-C stops, the same command goes on where it stopped; - ends with "
+        "the input",
+    )  # fmt: skip
     parser.add_argument("--wait", action="store_true", help="wait for the analysis, print it")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
@@ -229,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give at least one FILE (a file, directory, glob, or - for stdin)")
     if args.name is not None and STDIN not in args.files:
         parser.error(f"--name names the upload read from standard input: give {STDIN} too")
+    if args.follow:
+        return _follow(parser, args)
     try:
         settings = _settings(args)
         sources, problems = list_sources(args.files, args.name or STDIN_NAME)
@@ -266,6 +275,56 @@ def main(argv: Sequence[str] | None = None) -> int:
             shown = "" if outcome.code == INPUT_ERROR else f"{outcome.name}: "
             sys.stderr.write(f"error: {shown}{outcome.message}\n")
     return EXIT_OK if all(outcome.ok for outcome in outcomes) else EXIT_FAILED
+
+
+def _follow(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """`--follow`: stream each source until it ends (stdin) or Ctrl-C; the exit status."""
+    from loglens.client.follow import follow_all
+
+    if args.wait or args.json:
+        parser.error("--wait and --json are for files sent whole: a followed file has no end")
+    if len(set(args.files)) != len(args.files):
+        parser.error("a file is given twice: each is followed once")
+    sources: list[tuple[str, Path | None]] = []
+    for given in args.files:
+        if given == STDIN:
+            sources.append((args.name or STDIN_NAME, None))
+        elif Path(given).is_dir():
+            parser.error(f"{printable(given)} is a directory: --follow takes files (or -)")
+        else:
+            sources.append((printable(given), Path(given)))
+    try:
+        settings = _settings(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return EXIT_USAGE
+    options = UploadOptions(
+        retries=args.retries, timeout=args.timeout, frame_bytes=settings.frame_bytes,
+        ssl=settings.tls, resume_dir=settings.resume_dir,
+    )  # fmt: skip
+
+    def say(line: str) -> None:
+        if not args.quiet:
+            sys.stderr.write(line + "\n")
+
+    async def run() -> list[str]:
+        main_task = asyncio.current_task()
+        assert main_task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+        return await follow_all(sources, settings.address, settings.token, options, say)
+
+    hint = "the same command goes on from the last byte the server acknowledged"
+    try:
+        errors = asyncio.run(run())
+    except KeyboardInterrupt:
+        sys.stderr.write(f"stopped following: {hint}\n")
+        return EXIT_INTERRUPTED
+    except asyncio.CancelledError:
+        sys.stderr.write(f"terminated: {hint}\n")
+        return EXIT_TERMINATED
+    for error in errors:
+        sys.stderr.write(f"error: {error}\n")
+    return EXIT_FAILED if errors else EXIT_OK
 
 
 async def _upload_all(

@@ -76,7 +76,7 @@ _NETWORK_ERRNOS = frozenset(
 _KEEP_RECORD = frozenset({UNREACHABLE, TLS_FAILED, NOT_A_SERVER, INPUT_ERROR, TIMEOUT})
 
 
-class _Failure(Exception):
+class AttemptFailure(Exception):
     """An attempt failed: why, and whether another attempt may succeed."""
 
     def __init__(self, code: str, message: str, retryable: bool, *, restart: bool = False) -> None:
@@ -154,7 +154,7 @@ class _Session:
     ) -> None:
         self.payload = payload
         self.host, self.port = host, port
-        self.where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self.where = where_of(host, port)
         self.token = token
         self.options = options
         self.upload_id = resume
@@ -210,7 +210,7 @@ class _Session:
                 return await self._attempt()
             except PeerError as exc:
                 failure = await self._refused(exc)
-            except _Failure as exc:
+            except AttemptFailure as exc:
                 failure = exc
             except (OSError, EOFError, TimeoutError) as exc:
                 failure = self._lost(exc)
@@ -245,13 +245,13 @@ class _Session:
             self.emit("retrying", self.durable, f"{failure.message}; retrying in {delay:.0f} s")
             await asyncio.sleep(delay)
 
-    async def _refused(self, exc: PeerError) -> _Failure:
+    async def _refused(self, exc: PeerError) -> AttemptFailure:
         """Classify an ERROR from the server (or a broken frame from it)."""
         message = exc.message
         if exc.code in (ErrorCode.HASH_MISMATCH, ErrorCode.SIZE_MISMATCH):
             changed = await asyncio.to_thread(changed_since, self.payload, self.sha256)
             if changed:
-                return _Failure(
+                return AttemptFailure(
                     FILE_CHANGED,
                     f"the file changed while it was being uploaded: {changed}; upload it again",
                     retryable=False,
@@ -266,52 +266,22 @@ class _Session:
             # The partial upload is gone (or not ours to take over): send it all again.
             self.restarted = True
             self.upload_id = None
-            return _Failure(
+            return AttemptFailure(
                 exc.code.value, f"{message}; starting the upload again", True, restart=True
             )
         if exc.code is ErrorCode.INSUFFICIENT_STORAGE:
             # The server deleted what it held of the upload: a retry starts a new one.
             self.upload_id = None
-        return _Failure(exc.code.value, message, exc.code.retryable)
+        return AttemptFailure(exc.code.value, message, exc.code.retryable)
 
-    def _lost(self, exc: BaseException) -> _Failure:
+    def _lost(self, exc: BaseException) -> AttemptFailure:
         """Classify a dropped or silent connection."""
-        if isinstance(exc, TimeoutError) and exc.errno is None:  # ours, not the kernel's
-            return _Failure(TIMEOUT, f"no answer from {self.where} within "
-                            f"{self.options.timeout:g} s", True)  # fmt: skip
-        if isinstance(exc, ssl_module.SSLError):
-            return _Failure(TLS_FAILED, tls_failure(exc, self.where), False)
-        if isinstance(exc, asyncio.IncompleteReadError):
-            return _Failure(CONNECTION_LOST, f"{self.where} closed the connection", True)
-        detail = _os_reason(exc) if isinstance(exc, OSError) else str(exc)
-        return _Failure(CONNECTION_LOST, f"connection to {self.where} lost: {detail}", True)
+        return lost_connection(exc, self.where, self.options.timeout)
 
     async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """Open the connection; a server that was never reached fails at once."""
-        tls: dict[str, Any] = {}
-        if self.options.ssl is not None:
-            tls = {"ssl": self.options.ssl, "server_hostname": self.options.server_hostname}
         self.emit("connecting", self.durable)
-        try:
-            async with asyncio.timeout(self.options.timeout):
-                return await asyncio.open_connection(self.host, self.port, **tls)
-        except socket.gaierror as exc:
-            raise _Failure(
-                UNREACHABLE,
-                f"cannot resolve the server's host {self.host!r}: {exc.strerror}",
-                False,
-            ) from exc
-        except ssl_module.SSLError as exc:
-            raise _Failure(TLS_FAILED, tls_failure(exc, self.where), False) from exc
-        except (OSError, TimeoutError) as exc:
-            if isinstance(exc, TimeoutError):
-                detail = f"no answer within {self.options.timeout:g} s"
-            else:
-                detail = _os_reason(exc)
-            hint = "" if self.connected else " (is the server running? see --server)"
-            raise _Failure(
-                UNREACHABLE, f"cannot connect to {self.where}: {detail}{hint}", self.connected
-            ) from exc
+        return await connect(self.host, self.port, self.options, self.connected)
 
     async def _attempt(self) -> UploadResult:
         """One connection: handshake, header, the missing bytes, END, and the answers."""
@@ -320,7 +290,7 @@ class _Session:
         writer.transport.set_write_buffer_limits(high=4 * self.options.frame_bytes)
         inbox: Inbox | None = None
         try:
-            await self._handshake(reader, writer)
+            await handshake(reader, writer, self.host, self.port, self.options)
             inbox = Inbox(reader, self.options.timeout)
             # A busy server answers the handshake with an ERROR at once: read it before our
             # header meets its closed socket (a reset would hide the ERROR from us).
@@ -371,42 +341,15 @@ class _Session:
             await asyncio.to_thread(self.record.forget)
             self._recorded = None
 
-    async def _handshake(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        """Exchange versions; a peer that is no loglens server fails at once."""
-        writer.write(HANDSHAKE)
-        async with asyncio.timeout(self.options.timeout):
-            try:
-                await writer.drain()
-                hello = await reader.readexactly(HANDSHAKE_SIZE)
-            except (EOFError, ConnectionError) as exc:
-                # Closed without a word: a TLS mismatch is no reason to retry.
-                why = await closed_by_tls(self.host, self.port, self.options)
-                if why is not None:
-                    raise _Failure(TLS_FAILED, why, retryable=False) from exc
-                raise
-            try:
-                version = check_handshake(hello)
-            except PeerError:
-                raise _Failure(
-                    NOT_A_SERVER, f"{self.where} is not a loglens server: it answered {hello!r}",
-                    retryable=False,
-                ) from None  # fmt: skip
-            if version != VERSION:
-                raise_if_error(await read_frame(reader))  # it explains, then closes
-                raise PeerError(
-                    ErrorCode.UNSUPPORTED_VERSION,
-                    f"the server speaks protocol version {version}, this client {VERSION}",
-                )
-
     async def _digest(self) -> str:
-        """The file's SHA-256, hashed while it was sent; _Failure if the file changed."""
+        """The file's SHA-256, hashed while it was sent; AttemptFailure if the file changed."""
         assert self._hashing is not None
         try:
             size, sha256 = await self._hashing
         except InputError as exc:
-            raise _Failure(INPUT_ERROR, str(exc), False) from exc
+            raise AttemptFailure(INPUT_ERROR, str(exc), False) from exc
         if size != self.payload.size:
-            raise _Failure(
+            raise AttemptFailure(
                 FILE_CHANGED,
                 f"the file changed while it was being uploaded: it was {self.payload.size:,} "
                 f"bytes, {size:,} were hashed; upload it again",
@@ -467,7 +410,7 @@ class _Session:
                     if not writer.transport.is_closing():
                         raise  # not a dropped connection: a bug, to be seen
                     await inbox.explain()  # the server's ERROR, if it sent one
-                    raise _Failure(
+                    raise AttemptFailure(
                         CONNECTION_LOST, f"connection to {self.where} lost while sending", True
                     ) from exc
                 except OSError as exc:
@@ -476,7 +419,7 @@ class _Session:
                     raise _unreadable(self.payload, exc) from exc
                 if sent < length:
                     why = await asyncio.to_thread(changed_since, self.payload)
-                    raise _Failure(
+                    raise AttemptFailure(
                         FILE_CHANGED,
                         f"the file changed while it was being uploaded: {why or 'it shrank'}; "
                         "upload it again",
@@ -485,6 +428,87 @@ class _Session:
                 position += length
                 self.bytes_sent += length
                 self.emit("sending", position)
+
+
+async def connect(
+    host: str, port: int, options: UploadOptions, reached_before: bool = False
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Open a connection to the server; AttemptFailure if it cannot be reached (retryable
+    only if it was reached before: a server never reached is a wrong address)."""
+    where = where_of(host, port)
+    tls: dict[str, Any] = {}
+    if options.ssl is not None:
+        tls = {"ssl": options.ssl, "server_hostname": options.server_hostname}
+    try:
+        async with asyncio.timeout(options.timeout):
+            return await asyncio.open_connection(host, port, **tls)
+    except socket.gaierror as exc:
+        raise AttemptFailure(
+            UNREACHABLE, f"cannot resolve the server's host {host!r}: {exc.strerror}", False
+        ) from exc
+    except ssl_module.SSLError as exc:
+        raise AttemptFailure(TLS_FAILED, tls_failure(exc, where), False) from exc
+    except (OSError, TimeoutError) as exc:
+        if isinstance(exc, TimeoutError):
+            detail = f"no answer within {options.timeout:g} s"
+        else:
+            detail = _os_reason(exc)
+        hint = "" if reached_before else " (is the server running? see --server)"
+        raise AttemptFailure(
+            UNREACHABLE, f"cannot connect to {where}: {detail}{hint}", reached_before
+        ) from exc
+
+
+async def handshake(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    host: str,
+    port: int,
+    options: UploadOptions,
+) -> None:
+    """Exchange versions; a peer that is no loglens server fails at once."""
+    where = where_of(host, port)
+    writer.write(HANDSHAKE)
+    async with asyncio.timeout(options.timeout):
+        try:
+            await writer.drain()
+            hello = await reader.readexactly(HANDSHAKE_SIZE)
+        except (EOFError, ConnectionError) as exc:
+            # Closed without a word: a TLS mismatch is no reason to retry.
+            why = await closed_by_tls(host, port, options)
+            if why is not None:
+                raise AttemptFailure(TLS_FAILED, why, retryable=False) from exc
+            raise
+        try:
+            version = check_handshake(hello)
+        except PeerError:
+            raise AttemptFailure(
+                NOT_A_SERVER, f"{where} is not a loglens server: it answered {hello!r}",
+                retryable=False,
+            ) from None  # fmt: skip
+        if version != VERSION:
+            raise_if_error(await read_frame(reader))  # it explains, then closes
+            raise PeerError(
+                ErrorCode.UNSUPPORTED_VERSION,
+                f"the server speaks protocol version {version}, this client {VERSION}",
+            )
+
+
+def lost_connection(exc: BaseException, where: str, timeout: float) -> AttemptFailure:
+    """Classify a dropped or silent connection (`where` is the server, for the message)."""
+    if isinstance(exc, TimeoutError) and exc.errno is None:  # ours, not the kernel's
+        return AttemptFailure(TIMEOUT, f"no answer from {where} within {timeout:g} s", True)
+    if isinstance(exc, ssl_module.SSLError):
+        return AttemptFailure(TLS_FAILED, tls_failure(exc, where), False)
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return AttemptFailure(CONNECTION_LOST, f"{where} closed the connection", True)
+    detail = _os_reason(exc) if isinstance(exc, OSError) else str(exc)
+    return AttemptFailure(CONNECTION_LOST, f"connection to {where} lost: {detail}", True)
+
+
+def where_of(host: str, port: int) -> str:
+    """HOST:PORT for messages ([HOST]:PORT for an IPv6 address)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 async def _analysis(inbox: Inbox) -> dict[str, Any]:
@@ -498,8 +522,8 @@ async def _analysis(inbox: Inbox) -> dict[str, Any]:
         parts.append(bytes(frame.data))
 
 
-def _unreadable(payload: Payload, exc: OSError) -> _Failure:
-    return _Failure(INPUT_ERROR, f"{payload.name}: cannot read: {_os_reason(exc)}", False)
+def _unreadable(payload: Payload, exc: OSError) -> AttemptFailure:
+    return AttemptFailure(INPUT_ERROR, f"{payload.name}: cannot read: {_os_reason(exc)}", False)
 
 
 def _is_network_error(exc: OSError) -> bool:

@@ -74,12 +74,22 @@ class LiveAnalysis:
         if self._detection is None and self._waiting:
             self.feed([], now=float("inf"))
 
-    def report(self) -> dict[str, Any]:
-        """The report of the file so far, with the findings not reported before as `new`."""
+    @property
+    def summary(self) -> Summary:
+        """The merged summary of what was absorbed so far."""
+        return self._summary
+
+    def snapshot(self) -> tuple[Summary, dict[str, Template], Findings]:
+        """The summary so far with its templates and findings (what a report is made of)."""
         summary = self._summary
         templates = build_templates(summary.pattern_counts())
         findings = find(summary, templates, self._options.classifier)
         self._latest = (templates, findings)
+        return summary, templates, findings
+
+    def report(self) -> dict[str, Any]:
+        """The report of the file so far, with the findings not reported before as `new`."""
+        summary, templates, findings = self.snapshot()
         report = build_report(summary, templates, self._top_n, findings)
         new = [
             item for item in report["anomalies"] if _finding_key(item) not in self._seen_findings

@@ -10,7 +10,7 @@ stay 'running' in the database and run again when the server restarts.
 
 A database server that cannot be reached (PostgreSQL restarting, a network cut) makes a
 job wait for it, its analysis kept in memory, and go on where it was once it is back (see
-`_waiting_for_database`): it does not fail, and its results are stored once.
+`waiting_for_database`): it does not fail, and its results are stored once.
 
 The process and its workers ignore SIGINT: a Ctrl-C in the server's terminal reaches the
 whole process group, and the server alone decides what it means (it sends "stop", and the
@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from loglens import messages
 from loglens.config import Config
 from loglens.errors import DatabaseUnavailable, InputError, LoglensError
+from loglens.processor.streams import StreamJob
 from loglens.processor.workers import configure_process, ignore_ctrl_c, limit_threads
 from loglens.storage import Database, Job, Results
 
@@ -145,6 +146,34 @@ class _Processor:
         self._stopping = False
         self._inbox: asyncio.Queue[object] = asyncio.Queue()
         self.alerting: Alerting | None = None
+        self._streams: dict[int, StreamJob] = {}  # the stream jobs followed here
+
+    # What stream jobs use (StreamHost) ---------------------------------------------------
+
+    @property
+    def db(self) -> Database:
+        """The processor's database."""
+        return self._db
+
+    @property
+    def options(self) -> Options:
+        """The analysis options."""
+        return self._options
+
+    @property
+    def threads(self) -> ThreadPoolExecutor:
+        """The threads the analyses run in."""
+        return self._threads
+
+    @property
+    def top_n(self) -> int:
+        """How many error templates a report lists."""
+        return self._config.top_n
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the processor is stopping."""
+        return self._stopping
 
     async def serve(self) -> None:
         """Take messages until stop (then finish the running jobs) or the pipe closes."""
@@ -153,7 +182,7 @@ class _Processor:
             target=_read_pipe, args=(self._conn, loop, self._inbox), name="pipe", daemon=True
         ).start()
         logger.info("runner %s ready with %d workers", self.runner, self._workers)
-        self._send({"type": "ready", "workers": self._workers})
+        self.send({"type": "ready", "workers": self._workers})
         while not (self._stopping and not self._tasks):
             message = await self._inbox.get()
             if message is _EOF:
@@ -176,6 +205,10 @@ class _Processor:
         if kind == "stop":
             logger.info("stop asked: finishing %d running jobs", len(self._tasks))
             self._stopping = True
+            for stream in self._streams.values():
+                stream.wake()
+        elif kind == "stream" and isinstance(message, dict):
+            self._stream(message)
         elif kind == "job" and isinstance(message, dict):
             if self._stopping:
                 logger.info("job %s arrived after stop: it stays queued", message.get("job_id"))
@@ -190,6 +223,30 @@ class _Processor:
             task.add_done_callback(self._ended)
         else:
             logger.warning("ignored a message this processor does not know: %.200r", message)
+
+    def _stream(self, message: dict[str, Any]) -> None:
+        """A stream's file is durable further: its job follows it (started if new here)."""
+        if self._stopping:
+            return  # its job stays running, and is handed over again at the next start
+        try:
+            job_id, path, name = int(message["job_id"]), str(message["path"]), str(message["name"])
+            offset, final = int(message["offset"]), bool(message["final"])
+        except (KeyError, TypeError, ValueError):
+            logger.warning("ignored a malformed stream message: %.200r", message)
+            return
+        stream = self._streams.get(job_id)
+        if stream is None:
+            stream = self._streams[job_id] = StreamJob(self, job_id, path, name)
+            task = asyncio.create_task(self._follow(stream))
+            self._tasks.add(task)
+            task.add_done_callback(self._ended)
+        stream.update(offset, final)
+
+    async def _follow(self, stream: StreamJob) -> None:
+        try:
+            await stream.run()
+        finally:
+            self._streams.pop(stream.job_id, None)
 
     def _ended(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -214,7 +271,7 @@ class _Processor:
             if self._stopping:
                 return  # not started: it stays queued in the database
             try:
-                job = await self._waiting_for_database(
+                job = await self.waiting_for_database(
                     f"job {job_id}: start", lambda: self._db.start_job(job_id, self.runner)
                 )
                 if job is None:  # or started by a try whose answer the network lost
@@ -226,7 +283,7 @@ class _Processor:
                 logger.info("job %d is not queued (done, failed or taken): skipped", job_id)
                 return
             if job.counted_attempts > MAX_ATTEMPTS:
-                await self._fail(
+                await self.fail(
                     job,
                     f"{name}: not analysed: it was started {MAX_ATTEMPTS} times and the "
                     "processor died under it each time while the server ran (look for a "
@@ -238,27 +295,27 @@ class _Processor:
             loop = asyncio.get_running_loop()
             self._analysing += 1
             try:
-                history = await self._waiting_for_database(
+                history = await self.waiting_for_database(
                     f"job {job_id}: history", lambda: self._db.source_history(job.blob_id)
                 )
-                self._send(messages.state(job_id, "running"))
+                self.send(messages.state(job_id, "running"))
                 results = await loop.run_in_executor(
                     self._threads, self._analyse, job_id, path, name, history
                 )
             except Exception as exc:
-                await self._fail(job, _describe(name, exc))
+                await self.fail(job, describe_failure(name, exc))
                 return
             finally:
                 self._analysing -= 1
             try:
-                finished = await self._waiting_for_database(
+                finished = await self.waiting_for_database(
                     f"job {job_id}: store results",
                     lambda: self._db.finish_job(job_id, self.runner, results),
                 )
                 # A try whose COMMIT went through though its answer was lost: stored once.
                 finished = finished or await self._mine(job_id, "done") is not None
             except LoglensError as exc:
-                await self._fail(job, f"{name}: results not stored: {exc}")
+                await self.fail(job, f"{name}: results not stored: {exc}")
                 return
             if not finished:
                 logger.warning(
@@ -271,13 +328,13 @@ class _Processor:
             )  # fmt: skip
             if self.alerting is not None:
                 await self.alerting.after_job(job.blob_id)
-            self._send(messages.state(job_id, "done"))
+            self.send(messages.state(job_id, "done"))
 
-    async def _fail(self, job: Job, error: str) -> None:
+    async def fail(self, job: Job, error: str) -> None:
         """Record that a job failed, and say so."""
         logger.warning("job %d failed: %s", job.id, error)
         try:
-            recorded = await self._waiting_for_database(
+            recorded = await self.waiting_for_database(
                 f"job {job.id}: record failure",
                 lambda: self._db.fail_job(job.id, self.runner, error),
             )
@@ -285,9 +342,9 @@ class _Processor:
             logger.error("job %d: cannot record its failure: %s", job.id, exc)
             recorded = True  # the server should still hear of it
         if recorded:
-            self._send(messages.state(job.id, "failed", error))
+            self.send(messages.state(job.id, "failed", error))
 
-    async def _waiting_for_database(self, what: str, operation: Callable[[], Awaitable[_T]]) -> _T:
+    async def waiting_for_database(self, what: str, operation: Callable[[], Awaitable[_T]]) -> _T:
         """Run a database operation; while the database cannot be reached, wait for it and
         try again (each operation is one transaction: a try that failed wrote nothing)."""
         pause, failing = 0.5, 0
@@ -304,7 +361,7 @@ class _Processor:
 
     async def _mine(self, job_id: int, state: str) -> Job | None:
         """The job if it is in `state` under this runner (a try whose answer was lost)."""
-        job = await self._waiting_for_database(f"job {job_id}: read", lambda: self._db.job(job_id))
+        job = await self.waiting_for_database(f"job {job_id}: read", lambda: self._db.job(job_id))
         if job is not None and job.state == state and job.runner == self.runner:
             return job
         return None
@@ -378,7 +435,7 @@ class _Processor:
             discard_broken_pool(broken)
             self._pool = _start_pool(self._workers)
 
-    def _send(self, message: Any) -> None:
+    def send(self, message: Any) -> None:
         """Send a message to the server; a closed pipe means the server is gone."""
         try:
             self._conn.send(message)
@@ -421,7 +478,7 @@ def _read_pipe(
             return
 
 
-def _describe(name: str, exc: Exception) -> str:
+def describe_failure(name: str, exc: Exception) -> str:
     """Why a job failed, for the database and the server; a bug is also logged."""
     if isinstance(exc, InputError):
         return str(exc)

@@ -47,7 +47,7 @@ from loglens.errors import StorageError
 from loglens.protocol import HANDSHAKE, ErrorCode, encode_error
 from loglens.server.admission import FailedLogins, address_key, reserve_for_authenticated
 from loglens.server.contracts import Receiving, SessionSide
-from loglens.server.files import Storage
+from loglens.server.files import Storage, is_stream_path, sync_size
 from loglens.server.session import Session, close_gently, lockout_message
 from loglens.server.stream import Stream
 from loglens.storage import Database
@@ -109,6 +109,7 @@ class Server:
         # Jobs handed to the current processor that have not ended: the others queued in
         # the database are handed over by `_watch_queue`.
         self._submitted: set[int] = set()
+        self._resubmitting: set[asyncio.Task[None]] = set()  # stream jobs handed over again
         # Threads for the uploads' file writes, hashing and fsyncs (hashlib and file I/O
         # release the GIL, so they run beside the event loop).
         self.io = ThreadPoolExecutor(IO_THREADS, thread_name_prefix="upload-io")
@@ -177,6 +178,8 @@ class Server:
             self._sweeper.cancel()
         if self._queue_watcher is not None:
             self._queue_watcher.cancel()
+        for task in list(self._resubmitting):
+            task.cancel()
         # The processor finishes its running jobs (and starts no other) meanwhile.
         processor_stopped = asyncio.create_task(self._stop_processor())
         idle = [task for session, task in self._sessions.items() if not session.busy]
@@ -320,9 +323,34 @@ class Server:
         if self._processor is None:
             logger.warning("job %d stays queued: this server runs no processor", job_id)
             return
-        full = str(self.storage.resolve(path))
         self._submitted.add(job_id)
-        self._processor.send(messages.job(job_id, full, name))
+        if is_stream_path(path):  # a stream's job: analysed as far as its file is durable
+            task = asyncio.get_running_loop().create_task(self._resubmit_stream(job_id, path, name))
+            self._resubmitting.add(task)
+            task.add_done_callback(self._resubmitting.discard)
+            return
+        self._processor.send(messages.job(job_id, str(self.storage.resolve(path)), name))
+
+    def submit_stream(self, job_id: int, path: str, name: str, offset: int, final: bool) -> None:
+        """Tell the processor a stream's file is durable up to `offset` (see streaming)."""
+        if self._processor is None:
+            return
+        self._submitted.add(job_id)
+        full = str(self.storage.resolve(path))
+        self._processor.send(messages.stream(job_id, full, name, offset, final))
+
+    async def _resubmit_stream(self, job_id: int, path: str, name: str) -> None:
+        """Hand over a stream's job again (a restart): up to what its file durably holds,
+        and final if the stream has ended."""
+        try:
+            job = await self.db.job(job_id)
+            record = None if job is None else await self.db.stream_of_blob(job.blob_id)
+            size = await asyncio.to_thread(sync_size, self.storage.resolve(path))
+        except (StorageError, OSError) as exc:
+            logger.error("stream job %d: cannot hand it over: %s", job_id, exc)
+            return
+        if record is not None:
+            self.submit_stream(job_id, path, name, size, record.ended)
 
     async def wait_for_job(self, job_id: int) -> tuple[str, str | None]:
         """Wait until job `job_id` is done or failed; return its state and error."""

@@ -52,6 +52,14 @@ class SessionSide(Protocol):
         """Stop the session: the client hears `code` and `message`."""
         ...
 
+    async def take(self, upload_id: int) -> None:
+        """Make this session the one receiving `upload_id`, ending any older one."""
+        ...
+
+    def release(self, upload_id: int) -> None:
+        """This session no longer receives `upload_id`."""
+        ...
+
     async def next_frame(
         self, first: bool = False, buffer_for: Callable[[int], memoryview] | None = None
     ) -> Frame:
@@ -100,6 +108,11 @@ class ServerSide(Protocol):
 
     def submit_job(self, job_id: int, path: str, name: str) -> None:
         """Hand a job to the processor."""
+        ...
+
+    def submit_stream(self, job_id: int, path: str, name: str, offset: int, final: bool) -> None:
+        """Tell the processor a stream's file is durable up to `offset` (and, if `final`,
+        that it ends there)."""
         ...
 
     async def wait_for_job(self, job_id: int) -> tuple[str, str | None]:

@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 from loglens.config import RATIO_FREE_BYTES
 from loglens.protocol import ErrorCode, PeerError
+from loglens.storage.write.streams import STREAMS_FOLDER as STREAMS
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -47,6 +48,7 @@ class Storage:
         """Create the folders."""
         self.partial.mkdir(parents=True, exist_ok=True)
         self.blobs.mkdir(parents=True, exist_ok=True)
+        (self.root / STREAMS).mkdir(parents=True, exist_ok=True)
 
     def partial_path(self, upload_id: int) -> Path:
         """Where upload `upload_id` is written while it arrives."""
@@ -101,6 +103,25 @@ class Storage:
         """Delete whatever an upload left in `partial/`."""
         self.partial_path(upload_id).unlink(missing_ok=True)
         self.content_path(upload_id).unlink(missing_ok=True)
+
+
+def is_stream_path(name: str) -> bool:
+    """Whether a blob name is a stream's file (`streams/<upload id>.log`), not content
+    named by its hash."""
+    return name.startswith(f"{STREAMS}/")
+
+
+def sync_size(path: Path) -> int:
+    """Fsync a file and return its size: what it durably holds (0 if it does not exist)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return 0
+    try:
+        os.fsync(fd)
+        return os.fstat(fd).st_size
+    finally:
+        os.close(fd)
 
 
 class PartialFile:

@@ -17,6 +17,7 @@ import hmac
 import logging
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from loglens.errors import StorageError
@@ -42,6 +43,7 @@ from loglens.server.contracts import Receiving, ServerSide
 from loglens.server.direct import idle_error
 from loglens.server.receive import Receiver
 from loglens.server.stream import Stream
+from loglens.server.streaming import StreamReceiver
 from loglens.storage import Stored
 from loglens.storage.write.possession import blob_stored_by
 
@@ -85,7 +87,11 @@ class Session:
                         f"expected an UPLOAD frame, got {frame.type.name}",
                     )
                 self.busy = True
-                await self._upload(UploadHeader.from_json(frame.body or {}))
+                header = UploadHeader.from_json(frame.body or {})
+                if header.is_stream:
+                    await self._stream(header)
+                else:
+                    await self._upload(header)
                 self.busy = False
         except PeerError as exc:
             logger.info("%s: %s: %s", self.peer, exc.code, exc.message)
@@ -260,6 +266,18 @@ class Session:
             self.server.submit_job(stored.job_id, stored.blob_path, header.name)
         await self._answer(upload_id, header, stored, sha256, content)
 
+    async def _stream(self, header: UploadHeader) -> None:
+        """Receive a stream until its END; answer STORED (and PROCESSED if asked)."""
+        operator = self._operator(header.token)
+        record = await StreamReceiver(self, operator, header).run()
+        stream = await self.server.db.upload(record.upload_id)
+        assert stream is not None
+        stored = Stored(record.blob_id, record.job_id, False, False, record.path)
+        await self._answer(
+            record.upload_id, replace(header, size=stream.size), stored, stream.sha256,
+            (stream.sha256, stream.size),
+        )  # fmt: skip
+
     async def _answer(
         self,
         upload_id: int,
@@ -294,6 +312,7 @@ class Session:
             upload is None
             or upload.status != "stored"
             or upload.operator != operator
+            or upload.kind != "file"
             or (upload.sha256, upload.size, upload.compression)
             != (header.sha256 or upload.sha256, header.size, header.compression)
         ):
@@ -349,29 +368,30 @@ class Session:
                     f"upload {header.resume} cannot be resumed: it is not an unfinished upload "
                     "of these bytes by this operator; start a new upload",
                 )
-            await self._take(upload.id)
+            await self.take(upload.id)
             return upload.id
         if header.sha256 is not None:  # "the same bytes" needs their hash
             for upload in await db.resumable_uploads(
                 operator, header.sha256, header.size, header.compression
             ):
                 if upload.id not in self.server.receiving:
-                    await self._take(upload.id)
+                    await self.take(upload.id)
                     return upload.id
         upload_id = await db.create_upload(
             operator, header.name, header.size, header.sha256 or "", header.compression
         )
-        await self._take(upload_id)
+        await self.take(upload_id)
         return upload_id
 
-    async def _take(self, upload_id: int) -> None:
+    async def take(self, upload_id: int) -> None:
         """Make this session the one receiving `upload_id`, ending any older one."""
         while (holder := self.server.receiving.get(upload_id)) is not None:
             holder.session.take_over()
             await holder.done.wait()
         self.server.receiving[upload_id] = Receiving(self, asyncio.Event())
 
-    def _release(self, upload_id: int) -> None:
+    def release(self, upload_id: int) -> None:
+        """This session no longer receives `upload_id`."""
         holder = self.server.receiving.get(upload_id)
         if holder is not None and holder.session is self:
             del self.server.receiving[upload_id]
@@ -384,7 +404,7 @@ class Session:
         try:
             return await Receiver(self, upload_id, header).run()
         finally:
-            self._release(upload_id)
+            self.release(upload_id)
 
     async def _expect_end(self, header: UploadHeader) -> str:
         """Read the END of an upload whose bytes the server holds; return its SHA-256."""

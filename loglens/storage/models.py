@@ -11,6 +11,9 @@ from typing import Any, Literal
 
 UploadStatus = Literal["receiving", "stored", "failed"]
 JobState = Literal["queued", "running", "done", "failed"]
+# A file is sent whole, then analysed; a stream grows while it is analysed (`ended_at`
+# is set when its client ends it).
+UploadKind = Literal["file", "stream"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class Upload:
     blob_id: int | None
     duplicate: bool
     error: str | None
+    kind: UploadKind = "file"
+    ended_at: str | None = None
 
 
 @dataclass(frozen=True)

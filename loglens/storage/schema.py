@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -77,7 +77,9 @@ CREATE TABLE IF NOT EXISTS uploads (
                   CHECK (status IN ('receiving', 'stored', 'failed')),
     blob_id       INTEGER REFERENCES blobs (id),
     duplicate     INTEGER NOT NULL DEFAULT 0 CHECK (duplicate IN (0, 1)),
-    error         TEXT
+    error         TEXT,
+    kind          TEXT    NOT NULL DEFAULT 'file' CHECK (kind IN ('file', 'stream')),
+    ended_at      TEXT
 );
 CREATE TABLE IF NOT EXISTS jobs (
     id          INTEGER PRIMARY KEY,
@@ -386,6 +388,10 @@ MIGRATIONS: dict[int, str] = {
     # Incidents (related anomalies grouped), found since version 5: the schema adds their
     # tables; contents analysed before have none until analysed again.
     4: "",
+    # Streams (uploads that grow while they are analysed), since version 6: every upload
+    # made before is a file.
+    5: "ALTER TABLE uploads ADD COLUMN kind TEXT NOT NULL DEFAULT 'file';\n"
+    "ALTER TABLE uploads ADD COLUMN ended_at TEXT;\n",
 }
 
 # The hourly and daily rollups of a blob's minute timeline, written with it: a timeline

@@ -195,6 +195,13 @@ def rows(server: ServerHandle, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         return db.execute(sql, args).fetchall()
 
 
+def make_version_5(conn: sqlite3.Connection) -> None:
+    """Make a SQLite database what loglens wrote before version 6: no stream columns."""
+    conn.execute("ALTER TABLE uploads DROP COLUMN ended_at")
+    conn.execute("ALTER TABLE uploads DROP COLUMN kind")
+    conn.execute("PRAGMA user_version = 5")
+
+
 def stored_files(server: ServerHandle) -> list[Path]:
     """Every file under STORAGE_PATH."""
     return sorted(p for p in server.storage_path.rglob("*") if p.is_file())

@@ -15,7 +15,7 @@ from pathlib import Path
 from loglens.protocol import FrameType
 from loglens.storage import SCHEMA_VERSION, Database
 from tests.conftest import ROOT, MakeLog, Run
-from tests.integration.conftest import ServerFactory, ServerHandle, blob, rows
+from tests.integration.conftest import ServerFactory, ServerHandle, blob, make_version_5, rows
 from tests.integration.test_jobs import _PROCESSOR_PID, alive, descendants, mtime, wait_until
 from tests.integration.test_storage import query, stored_upload
 from tests.integration.wire import upload
@@ -182,6 +182,7 @@ async def test_a_version_3_database_is_upgraded_with_no_start_interrupted(tmp_pa
         job = await db.job_for_upload(upload_id)
         assert job is not None and await db.start_job(job.id, "r") is not None
     with sqlite3.connect(db_path) as conn:  # what loglens wrote before version 4
+        make_version_5(conn)
         conn.execute("ALTER TABLE jobs DROP COLUMN interrupted")
         conn.execute("PRAGMA user_version = 3")
     async with await Database.open(db_path) as db:

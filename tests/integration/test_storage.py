@@ -23,6 +23,7 @@ from loglens.storage.read.queries import Reader
 from loglens.storage.schema import SUMMED, format_time
 from loglens.storage.write.results import results_from_analysis
 from tests.conftest import ROOT, MakeLog
+from tests.integration.conftest import make_version_5
 from tests.integration.postgres import sql_rows
 
 SENT = ("5" * 64, 1234, "none")  # sha256, size and compression of the bytes as sent
@@ -417,6 +418,7 @@ _V2_COLUMNS = ("timed", "leveled", "understood", "layout", "expects_levels")
 def make_version_2(conn: sqlite3.Connection) -> None:
     """Make a database what loglens wrote before version 3: no `results.directive_lines`
     (nor `jobs.interrupted`, of version 4)."""
+    make_version_5(conn)
     conn.execute("DROP VIEW upload_results")  # it names the column: it must go first
     conn.execute("ALTER TABLE results DROP COLUMN directive_lines")
     conn.execute("ALTER TABLE jobs DROP COLUMN interrupted")

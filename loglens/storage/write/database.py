@@ -19,7 +19,14 @@ from typing import Any
 
 from loglens.errors import StorageError
 from loglens.storage import migrate
-from loglens.storage.dialect import BUSY_TIMEOUT_MS, DriverError, Target, connect_writer, describe
+from loglens.storage.dialect import (
+    BUSY_TIMEOUT_MS,
+    Connection,
+    DriverError,
+    Target,
+    connect_writer,
+    describe,
+)
 from loglens.storage.models import Blob, Results, Stored, Upload
 from loglens.storage.schema import (
     ADD_TO_SUMS,
@@ -31,6 +38,7 @@ from loglens.storage.schema import (
 )
 from loglens.storage.write import rows
 from loglens.storage.write.jobs import REQUEUE_FAILED, JobQueue
+from loglens.storage.write.streams import StreamStore
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +47,7 @@ __all__ = ["BUSY_TIMEOUT_MS", "Database"]
 SUMMED_TABLES = tuple(sums for sums, _keys in SUMMED.values())
 
 
-class Database(JobQueue):
+class Database(JobQueue, StreamStore):
     """The loglens database; open it with `await Database.open(path)`."""
 
     @classmethod
@@ -199,30 +207,58 @@ class Database(JobQueue):
         """Replace the blob's results and mark the job done, in one transaction; False (and
         nothing written) unless the job is running under `runner`."""
         async with self._transaction(f"finish job {job_id}", exclusive=True) as conn:
-            blob = await conn.fetchone(
-                "SELECT blob_id FROM jobs WHERE id = ? AND state = 'running' AND runner = ?",
-                (job_id, runner),
-            )
-            if blob is None:
+            blob_id = await self._replace_results(conn, job_id, runner, results)
+            if blob_id is None:
                 return False
-            blob_id = int(blob[0])
-            for sql in ADD_TO_SUMS:  # a rerun: its earlier rows leave the sums first
-                await conn.execute(sql, (-1, blob_id))
-            for sql in DROP_EMPTY_SUMS:
-                await conn.execute(sql, (blob_id,))
-            await conn.execute("DELETE FROM results WHERE blob_id = ?", (blob_id,))
-            for sql, params in rows.result_inserts(blob_id, job_id, results):
-                await conn.executemany(sql, params)
-            for rollup in ROLLUPS:
-                await conn.execute(rollup, (blob_id,))
-            for sql in ADD_TO_SUMS:
-                await conn.execute(sql, (1, blob_id))
             await conn.execute(
                 "UPDATE jobs SET state = 'done', finished_at = ?, error = NULL WHERE id = ?",
                 (now(), job_id),
             )
         await self._refresh_statistics()
         return True
+
+    async def store_live_results(
+        self, job_id: int, runner: str, results: Results, size: int
+    ) -> bool:
+        """Replace the results of a stream's blob, its job still running under `runner`,
+        and record the `size` they cover; False (nothing written) if the job is not."""
+        async with self._transaction(f"store live results of job {job_id}", exclusive=True) as conn:
+            blob_id = await self._replace_results(conn, job_id, runner, results)
+            if blob_id is None:
+                return False
+            await conn.execute("UPDATE blobs SET size = ? WHERE id = ?", (size, blob_id))
+            await conn.execute(
+                "UPDATE uploads SET size = ? WHERE blob_id = ? AND kind = 'stream'"
+                " AND ended_at IS NULL",
+                (size, blob_id),
+            )
+        return True
+
+    @staticmethod
+    async def _replace_results(
+        conn: Connection, job_id: int, runner: str, results: Results
+    ) -> int | None:
+        """In a transaction: put `results` in place of the blob's, the sums over every blob
+        kept; the blob's id, or None (nothing written) unless the job runs under `runner`."""
+        blob = await conn.fetchone(
+            "SELECT blob_id FROM jobs WHERE id = ? AND state = 'running' AND runner = ?",
+            (job_id, runner),
+        )
+        if blob is None:
+            return None
+        blob_id = int(blob[0])
+        for sql in ADD_TO_SUMS:  # a rerun: its earlier rows leave the sums first
+            await conn.execute(sql, (-1, blob_id))
+        for sql in DROP_EMPTY_SUMS:
+            await conn.execute(sql, (blob_id,))
+        await conn.execute("DELETE FROM results WHERE blob_id = ?", (blob_id,))
+        for sql, params in rows.result_inserts(blob_id, job_id, results):
+            await conn.executemany(sql, params)
+        for rollup in ROLLUPS:
+            await conn.execute(rollup, (blob_id,))
+        for sql in ADD_TO_SUMS:
+            await conn.execute(sql, (1, blob_id))
+        return blob_id
 
     async def _refresh_statistics(self) -> None:
         """Refresh the query planner's statistics each time the analysed blobs double.

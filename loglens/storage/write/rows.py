@@ -6,11 +6,11 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
-from loglens.storage.models import Blob, Job, JobState, Results, Upload, UploadStatus
+from loglens.storage.models import Blob, Job, JobState, Results, Upload, UploadKind, UploadStatus
 
 UPLOAD_COLUMNS = (
     "id, operator, original_name, size, sha256, compression, started_at, received_at,"
-    " status, blob_id, duplicate, error"
+    " status, blob_id, duplicate, error, kind, ended_at"
 )
 BLOB_COLUMNS = "b.id, b.sha256, b.size, b.path, b.first_name, b.stored_at"
 JOB_COLUMNS = (
@@ -36,6 +36,8 @@ def upload(row: Row) -> Upload:
         blob_id=row[9],
         duplicate=bool(row[10]),
         error=row[11],
+        kind=cast(UploadKind, row[12]),
+        ended_at=row[13],
     )
 
 

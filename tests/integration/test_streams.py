@@ -1,0 +1,186 @@
+"""Streams over the protocol (a bare peer): appended, made durable, analysed as they grow."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from loglens.protocol import FrameType, encode
+from tests.integration.conftest import ServerHandle, rows
+from tests.integration.wire import Peer
+
+TIMEOUT = 60.0
+
+
+def lines(start: int, count: int, error_every: int = 10) -> bytes:
+    """Log4j-like lines numbered from `start`; every `error_every`-th is an ERROR."""
+    out = []
+    for n in range(start, start + count):
+        level = "ERROR" if n % error_every == 0 else "INFO"
+        out.append(
+            f"2024-05-01 12:{n // 600 % 60:02d}:{n // 10 % 60:02d},{n % 1000:03d} {level} "
+            f"[main] com.example.Service - request {n} took {n % 97} ms\n"
+        )
+    return "".join(out).encode()
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = TIMEOUT) -> Any:
+    """Poll until `condition()` is truthy; return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"not within {timeout} s")
+
+
+def entries_of(server: ServerHandle, upload_id: int) -> int:
+    found = rows(
+        server,
+        "SELECT r.entries FROM results AS r JOIN uploads AS u ON u.blob_id = r.blob_id"
+        " WHERE u.id = ?",
+        upload_id,
+    )
+    return int(found[0][0]) if found else 0
+
+
+def levels_of(server: ServerHandle, upload_id: int) -> dict[str, int]:
+    return dict(
+        rows(server, "SELECT level, count FROM upload_levels WHERE upload_id = ?", upload_id)
+    )
+
+
+async def open_stream(server: ServerHandle, **fields: Any) -> tuple[Peer, dict[str, Any]]:
+    peer = await Peer.connect(server.address)
+    await peer.handshake_reply()
+    body = {"token": server.tokens["alice"], "name": "live.log", "kind": "stream", **fields}
+    await peer.send(encode(FrameType.UPLOAD, body))
+    accepted = await peer.frame()
+    assert accepted.type is FrameType.ACCEPTED, accepted.body
+    assert accepted.body is not None
+    return peer, accepted.body
+
+
+async def progress_to(peer: Peer, offset: int) -> None:
+    """Read PROGRESS frames until one says `offset` is durable."""
+    while True:
+        frame = await peer.frame()
+        assert frame.type is FrameType.PROGRESS, frame.body
+        assert frame.body is not None
+        if frame.body["offset"] >= offset:
+            assert frame.body["offset"] == offset
+            return
+
+
+async def test_a_stream_is_counted_while_it_grows_and_ends_as_a_job(
+    loglens_server: ServerHandle,
+) -> None:
+    server = loglens_server
+    peer, accepted = await open_stream(server)
+    upload_id = accepted["upload_id"]
+    assert accepted["offset"] == 0
+    first, second = lines(0, 1000), lines(1000, 500)
+    await peer.send(encode(FrameType.DATA, first))
+    await progress_to(peer, len(first))
+    await asyncio.to_thread(wait_for, lambda: entries_of(server, upload_id) == 1000)
+    assert levels_of(server, upload_id) == {"ERROR": 100, "INFO": 900}
+    # While it runs, the stream is an upload like any other: stored, its job running.
+    kind, status, ended = rows(
+        server, "SELECT kind, status, ended_at FROM uploads WHERE id = ?", upload_id
+    )[0]
+    assert (kind, status, ended) == ("stream", "stored", None)
+    assert rows(server, "SELECT state FROM jobs AS j JOIN uploads AS u ON u.blob_id = j.blob_id"
+                " WHERE u.id = ?", upload_id) == [("running",)]  # fmt: skip
+
+    await peer.send(encode(FrameType.DATA, second[:777]))  # a line cut in two frames
+    await peer.send(encode(FrameType.DATA, second[777:]))
+    await peer.send(encode(FrameType.END))
+    while (frame := await peer.frame()).type is FrameType.PROGRESS:
+        pass
+    assert frame.type is FrameType.STORED, frame.body
+    assert frame.body is not None
+    whole = first + second
+    assert frame.body["size"] == len(whole)
+    assert frame.body["sha256"] == hashlib.sha256(whole).hexdigest()
+    await peer.close()
+
+    def done() -> bool:
+        return rows(
+            server,
+            "SELECT j.state FROM jobs AS j JOIN uploads AS u ON u.blob_id = j.blob_id"
+            " WHERE u.id = ?",
+            upload_id,
+        ) == [("done",)]
+
+    await asyncio.to_thread(wait_for, done)
+    assert entries_of(server, upload_id) == 1500
+    assert levels_of(server, upload_id) == {"ERROR": 150, "INFO": 1350}
+    size, sha256, ended = rows(
+        server, "SELECT size, sha256, ended_at FROM uploads WHERE id = ?", upload_id
+    )[0]
+    assert (size, sha256) == (len(whole), hashlib.sha256(whole).hexdigest()) and ended
+    stored = server.storage_path / "streams" / f"{upload_id}.log"
+    assert stored.read_bytes() == whole
+
+
+async def test_a_stream_resumes_at_the_durable_offset_and_counts_each_line_once(
+    loglens_server: ServerHandle,
+) -> None:
+    server = loglens_server
+    peer, accepted = await open_stream(server)
+    upload_id = accepted["upload_id"]
+    first = lines(0, 400)
+    await peer.send(encode(FrameType.DATA, first))
+    await progress_to(peer, len(first))
+    await peer.close()  # dropped: the stream stays open
+
+    peer, accepted = await open_stream(server, resume=upload_id)
+    assert accepted == {"upload_id": upload_id, "offset": len(first), "duplicate": False}
+    await peer.send(encode(FrameType.DATA, lines(400, 100)))
+    await progress_to(peer, len(first) + len(lines(400, 100)))
+    await asyncio.to_thread(wait_for, lambda: entries_of(server, upload_id) == 500)
+    assert levels_of(server, upload_id) == {"ERROR": 50, "INFO": 450}
+    await peer.close()
+
+
+@pytest.mark.parametrize(
+    ("fields", "words"),
+    [
+        ({"size": 10}, "a stream has no 'size'"),
+        ({"sha256": "0" * 64}, "a stream has no 'sha256'"),
+        ({"compression": "gzip"}, "'compression' must be \"none\""),
+        ({"kind": "pipe"}, "'kind' must be one of file, stream"),
+        ({"resume": 999}, "stream 999 cannot be resumed"),
+    ],
+)
+async def test_a_bad_stream_header_is_refused_and_named(
+    loglens_server: ServerHandle, fields: dict[str, Any], words: str
+) -> None:
+    peer = await Peer.connect(loglens_server.address)
+    await peer.handshake_reply()
+    body = {"token": loglens_server.tokens["alice"], "name": "x", "kind": "stream", **fields}
+    await peer.send(encode(FrameType.UPLOAD, body))
+    frame = await peer.frame()
+    assert frame.type is FrameType.ERROR
+    assert frame.body is not None and words in frame.body["message"]
+    assert await peer.closed()
+
+
+async def test_another_operator_cannot_resume_a_stream(loglens_server: ServerHandle) -> None:
+    server = loglens_server
+    peer, accepted = await open_stream(server)
+    await peer.close()
+    other = await Peer.connect(server.address)
+    await other.handshake_reply()
+    body = {"token": server.tokens["bob"], "name": "x", "kind": "stream",
+            "resume": accepted["upload_id"]}  # fmt: skip
+    await other.send(encode(FrameType.UPLOAD, body))
+    frame = await other.frame()
+    assert frame.type is FrameType.ERROR and frame.body is not None
+    assert frame.body["code"] == "not_resumable"
