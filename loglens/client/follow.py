@@ -314,7 +314,7 @@ class Streamer:
         if not data:
             self._ended = True
             rest, self._stdin_partial = self._stdin_partial, b""
-            return [Batch(rest + b"\n", 0, 0)] if rest else []
+            return [Batch(rest, 0, 0)] if rest else []  # sent as it is: the last line
         data = self._stdin_partial + data
         cut = data.rfind(b"\n") + 1
         self._stdin_partial = data[cut:]
