@@ -227,6 +227,30 @@ window = "1m"
 def alert_latencies(bursts: int, interval: float) -> tuple[list[float], int]:
     """Seconds from each burst's write to the POST of its alert; and the alerts POSTed."""
     received: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
+    server = webhook(received)
+    with tempfile.TemporaryDirectory(prefix="loglens-alerts-") as folder:
+        path, rules = Path(folder) / "app.log", Path(folder) / "rules.toml"
+        rules.write_text(RULES)
+        path.touch()
+        env = {**os.environ, "ALERT_RULES_FILE": str(rules),
+               "ALERT_WEBHOOK_URL": f"http://127.0.0.1:{server.server_address[1]}/"}  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "processor.py", "--follow", "--json", "--interval", str(interval),
+             str(path)],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        time.sleep(1.0)
+        written = write_bursts(path, bursts, 3 * interval + 1)
+        latencies, posted = burst_latencies(received, written)
+        proc.terminate()
+        proc.wait(30)
+    server.shutdown()
+    return latencies, posted
+
+
+def webhook(received: queue.Queue[tuple[float, dict[str, Any]]]) -> http.server.HTTPServer:
+    """A webhook receiver on loopback, serving in a thread: each POST goes to `received`
+    with when it came. `shutdown()` it after."""
 
     class Receiver(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -240,52 +264,50 @@ def alert_latencies(bursts: int, interval: float) -> tuple[list[float], int]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    written: dict[str, float] = {}  # the burst's minute -> when it was written
-    with tempfile.TemporaryDirectory(prefix="loglens-alerts-") as folder:
-        path, rules = Path(folder) / "app.log", Path(folder) / "rules.toml"
-        rules.write_text(RULES)
-        path.touch()
-        env = {**os.environ, "ALERT_RULES_FILE": str(rules),
-               "ALERT_WEBHOOK_URL": f"http://127.0.0.1:{server.server_address[1]}/"}  # fmt: skip
-        proc = subprocess.Popen(
-            [sys.executable, "processor.py", "--follow", "--json", "--interval", str(interval),
-             str(path)],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
-        time.sleep(1.0)
-        with path.open("a") as out:
-            for burst in range(bursts):
-                # Quiet minutes (more than the merge gap of alerts: each burst is an
-                # incident of its own), then the burst's minute.
-                minute = (MERGE_GAP_MINUTES + 5) * burst
-                for tick in range(6 * (MERGE_GAP_MINUTES + 4)):  # a line every 10 s
-                    at = minute + tick // 6
-                    stamp = f"2025-01-30 {10 + at // 60:02d}:{at % 60:02d}:{tick % 6 * 10:02d}"
-                    out.write(f"{stamp},000 INFO [app.web] request {tick} served\n")
-                at = minute + MERGE_GAP_MINUTES + 4
-                out.write("".join(
-                    f"2025-01-30 {10 + at // 60:02d}:{at % 60:02d}:{n:02d},500 ERROR [db.pool] "
-                    f"connection to db-{n % 3} lost\n" for n in range(50)
-                ))  # fmt: skip
-                out.flush()
-                written[f"2025-01-30T{10 + at // 60:02d}:{at % 60:02d}"] = time.monotonic()
-                time.sleep(3 * interval + 1)
-            at = (MERGE_GAP_MINUTES + 5) * bursts
-            out.write(f"2025-01-30 {10 + at // 60:02d}:{at % 60:02d}:59,000 INFO [app.web] end\n")
-        deadline = time.monotonic() + 30
-        latencies: list[float] = []
-        posted = 0
-        while len(latencies) < bursts and time.monotonic() < deadline:
-            try:
-                came, event = received.get(timeout=1)
-            except queue.Empty:
-                continue
-            posted += 1
-            if event["event"] == "firing" and event["window_start"][:16] in written:
-                latencies.append(came - written[event["window_start"][:16]])
-        proc.terminate()
-        proc.wait(30)
-    server.shutdown()
+    return server
+
+
+def write_bursts(path: Path, bursts: int, pause: float) -> dict[str, float]:
+    """Append `bursts` bursts of 50 errors in a minute of log time, each after quiet minutes
+    (more than the merge gap of alerts: each burst is an incident of its own), `pause`
+    seconds apart; when each was written, by its minute (`YYYY-MM-DDTHH:MM`)."""
+    written: dict[str, float] = {}
+    with path.open("a") as out:
+        for burst in range(bursts):
+            minute = (MERGE_GAP_MINUTES + 5) * burst
+            for tick in range(6 * (MERGE_GAP_MINUTES + 4)):  # a line every 10 s
+                at = minute + tick // 6
+                stamp = f"2025-01-30 {10 + at // 60:02d}:{at % 60:02d}:{tick % 6 * 10:02d}"
+                out.write(f"{stamp},000 INFO [app.web] request {tick} served\n")
+            at = minute + MERGE_GAP_MINUTES + 4
+            out.write("".join(
+                f"2025-01-30 {10 + at // 60:02d}:{at % 60:02d}:{n:02d},500 ERROR [db.pool] "
+                f"connection to db-{n % 3} lost\n" for n in range(50)
+            ))  # fmt: skip
+            out.flush()
+            written[f"2025-01-30T{10 + at // 60:02d}:{at % 60:02d}"] = time.monotonic()
+            time.sleep(pause)
+        at = (MERGE_GAP_MINUTES + 5) * bursts
+        out.write(f"2025-01-30 {10 + at // 60:02d}:{at % 60:02d}:59,000 INFO [app.web] end\n")
+    return written
+
+
+def burst_latencies(
+    received: queue.Queue[tuple[float, dict[str, Any]]], written: dict[str, float]
+) -> tuple[list[float], int]:
+    """Seconds from each burst's write to the POST of its alert (waiting up to 30 s for
+    them), and how many alerts were POSTed."""
+    deadline = time.monotonic() + 30
+    latencies: list[float] = []
+    posted = 0
+    while len(latencies) < len(written) and time.monotonic() < deadline:
+        try:
+            came, event = received.get(timeout=1)
+        except queue.Empty:
+            continue
+        posted += 1
+        if event["event"] == "firing" and event["window_start"][:16] in written:
+            latencies.append(came - written[event["window_start"][:16]])
     return latencies, posted
 
 

@@ -356,6 +356,12 @@ class Upload(BaseModel):
     entries: int | None = Field(description="Entries, once analysed")
     first_timestamp: str | None
     last_timestamp: str | None
+    kind: str = Field(
+        "file", description="file (sent whole), or stream (followed: analysed as it grows)"
+    )
+    ended_at: str | None = Field(
+        None, description="When a stream ended (null while it runs, and for a file)"
+    )
 
 
 class UploadResults(BaseModel):

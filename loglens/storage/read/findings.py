@@ -25,7 +25,7 @@ from loglens.storage.read.filters import (
 )
 from loglens.storage.read.incidents import incident_page
 from loglens.storage.read.insights import anomaly_page, categories_of
-from loglens.storage.read.selection import select
+from loglens.storage.read.selection import WITH_RESULTS, select
 from loglens.storage.read.summaries import rows, totals
 from loglens.storage.read.trends import (
     compare,
@@ -199,7 +199,7 @@ class FindingsQueries:
                 " ON p.original_name = u.original_name AND p.operator = u.operator"
                 " AND p.id < u.id"
                 f" AND p.status = 'stored' AND {conn.dialect.is_not('p.blob_id', 'u.blob_id')}"
-                " JOIN jobs AS j ON j.blob_id = p.blob_id AND j.state = 'done'"
+                f" JOIN jobs AS j ON j.blob_id = p.blob_id AND {WITH_RESULTS}"
                 " WHERE u.id = ? AND (CAST(? AS TEXT) IS NULL OR p.operator = ?)"
                 " ORDER BY p.id DESC LIMIT 1",
                 [upload_id, owner, owner],

@@ -7,22 +7,23 @@ from typing import Any
 
 from loglens.storage.dialect import Connection
 from loglens.storage.read.filters import LEVELS
-from loglens.storage.read.selection import iso
+from loglens.storage.read.selection import WITH_RESULTS, iso
 from loglens.storage.read.summaries import coverage, rows
 
 STATUS_COLUMNS = (
     "u.id, u.operator, u.original_name, u.received_at, u.blob_id, u.size, u.sha256,"
     " u.compression, u.started_at, u.status, u.duplicate, u.error, j.id, j.state,"
-    " j.attempts, j.error, j.started_at, j.finished_at, r.entries, r.first_ts, r.last_ts"
+    " j.attempts, j.error, j.started_at, j.finished_at, r.entries, r.first_ts, r.last_ts,"
+    " u.kind, u.ended_at"
 )
 STATUS_KEYS = (
     "upload_id", "operator", "original_name", "received_at", "blob_id", "size", "sha256",
     "compression", "started_at", "status", "duplicate", "upload_error", "job_id",
     "job_state", "attempts", "job_error", "job_started_at", "job_finished_at", "entries",
-    "first_timestamp", "last_timestamp",
+    "first_timestamp", "last_timestamp", "kind", "ended_at",
 )  # fmt: skip
 _TIME_KEYS = frozenset(
-    {"received_at", "started_at", "job_started_at", "job_finished_at"}
+    {"received_at", "started_at", "job_started_at", "job_finished_at", "ended_at"}
     | {"first_timestamp", "last_timestamp"}
 )
 
@@ -48,7 +49,7 @@ async def upload_detail(
         " r.untimed_entries, r.filtered_lines, r.templates, r.templates_approximate,"
         " r.directive_lines"
         " FROM uploads AS u LEFT JOIN jobs AS j ON j.blob_id = u.blob_id"
-        " LEFT JOIN results AS r ON r.blob_id = u.blob_id AND j.state = 'done'"
+        f" LEFT JOIN results AS r ON r.blob_id = u.blob_id AND {WITH_RESULTS}"
         " WHERE u.id = ? AND (CAST(? AS TEXT) IS NULL OR u.operator = ?)",
         [upload_id, owner, owner],
     )

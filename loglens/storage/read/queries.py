@@ -47,7 +47,7 @@ from loglens.storage.read.incidents import incident_page
 from loglens.storage.read.insights import anomaly_page, category_counts, template_categories
 from loglens.storage.read.listing import STATUS_COLUMNS, status_row, upload_detail
 from loglens.storage.read.pool import ReadPool
-from loglens.storage.read.selection import Selection, iso, select, template_where
+from loglens.storage.read.selection import WITH_RESULTS, Selection, iso, select, template_where
 from loglens.storage.read.summaries import (
     formats_of,
     grouped,
@@ -141,7 +141,7 @@ class Reader(FindingsQueries, AsyncClosing):
             params.append(f.status)
         joins = (
             " FROM uploads AS u LEFT JOIN jobs AS j ON j.blob_id = u.blob_id"
-            " LEFT JOIN results AS r ON r.blob_id = u.blob_id AND j.state = 'done'"
+            f" LEFT JOIN results AS r ON r.blob_id = u.blob_id AND {WITH_RESULTS}"
             f" WHERE {' AND '.join(where)}"
         )
         order = f"{column} {'DESC' if descending else 'ASC'}, u.id {'DESC' if descending else ''}"

@@ -72,6 +72,12 @@ def ceil_minute(moment: datetime) -> datetime:
     return floor if floor == moment else floor + timedelta(minutes=1)
 
 
+# A blob's results are read once they are stored: a file's are written as its job ends
+# (done), a stream's replaced while its job runs. A file's job that runs has no results
+# yet, so a join on them leaves it out.
+WITH_RESULTS = "j.state IN ('done', 'running')"
+
+
 def select(filters: Filters) -> Selection:
     """The blobs the filters select: of uploads stored, analysed, matching operator and
     upload id, and (with a window) holding an entry in a minute that overlaps it."""
@@ -109,7 +115,7 @@ def select(filters: Filters) -> Selection:
     cte = (
         "WITH sel AS MATERIALIZED (SELECT u.blob_id AS blob_id, MIN(u.id) AS upload_id,"
         " COUNT(*) AS uploads FROM uploads AS u"
-        " JOIN jobs AS j ON j.blob_id = u.blob_id AND j.state = 'done'"
+        f" JOIN jobs AS j ON j.blob_id = u.blob_id AND {WITH_RESULTS}"
         " JOIN results AS r ON r.blob_id = u.blob_id"
         f" WHERE {' AND '.join(where)} GROUP BY u.blob_id)"
     )
