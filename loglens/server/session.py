@@ -86,12 +86,14 @@ class Session:
                         ErrorCode.UNEXPECTED_FRAME,
                         f"expected an UPLOAD frame, got {frame.type.name}",
                     )
-                self.busy = True
                 header = UploadHeader.from_json(frame.body or {})
                 if header.is_stream:
+                    # Never "in flight" for a shutdown to wait for: a stream does not end
+                    # by itself. It hears `shutting_down`, and resumes after the restart.
                     await self._stream(header)
-                else:
-                    await self._upload(header)
+                    continue
+                self.busy = True
+                await self._upload(header)
                 self.busy = False
         except PeerError as exc:
             logger.info("%s: %s: %s", self.peer, exc.code, exc.message)

@@ -184,6 +184,28 @@ def test_a_server_killed_and_restarted_loses_and_doubles_nothing(
     assert counted(server, "app.log") == (1000, {"INFO": 900, "ERROR": 100})
 
 
+def test_a_server_stopped_does_not_wait_for_its_streams_and_they_go_on_after(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    server = server_factory(PORT=str(_free_port()))
+    path = tmp_path / "app.log"
+    path.write_text(_lines(0, 200))
+    client = _Client(server, tmp_path, "app.log")
+    try:
+        wait_for_count(server, "app.log", 200, client)
+        assert server.stop() == 0  # SIGTERM: a graceful stop
+        # A stream never ends by itself: the stop does not wait for it as for an upload.
+        assert "waiting up to" not in server.log()
+        assert "stream job 1: stopping" in server.log()
+        with path.open("a") as handle:
+            handle.write(_lines(200, 100))
+        server.start()
+        wait_for_count(server, "app.log", 300, client)
+    finally:
+        client.stop()
+    assert counted(server, "app.log") == (300, {"INFO": 270, "ERROR": 30})
+
+
 def test_standard_input_is_one_stream_that_ends_with_the_input(
     loglens_server: ServerHandle, tmp_path: Path
 ) -> None:

@@ -6,12 +6,20 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from loglens.errors import StorageError
 from loglens.protocol import FrameType, encode
+from loglens.storage import Database
+from loglens.storage.dialect import Target
+from loglens.storage.read.filters import Filters, Page
+from loglens.storage.read.queries import Reader
+from tests.conftest import MakeLog
 from tests.integration.conftest import ServerHandle, rows
+from tests.integration.test_storage import analysed
 from tests.integration.wire import Peer
 
 TIMEOUT = 60.0
@@ -184,3 +192,42 @@ async def test_another_operator_cannot_resume_a_stream(loglens_server: ServerHan
     frame = await other.frame()
     assert frame.type is FrameType.ERROR and frame.body is not None
     assert frame.body["code"] == "not_resumable"
+
+
+async def test_a_stream_in_the_database_is_read_while_it_runs_then_ends(
+    database: Target, tmp_path: Path, make_log: MakeLog
+) -> None:
+    """On SQLite and PostgreSQL: a stream is readable with its live results, which replace
+    each other (the sums over every upload too), and ends as a job does."""
+    small, _ = make_log("log4j", lines=200)
+    big, _ = make_log("log4j", lines=500, name="more.log")
+    async with await Database.open(database) as db:
+        record = await db.create_stream("alice", "live.log")
+        assert record.path == f"streams/{record.upload_id}.log" and not record.ended
+        assert await db.stream(record.upload_id) == record
+        assert await db.stream_of_blob(record.blob_id) == record
+        assert await db.start_job(record.job_id, "r") is not None
+        for path, size in ((small, 1000), (big, 2000)):
+            assert await db.store_live_results(record.job_id, "r", analysed(path, "x"), size)
+            async with await Reader.open(database) as reader:
+                stats = await reader.stats(Filters(upload=record.upload_id))
+                everything = await reader.stats(Filters())
+                listed, _total = await reader.uploads(Filters(), Page())
+            assert stats["entries"] == everything["entries"] == analysed(path, "x").entries
+            assert [(u["kind"], u["size"], u["ended_at"]) for u in listed] == [
+                ("stream", size, None)
+            ]
+        # Another runner's results are refused; an open stream cannot end twice.
+        assert not await db.store_live_results(record.job_id, "other", analysed(small, "x"), 1)
+        await db.end_stream(record.upload_id, 2500, "a" * 64)
+        with pytest.raises(StorageError, match="no open stream"):
+            await db.end_stream(record.upload_id, 2500, "a" * 64)
+        assert await db.finish_job(record.job_id, "r", analysed(big, "x"))
+        upload = await db.upload(record.upload_id)
+        assert upload is not None and (upload.kind, upload.size, upload.sha256) == (
+            "stream",
+            2500,
+            "a" * 64,
+        )
+        assert upload.ended_at is not None
+        assert (await db.stream(record.upload_id) or record).ended

@@ -90,3 +90,45 @@ def test_a_line_past_the_limit_is_handed_out_rather_than_held(tmp_path: Path) ->
     path.write_bytes(b"x" * 5000)
     follower = Follower(path, max_line_bytes=1000)
     assert len(_text(follower.read())) == 5000
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_dev, stat.st_ino
+
+
+def test_resume_goes_on_from_a_position_of_the_same_file(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.write_bytes(b"one\ntwo\nthree\n")
+    follower = Follower(path)
+    assert follower.resume(_identity(path), 4)
+    batches = follower.read()
+    assert _text(batches) == b"two\nthree\n"
+    assert batches[0].offset == 4 and batches[0].identity == _identity(path)
+
+
+def test_resume_finds_a_file_rotated_meanwhile_and_reads_it_to_its_end_first(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "app.log"
+    path.write_bytes(b"one\ntwo\n")
+    old = _identity(path)
+    os.rename(path, tmp_path / "app.log.1")  # rotated while nobody followed
+    path.write_bytes(b"three\n")
+    follower = Follower(path)
+    assert follower.resume(old, 4)
+    batches = follower.read()
+    assert _text(batches) == b"two\nthree\n"
+    assert [(batch.identity, batch.offset) for batch in batches] == [
+        (old, 4), (_identity(path), 0)
+    ]  # fmt: skip
+
+
+def test_resume_refuses_a_file_gone_or_shorter_than_the_position(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.write_bytes(b"one\ntwo\n")
+    follower = Follower(path)
+    assert not follower.resume(_identity(path), 100)  # truncated since
+    gone = (_identity(path)[0], _identity(path)[1] + 12345)
+    assert not follower.resume(gone, 0)
+    assert _text(follower.read()) == b"one\ntwo\n"  # then it follows the path from its start
