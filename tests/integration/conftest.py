@@ -23,6 +23,7 @@ from tests.conftest import ROOT, SETTINGS
 from tests.integration.proxy import Proxy
 
 TOKENS = {"alice": "s3cret", "bob": "hunter2"}
+DISK_BYTES = 8 * 1024 * 1024  # the size of `small_disk`
 _LISTENING = re.compile(r"listening on (\S+):(\d+)")
 _START_SECONDS = 60
 # Everything the server, the API and the client read from the environment: tests set their own.
@@ -187,6 +188,26 @@ def server_factory(tmp_path: Path, receive_path: str) -> Iterator[ServerFactory]
 def loglens_server(server_factory: ServerFactory) -> ServerHandle:
     """A server with the default settings and the operators alice and bob."""
     return server_factory()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A tmpfs of DISK_BYTES mounted in tmp_path (needs root)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(disk)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if mounted.returncode != 0:
+        pytest.skip(f"mount of a tmpfs is not permitted here: {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        if subprocess.run(["umount", str(disk)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(disk)], check=True)
 
 
 def rows(server: ServerHandle, sql: str, *args: Any) -> list[tuple[Any, ...]]:

@@ -9,9 +9,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import gzip
-import os
-import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,35 +16,20 @@ import pytest
 from loglens.client.models import UploadEvent
 from loglens.client.upload import upload_file
 from loglens.protocol import HANDSHAKE, ErrorCode, Frame, FrameType, encode
-from tests.integration.conftest import BOTH_RECEIVE_PATHS, ServerFactory, ServerHandle, rows
+from tests.integration.conftest import (
+    BOTH_RECEIVE_PATHS,
+    DISK_BYTES,
+    ServerFactory,
+    ServerHandle,
+    rows,
+)
 from tests.integration.test_client import run_client
 from tests.integration.wire import Peer, header, upload
 
 pytestmark = BOTH_RECEIVE_PATHS
 
-DISK_BYTES = 8 * 1024 * 1024
 LINE = b"2024-05-01 10:00:00,000 ERROR [main] db.Pool: connection to db-1 refused\n"
 SMALL = LINE * 100
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A tmpfs of DISK_BYTES mounted in tmp_path (needs root)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(disk)],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    if mounted.returncode != 0:
-        pytest.skip(f"mount of a tmpfs is not permitted here: {mounted.stderr.strip()}")
-    try:
-        yield disk
-    finally:
-        if subprocess.run(["umount", str(disk)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(disk)], check=True)
 
 
 @pytest.fixture

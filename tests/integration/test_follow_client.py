@@ -24,7 +24,13 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT
-from tests.integration.conftest import SERVER_SETTINGS, ServerFactory, ServerHandle, rows
+from tests.integration.conftest import (
+    DISK_BYTES,
+    SERVER_SETTINGS,
+    ServerFactory,
+    ServerHandle,
+    rows,
+)
 
 DEADLINE = 60.0
 
@@ -204,6 +210,30 @@ def test_a_server_stopped_does_not_wait_for_its_streams_and_they_go_on_after(
     finally:
         client.stop()
     assert counted(server, "app.log") == (300, {"INFO": 270, "ERROR": 30})
+
+
+def test_a_full_disk_pauses_a_stream_until_there_is_room(
+    small_disk: Path, server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    server = server_factory(STORAGE_PATH=str(small_disk))
+    ballast = small_disk / "ballast"
+    ballast.write_bytes(b"\0" * (DISK_BYTES - 2 * 1024 * 1024))
+    path = tmp_path / "app.log"
+    path.write_text(_lines(0, 100))
+    client = _Client(server, tmp_path, "app.log")
+    try:
+        wait_for_count(server, "app.log", 100, client)
+        with path.open("a") as handle:  # ~2.6 MB: more than the disk has left
+            handle.write(_lines(100, 40_000))
+        deadline = time.monotonic() + DEADLINE
+        while "disk full" not in client.text():
+            assert time.monotonic() < deadline and client.process.poll() is None, client.text()
+            time.sleep(0.05)
+        ballast.unlink()  # the operator makes room: the stream goes on by itself
+        wait_for_count(server, "app.log", 40_100, client)
+    finally:
+        client.stop()
+    assert counted(server, "app.log") == (40_100, {"INFO": 36_090, "ERROR": 4_010})
 
 
 def test_standard_input_is_one_stream_that_ends_with_the_input(
