@@ -329,6 +329,8 @@ def _show_uploads(data: dict[str, Any]) -> None:
     table = _table("id", "operator", "name", "received", "size", "status", "entries")
     for row in data["uploads"]:
         state = row["status"] if row["status"] != "stored" else row["job_state"] or "stored"
+        if row.get("kind") == "stream":  # a followed log: live until its client ends it
+            state = "stream, ended" if row.get("ended_at") else "stream, live"
         received = (row["received_at"] or "")[:19].replace("T", " ")
         table.add_row(*cells(row["upload_id"], row["operator"], row["original_name"],
                               received, row["size"], state, row["entries"]))  # fmt: skip

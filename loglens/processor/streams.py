@@ -144,12 +144,12 @@ class StreamJob:
                 due = stored_at + max(STORE_SECONDS, STORE_SHARE * cost)
                 if dirty and time.monotonic() >= due:
                     started = time.monotonic()
-                    if await self._store(analysis, reader.position):
+                    if await self._store(job, analysis, reader.position):
                         dirty = False
                     stored_at, cost = time.monotonic(), time.monotonic() - started
                 if host.stopping or time.monotonic() - self._heard > IDLE_SECONDS:
                     if dirty:
-                        await self._store(analysis, reader.position)
+                        await self._store(job, analysis, reader.position)
                     logger.info(
                         "stream job %d: %s at byte %d; it stays running",
                         self.job_id, "stopping" if host.stopping else "quiet", reader.position,
@@ -191,7 +191,7 @@ class StreamJob:
             self._host.threads, _results, analysis, self._host.top_n
         )
 
-    async def _store(self, analysis: LiveAnalysis, size: int) -> bool:
+    async def _store(self, job: Job, analysis: LiveAnalysis, size: int) -> bool:
         """Replace the stream's results with the analysis so far; evaluate the alerts."""
         host = self._host
         results = await self._results(analysis)
@@ -202,9 +202,7 @@ class StreamJob:
             lambda: host.db.store_live_results(self.job_id, host.runner, results, size),
         )
         if stored and host.alerting is not None:
-            job = await host.db.job(self.job_id)
-            if job is not None:
-                await host.alerting.after_job(job.blob_id)
+            await host.alerting.after_job(job.blob_id)
         return stored
 
     async def _finish(self, job: Job, analysis: LiveAnalysis, size: int) -> None:

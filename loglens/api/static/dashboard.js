@@ -205,7 +205,9 @@ function renderUploads(uploads) {
       el("td", { class: "num" }, bytes(upload.size)),
       el("td", {}, shortTime(upload.received_at)),
       el("td", {}, upload.status),
-      el("td", {}, upload.job_state || "–"),
+      el("td", {}, upload.kind === "stream"
+        ? (upload.ended_at ? "stream, ended" : "stream, live")
+        : upload.job_state || "–"),
       el("td", { class: "num" }, upload.entries === null ? "–" : fmt(upload.entries)));
     if (id === state.filters.upload) row.classList.add("selected");
     row.addEventListener("click", () => pickUpload(id));
