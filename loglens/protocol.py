@@ -55,6 +55,12 @@ Client → server:
   ``resume`` is the id of an earlier upload to take over (after a dropped connection),
   described the same way (``sha256`` equal, or null for both); without it the server
   still resumes the operator's unfinished upload of the same bytes if one is idle.
+  With ``"kind": "stream"`` the upload is a *stream* (``client.py --follow``): no
+  ``size``, ``sha256``, ``mtime`` or compression; ``resume`` names an open stream to go on
+  with. The server answers ACCEPTED with the offset it durably holds, appends DATA as it
+  comes, sends PROGRESS as it fsyncs (every 0.2 s), analyses each durable step, and ends
+  the stream at END (STORED then gives its size and SHA-256). An empty DATA frame only
+  keeps a quiet stream's connection alive. See docs/protocol.md, *A stream*.
 - ``DATA`` (0x02): the next bytes of the upload, starting at the offset the server named.
 - ``END`` (0x03): all ``size`` bytes have been sent. ``{}`` when the header gave
   ``sha256``; ``{"sha256": hex str}`` when it was null (a ``sha256`` in any other case, or
