@@ -30,7 +30,6 @@ import logging
 import os
 import random
 import ssl as ssl_module
-import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +37,7 @@ from typing import Any
 
 from loglens.client.inbox import Inbox
 from loglens.client.models import UploadOptions
+from loglens.client.resume import write_record
 from loglens.client.upload import (
     AttemptFailure,
     connect,
@@ -98,16 +98,7 @@ class StreamRecord:
             "stream_id": stream_id,
             "runs": [[run.start, *run.identity, run.position] for run in runs],
         }
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")  # mode 0600
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(record, out)
-            os.replace(temporary, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-            raise
+        write_record(self.path, record)
 
     def forget(self) -> None:
         """Delete the record."""

@@ -74,16 +74,7 @@ class ResumeRecord:
         the upload goes on, only a later run cannot resume it."""
         record = {**self.key, **self.identity, "upload_id": upload_id}
         try:
-            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")  # mode 0600
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as out:
-                    json.dump(record, out)
-                os.replace(temporary, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(temporary)
-                raise
+            write_record(self.path, record)
         except OSError as exc:
             logger.warning(
                 "cannot record upload %d in %s (%s): if interrupted, it will not resume; "
@@ -97,3 +88,18 @@ class ResumeRecord:
             self.path.unlink(missing_ok=True)
         except OSError as exc:
             logger.warning("cannot delete the resume record %s: %s", self.path, exc)
+
+
+def write_record(path: Path, record: dict[str, Any]) -> None:
+    """Write a record as JSON, atomically (a temporary file renamed over it), readable by
+    this user only; its folder is made (mode 0700) if need be."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, suffix=".tmp")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(record, out)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -7,7 +7,6 @@ truncates it. The final report must count every line written exactly once.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import queue
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import ROOT, SETTINGS, run_cli
+from tests.integration.webhook import Webhook
 
 DEADLINE = 60.0
 
@@ -175,27 +175,11 @@ window = "5m"
 """
 
 
-class _Webhook(http.server.BaseHTTPRequestHandler):
-    """A receiver on loopback that keeps each POSTed alert with when it came."""
-
-    received: queue.Queue[tuple[float, dict[str, Any]]] = queue.Queue()
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.put((time.monotonic(), json.loads(body)))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-
 def test_alerts_fire_and_resolve_as_the_lines_come(tmp_path: Path) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text(RULES)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    hook = Webhook()
+    url = hook.url
     path = tmp_path / "app.log"
     path.write_text(_quiet(0, 300))  # 10:00 to 10:05, a few errors
     following = _Following(path, ALERT_RULES_FILE=str(rules), ALERT_WEBHOOK_URL=url)
@@ -206,21 +190,21 @@ def test_alerts_fire_and_resolve_as_the_lines_come(tmp_path: Path) -> None:
         with path.open("a") as handle:
             handle.write(_burst("10:05", 60))
         written = time.monotonic()
-        came, fired = _Webhook.received.get(timeout=DEADLINE)
+        came, fired = hook.received.get(timeout=DEADLINE)
         assert (fired["event"], fired["rule"]) == ("firing", "error burst")
         assert fired["source"] == str(path) and fired["value"] >= 20
         assert came - written < DEADLINE
         # Quiet again, ten minutes later in log time: the burst's incident ends.
         with path.open("a") as handle:
             handle.write(_quiet(900, 300))
-        _came, resolved = _Webhook.received.get(timeout=DEADLINE)
+        _came, resolved = hook.received.get(timeout=DEADLINE)
         assert resolved["event"] == "resolved"
         assert resolved["delivery_id"] == fired["delivery_id"].replace(":firing", ":resolved")
     finally:
         final = following.stop()
-        server.shutdown()
+        hook.close()
     assert final["entries"] == 660
-    assert _Webhook.received.empty()  # each event once
+    assert hook.received.empty()  # each event once
 
 
 def _quiet(start: int, count: int) -> str:

@@ -8,18 +8,13 @@ end state must count every line written exactly once.
 
 from __future__ import annotations
 
-import http.server
-import json
 import os
-import queue
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -31,6 +26,8 @@ from tests.integration.conftest import (
     ServerHandle,
     rows,
 )
+from tests.integration.test_follow_cli import RULES
+from tests.integration.webhook import Webhook
 
 DEADLINE = 60.0
 
@@ -277,39 +274,13 @@ def test_bad_follow_flags_are_usage_errors(
     assert done.returncode == 2 and words in done.stderr.decode(), done.stderr
 
 
-RULES = """
-[[rule]]
-name = "error burst"
-level = ["ERROR", "CRITICAL"]
-threshold = 20
-window = "5m"
-"""
-
-
-class _Webhook(http.server.BaseHTTPRequestHandler):
-    """A receiver on loopback that keeps each POSTed alert."""
-
-    received: queue.Queue[dict[str, Any]] = queue.Queue()
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.received.put(json.loads(body))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
-
-
 def test_alerts_fire_on_a_stream_once_per_incident(
     server_factory: ServerFactory, tmp_path: Path
 ) -> None:
     rules = tmp_path / "rules.toml"
     rules.write_text(RULES)
-    hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Webhook)
-    threading.Thread(target=hook.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{hook.server_address[1]}/hook"
-    server = server_factory(ALERT_RULES_FILE=str(rules), ALERT_WEBHOOK_URL=url)
+    hook = Webhook()
+    server = server_factory(ALERT_RULES_FILE=str(rules), ALERT_WEBHOOK_URL=hook.url)
     path = tmp_path / "app.log"
     quiet = "".join(
         f"2026-12-07 10:{n // 60:02d}:{n % 60:02d},000 INFO [app.web] request {n} served\n"
@@ -319,7 +290,7 @@ def test_alerts_fire_on_a_stream_once_per_incident(
     client = _Client(server, tmp_path, "app.log")
     try:
         wait_for_count(server, "app.log", 300, client)
-        assert _Webhook.received.empty()
+        assert hook.received.empty()
         burst = "".join(
             f"2026-12-07 10:05:{n % 60:02d},500 ERROR [db.pool] connection to db-{n % 3} lost\n"
             for n in range(60)
@@ -329,7 +300,7 @@ def test_alerts_fire_on_a_stream_once_per_incident(
                 handle.write(burst[part * len(burst) // 3 : (part + 1) * len(burst) // 3])
             time.sleep(0.5)
         wait_for_count(server, "app.log", 360, client)
-        fired = _Webhook.received.get(timeout=DEADLINE)
+        _came, fired = hook.received.get(timeout=DEADLINE)
         assert (fired["event"], fired["rule"]) == ("firing", "error burst")
         more = "".join(
             f"2026-12-07 10:06:{n % 60:02d},000 INFO [app.web] request {n} served\n"
@@ -340,7 +311,7 @@ def test_alerts_fire_on_a_stream_once_per_incident(
         wait_for_count(server, "app.log", 390, client)
     finally:
         client.stop()
-        hook.shutdown()
+        hook.close()
     # The same incident stays one alert, however often the stream's results were stored.
     assert rows(server, "SELECT COUNT(*) FROM alerts WHERE rule = 'error burst'") == [(1,)]
-    assert _Webhook.received.empty()
+    assert hook.received.empty()
