@@ -136,6 +136,9 @@ class _Processor:
         self._workers = config.worker_count
         self._slots = asyncio.Semaphore(self._workers)
         self._threads = ThreadPoolExecutor(self._workers, thread_name_prefix="job")
+        # Streams' analyses have threads of their own: a file's job holds its thread for as
+        # long as it runs, and a stream must not wait behind it.
+        self._stream_threads = ThreadPoolExecutor(self._workers, thread_name_prefix="stream")
         self._pool_lock = threading.Lock()
         # Blocks run on Celery workers (remote), or on a local pool of worker processes.
         self._remote = remote
@@ -162,8 +165,8 @@ class _Processor:
 
     @property
     def threads(self) -> ThreadPoolExecutor:
-        """The threads the analyses run in."""
-        return self._threads
+        """The threads streams are analysed in."""
+        return self._stream_threads
 
     @property
     def top_n(self) -> int:
@@ -196,6 +199,7 @@ class _Processor:
     def close(self) -> None:
         """Stop the threads and the worker pool, and wait for them."""
         self._threads.shutdown(wait=True, cancel_futures=True)
+        self._stream_threads.shutdown(wait=True, cancel_futures=True)
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
 

@@ -63,7 +63,7 @@ class StreamHost(Protocol):
 
     @property
     def threads(self) -> ThreadPoolExecutor:
-        """Where the analysis runs (it blocks)."""
+        """Where a stream's analysis runs (it blocks), apart from files' jobs."""
         ...
 
     @property
