@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from loglens.protocol import (
     Frame,
     FrameType,
     PeerError,
+    UploadHeader,
     check_head,
     check_json,
     decode_body,
@@ -114,3 +116,31 @@ def test_an_error_frame_is_always_valid_and_bounded() -> None:
     frame = _frames(encode_error(ErrorCode.BAD_HEADER, "not " + "\ud800" * 10_000))[0]
     message = frame.field("message")
     assert message.startswith("not \\ud800") and len(message) <= MAX_ERROR_CHARS
+
+
+def test_a_stream_header_round_trips_and_carries_no_file_fields() -> None:
+    header = UploadHeader("t", "journal", 0, None, resume=7, kind="stream")
+    body = header.to_json()
+    assert body == {"token": "t", "name": "journal", "kind": "stream", "wait": False,
+                    "resume": 7}  # fmt: skip
+    assert UploadHeader.from_json(body) == header and header.is_stream
+    # A file's header does not name its kind: servers before streams read it as before.
+    assert "kind" not in UploadHeader("t", "a.log", 3, None).to_json()
+    assert not UploadHeader.from_json({"token": "t", "size": 3, "sha256": None}).is_stream
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        ({"size": 0}, "a stream has no 'size'"),
+        ({"mtime": 1.0}, "a stream has no 'mtime'"),
+        ({"compression": "gzip"}, "'compression' must be \"none\""),
+        ({"resume": 0}, "'resume' must be a stream's upload id"),
+        ({"wait": "yes"}, "'wait' must be true or false"),
+        ({"kind": 1}, "'kind' must be one of file, stream"),
+    ],
+)
+def test_a_bad_stream_header_names_its_field(extra: dict[str, Any], words: str) -> None:
+    with pytest.raises(PeerError, match=re.escape(words)) as raised:
+        UploadHeader.from_json({"token": "t", "name": "x", "kind": "stream", **extra})
+    assert raised.value.code is ErrorCode.BAD_HEADER
