@@ -88,15 +88,18 @@ class Stack:
         }  # fmt: skip
         self.env["LOGLENS_SERVER"] = f"127.0.0.1:{self.env['PORT']}"
         self.processes: list[subprocess.Popen[bytes]] = []
-        self.server = self._start([sys.executable, "server.py"], "server", _LISTENING)[0]
-        self.api_url = ""
-        _api, self.api_url = self._start(
-            [sys.executable, "-m", "loglens", "api", "--host", "127.0.0.1", "--port", "0"],
-            "api", _API,
-        )  # fmt: skip
-        self.client = self._start(
-            [sys.executable, "client.py", "--follow", str(self.path)], "client", None
-        )[0]
+        try:
+            self.server = self._start([sys.executable, "server.py"], "server", _LISTENING)[0]
+            _api, self.api_url = self._start(
+                [sys.executable, "-m", "loglens", "api", "--host", "127.0.0.1", "--port", "0"],
+                "api", _API,
+            )  # fmt: skip
+            self.client = self._start(
+                [sys.executable, "client.py", "--follow", str(self.path)], "client", None
+            )[0]
+        except BaseException:
+            self.close()
+            raise
 
     def _start(
         self, command: list[str], name: str, ready: re.Pattern[bytes] | None
