@@ -291,6 +291,9 @@ def _follow(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             sources.append((args.name or STDIN_NAME, None))
         elif Path(given).is_dir():
             parser.error(f"{printable(given)} is a directory: --follow takes files (or -)")
+        elif _is_gzip(Path(given)):
+            parser.error(f"{printable(given)} is gzip, which does not grow line by line: "
+                         "upload it without --follow")  # fmt: skip
         else:
             sources.append((printable(given), Path(given)))
     try:
@@ -325,6 +328,17 @@ def _follow(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     for error in errors:
         sys.stderr.write(f"error: {error}\n")
     return EXIT_FAILED if errors else EXIT_OK
+
+
+def _is_gzip(path: Path) -> bool:
+    """Whether a file (if it exists) starts as gzip does, or is named .gz."""
+    if path.suffix == ".gz":
+        return True
+    try:
+        with path.open("rb") as handle:
+            return handle.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False  # not there yet, or unreadable: the follow says so
 
 
 async def _upload_all(

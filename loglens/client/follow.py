@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from loglens.client.inbox import Inbox
-from loglens.client.models import UploadOptions
+from loglens.client.models import INPUT_ERROR, UploadOptions
 from loglens.client.resume import write_record
 from loglens.client.upload import (
     AttemptFailure,
@@ -145,6 +145,7 @@ class Streamer:
         self._reader: asyncio.Task[None] | None = None
         self._follower = Follower(path) if path is not None else None
         self._stdin_partial = b""  # the start of a line of standard input still coming
+        self._unreadable: str | None = None  # why the source could not be read
 
     async def run(self) -> None:
         """Follow until the source ends (standard input) or the task is cancelled;
@@ -283,7 +284,12 @@ class Streamer:
             if len(self._buffer) >= BUFFER_BYTES:
                 await asyncio.sleep(POLL_SECONDS)  # the server is behind, or away
                 continue
-            batches = await source()
+            try:
+                batches = await source()
+            except OSError as exc:  # unreadable: following cannot go on
+                self._unreadable = f"cannot read {self.name}: {exc.strerror or exc}"
+                self._more.set()
+                return
             for batch in batches:
                 await self._take(batch)
             if batches:
@@ -357,6 +363,8 @@ class Streamer:
                 return
             inbox.check()
             self._acknowledged(inbox.durable)
+            if self._unreadable is not None:
+                raise AttemptFailure(INPUT_ERROR, self._unreadable, False)
             idle = asyncio.get_running_loop().time() - quiet_since
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._more.wait(), max(0.0, HEARTBEAT_SECONDS - idle))

@@ -255,12 +255,26 @@ def test_standard_input_is_one_stream_that_ends_with_the_input(
     assert size == source.stat().st_size and ended is not None and lines == 251
 
 
+def test_a_followed_path_that_cannot_be_read_ends_the_follow_with_a_named_error(
+    loglens_server: ServerHandle, tmp_path: Path
+) -> None:
+    client = _Client(loglens_server, tmp_path, "app.log")
+    try:
+        time.sleep(0.5)  # not there yet: waited for
+        (tmp_path / "app.log").mkdir()  # then something that is no file
+        assert client.process.wait(DEADLINE) == 1
+    finally:
+        client.stop()
+    assert "error: app.log: cannot read app.log: Is a directory" in client.text(), client.text()
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
         (("--follow", "--wait", "a.log"), "--wait and --json are for files sent whole"),
         (("--follow", "a.log", "a.log"), "a file is given twice"),
         (("--follow", "."), "is a directory"),
+        (("--follow", "old.log.gz"), "is gzip, which does not grow line by line"),
     ],
 )
 def test_bad_follow_flags_are_usage_errors(
