@@ -98,6 +98,19 @@ async def test_a_stream_is_counted_while_it_grows_and_ends_as_a_job(
     await progress_to(peer, len(first))
     await asyncio.to_thread(wait_for, lambda: entries_of(server, upload_id) == 1000)
     assert levels_of(server, upload_id) == {"ERROR": 100, "INFO": 900}
+    # Not only counts: its templates, timeline and categories are there while it runs.
+    [(template, count)] = rows(
+        server,
+        "SELECT template, SUM(count) FROM upload_templates WHERE upload_id = ?"
+        " AND level = 'ERROR' GROUP BY template",
+        upload_id,
+    )
+    assert count == 100 and "request <*> took <*> ms" in template
+    timeline = rows(server, "SELECT SUM(count) FROM upload_timeline WHERE upload_id = ?", upload_id)
+    assert timeline == [(1000,)]
+    categories = rows(server, "SELECT category, count FROM upload_categories WHERE upload_id = ?",
+                      upload_id)  # fmt: skip
+    assert sum(count for _category, count in categories) >= 100, categories
     # While it runs, the stream is an upload like any other: stored, its job running.
     kind, status, ended = rows(
         server, "SELECT kind, status, ended_at FROM uploads WHERE id = ?", upload_id
