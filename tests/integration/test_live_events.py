@@ -19,10 +19,13 @@ from typing import Any
 import pytest
 
 from loglens.api.events import MAX_STREAMS
+from loglens.protocol import FrameType, encode
 from tests.integration.conftest import TOKENS, ServerHandle
 from tests.integration.test_api import running_api
 from tests.integration.test_findings import DB_TEMPLATE, service_log
 from tests.integration.test_queries import send
+from tests.integration.test_streams import lines as stream_lines
+from tests.integration.test_streams import open_stream
 
 WAIT = 60.0
 
@@ -202,3 +205,28 @@ def test_streams_are_limited_and_freed_when_their_clients_go(
     finally:
         for sock in opened:
             sock.close()
+
+
+async def test_a_stream_s_lines_are_told_as_they_arrive(
+    live: tuple[ServerHandle, str],
+) -> None:
+    server, url = live
+    alice = EventStream(url, TOKENS["alice"])
+    try:
+        assert alice.next("hello").data["entries"] == 0
+        peer, accepted = await open_stream(server)
+        await peer.send(encode(FrameType.DATA, stream_lines(0, 300)))
+        counts = alice.next("counts")
+        while counts.data["entries"] < 300:  # the first lines may come in two steps
+            counts = alice.next("counts")
+        assert counts.data["entries"] == 300 and counts.data["uploads"] == 1
+        await peer.send(encode(FrameType.DATA, stream_lines(300, 50)))
+        added: dict[str, int] = {}
+        while (counts := alice.next("counts")).data["entries"] < 350:
+            added = {k: added.get(k, 0) + counts.data["added"].get(k, 0) for k in ("ERROR", "INFO")}
+        added = {k: added.get(k, 0) + counts.data["added"].get(k, 0) for k in ("ERROR", "INFO")}
+        assert counts.data["entries"] == 350 and added == {"ERROR": 5, "INFO": 45}
+        await peer.close()
+        assert accepted["upload_id"] == 1
+    finally:
+        alice.close()
