@@ -18,7 +18,8 @@ from loglens.storage.dialect import Target
 from loglens.storage.read.filters import Filters, Page
 from loglens.storage.read.queries import Reader
 from tests.conftest import MakeLog
-from tests.integration.conftest import ServerHandle, rows
+from tests.integration.conftest import ServerFactory, ServerHandle, rows
+from tests.integration.postgres import sql_rows
 from tests.integration.test_storage import analysed
 from tests.integration.wire import Peer
 
@@ -244,3 +245,30 @@ async def test_a_stream_in_the_database_is_read_while_it_runs_then_ends(
         )
         assert upload.ended_at is not None
         assert (await db.stream(record.upload_id) or record).ended
+
+
+async def test_a_stream_through_a_server_on_postgresql(
+    server_factory: ServerFactory, postgres_url: str
+) -> None:
+    server = server_factory(DATABASE_URL=postgres_url)
+    peer, accepted = await open_stream(server)
+    data = lines(0, 600)
+    await peer.send(encode(FrameType.DATA, data))
+    await progress_to(peer, len(data))
+
+    def levels() -> dict[str, int]:
+        found = sql_rows(
+            postgres_url,
+            "SELECT level, count FROM upload_levels WHERE upload_id = ?",
+            (accepted["upload_id"],),
+        )
+        return {str(level): int(count) for level, count in found}
+
+    await asyncio.to_thread(wait_for, lambda: sum(levels().values()) == 600)
+    assert levels() == {"ERROR": 60, "INFO": 540}
+    await peer.send(encode(FrameType.END))
+    while (frame := await peer.frame()).type is FrameType.PROGRESS:
+        pass
+    assert frame.type is FrameType.STORED and frame.body is not None
+    assert frame.body["size"] == len(data)
+    await peer.close()
