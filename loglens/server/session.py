@@ -44,6 +44,7 @@ from loglens.server.direct import idle_error
 from loglens.server.receive import Receiver
 from loglens.server.stream import Stream
 from loglens.server.streaming import StreamReceiver
+from loglens.server.text import shown
 from loglens.storage import Stored
 from loglens.storage.write.possession import blob_stored_by
 
@@ -261,7 +262,7 @@ class Session:
             stored, sha256, content = await self._receive(upload_id, header)
         logger.info(
             "upload %d by %s stored: %s, %s bytes, sha256 %s%s",
-            upload_id, operator, _shown(header.name) or "(no name)", f"{header.size:,}",
+            upload_id, operator, shown(header.name) or "(no name)", f"{header.size:,}",
             sha256[:12], " (duplicate content)" if stored.duplicate else "",
         )  # fmt: skip
         if stored.job_created or stored.job_requeued:
@@ -451,12 +452,6 @@ def _write_eof(stream: Stream) -> None:
         if exc.errno != errno.ENOTCONN:
             raise
         raise ConnectionResetError(errno.ENOTCONN, "the peer reset the connection") from exc
-
-
-def _shown(name: str) -> str:
-    """A client's file name for the log: control characters escaped, so that a name
-    cannot write lines of its own into the log."""
-    return name if name.isprintable() else name.encode("unicode_escape").decode("ascii")
 
 
 def lockout_message(address: str, seconds: float) -> str:

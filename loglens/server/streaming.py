@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from loglens.protocol import ErrorCode, FrameType, PeerError, UploadHeader
 from loglens.server.contracts import SessionSide
 from loglens.server.files import PartialFile, is_disk_full
+from loglens.server.text import shown
 from loglens.storage.write.streams import StreamRecord
 
 logger = logging.getLogger(__name__)
@@ -59,8 +60,9 @@ class StreamReceiver:
         if resume is None:
             created = await db.create_stream(self.operator, self.header.name)
             logger.info(
-                "stream %d opened by %s: %s", created.upload_id, self.operator, self.header.name
-            )
+                "stream %d opened by %s: %s",
+                created.upload_id, self.operator, shown(self.header.name) or "(no name)",
+            )  # fmt: skip
             await self.session.take(created.upload_id)
             return created
         upload = await db.upload(resume)
