@@ -116,7 +116,11 @@ class Classifier:
 
     def categories(self, template: str, levels: Iterable[str] = ()) -> tuple[str, ...]:
         """The categories of a template logged at `levels`, in rule order (never empty)."""
-        found = self.rule_categories(template)
+        return self.categories_of(self.rule_categories(template), levels)
+
+    @staticmethod
+    def categories_of(found: tuple[str, ...], levels: Iterable[str] = ()) -> tuple[str, ...]:
+        """The categories of a template its rules put in `found`, logged at `levels`."""
         if found:
             return found
         return (APPLICATION_ERROR,) if _ERROR_LEVELS.intersection(levels) else (OTHER,)

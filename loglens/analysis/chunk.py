@@ -77,6 +77,13 @@ _KIND = pl.Enum(
     ]
 )
 _MICROS_PER_MINUTE = 60_000_000
+# The shapes of each line that classifying it looks at, held while it does.
+_IS_COMMENT, _IS_HEADER, _IS_CONTINUED, _IS_DIRECTIVE = _SHAPES = (
+    "_comment",
+    "_header",
+    "_continued",
+    "_directive",
+)
 _EXAMPLE_CHARS = 300  # examples are cut here, and made printable only when shown
 
 
@@ -182,24 +189,40 @@ def _classify(decoded: Decoded, part: Part, ctx: ParseContext, filters: Filters)
     ).with_row_index("row")
 
     text = pl.col("text")
-    looks_continued = text.str.contains(CONTINUATION)
-    comment = text.str.contains(COMMENT)
+    comment = pl.col(_IS_COMMENT)
+    frame = frame.with_columns(text.str.contains(COMMENT).alias(_IS_COMMENT))
+    generic = part.format.name == GENERIC_FORMAT.name
+    if generic:
+        looks_continued = text.str.contains(CONTINUATION)
+    else:
+        # A header line is an entry whatever its shape (see the kind below), so only the
+        # other lines are searched for the shapes of continuation lines: most lines are
+        # headers, and searching them all was a third of the cost of classifying.
+        frame = frame.with_columns(
+            (pl.col("header") & ~text.str.contains(INDENTED)).alias(_IS_HEADER)
+        )
+        others = ~frame[_IS_HEADER].fill_null(False)
+        continued = _contains_where(frame["text"], others, CONTINUATION)
+        frame = frame.with_columns(continued.alias(_IS_CONTINUED))
+        looks_continued = pl.col(_IS_CONTINUED)
     if part.format.learned and part.format.kind is FormatKind.REGEX:
         # A layout learned from the file knows how its entries start; any other line (a
         # trace, a body, a banner not indented) belongs to the entry above, unless it starts
         # like a header and breaks off.
         looks_continued = looks_continued | (~pl.col("truncated") & ~comment)
-    generic = part.format.name == GENERIC_FORMAT.name
     if generic:
         # Every line parses in the generic format; stack-trace shapes still continue, and a
         # comment line is an entry only when a timestamp is read from it.
         header = pl.col("header") & ~looks_continued & (~comment | pl.col("ts").is_not_null())
     else:
-        header = pl.col("header") & ~text.str.contains(INDENTED)
+        header = pl.col(_IS_HEADER)
+    # Directives are comment lines: only those are searched for one.
+    directive = _contains_where(frame["text"], frame[_IS_COMMENT], DIRECTIVE)
+    frame = frame.with_columns(directive.alias(_IS_DIRECTIVE))
     kind = (
         pl.when(pl.col("reason").is_not_null())
         .then(pl.col("reason").cast(_KIND))
-        .when(comment & text.str.contains(DIRECTIVE))
+        .when(pl.col(_IS_DIRECTIVE))
         .then(pl.lit(DIRECTIVE_LINE, _KIND))
         .when(header)
         .then(pl.lit(ENTRY, _KIND))
@@ -248,7 +271,17 @@ def _classify(decoded: Decoded, part: Part, ctx: ParseContext, filters: Filters)
         .when(waiting)
         .then(pl.lit(_HEAD_COMMENT, _KIND))
         .otherwise(pl.lit(_HEAD, _KIND)),
-    ).drop("continues")
+    ).drop("continues", *_SHAPES, strict=False)
+
+
+def _contains_where(texts: pl.Series, where: pl.Series, regex: str) -> pl.Series:
+    """Whether each text holds a match of ``regex``, searched only where ``where`` is true;
+    false elsewhere (where the caller never reads the answer)."""
+    found = pl.repeat(False, len(texts), dtype=pl.Boolean, eager=True)
+    rows = where.fill_null(False)
+    if not rows.any():
+        return found
+    return found.scatter(rows.arg_true(), texts.filter(rows).str.contains(regex))
 
 
 def _count_lines(

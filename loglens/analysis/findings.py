@@ -63,12 +63,15 @@ def find(
     file a burst. Without `sources`, the summary is one source.
     """
     infos = template_infos(summary, templates)
+    # Each template's rules are searched once (Python regexes over every template's text:
+    # the dearest part of the findings on long templates).
+    matched = {tid: classifier.rule_categories(info.text) for tid, info in infos.items()}
     template_categories = {
-        tid: classifier.categories(info.text, info.levels) for tid, info in infos.items()
+        tid: classifier.categories_of(matched[tid], info.levels) for tid, info in infos.items()
     }
     # Templates no rule matches: their ERROR and CRITICAL entries are application errors,
     # the others are "other" (each entry counts under what it is).
-    unmatched = frozenset(t for t, i in infos.items() if not classifier.rule_categories(i.text))
+    unmatched = frozenset(tid for tid, found in matched.items() if not found)
     counts: Counter[str] = Counter()
     for tid, info in infos.items():
         if tid in unmatched:

@@ -455,7 +455,8 @@ def _levels(raw: pl.DataFrame, fmt: LogFormat) -> tuple[pl.Series, pl.Series]:
     and whether it was read from the line (any but an inferred level)."""
     columns = raw.columns
     if "level" in columns:
-        level = normalize_levels(raw["level"])
+        # A handful of spellings: each is normalised once (a lookup per line cost more).
+        level = per_distinct(raw["level"], normalize_levels)
     else:
         level = pl.repeat(None, raw.height, dtype=pl.String, eager=True)
     for group, to_level in (

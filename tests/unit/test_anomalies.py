@@ -271,6 +271,16 @@ def test_in_a_chatty_source_a_new_ending_of_a_known_statement_is_not_news() -> N
     assert of_kind(log.detect(), "new_template") == []
 
 
+def test_in_a_chatty_source_a_statement_sharing_only_its_first_words_is_news() -> None:
+    log = chatty_log()
+    log.texts["known"] = "cannot load <*>: invalid image, no such file"
+    log.texts["other"] = "cannot load <*>: timed out reading the disk"
+    log.steady(range(0, 4 * HOUR, 10), "known", "ERROR", 1)
+    log.steady(range(3 * HOUR, 3 * HOUR + 6), "other", "ERROR", 1)
+    new = of_kind(log.detect(), "new_template")
+    assert [a.template_ids for a in new] == [("other",)]
+
+
 def test_rare_templates_are_not_news_where_most_templates_are_rare() -> None:
     log = Log()
     log.steady(range(2 * HOUR), "served", "INFO", 100)

@@ -38,6 +38,12 @@ def test_a_template_no_rule_matches_is_an_application_error_only_at_error_levels
     assert DEFAULT_CLASSIFIER.categories(text, {"INFO", "ERROR"}) == (APPLICATION_ERROR,)
 
 
+def test_categories_of_the_rules_found_falls_back_by_level() -> None:
+    assert DEFAULT_CLASSIFIER.categories_of(("database",), {"ERROR"}) == ("database",)
+    assert DEFAULT_CLASSIFIER.categories_of((), {"INFO", "CRITICAL"}) == (APPLICATION_ERROR,)
+    assert DEFAULT_CLASSIFIER.categories_of((), {"INFO"}) == (OTHER,)
+
+
 def test_variables_never_decide_a_category() -> None:
     # "<*>" stands where a host name such as "db-primary" was: no database category.
     assert DEFAULT_CLASSIFIER.categories("Widget <*> frobnicated") == (OTHER,)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 
 import polars as pl
@@ -154,18 +155,29 @@ def _second_burst(ctx: Context, template_id: str) -> int:
 
 def _established(
     ctx: Context, firsts: Mapping[str, int], known: frozenset[str] | None, warm_up_end: float
-) -> list[list[str]]:
-    """The words of the templates this source had before: in history, or in the warm-up."""
+) -> dict[tuple[str, ...], list[list[str]]]:
+    """The words of the templates this source had before (in history, or in the warm-up),
+    by their first three words (a template of fewer words is nobody's variant's source)."""
     ids = known if known is not None else {t for t, first in firsts.items() if first <= warm_up_end}
-    return [ctx.templates[tid].text.split() for tid in sorted(ids) if tid in ctx.templates]
+    by_start: dict[tuple[str, ...], list[list[str]]] = defaultdict(list)
+    for tid in sorted(ids):
+        if tid in ctx.templates:
+            words = ctx.templates[tid].text.split()
+            if len(words) >= 3:
+                by_start[tuple(words[:3])].append(words)
+    return by_start
 
 
-def _is_variant(text: str, established: Sequence[list[str]]) -> bool:
+def _is_variant(text: str, established: Mapping[tuple[str, ...], Sequence[list[str]]]) -> bool:
     """Whether a template shares most of its leading words (`VARIANT_SHARE`, at least three)
     with one the source had before: the same statement with another ending."""
     words = text.split()
     need = max(3, math.ceil(VARIANT_SHARE * len(words)))
-    return any(len(other) >= need and other[:need] == words[:need] for other in established)
+    if len(words) < need:
+        return False  # fewer words than must be shared: no other template's start is it
+    # Only templates with the same first three words can share `need` of them.
+    others = established.get(tuple(words[:3]), ())
+    return any(len(other) >= need and other[:need] == words[:need] for other in others)
 
 
 def rare_templates(
