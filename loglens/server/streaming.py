@@ -111,8 +111,8 @@ class StreamReceiver:
                 syncer.cancel()
             await self._ops_ended()
             with contextlib.suppress(OSError):
-                # What came before the connection ended is analysed too (it is on disk).
-                size = stream.sync()
+                # What came before the connection ended is analysed too (once on disk).
+                size = await asyncio.to_thread(stream.sync)
                 if size > synced:
                     self._analyse(record, size, final=False)
             stream.close()
