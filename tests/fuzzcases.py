@@ -39,7 +39,7 @@ _ODD_VALUES: list[Any] = [
     "../../etc/passwd", "s3cret\x00", "𝄞", [], {}, [1, "a", None], {"a": {"b": []}},
     "0" * 70, "f" * 64, "F" * 64, "gzip", "none", "zstd",
 ]  # fmt: skip
-_FIELDS = ("token", "name", "size", "sha256", "compression", "wait", "resume", "mtime")
+_FIELDS = ("token", "name", "size", "sha256", "compression", "wait", "resume", "mtime", "kind")
 _TYPES = [int(t) for t in FrameType] + [0x00, 0x04, 0x7F, 0x80, 0xFF]
 
 
@@ -70,6 +70,7 @@ class CaseMaker:
             (10, self._odd_frames),
             (10, self._odd_upload),
             (6, self._flipped),
+            (8, self._stream),
             (3, self._good_upload),
         ]
         self._weights = [weight for weight, _ in self._makers]
@@ -204,6 +205,29 @@ class CaseMaker:
         out += self._frame(FrameType.END, self._json(end))
         if self.random.random() < 0.3:
             out += self._frame(self.random.choice(_TYPES), self._json({}))
+        return out
+
+    def _stream(self) -> bytes:
+        """A stream: a header (sometimes odd), then bytes of any kind, empty DATA frames,
+        odd frames or ENDs, or just the end of the connection."""
+        body: dict[str, Any] = {"token": self.token, "name": "fuzz-stream", "kind": "stream"}
+        if self.random.random() < 0.3:
+            body["resume"] = self.random.choice([1, 2, 10**6, 0, -1, True, "1", None])
+        if self.random.random() < 0.3:
+            body[self.random.choice(_FIELDS)] = self._value()
+        out = HANDSHAKE + self._frame(FrameType.UPLOAD, self._json(body))
+        for _ in range(self.random.randrange(0, 6)):
+            roll = self.random.random()
+            if roll < 0.4:
+                out += encode(FrameType.DATA, self._data())
+            elif roll < 0.6:
+                out += encode(FrameType.DATA, self.random.randbytes(self.random.randrange(2000)))
+            elif roll < 0.75:
+                out += encode(FrameType.DATA, b"")
+            else:
+                out += self._frame(self.random.choice(_TYPES), self._json({}))
+        if self.random.random() < 0.5:
+            out += self._frame(FrameType.END, self._json(self.random.choice([{}, {"x": 1}])))
         return out
 
     def _flipped(self) -> bytes:

@@ -272,3 +272,31 @@ async def test_a_stream_through_a_server_on_postgresql(
     assert frame.type is FrameType.STORED and frame.body is not None
     assert frame.body["size"] == len(data)
     await peer.close()
+
+
+async def test_a_stream_past_max_upload_bytes_is_refused_and_keeps_what_came(
+    server_factory: ServerFactory,
+) -> None:
+    server = server_factory(MAX_UPLOAD_BYTES="4KiB")
+    peer, accepted = await open_stream(server)
+    first = lines(0, 30)  # under 4 KiB
+    await peer.send(encode(FrameType.DATA, first))
+    await progress_to(peer, len(first))
+    await peer.send(encode(FrameType.DATA, lines(30, 60)))
+    frame = await peer.frame()
+    while frame.type is FrameType.PROGRESS:
+        frame = await peer.frame()
+    assert frame.type is FrameType.ERROR and frame.body is not None
+    assert frame.body["code"] == "upload_too_large" and "MAX_UPLOAD_BYTES" in frame.body["message"]
+    stored = server.storage_path / "streams" / f"{accepted['upload_id']}.log"
+    assert stored.read_bytes() == first  # nothing lost, nothing half-written
+
+
+async def test_an_upload_frame_inside_a_stream_is_unexpected(loglens_server: ServerHandle) -> None:
+    peer, _accepted = await open_stream(loglens_server)
+    await peer.send(encode(FrameType.UPLOAD, {"token": "x"}))
+    frame = await peer.frame()
+    assert frame.type is FrameType.ERROR and frame.body is not None
+    assert frame.body["code"] == "unexpected_frame"
+    assert "expected DATA or END in a stream, got UPLOAD" in frame.body["message"]
+    assert await peer.closed()
