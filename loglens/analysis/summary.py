@@ -33,6 +33,7 @@ import copy
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
+from itertools import pairwise
 
 import polars as pl
 
@@ -169,7 +170,15 @@ def merge_patterns(tables: Sequence[pl.DataFrame]) -> pl.DataFrame:
     tables = [table for table in tables if not table.is_empty()]
     if len(tables) <= 1:
         return tables[0] if tables else empty_patterns()
-    return _fold(pl.concat(tables))
+    return _fold(pl.concat(tables), ordered=_follow_each_other(tables))
+
+
+def _follow_each_other(tables: Sequence[pl.DataFrame]) -> bool:
+    """Whether each table begins after the one before it ends. Every pattern table is in
+    canonical order, so their concatenation then is too: the parts of one file merged in
+    file order, as the processor merges them."""
+    positions = [table.select(_POSITION) for table in tables]
+    return all(earlier.row(-1) < later.row(0) for earlier, later in pairwise(positions))
 
 
 class PatternStack:
@@ -309,10 +318,11 @@ def compact_patterns(
     return folded, _fold_series(rekeyed.select(list(SERIES_SCHEMA))), aliases
 
 
-def _fold(rows: pl.DataFrame) -> pl.DataFrame:
-    """One row per (pattern, level): counts summed, the earliest example kept."""
+def _fold(rows: pl.DataFrame, ordered: bool = False) -> pl.DataFrame:
+    """One row per (pattern, level): counts summed, the earliest example kept. `ordered`:
+    the rows are in canonical order already (a sort less, a fifth of the fold)."""
     merged = (
-        rows.sort(_POSITION)
+        (rows if ordered else rows.sort(_POSITION))
         .group_by("pattern", "level", maintain_order=True)
         .agg(pl.col("count").sum(), pl.col("file", "offset", "row", "example").first())
         .select(list(PATTERN_SCHEMA))

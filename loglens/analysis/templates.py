@@ -27,6 +27,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import compress
+from sys import intern
 
 import polars as pl
 
@@ -198,7 +199,9 @@ def _build_templates(pattern_counts: Mapping[str, int]) -> dict[str, Template]:
     texts: dict[str, str] = {}
     for length in sorted(keys_by_length):
         # Tokens for one length at a time: all of them at once was the peak of memory.
-        keyed = [(key, key.split()) for key in keys_by_length.pop(length)]
+        # Interned, as the words of one statement repeat in most keys: one object per
+        # distinct word, and equal words compare by identity when counted and grouped.
+        keyed = [(key, list(map(intern, key.split()))) for key in keys_by_length.pop(length)]
         of_length: dict[str, str] = {}
         for group in _initial_groups(keyed):
             of_length.update(_template_texts(group, pattern_counts))
@@ -262,7 +265,7 @@ def _template_texts(group: Sequence[_Keyed], counts: Mapping[str, int]) -> dict[
     for key, tokens in group:
         for column, text in variable_texts.items():
             tokens[column] = text
-        texts[key] = " ".join(tokens)
+        texts[key] = intern(" ".join(tokens))  # most keys share their template's text
     return texts
 
 

@@ -78,6 +78,21 @@ def test_stack_merges_into_the_table_of_one_merge(
     assert not stack.compacted
 
 
+def test_tables_in_file_order_merge_as_tables_in_any_order() -> None:
+    # In file order the merge skips its sort; out of order it sorts: the same table, with
+    # each pattern's earliest example and rows in the order of those examples.
+    rng = random.Random(3)
+    tables = [block_table(offset * 100, rng, rng.randrange(1, 30)) for offset in range(12)]
+    in_order = merge_patterns(tables)
+    assert in_order.equals(merge_patterns(tables[::-1]))
+    assert in_order.equals(merge_patterns(rng.sample(tables, len(tables))))
+    first = in_order.row(0, named=True)
+    assert (first["offset"], first["row"]) == (0, 0)
+    assert in_order.select("offset", "row").rows() == sorted(
+        in_order.select("offset", "row").rows()
+    )
+
+
 def test_stack_of_nothing_is_empty() -> None:
     stack = PatternStack()
     stack.push(pl.DataFrame(schema=PATTERN_SCHEMA))
