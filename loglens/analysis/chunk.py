@@ -47,6 +47,7 @@ from loglens.analysis.summary import (
     Sample,
     Summary,
     Tail,
+    level_key,
     pattern_key,
 )
 from loglens.analysis.templates import mask_expr
@@ -344,7 +345,12 @@ def _count_entries(summary: Summary, entries: pl.DataFrame, part: Part) -> None:
     # computes them again); in memory, as the streaming engine would cut the column in
     # chunks that make the grouping below slower.
     pattern = mask_expr(pl.col("message").fill_null(""))
-    masked = entries.lazy().with_columns(pattern=pattern).collect(engine="in-memory")
+    masked = (
+        entries.lazy()
+        .with_columns(pattern=pattern)
+        .with_columns(key=pattern_key(pl.col("pattern")))  # of the series, and the rows'
+        .collect(engine="in-memory")
+    )
     micros = entries["ts"].cast(pl.Int64)
     summary.untimed_entries = micros.null_count()
     if summary.untimed_entries:
@@ -362,8 +368,9 @@ def _count_entries(summary: Summary, entries: pl.DataFrame, part: Part) -> None:
                 # Every entry is timed: the minutes count the levels too.
                 summary.levels[level] += count
     summary.patterns = (
-        masked.group_by("pattern", "level")
+        masked.group_by(row_key=pl.col("key") ^ level_key(pl.col("level")))
         .agg(
+            pl.col("pattern", "level").first(),
             count=pl.len().cast(pl.Int64),
             row=pl.col("row").first().cast(pl.Int64),
             example=pl.col("message").first().fill_null("").str.head(_EXAMPLE_CHARS),
@@ -392,11 +399,12 @@ def _series(masked: pl.DataFrame) -> pl.DataFrame:
     return (
         masked.filter(minute.is_not_null())
         .group_by(
-            minute=pl.when(pl.col("level").is_in(FINE_LEVELS))
+            pl.when(pl.col("level").is_in(FINE_LEVELS))
             .then(minute)
-            .otherwise(minute - minute % 60),
-            key=pattern_key(pl.col("pattern")),
-            level=pl.col("level").cast(SERIES_LEVEL),
+            .otherwise(minute - minute % 60)
+            .alias("minute"),
+            "key",
+            pl.col("level").cast(SERIES_LEVEL),
         )
         .agg(count=pl.len().cast(pl.UInt32))
         .sort("minute", "key", "level")

@@ -117,6 +117,18 @@ def pattern_key(patterns: pl.Expr) -> pl.Expr:
     return patterns.hash(seed=0)
 
 
+def row_key(patterns: pl.Expr, levels: pl.Expr) -> pl.Expr:
+    """One 64-bit key per (pattern, level): grouping by it takes half the time of grouping by
+    the two strings. Like the series' `pattern_key`, it assumes no two of them share a
+    key (the odds: about 3e-8 for a million distinct patterns)."""
+    return pattern_key(patterns) ^ level_key(levels)
+
+
+def level_key(levels: pl.Expr) -> pl.Expr:
+    """What a level adds to its pattern's key in `row_key`."""
+    return levels.hash(seed=1)
+
+
 def empty_series() -> pl.DataFrame:
     """A series table with no rows."""
     return pl.DataFrame(schema=SERIES_SCHEMA)
@@ -323,8 +335,8 @@ def _fold(rows: pl.DataFrame, ordered: bool = False) -> pl.DataFrame:
     the rows are in canonical order already (a sort less, a fifth of the fold)."""
     merged = (
         (rows if ordered else rows.sort(_POSITION))
-        .group_by("pattern", "level", maintain_order=True)
-        .agg(pl.col("count").sum(), pl.col("file", "offset", "row", "example").first())
+        .group_by(row_key=row_key(pl.col("pattern"), pl.col("level")), maintain_order=True)
+        .agg(pl.col("count").sum(), pl.col("pattern", "level", *_POSITION, "example").first())
         .select(list(PATTERN_SCHEMA))
     )
     # Polars strings are views into shared buffers: a table kept from merge to merge would
