@@ -150,20 +150,32 @@ def _dependent_columns(
     dependent: set[int] = set()
     if len(candidates) < 2:
         return dependent
-    plain = {
-        column: [_PLAIN_WORD.fullmatch(value) is not None for value in columns[column]]
-        for column in candidates
-    }
+    plain: dict[int, list[bool]] = {}
+    for column in candidates:
+        # Each distinct value is tested once; the keys repeat a few values many times.
+        is_plain = {value: _PLAIN_WORD.fullmatch(value) is not None for value in values[column]}
+        plain[column] = list(map(is_plain.__getitem__, columns[column]))
+    all_plain = {column: all(plain[column]) for column in candidates}
+    # Where two columns hold plain words on every key, each column's frequencies are those of
+    # the whole column: counted once, not once per pair.
+    whole: dict[int, Counter[int]] = {}
     for position, first in enumerate(candidates):
         for second in candidates[position + 1 :]:
-            both = [a and b for a, b in zip(plain[first], plain[second], strict=True)]
-            firsts = list(compress(columns[first], both))
-            seconds = list(compress(columns[second], both))
-            counts = list(compress(weights, both))
+            if all_plain[first] and all_plain[second]:
+                firsts, seconds, counts = columns[first], columns[second], weights
+                for column in (first, second):
+                    if column not in whole:
+                        whole[column] = _frequencies(columns[column], weights)
+                first_frequencies, second_frequencies = whole[first], whole[second]
+            else:
+                both = [a and b for a, b in zip(plain[first], plain[second], strict=True)]
+                firsts = list(compress(columns[first], both))
+                seconds = list(compress(columns[second], both))
+                counts = list(compress(weights, both))
+                first_frequencies = _frequencies(firsts, counts)
+                second_frequencies = _frequencies(seconds, counts)
             entries = sum(counts)
-            expected = _expected_pairs(
-                _frequencies(firsts, counts), _frequencies(seconds, counts), entries
-            )
+            expected = _expected_pairs(first_frequencies, second_frequencies, entries)
             if expected < MIN_EXPECTED_PAIRS:
                 continue
             if len(set(zip(firsts, seconds, strict=True))) < DEPENDENT_SHARE * expected:
