@@ -202,9 +202,15 @@ class PatternStack:
     rows as the merged table halved the merges again but raised the peak memory of the
     merge. Series tables are batched the same way, on their own: they keep growing with
     time while the patterns of a log stop growing, so waiting for the patterns would merge
-    the whole series again for every few blocks."""
+    the whole series again for every few blocks.
 
-    def __init__(self, first: Summary | None = None) -> None:
+    With `aliases` false the stack keeps no aliases: only the events of each entry need
+    them (to count an entry's raw pattern under its template), and past each compaction
+    they grow by every pattern renamed, without bound, while the tables stay bounded.
+    """
+
+    def __init__(self, first: Summary | None = None, aliases: bool = True) -> None:
+        self._keep_aliases = aliases
         self._merged = empty_patterns()
         self._pending: list[pl.DataFrame] = []
         self._pending_rows = 0
@@ -228,7 +234,7 @@ class PatternStack:
         aliases: pl.DataFrame | None = None,
     ) -> None:
         """Add tables; merge the waiting ones once they are half as big as the merged ones."""
-        if aliases is not None and not aliases.is_empty():
+        if self._keep_aliases and aliases is not None and not aliases.is_empty():
             both = pl.concat([self.aliases, aliases])
             self.aliases = both.unique("pattern", keep="first", maintain_order=True)
         if series is not None and not series.is_empty():
@@ -295,7 +301,8 @@ class PatternStack:
             self._merge_series()  # every series row must follow its pattern to its template
             self._settle_all()
             table, self._merged_series, renamed = compact_patterns(table, self._merged_series)
-            self.aliases = follow_aliases(self.aliases, renamed)
+            if self._keep_aliases:
+                self.aliases = follow_aliases(self.aliases, renamed)
             self._series_sorted = False
             self.compacted = True
         self._merged, self._pending, self._pending_rows = table, [], 0

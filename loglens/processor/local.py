@@ -336,8 +336,11 @@ class _OrderedMerge:
     reported once.
     """
 
-    def __init__(self, names: dict[int, str], problems: list[InputError]) -> None:
+    def __init__(
+        self, names: dict[int, str], problems: list[InputError], aliases: bool = True
+    ) -> None:
         self.names = names
+        self._aliases = aliases  # kept for the events alone (see PatternStack)
         self._problems = problems
         self._failed: set[int] = set()
         self._waiting: dict[int, tuple[int, Summary | None]] = {}
@@ -361,7 +364,7 @@ class _OrderedMerge:
                 merged.absorb_counts(summary)
                 stack.push(summary.patterns, summary.series, summary.aliases)
             else:
-                self._files[number] = (summary, PatternStack(summary))
+                self._files[number] = (summary, PatternStack(summary, self._aliases))
 
     def fail(self, number: int, problem: InputError) -> None:
         """Drop file `number` and report why, once."""
@@ -389,7 +392,8 @@ def _run(
 ) -> tuple[dict[int, Summary], bool]:
     """Run every task, in this process or in a pool; return each good file's summary and
     whether the pool broke."""
-    merge = _OrderedMerge({number: source.name for number, source, _d, _h in plans}, problems)
+    names = {number: source.name for number, source, _d, _h in plans}
+    merge = _OrderedMerge(names, problems, aliases=events_dir is not None)
     broken = False
 
     def collect(task: _Task, outcome: Summary | BaseException) -> None:

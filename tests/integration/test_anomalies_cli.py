@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -153,6 +154,19 @@ def test_events_keep_their_templates_when_patterns_are_folded(
     assert len(events) == 6000
     assert all(e["template_id"] and e["category"] for e in events)
     assert {e["template_id"] for e in events} == {t.id for t in analysis.templates.values()}
+    assert not analysis.summary.aliases.is_empty()  # each folded pattern, for its events
+
+    # Without events nothing needs the folded patterns' aliases (they grow with every
+    # fold): none are kept, and every result is the same.
+    bare = analyse(sources, replace(options, events_path=None))
+    assert bare.summary.patterns_compacted
+    assert bare.summary.aliases.is_empty()
+    assert bare.templates == analysis.templates
+    assert bare.summary.patterns.equals(analysis.summary.patterns)
+    assert bare.summary.series.equals(analysis.summary.series)
+    assert bare.findings.series.equals(analysis.findings.series)
+    assert bare.findings.anomalies == analysis.findings.anomalies
+    assert bare.findings.categories == analysis.findings.categories
 
 
 def test_entries_of_a_template_no_rule_matches_are_what_their_level_makes_them(
