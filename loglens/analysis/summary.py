@@ -468,13 +468,14 @@ class Summary:
         merged.absorb(later)
         return merged
 
-    def absorb(self, later: Summary) -> None:
-        """Merge `later`, a part that follows this one, into this summary in place."""
-        self.absorb_all([later])
+    def absorb(self, later: Summary, aliases: bool = True) -> None:
+        """Merge `later`, a part that follows this one, into this summary in place (without
+        `aliases`, keeping none: see `PatternStack`)."""
+        self.absorb_all([later], aliases)
 
-    def absorb_all(self, parts: Sequence[Summary]) -> None:
+    def absorb_all(self, parts: Sequence[Summary], aliases: bool = True) -> None:
         """Merge parts that follow this one, in order; pattern tables are merged at once."""
-        stack = PatternStack(self)
+        stack = PatternStack(self, aliases)
         for later in parts:
             self.absorb_counts(later)
             stack.push(later.patterns, later.series, later.aliases)

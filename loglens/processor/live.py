@@ -130,7 +130,7 @@ class LiveAnalysis:
             self._options.filters,
             max_line_bytes=self._options.limits.max_line_bytes,
         )
-        self._summary.absorb(summary)
+        self._summary.absorb(summary, aliases=False)  # no events are written from it
 
 
 def _finding_key(item: dict[str, Any]) -> str:

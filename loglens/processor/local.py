@@ -154,7 +154,7 @@ def analyse(
         )
         total = Summary()
         for number in sorted(per_file):
-            total.absorb(per_file[number])
+            total.absorb(per_file[number], aliases=options.events_path is not None)
         templates = build_templates(total.pattern_counts())
         parts = {name: part for part in per_file.values() for name in part.files}
         findings = find(total, templates, options.classifier, history, parts)

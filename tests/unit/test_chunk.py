@@ -181,15 +181,22 @@ def test_pattern_table_is_bounded_by_folding_into_templates(
     ]
     data = "".join(lines).encode()
     monkeypatch.setattr(summary_module, "PATTERN_LIMIT", 100)
-    total = Summary()
+    total, bare = Summary(), Summary()
     cut = len(data) // 2
     cut = data.index(b"\n", cut) + 1
     for start, end in ((0, cut), (cut, len(data))):
         part = Part("app.log", start, fmt_part.format)
-        total.absorb(summarise_block(data[start:end], part, CTX)[0])
+        summary = summarise_block(data[start:end], part, CTX)[0]
+        bare.absorb(summary, aliases=False)
+        total.absorb(summary)
     assert total.patterns_compacted
     assert total.patterns.height <= 100
     assert int(total.patterns["count"].sum()) == 3000
+    # Each folded pattern's alias is kept, unless no one asks for them (no events).
+    assert not total.aliases.is_empty()
+    assert bare.aliases.is_empty()
+    assert bare.patterns.equals(total.patterns)
+    assert bare.series.equals(total.series)
     report = build_report(total, build_templates(total.pattern_counts()))
     assert report["templates_approximate"] is True
     assert report["entries"] == 3000
