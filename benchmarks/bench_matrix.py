@@ -1,6 +1,6 @@
 """Throughput and memory of the full analysis over a matrix of logs, against two baselines.
 
-    python benchmarks/bench_matrix.py [--size 256MiB] [--only NAME...] [--workers N]
+    python benchmarks/bench_matrix.py [--size 256MiB] [--only NAME...] [--workers N] [--rounds N]
 
 Cells (each a file of `--size`, generated once and cached under benchmarks/out/matrix/):
 - `gen:FORMAT`: every format of the project's generator (`python -m loglens.synth big`);
@@ -14,6 +14,9 @@ Per cell, one after the other: the textbook analyser (one process, one regex per
 levels and raw error messages), the 2-process bytes-regex level-count kernel (the aim), and
 `python processor.py FILE --json` with the peak PSS of all its processes. The table gives
 loglens / textbook and loglens / kernel per cell, then the worst and the median ratio.
+With `--rounds N` the three run N times in turn on each cell: the table gives the median
+of each ratio over the rounds and the range of the textbook ratio (a busy neighbour on a
+shared machine moves one run by a third or more), and the peak PSS of all rounds.
 Targets (issue 16): every cell <= 0.8x the textbook, median <= 0.6x, PSS <= 300 MiB, and
 toward 2x the kernel. The machine is shared: compare ratios, not seconds.
 """
@@ -149,26 +152,35 @@ def main() -> None:
     parser.add_argument("--size", default="256MiB", help="size of each cell's file (256MiB)")
     parser.add_argument("--only", nargs="*", default=[], help="cells whose names start so")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each cell (1)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, not {args.rounds}")
     size = parse_size(args.size, "--size")
     table = cells()
     names = [n for n in table if not args.only or any(n.startswith(o) for o in args.only)]
     if not names:
         parser.error(f"no cell starts with {args.only}; cells: {', '.join(table)}")
     print(f"{'cell':22} {'MB':>6} {'textbook':>9} {'kernel':>7} {'loglens':>8} "
-          f"{'/book':>6} {'/kernel':>8} {'PSS MiB':>8}")  # fmt: skip
+          f"{'/book':>6} {'/kernel':>8} {'PSS MiB':>8}"
+          + ("  /book range" if args.rounds > 1 else ""))  # fmt: skip
     ratios: list[float] = []
     worst_pss = 0.0
     for name in names:
         path = ensure(name, table[name], size)
-        result = measure(path, args.workers)
-        ratio = result["loglens"] / result["textbook"]
+        runs = [measure(path, args.workers) for _ in range(args.rounds)]
+        result = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+        by_book = [run["loglens"] / run["textbook"] for run in runs]
+        ratio = statistics.median(by_book)
+        by_kernel = statistics.median(run["loglens"] / run["kernel"] for run in runs)
+        pss = max(run["pss"] for run in runs)
         ratios.append(ratio)
-        worst_pss = max(worst_pss, result["pss"])
+        worst_pss = max(worst_pss, pss)
+        spread = f"  {min(by_book):.2f}-{max(by_book):.2f}" if args.rounds > 1 else ""
         print(
             f"{name:22} {path.stat().st_size / 1e6:6.0f} {result['textbook']:8.2f}s "
             f"{result['kernel']:6.2f}s {result['loglens']:7.2f}s {ratio:6.2f} "
-            f"{result['loglens'] / result['kernel']:8.2f} {result['pss']:8.0f}",
+            f"{by_kernel:8.2f} {pss:8.0f}{spread}",
             flush=True,
         )
     print(
